@@ -1,0 +1,80 @@
+# postino build. `make run` and `make check` are the two entry points (see README.md).
+# Two builds: build/ (normal, -O2) and build-asan/ (-fsanitize=address,undefined).
+
+PKGS      := libevent libevent_pthreads libevent_openssl openssl libcares libcrypt
+CC        ?= cc
+CSTD      := -std=c11 -D_GNU_SOURCE
+WARN      := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
+
+SRC_ALL   := $(sort $(wildcard src/lib/*.c src/proto/*.c src/mail/*.c src/net/*.c src/cmd/*.c))
+UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
+HDRS      := $(wildcard src/*/*.h)
+
+# Per-build flags
+build_CFLAGS      := -O2 -g
+build-asan_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+
+.PHONY: all asan run check deps unit integ crash clean fuzz bench install
+
+all: build/postino
+asan: build-asan/postino
+
+deps:
+	@./scripts/install-deps.sh
+
+define BUILD_template
+$(1)/obj/%.o: src/%.c $(HDRS) | deps-stamp
+	@mkdir -p $$(dir $$@)
+	@echo "  CC  $$<  ($(1))"
+	@$$(CC) $$(CSTD) $$(WARN) $$($(1)_CFLAGS) -Isrc $$(PKG_CFLAGS) -c $$< -o $$@
+
+$(1)/libpostino.a: $$(patsubst src/%.c,$(1)/obj/%.o,$$(SRC_ALL))
+	@rm -f $$@
+	ar rcs $$@ $$^
+
+$(1)/postino: $(1)/obj/main.o $(1)/libpostino.a
+	$$(CC) $$($(1)_CFLAGS) -o $$@ $$^ $$(PKG_LIBS)
+
+$(1)/unit/%: tests/unit/%.c $(1)/libpostino.a $(HDRS)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CSTD) $$(WARN) $$($(1)_CFLAGS) -Isrc $$(PKG_CFLAGS) -o $$@ $$< $(1)/libpostino.a $$(PKG_LIBS) $$(CMOCKA_LIBS)
+
+$(1)-unit: $$(patsubst tests/unit/%.c,$(1)/unit/%,$$(UNIT_SRC))
+endef
+$(eval $(call BUILD_template,build))
+$(eval $(call BUILD_template,build-asan))
+
+# The dependency script runs once per checkout (and again when it changes).
+deps-stamp: scripts/install-deps.sh
+	@./scripts/install-deps.sh
+	@touch $@
+
+run: build/postino
+	./build/postino serve
+
+unit: build-unit build-asan-unit
+	@./tests/run-unit.sh build build-asan
+
+integ: build/postino build-asan/postino
+	@POSTINO_BIN=$(CURDIR)/build-asan/postino /usr/bin/python3 tests/integ/run.py
+
+check: all asan unit integ
+
+fuzz:
+	@./tests/fuzz/run.sh
+
+bench: build/postino
+	@POSTINO_BENCH=1 ./scripts/install-deps.sh
+	@./bench/run.sh
+
+PREFIX ?= /usr/local
+install: build/postino
+	install -D -m 755 build/postino $(DESTDIR)$(PREFIX)/sbin/postino
+	install -D -m 644 docs/postino.8 $(DESTDIR)$(PREFIX)/share/man/man8/postino.8
+	install -D -m 644 docs/postino.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/postino.conf.5
+
+clean:
+	rm -rf build build-asan deps-stamp

@@ -1,0 +1,24 @@
+#!/bin/sh
+# Installs the Debian 12 packages postino needs to build, test and benchmark,
+# only those that are missing. Safe to run again; does nothing when all are present.
+set -eu
+
+PKGS="build-essential pkg-config libevent-dev libssl-dev libc-ares-dev libcrypt-dev
+libcmocka-dev python3 python3-aiosmtpd dnsmasq-base openssl clang"
+[ "${POSTINO_BENCH:-}" = 1 ] && PKGS="$PKGS postfix"
+
+missing=""
+for p in $PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+echo "install-deps: installing:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+# Postfix must not configure itself as the system MTA: we only want its tools.
+echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

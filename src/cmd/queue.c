@@ -1,0 +1,267 @@
+/*
+ * queue: "postino queue list [--json]" and "postino queue show ID". Reads
+ * the queue files directly, so it works whether or not the server runs;
+ * a file removed meanwhile is skipped and a torn last record ignored.
+ */
+#include "cmd/cmd.h"
+#include "lib/alloc.h"
+#include "lib/json.h"
+#include "lib/str.h"
+#include "mail/queue.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+struct queue_listing {
+    struct envelope *msgs;
+    size_t n, cap;
+};
+
+static int queue_collect(void *ctx, const char *path, const char *id)
+{
+    struct queue_listing *l = ctx;
+    struct envelope e;
+    (void)id;
+    if (queue_load(path, &e) < 0)
+        return 0; /* removed meanwhile, or unreadable: not listed */
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 64;
+        l->msgs = xrealloc(l->msgs, l->cap * sizeof *l->msgs);
+    }
+    l->msgs[l->n++] = e;
+    return 0;
+}
+
+static int queue_by_arrival(const void *a, const void *b)
+{
+    const struct envelope *x = a, *y = b;
+    return x->arrival < y->arrival ? -1 : x->arrival > y->arrival ? 1 : strcmp(x->id, y->id);
+}
+
+static void queue_time(int64_t ms, char *out, size_t size)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void queue_json_rcpt(struct buf *b, const struct env_rcpt *r)
+{
+    char notify[64], next[32];
+    smtp_notify_format(r->notify, notify, sizeof notify);
+    queue_time(r->next_attempt, next, sizeof next);
+    buf_appends(b, "{\"address\":");
+    json_str(b, r->addr);
+    buf_appends(b, ",\"status\":");
+    json_str(b, rcpt_status_name(r->status));
+    buf_appends(b, ",\"notify\":");
+    json_str(b, notify[0] ? notify : NULL);
+    buf_appends(b, ",\"orcpt\":");
+    json_str(b, r->orcpt);
+    buf_printf(b, ",\"attempts\":%u,\"next_attempt\":", r->attempts);
+    json_str(b, r->next_attempt > 0 ? next : NULL);
+    buf_appends(b, ",\"last_reply\":");
+    json_str(b, r->last_reply);
+    buf_putc(b, '}');
+}
+
+static void queue_json(const struct envelope *e, struct buf *b)
+{
+    char arrival[32];
+    queue_time(e->arrival, arrival, sizeof arrival);
+    buf_appends(b, "{\"id\":");
+    json_str(b, e->id);
+    buf_appends(b, ",\"sender\":");
+    json_str(b, e->sender);
+    buf_printf(b, ",\"size\":%" PRIu64 ",\"arrival\":", e->size);
+    json_str(b, arrival);
+    buf_printf(b, ",\"hold\":%s,\"ret\":", e->hold ? "true" : "false");
+    json_str(b, e->ret ? dsn_ret_name(e->ret) : NULL);
+    buf_appends(b, ",\"envid\":");
+    json_str(b, e->envid);
+    buf_appends(b, ",\"recipients\":[");
+    for (size_t i = 0; i < e->n_rcpts; i++) {
+        if (i)
+            buf_putc(b, ',');
+        queue_json_rcpt(b, &e->rcpts[i]);
+    }
+    buf_appends(b, "]}\n");
+}
+
+static void queue_human(const struct envelope *e, struct buf *b)
+{
+    char arrival[32];
+    queue_time(e->arrival, arrival, sizeof arrival);
+    buf_printf(b, "%-16s%s %9" PRIu64 "  %s  %s\n", e->id, e->hold ? "!" : " ", e->size, arrival,
+               e->sender[0] ? e->sender : "<>");
+    for (size_t i = 0; i < e->n_rcpts; i++) {
+        const struct env_rcpt *r = &e->rcpts[i];
+        buf_printf(b, "%50s%-9s %s\n", "", rcpt_status_name(r->status), r->addr);
+        if (r->last_reply && r->status != RCPT_DELIVERED)
+            buf_printf(b, "%60s(%s)\n", "", r->last_reply);
+    }
+}
+
+static int queue_load_all(const struct conf *c, struct queue_listing *l)
+{
+    struct queue q;
+    if (str_fmt(q.dir, sizeof q.dir, "%s/queue", c->data_dir) < 0)
+        return -1;
+    if (access(q.dir, F_OK) < 0)
+        return errno == ENOENT ? 0 : -1;
+    if (queue_scan(&q, 0, queue_collect, l) < 0)
+        return -1;
+    qsort(l->msgs, l->n, sizeof *l->msgs, queue_by_arrival);
+    return 0;
+}
+
+static int queue_list(const struct conf *c, int json)
+{
+    struct queue_listing l = {0};
+    if (queue_load_all(c, &l) < 0) {
+        fprintf(stderr, "postino: cannot read the queue in %s: %s\n", c->data_dir, strerror(errno));
+        return EX_IOERR;
+    }
+    struct buf out;
+    buf_init(&out, BUF_UNLIMITED);
+    if (!json && l.n == 0)
+        buf_appends(&out, "Mail queue is empty\n");
+    else if (!json)
+        buf_printf(&out, "%-17s %9s  %-20s  %s\n", "-Queue ID-", "-Size-", "-Arrival Time-",
+                   "-Sender/Recipient-");
+    uint64_t total = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        (json ? queue_json : queue_human)(&l.msgs[i], &out);
+        total += l.msgs[i].size;
+        envelope_free(&l.msgs[i]);
+    }
+    if (!json && l.n)
+        buf_printf(&out, "-- %zu message(s), %" PRIu64 " bytes\n", l.n, total);
+    fwrite(out.data ? out.data : "", 1, out.len, stdout);
+    buf_free(&out);
+    free(l.msgs);
+    return 0;
+}
+
+/* Prints the header section of the content (up to the first empty line). */
+static void queue_show_headers(const struct queue *q, const struct envelope *e)
+{
+    int fd = queue_open_content(q, e);
+    if (fd < 0)
+        return;
+    char chunk[8192];
+    uint64_t off = e->content_offset, left = e->size;
+    int nl = 1;
+    while (left > 0) {
+        ssize_t n = pread(fd, chunk, left < sizeof chunk ? (size_t)left : sizeof chunk, (off_t)off);
+        if (n <= 0)
+            break;
+        for (ssize_t i = 0; i < n; i++) {
+            if (chunk[i] == '\r')
+                continue;
+            if (chunk[i] == '\n' && nl) {
+                close(fd);
+                return;
+            }
+            nl = chunk[i] == '\n';
+            putchar(chunk[i]);
+        }
+        off += (uint64_t)n;
+        left -= (uint64_t)n;
+    }
+    close(fd);
+}
+
+static int queue_show(const struct conf *c, const char *id)
+{
+    struct queue q;
+    char path[PATH_MAX];
+    struct envelope e;
+    if (str_fmt(q.dir, sizeof q.dir, "%s/queue", c->data_dir) < 0 ||
+        strchr(id, '/') || queue_path(&q, id, path, sizeof path) < 0 || queue_load(path, &e) < 0) {
+        fprintf(stderr, "postino: no such message in the queue: %s\n", id);
+        return EX_NOINPUT;
+    }
+    char arrival[32], notify[64];
+    queue_time(e.arrival, arrival, sizeof arrival);
+    printf("id: %s\nsender: <%s>\nsize: %" PRIu64 "\narrival: %s\nhold: %s\n", e.id, e.sender,
+           e.size, arrival, e.hold ? "yes" : "no");
+    printf("ret: %s\nenvid: %s\nbody: %s\nclient: %s\nhelo: %s\n",
+           e.ret ? dsn_ret_name(e.ret) : "(none)", e.envid ? e.envid : "(none)",
+           e.body ? body_type_name(e.body) : "(none)", e.client ? e.client : "(local)",
+           e.helo ? e.helo : "");
+    for (size_t i = 0; i < e.n_rcpts; i++) {
+        const struct env_rcpt *r = &e.rcpts[i];
+        smtp_notify_format(r->notify, notify, sizeof notify);
+        printf("recipient: <%s> status=%s notify=%s orcpt=%s attempts=%u", r->addr,
+               rcpt_status_name(r->status), notify[0] ? notify : "(default)",
+               r->orcpt ? r->orcpt : "(none)", r->attempts);
+        if (r->parent >= 0)
+            printf(" via=<%s>", e.rcpts[r->parent].addr);
+        printf(" last_reply=%s\n", r->last_reply ? r->last_reply : "(none)");
+    }
+    printf("\n");
+    queue_show_headers(&q, &e);
+    envelope_free(&e);
+    return 0;
+}
+
+static int queue_usage(int status)
+{
+    fprintf(status ? stderr : stdout,
+            "usage: postino queue [-c FILE] list [--json]\n"
+            "       postino queue [-c FILE] show ID\n");
+    return status;
+}
+
+int cmd_queue(int argc, char **argv)
+{
+    const char *path = NULL;
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+            path = argv[++i];
+        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return queue_usage(0);
+        else
+            return queue_usage(EX_USAGE);
+    }
+    if (i >= argc)
+        return queue_usage(EX_USAGE);
+    const char *sub = argv[i++];
+    int json = 0;
+    const char *arg = NULL;
+    for (; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            json = 1;
+        else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+            path = argv[++i];
+        else if (!arg)
+            arg = argv[i];
+        else
+            return queue_usage(EX_USAGE);
+    }
+    struct conf c;
+    if (cmd_load_conf(path, &c) < 0)
+        return EXIT_CONFIG_ERROR;
+    int status;
+    if (strcmp(sub, "list") == 0 && !arg)
+        status = queue_list(&c, json);
+    else if (strcmp(sub, "show") == 0 && arg)
+        status = queue_show(&c, arg);
+    else if (strcmp(sub, "flush") == 0 || strcmp(sub, "delete") == 0 || strcmp(sub, "hold") == 0 ||
+             strcmp(sub, "release") == 0) {
+        fprintf(stderr, "postino: queue %s is not available in this version yet\n", sub);
+        status = EX_UNAVAILABLE;
+    } else
+        status = queue_usage(EX_USAGE);
+    conf_free(&c);
+    return status;
+}

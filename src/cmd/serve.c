@@ -1,0 +1,153 @@
+/*
+ * serve: "postino serve" runs the mail system in the foreground: binds the
+ * listeners, drops privileges (run_as), loads the queue, and runs the event
+ * loop until SIGTERM/SIGINT. Shutdown stops accepting, lets sessions that
+ * are committing a message get their reply, and exits 0 without losing
+ * queued mail (everything acknowledged is already on disk).
+ */
+#include "cmd/cmd.h"
+#include "lib/fsio.h"
+#include "lib/log.h"
+#include "mail/queue.h"
+#include "net/diskq.h"
+#include "net/sched.h"
+#include "net/smtp_server.h"
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#define SERVE_WORKERS 2
+#define SERVE_DRAIN_MS 5000
+
+struct serve {
+    struct event_base *base;
+    struct smtp_server *smtp;
+    struct event *drain;
+    struct timeval drain_deadline;
+};
+
+static void serve_on_drain(evutil_socket_t fd, short what, void *arg)
+{
+    struct serve *sv = arg;
+    struct timeval now;
+    (void)fd;
+    (void)what;
+    gettimeofday(&now, NULL);
+    if (smtp_server_sessions(sv->smtp) == 0 || timercmp(&now, &sv->drain_deadline, >))
+        event_base_loopbreak(sv->base);
+}
+
+static void serve_on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct serve *sv = arg;
+    (void)what;
+    if (sv->drain)
+        return;
+    log_info("signal %d: shutting down", (int)sig);
+    smtp_server_shutdown(sv->smtp);
+    struct timeval now, d = {SERVE_DRAIN_MS / 1000, 0}, tick = {0, 20000};
+    gettimeofday(&now, NULL);
+    timeradd(&now, &d, &sv->drain_deadline);
+    sv->drain = event_new(sv->base, -1, EV_PERSIST, serve_on_drain, sv);
+    event_add(sv->drain, &tick);
+}
+
+static int serve_drop_privileges(const char *user)
+{
+    if (!user || geteuid() != 0)
+        return 0;
+    struct passwd *pw = getpwnam(user);
+    if (!pw) {
+        log_err("run_as %s: no such user", user);
+        return -1;
+    }
+    if (setgid(pw->pw_gid) < 0 || initgroups(pw->pw_name, pw->pw_gid) < 0 ||
+        setuid(pw->pw_uid) < 0) {
+        log_err("run_as %s: %s", user, strerror(errno));
+        return -1;
+    }
+    log_info("running as %s", user);
+    return 0;
+}
+
+static int serve_usage(int status)
+{
+    fprintf(status ? stderr : stdout, "usage: postino serve [-c FILE]\n");
+    return status;
+}
+
+static int serve_args(int argc, char **argv, const char **conf_path)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+            *conf_path = argv[++i];
+        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return serve_usage(0) + 1;
+        else
+            return -1;
+    }
+    return 0;
+}
+
+static int serve_run(const struct conf *c)
+{
+    struct serve sv = {0};
+    struct queue q;
+    int status = 1;
+    sv.base = event_base_new();
+    struct diskq *dq = diskq_new(sv.base, SERVE_WORKERS);
+    struct sched *sched = dq ? sched_new(sv.base, c, &q, dq) : NULL;
+    sv.smtp = sched ? smtp_server_new(sv.base, c, &q, dq, sched) : NULL;
+    struct event *sigterm = evsignal_new(sv.base, SIGTERM, serve_on_signal, &sv);
+    struct event *sigint = evsignal_new(sv.base, SIGINT, serve_on_signal, &sv);
+    event_add(sigterm, NULL);
+    event_add(sigint, NULL);
+    if (sv.smtp && serve_drop_privileges(c->run_as) == 0) {
+        if (fsio_mkdir_p(c->data_dir, 0700) < 0 || queue_init(&q, c->data_dir) < 0)
+            log_err("data_dir %s: %s", c->data_dir, strerror(errno));
+        else if (sched_load(sched) < 0)
+            log_err("queue: scan failed: %s", strerror(errno));
+        else {
+            log_info("postino ready: hostname %s, data_dir %s", c->hostname, c->data_dir);
+            event_base_dispatch(sv.base);
+            status = 0;
+        }
+    }
+    diskq_free(dq); /* finishes commits in flight, runs their completions */
+    smtp_server_free(sv.smtp);
+    sched_free(sched);
+    if (sv.drain)
+        event_free(sv.drain);
+    event_free(sigterm);
+    event_free(sigint);
+    event_base_free(sv.base);
+    log_info("postino stopped");
+    return status;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    const char *path = NULL;
+    int a = serve_args(argc, argv, &path);
+    if (a > 0)
+        return 0;
+    if (a < 0)
+        return serve_usage(EXIT_CONFIG_ERROR);
+    struct conf c;
+    if (cmd_load_conf(path, &c) < 0)
+        return EXIT_CONFIG_ERROR;
+    signal(SIGPIPE, SIG_IGN);
+    if (log_open(c.log_file) < 0) {
+        fprintf(stderr, "postino: log_file %s: %s\n", c.log_file, strerror(errno));
+        conf_free(&c);
+        return EXIT_CONFIG_ERROR;
+    }
+    int status = serve_run(&c);
+    conf_free(&c);
+    return status;
+}

@@ -1,0 +1,270 @@
+/*
+ * alias: the aliases file (see alias.h).
+ *
+ * Owns: parsing "alias@domain: target, target ..." lines (targets separated
+ * by commas and/or blanks, at least one, each a mailbox local@domain, local
+ * or remote), and a table sorted by the lower-case alias for binary search.
+ * Blank lines and lines starting with '#' are skipped. An alias without a
+ * domain, a bad address, a repeated alias or a target listed twice for the
+ * same alias is an error "FILE:LINE: message". Targets are kept as written;
+ * expansion (and loop detection across aliases) belongs to the caller.
+ * Addresses are dot-atom local parts (RFC 5322 3.2.3, at most 64 octets)
+ * and host-name domains (at most 255 octets); quoted local parts and address
+ * literals are not accepted here.
+ */
+#include "mail/alias.h"
+#include "lib/alloc.h"
+#include "lib/fsio.h"
+#include "lib/str.h"
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ALIASES_FILE_MAX (64u << 20)
+#define ALIAS_KEY_MAX (64 + 1 + 255 + 1)
+
+struct alias {
+    char *key;          /* lower-case "local@domain" */
+    char **targets;
+    size_t n_targets;
+    unsigned line;
+};
+
+struct aliases {
+    struct alias *v;
+    size_t n, cap;
+};
+
+static void alias_err(struct buf *err, const char *path, unsigned line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void alias_err(struct buf *err, const char *path, unsigned line, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    buf_printf(err, "%s:%u: ", path, line);
+    buf_vprintf(err, fmt, ap);
+    va_end(ap);
+}
+
+static int alias_atext(int c)
+{
+    return isalnum(c) || (c != 0 && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+}
+
+static int alias_valid_local(const char *s, size_t n)
+{
+    if (n == 0 || n > 64 || s[0] == '.' || s[n - 1] == '.')
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '.' ? s[i + 1] == '.' : !alias_atext(c))
+            return 0;
+    }
+    return 1;
+}
+
+static int alias_valid_domain(const char *s, size_t n)
+{
+    size_t label = 0;
+    if (n == 0 || n > 255)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '.') {
+            if (label == 0 || s[i - 1] == '-')
+                return 0;
+            label = 0;
+        } else if (isalnum(c) || (c == '-' && label > 0)) {
+            if (++label > 63)
+                return 0;
+        } else {
+            return 0;
+        }
+    }
+    return label > 0 && s[n - 1] != '-';
+}
+
+/* 1 if s is a mailbox local@domain (the domain after the last '@'). */
+static int alias_valid_mailbox(const char *s)
+{
+    const char *at = strrchr(s, '@');
+    return at && alias_valid_local(s, (size_t)(at - s)) &&
+           alias_valid_domain(at + 1, strlen(at + 1));
+}
+
+static struct alias *alias_new(struct aliases *a, const char *name, unsigned line)
+{
+    if (a->n == a->cap) {
+        a->cap = a->cap ? a->cap * 2 : 32;
+        a->v = xrealloc(a->v, a->cap * sizeof *a->v);
+    }
+    struct alias *e = &a->v[a->n++];
+    e->key = xstrdup(name);
+    str_lower(e->key);
+    e->targets = NULL;
+    e->n_targets = 0;
+    e->line = line;
+    return e;
+}
+
+/* Adds one target; -1 with err set if it is bad or already listed. */
+static int alias_add_target(struct alias *e, const char *t, const char *path, struct buf *err)
+{
+    if (!alias_valid_mailbox(t)) {
+        alias_err(err, path, e->line, "invalid target address \"%s\"", t);
+        return -1;
+    }
+    for (size_t i = 0; i < e->n_targets; i++)
+        if (str_ieq(e->targets[i], t)) {
+            alias_err(err, path, e->line, "target %s listed twice", t);
+            return -1;
+        }
+    e->targets = xrealloc(e->targets, (e->n_targets + 1) * sizeof *e->targets);
+    e->targets[e->n_targets++] = xstrdup(t);
+    return 0;
+}
+
+/* Splits the target list at commas and blanks. */
+static int alias_parse_targets(struct alias *e, char *list, const char *path, struct buf *err)
+{
+    char *save = NULL;
+    for (char *t = strtok_r(list, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save))
+        if (alias_add_target(e, t, path, err) < 0)
+            return -1;
+    if (e->n_targets == 0) {
+        alias_err(err, path, e->line, "alias %s has no targets", e->key);
+        return -1;
+    }
+    return 0;
+}
+
+static int alias_parse_line(struct aliases *a, char *s, const char *path, unsigned line,
+                            struct buf *err)
+{
+    s = str_trim(s);
+    if (*s == '\0' || *s == '#')
+        return 0;
+    char *colon = strchr(s, ':');
+    if (!colon) {
+        alias_err(err, path, line, "expected alias@domain: target, ...");
+        return -1;
+    }
+    *colon = '\0';
+    char *name = str_trim(s);
+    if (!strchr(name, '@')) {
+        alias_err(err, path, line, "alias \"%s\" has no domain", name);
+        return -1;
+    }
+    if (!alias_valid_mailbox(name)) {
+        alias_err(err, path, line, "invalid alias address \"%s\"", name);
+        return -1;
+    }
+    return alias_parse_targets(alias_new(a, name, line), colon + 1, path, err);
+}
+
+static int alias_cmp(const void *x, const void *y)
+{
+    const struct alias *p = x, *q = y;
+    int r = strcmp(p->key, q->key);
+    return r ? r : (p->line > q->line) - (p->line < q->line);
+}
+
+/* Sorts the table and rejects an alias defined twice (reported at the later line). */
+static int alias_index(struct aliases *a, const char *path, struct buf *err)
+{
+    if (a->n > 1)
+        qsort(a->v, a->n, sizeof *a->v, alias_cmp);
+    const struct alias *dup = NULL, *first = NULL;
+    for (size_t i = 1; i < a->n; i++)
+        if (strcmp(a->v[i].key, a->v[i - 1].key) == 0 && (!dup || a->v[i].line < dup->line)) {
+            dup = &a->v[i];
+            first = &a->v[i - 1];
+        }
+    if (!dup)
+        return 0;
+    alias_err(err, path, dup->line, "duplicate alias %s (first at line %u)", dup->key,
+              first->line);
+    return -1;
+}
+
+static int alias_parse(struct aliases *a, struct buf *data, const char *path, struct buf *err)
+{
+    char *p = (char *)buf_cstr(data), *end = p + data->len;
+    unsigned line = 0;
+    while (p < end) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        char *e = nl ? nl : end;
+        line++;
+        if (memchr(p, '\0', (size_t)(e - p))) {
+            alias_err(err, path, line, "NUL byte in line");
+            return -1;
+        }
+        *e = '\0';
+        if (alias_parse_line(a, p, path, line, err) < 0)
+            return -1;
+        p = e + 1;
+    }
+    return alias_index(a, path, err);
+}
+
+struct aliases *aliases_load(const char *path, struct buf *err)
+{
+    struct buf data;
+    buf_init(&data, ALIASES_FILE_MAX);
+    if (fsio_read_file(path, &data, ALIASES_FILE_MAX) < 0) {
+        buf_printf(err, "%s: cannot read: %s", path,
+                   errno == EFBIG ? "file too large" : strerror(errno));
+        buf_free(&data);
+        return NULL;
+    }
+    struct aliases *a = xcalloc(1, sizeof *a);
+    int r = alias_parse(a, &data, path, err);
+    buf_free(&data);
+    if (r < 0) {
+        aliases_free(a);
+        return NULL;
+    }
+    return a;
+}
+
+void aliases_free(struct aliases *a)
+{
+    if (!a)
+        return;
+    for (size_t i = 0; i < a->n; i++) {
+        for (size_t j = 0; j < a->v[i].n_targets; j++)
+            free(a->v[i].targets[j]);
+        free(a->v[i].targets);
+        free(a->v[i].key);
+    }
+    free(a->v);
+    free(a);
+}
+
+static int alias_key_cmp(const void *key, const void *elem)
+{
+    return strcmp(key, ((const struct alias *)elem)->key);
+}
+
+const char *const *aliases_lookup(const struct aliases *a, const char *local, const char *domain,
+                                  size_t *n)
+{
+    char key[ALIAS_KEY_MAX];
+    *n = 0;
+    if (!a || a->n == 0 || str_fmt(key, sizeof key, "%s@%s", local, domain) < 0)
+        return NULL;
+    str_lower(key);
+    const struct alias *e = bsearch(key, a->v, a->n, sizeof *a->v, alias_key_cmp);
+    if (!e)
+        return NULL;
+    *n = e->n_targets;
+    return (const char *const *)e->targets;
+}
+
+size_t aliases_count(const struct aliases *a)
+{
+    return a ? a->n : 0;
+}

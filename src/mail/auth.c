@@ -1,0 +1,320 @@
+/*
+ * auth: the users file and password checks (see auth.h).
+ *
+ * Owns: parsing "local@domain:HASH" lines (blank lines and lines starting
+ * with '#' are skipped; the address ends at the first ':' after the '@', so a
+ * {PLAIN} password may itself hold ':'), a sorted table keyed by the lower-case
+ * address (binary search: 100k users cost ~17 comparisons), and checking a
+ * password against crypt(3) hashes or {PLAIN} text in constant time.
+ * Local parts are dot-atoms (RFC 5322 3.2.3) of 1..64 octets without '/',
+ * because the local part names a Maildir folder (INTERFACE.md "Mailboxes").
+ * Never logs a password or a hash; never trusts the file: every line is
+ * length-checked and validated, and a bad line is "FILE:LINE: message".
+ */
+#include "mail/auth.h"
+#include "lib/alloc.h"
+#include "lib/fsio.h"
+#include "lib/str.h"
+#include <crypt.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define USERS_FILE_MAX (256u << 20)
+#define USERS_KEY_MAX (64 + 1 + 255 + 1)
+
+struct user {
+    char *addr;    /* as written in the file */
+    char *key;     /* lower case, for lookup */
+    char *hash;
+    unsigned line;
+};
+
+struct users {
+    struct user *v;
+    size_t n, cap;
+};
+
+/*
+ * A yescrypt hash of a random string nobody knows: an unknown login is checked
+ * against it so that it costs as much time as a known one (no user probing).
+ */
+static const char auth_dummy_hash[] =
+    "$y$j9T$UnLNqiFe.3qNzA8y7BaVc/$xAEV/lmmMnQOS/dAASf1lTh0p8Y8TVBEtSI1S7S19pD";
+
+static void users_err(struct buf *err, const char *path, unsigned line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void users_err(struct buf *err, const char *path, unsigned line, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    buf_printf(err, "%s:%u: ", path, line);
+    buf_vprintf(err, fmt, ap);
+    va_end(ap);
+}
+
+static int auth_atext(int c)
+{
+    return isalnum(c) || (c != 0 && strchr("!#$%&'*+-=?^_`{|}~", c) != NULL);
+}
+
+/* Dot-atom local part, 1..64 octets, no '/' (it becomes a folder name). */
+static int auth_valid_local(const char *s, size_t n)
+{
+    if (n == 0 || n > 64 || s[0] == '.' || s[n - 1] == '.')
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '.' ? s[i + 1] == '.' : !auth_atext(c))
+            return 0;
+    }
+    return 1;
+}
+
+/* Domain name: 1..255 octets, labels of 1..63 letters, digits and '-'. */
+static int auth_valid_domain(const char *s, size_t n)
+{
+    size_t label = 0;
+    if (n == 0 || n > 255)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '.') {
+            if (label == 0 || s[i - 1] == '-')
+                return 0;
+            label = 0;
+        } else if (isalnum(c) || (c == '-' && label > 0)) {
+            if (++label > 63)
+                return 0;
+        } else {
+            return 0;
+        }
+    }
+    return label > 0 && s[n - 1] != '-';
+}
+
+/* Validates a hash field: {PLAIN}text, or a crypt(3) string without blanks. */
+static const char *auth_hash_problem(const char *hash)
+{
+    size_t p = str_iprefix(hash, "{PLAIN}");
+    if (*hash == '\0')
+        return "empty password hash";
+    if (p)
+        return hash[p] ? NULL : "empty {PLAIN} password";
+    if (*hash == '{')
+        return "unknown password scheme (only {PLAIN} or a crypt(3) hash)";
+    for (const char *c = hash; *c; c++)
+        if (isspace((unsigned char)*c) || iscntrl((unsigned char)*c))
+            return "white space or control character in password hash";
+    return NULL;
+}
+
+static void users_add(struct users *u, const char *addr, size_t alen, const char *hash,
+                      unsigned line)
+{
+    if (u->n == u->cap) {
+        u->cap = u->cap ? u->cap * 2 : 64;
+        u->v = xrealloc(u->v, u->cap * sizeof *u->v);
+    }
+    struct user *e = &u->v[u->n++];
+    e->addr = xstrndup(addr, alen);
+    e->key = xstrdup(e->addr);
+    str_lower(e->key);
+    e->hash = xstrdup(hash);
+    e->line = line;
+}
+
+/* Parses one line (NUL-terminated, may be modified). 0 or -1 with err set. */
+static int users_parse_line(struct users *u, char *s, const char *path, unsigned line,
+                            struct buf *err)
+{
+    s = str_trim(s);
+    if (*s == '\0' || *s == '#')
+        return 0;
+    char *at = strchr(s, '@');
+    char *colon = at ? strchr(at, ':') : NULL;
+    if (!at || !colon) {
+        users_err(err, path, line, "expected local@domain:HASH");
+        return -1;
+    }
+    if (!auth_valid_local(s, (size_t)(at - s)) ||
+        !auth_valid_domain(at + 1, (size_t)(colon - at - 1))) {
+        users_err(err, path, line, "invalid address \"%.*s\"", (int)(colon - s), s);
+        return -1;
+    }
+    char *hash = colon + 1;
+    while (*hash == ' ' || *hash == '\t')
+        hash++;
+    const char *problem = auth_hash_problem(hash);
+    if (problem) {
+        users_err(err, path, line, "%s", problem);
+        return -1;
+    }
+    users_add(u, s, (size_t)(colon - s), hash, line);
+    return 0;
+}
+
+static int users_cmp(const void *a, const void *b)
+{
+    const struct user *x = a, *y = b;
+    int r = strcmp(x->key, y->key);
+    return r ? r : (x->line > y->line) - (x->line < y->line);
+}
+
+/* Sorts the table and rejects a second spelling of the same address. */
+static int users_index(struct users *u, const char *path, struct buf *err)
+{
+    if (u->n > 1)
+        qsort(u->v, u->n, sizeof *u->v, users_cmp);
+    const struct user *dup = NULL, *first = NULL;
+    for (size_t i = 1; i < u->n; i++)
+        if (strcmp(u->v[i].key, u->v[i - 1].key) == 0 && (!dup || u->v[i].line < dup->line)) {
+            dup = &u->v[i];
+            first = &u->v[i - 1];
+        }
+    if (!dup)
+        return 0;
+    users_err(err, path, dup->line, "duplicate user %s (first at line %u)", dup->addr,
+              first->line);
+    return -1;
+}
+
+/* Calls users_parse_line for each line of data; 0 or -1. */
+static int users_parse(struct users *u, struct buf *data, const char *path, struct buf *err)
+{
+    char *p = (char *)buf_cstr(data), *end = p + data->len;
+    unsigned line = 0;
+    while (p < end) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        char *e = nl ? nl : end;
+        line++;
+        if (memchr(p, '\0', (size_t)(e - p))) {
+            users_err(err, path, line, "NUL byte in line");
+            return -1;
+        }
+        *e = '\0';
+        if (users_parse_line(u, p, path, line, err) < 0)
+            return -1;
+        p = e + 1;
+    }
+    return users_index(u, path, err);
+}
+
+struct users *users_load(const char *path, struct buf *err)
+{
+    struct buf data;
+    buf_init(&data, USERS_FILE_MAX);
+    if (fsio_read_file(path, &data, USERS_FILE_MAX) < 0) {
+        buf_printf(err, "%s: cannot read: %s", path,
+                   errno == EFBIG ? "file too large" : strerror(errno));
+        buf_free(&data);
+        return NULL;
+    }
+    struct users *u = xcalloc(1, sizeof *u);
+    int r = users_parse(u, &data, path, err);
+    if (data.data)
+        explicit_bzero(data.data, data.cap); /* it held {PLAIN} passwords */
+    buf_free(&data);
+    if (r < 0) {
+        users_free(u);
+        return NULL;
+    }
+    return u;
+}
+
+void users_free(struct users *u)
+{
+    if (!u)
+        return;
+    for (size_t i = 0; i < u->n; i++) {
+        explicit_bzero(u->v[i].hash, strlen(u->v[i].hash));
+        free(u->v[i].hash);
+        free(u->v[i].addr);
+        free(u->v[i].key);
+    }
+    free(u->v);
+    free(u);
+}
+
+static int users_key_cmp(const void *key, const void *elem)
+{
+    return strcmp(key, ((const struct user *)elem)->key);
+}
+
+/* The entry for a lower-case "local@domain" key, or NULL. */
+static const struct user *users_find(const struct users *u, const char *key)
+{
+    if (!u || u->n == 0)
+        return NULL;
+    return bsearch(key, u->v, u->n, sizeof *u->v, users_key_cmp);
+}
+
+const char *users_lookup(const struct users *u, const char *local, const char *domain)
+{
+    char key[USERS_KEY_MAX];
+    if (str_fmt(key, sizeof key, "%s@%s", local, domain) < 0)
+        return NULL;
+    str_lower(key);
+    const struct user *e = users_find(u, key);
+    return e ? e->addr : NULL;
+}
+
+/* Compares without an early exit, so the time does not tell where they differ. */
+static int auth_ct_equal(const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    volatile unsigned char diff = (unsigned char)(na != nb);
+    for (size_t i = 0; i < nb; i++)
+        diff |= (unsigned char)(b[i] ^ (na ? a[i % na] : 0));
+    return diff == 0;
+}
+
+/* 1 if password matches hash ({PLAIN} or crypt(3)). */
+static int auth_verify(const char *hash, const char *password)
+{
+    size_t p = str_iprefix(hash, "{PLAIN}");
+    if (p)
+        return auth_ct_equal(hash + p, password);
+    struct crypt_data *cd = xcalloc(1, sizeof *cd);
+    const char *out = crypt_rn(password, hash, cd, (int)sizeof *cd);
+    int ok = out && out[0] != '*' && auth_ct_equal(hash, out);
+    explicit_bzero(cd, sizeof *cd);
+    free(cd);
+    return ok;
+}
+
+int users_check_password(const struct users *u, const char *login, const char *password)
+{
+    char key[USERS_KEY_MAX];
+    const struct user *e = NULL;
+    if (str_copy(key, sizeof key, login) == 0) {
+        str_lower(key);
+        e = users_find(u, key);
+    }
+    /* An empty password never logs in; unknown users cost the same time. */
+    int ok = auth_verify(e ? e->hash : auth_dummy_hash, password);
+    return e && ok && password[0] != '\0';
+}
+
+size_t users_count(const struct users *u)
+{
+    return u ? u->n : 0;
+}
+
+int auth_hash_password(const char *password, struct buf *out)
+{
+    char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+    /* NULL random bytes: libcrypt draws the salt from the kernel's entropy. */
+    if (!crypt_gensalt_rn("$y$", 0, NULL, 0, salt, (int)sizeof salt) &&
+        !crypt_gensalt_rn("$6$", 0, NULL, 0, salt, (int)sizeof salt))
+        return -1;
+    struct crypt_data *cd = xcalloc(1, sizeof *cd);
+    const char *h = crypt_rn(password, salt, cd, (int)sizeof *cd);
+    int r = (h && h[0] != '*') ? buf_appends(out, h) : -1;
+    explicit_bzero(cd, sizeof *cd);
+    free(cd);
+    return r;
+}

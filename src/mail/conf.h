@@ -1,0 +1,103 @@
+/*
+ * conf: the one typed table of postino's settings (INTERFACE.md "Config
+ * file"), their defaults, and the parser of postino.conf. Every key is
+ * parsed and validated here, including those used only by later features.
+ * An error is reported as "FILE:LINE: what is wrong" in err.
+ * Relative paths are resolved against the config file's folder (the current
+ * directory for the built-in defaults). Never touches the network.
+ */
+#ifndef POSTINO_CONF_H
+#define POSTINO_CONF_H
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include "lib/buf.h"
+
+struct users;
+struct aliases;
+
+enum listen_kind { LISTEN_SMTP, LISTEN_SUBMISSION, LISTEN_SMTPS, LISTEN_POP3, LISTEN_POP3S };
+
+struct listen_spec {
+    enum listen_kind kind;
+    char addr[64];     /* numeric IPv4 or IPv6 (without brackets) */
+    int port;
+};
+
+struct cidr {
+    int family;                /* AF_INET or AF_INET6 */
+    unsigned char addr[16];    /* network address, host bits cleared */
+    int prefix;
+};
+
+struct hostport {
+    char host[256];    /* name or numeric address, brackets removed */
+    int port;          /* 0 = default (smtp_port) */
+    int no_mx;         /* written as [host]: no MX lookup */
+};
+
+struct route {
+    char domain[256];  /* lower case */
+    struct hostport hop;
+};
+
+struct conf {
+    char *path;                 /* config file used, NULL for built-in defaults */
+    char *hostname;
+    char *data_dir;             /* absolute or relative to cwd, already resolved */
+    struct listen_spec *listens; size_t n_listens;
+    char **local_domains; size_t n_local_domains;      /* lower case */
+    char *users_file;           /* NULL = none */
+    char *aliases_file;         /* NULL = none */
+    struct cidr *relay_networks; size_t n_relay_networks;
+    int has_relayhost; struct hostport relayhost;
+    char **relay_domains; size_t n_relay_domains;      /* lower case */
+    struct route *routes; size_t n_routes;
+    struct hostport *dns_servers; size_t n_dns_servers; /* numeric address; port 0 = 53 */
+    int smtp_port;
+    char *tls_cert, *tls_key;   /* NULL = no TLS */
+    uint64_t max_message_size;
+    unsigned max_recipients;
+    int64_t retry_min_ms, retry_max_ms, delay_warning_ms, queue_lifetime_ms;
+    int64_t timeout_greeting_ms, timeout_mail_ms, timeout_rcpt_ms;
+    int64_t timeout_data_init_ms, timeout_data_block_ms, timeout_data_end_ms;
+    int64_t timeout_server_ms, timeout_pop3_ms;
+    unsigned max_connections, max_connections_per_ip, max_hops;
+    uint64_t dsn_return_limit;
+    char *run_as;               /* NULL = none */
+    char *log_file;             /* NULL = stderr */
+    struct users *users;        /* loaded from users_file, NULL if none */
+    struct aliases *aliases;    /* loaded from aliases_file, NULL if none */
+};
+
+/* Fills c with the built-in defaults (hostname from gethostname()). */
+void conf_defaults(struct conf *c);
+/*
+ * Loads path (NULL = built-in defaults only) on top of the defaults and
+ * then the users and aliases files it names. Returns 0, or -1 with
+ * "FILE:LINE: message" (or "FILE: message" for an unreadable file) in err.
+ */
+int conf_load(const char *path, struct conf *c, struct buf *err);
+void conf_free(struct conf *c);
+/* Prints the effective settings, one "key value" line each, in config-file syntax. */
+void conf_print(const struct conf *c, FILE *out);
+/* "smtp", "submission", "smtps", "pop3", "pop3s". */
+const char *conf_listen_kind_name(enum listen_kind kind);
+
+/* 1 if domain (any case) is one of local_domains. */
+int conf_is_local_domain(const struct conf *c, const char *domain);
+/* 1 if domain (any case) is one of relay_domains. */
+int conf_is_relay_domain(const struct conf *c, const char *domain);
+/* 1 if the client address is inside relay_networks. */
+int conf_in_relay_networks(const struct conf *c, const struct sockaddr *sa);
+/* The route for domain, or NULL. */
+const struct route *conf_find_route(const struct conf *c, const char *domain);
+
+/* Parsers shared with other modules and unit tests. 0 or -1. */
+int cidr_parse(const char *s, struct cidr *out);
+int cidr_match(const struct cidr *net, const struct sockaddr *sa);
+/* "host", "host:port", "[host]", "[host]:port", "[::1]:25"; a bare IPv6 needs brackets. */
+int hostport_parse(const char *s, struct hostport *out);
+
+#endif

@@ -1,0 +1,158 @@
+/*
+ * maildir: Maildir delivery (see maildir.h).
+ */
+#include "mail/maildir.h"
+#include "lib/buf.h"
+#include "lib/fsio.h"
+#include "lib/str.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#define MAILDIR_CHUNK 65536
+
+int maildir_unique_name(char *out, size_t size, uint64_t sec, unsigned usec, long pid,
+                        unsigned long n, const char *host)
+{
+    char h[256];
+    size_t j = 0;
+    for (const char *p = host; *p && j + 5 < sizeof h; p++) {
+        if (*p == '/' || *p == ':') {
+            str_fmt(h + j, sizeof h - j, "\\%03o", (unsigned)(unsigned char)*p);
+            j += 4;
+        } else {
+            h[j++] = *p;
+        }
+    }
+    h[j] = '\0';
+    return str_fmt(out, size, "%llu.M%uP%ldQ%lu.%s", (unsigned long long)sec, usec, pid, n, h);
+}
+
+int maildir_component_ok(const char *s)
+{
+    if (!*s || *s == '.')
+        return 0;
+    for (; *s; s++)
+        if (*s == '/' || (unsigned char)*s < 0x20 || *s == 0x7f)
+            return 0;
+    return 1;
+}
+
+size_t maildir_crlf_to_lf(struct maildir_lf *st, const char *in, size_t n, char *out)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = in[i];
+        if (st->held_cr) {
+            st->held_cr = 0;
+            if (c != '\n')
+                out[o++] = '\r';
+        }
+        if (c == '\r')
+            st->held_cr = 1;
+        else
+            out[o++] = c;
+    }
+    return o;
+}
+
+/* Creates the mailbox folders when missing. */
+static int maildir_create(const char *box)
+{
+    static const char *subs[] = {"tmp", "new", "cur"};
+    char p[PATH_MAX];
+    for (size_t i = 0; i < 3; i++)
+        if (str_fmt(p, sizeof p, "%s/%s", box, subs[i]) < 0 || fsio_mkdir_p(p, 0700) < 0)
+            return -1;
+    return 0;
+}
+
+/* Copies content from fd to out converting line ends. */
+static int maildir_copy(int fd, uint64_t offset, uint64_t size, int out)
+{
+    static _Thread_local char in[MAILDIR_CHUNK], conv[MAILDIR_CHUNK + 1];
+    struct maildir_lf st = {0};
+    while (size > 0) {
+        size_t want = size < MAILDIR_CHUNK ? (size_t)size : MAILDIR_CHUNK;
+        ssize_t r = pread(fd, in, want, (off_t)offset);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            if (r == 0)
+                errno = EIO; /* queue file shorter than its envelope says */
+            return -1;
+        }
+        size_t n = maildir_crlf_to_lf(&st, in, (size_t)r, conv);
+        if (fsio_write_all(out, conv, n) < 0)
+            return -1;
+        offset += (uint64_t)r;
+        size -= (uint64_t)r;
+    }
+    return st.held_cr ? fsio_write_all(out, "\r", 1) : 0;
+}
+
+static int maildir_open_tmp(const char *box, const char *name, char *tmp, size_t size)
+{
+    if (str_fmt(tmp, size, "%s/tmp/%s", box, name) < 0) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == ENOENT && maildir_create(box) == 0)
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    return fd;
+}
+
+int maildir_deliver(const char *data_dir, const char *domain, const char *local,
+                    const char *return_path, int fd, uint64_t offset, uint64_t size,
+                    const char *hostname, char *new_dir, size_t new_dir_size)
+{
+    static atomic_ulong counter;
+    char box[PATH_MAX], name[512], tmp[PATH_MAX], dst[PATH_MAX];
+    struct timeval tv;
+    if (!maildir_component_ok(domain) || !maildir_component_ok(local)) {
+        errno = EINVAL;
+        return -1;
+    }
+    gettimeofday(&tv, NULL);
+    if (str_fmt(box, sizeof box, "%s/mail/%s/%s", data_dir, domain, local) < 0 ||
+        maildir_unique_name(name, sizeof name, (uint64_t)tv.tv_sec, (unsigned)tv.tv_usec,
+                            (long)getpid(), atomic_fetch_add(&counter, 1), hostname) < 0 ||
+        str_fmt(dst, sizeof dst, "%s/new/%s", box, name) < 0 ||
+        str_fmt(new_dir, new_dir_size, "%s/new", box) < 0) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int out = maildir_open_tmp(box, name, tmp, sizeof tmp);
+    if (out < 0)
+        return -1;
+    struct buf head;
+    buf_init(&head, 4096);
+    int r = buf_printf(&head, "Return-Path: <%s>\n", return_path);
+    if (r == 0)
+        r = fsio_write_all(out, head.data, head.len);
+    buf_free(&head);
+    if (r == 0)
+        r = maildir_copy(fd, offset, size, out);
+    if (r == 0)
+        r = fsync(out);
+    int saved = errno;
+    if (close(out) < 0 && r == 0) {
+        r = -1;
+        saved = errno;
+    }
+    if (r == 0 && rename(tmp, dst) < 0) {
+        r = -1;
+        saved = errno;
+    }
+    if (r < 0)
+        unlink(tmp);
+    errno = saved;
+    return r;
+}

@@ -1,0 +1,36 @@
+/*
+ * maildir: final delivery into DATA_DIR/mail/DOMAIN/LOCAL/ in Maildir format
+ * (INTERFACE.md "Mailboxes"; the Maildir conventions of qmail/Dovecot):
+ * write tmp/NAME, fsync, rename to new/NAME. The caller fsyncs new/ (once
+ * for a batch). The stored message starts with "Return-Path: <sender>",
+ * has LF line ends, and otherwise the content's bytes unchanged.
+ * Every failure is reported as -1 with errno; the caller treats it as
+ * temporary (retry), so no mail is lost to a missing folder or a full disk.
+ */
+#ifndef POSTINO_MAILDIR_H
+#define POSTINO_MAILDIR_H
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* A unique file name: SEC.MUSECPPIDQN.HOST (host's '/' and ':' escaped as \057, \072). */
+int maildir_unique_name(char *out, size_t size, uint64_t sec, unsigned usec, long pid,
+                        unsigned long n, const char *host);
+/* 1 if s is usable as one path component (non-empty, no '/', not starting with '.', no control). */
+int maildir_component_ok(const char *s);
+
+/* Streaming CRLF -> LF conversion state (a CR at the end of a chunk is held back). */
+struct maildir_lf { int held_cr; };
+/* Converts in[0..n) appending to out (capacity >= n + 1); returns bytes written. */
+size_t maildir_crlf_to_lf(struct maildir_lf *st, const char *in, size_t n, char *out);
+
+/*
+ * Delivers size bytes of CRLF content read from fd at offset into the
+ * mailbox of local@domain under data_dir. new_dir receives the new/ folder
+ * to fsync. 0 or -1 (errno set).
+ */
+int maildir_deliver(const char *data_dir, const char *domain, const char *local,
+                    const char *return_path, int fd, uint64_t offset, uint64_t size,
+                    const char *hostname, char *new_dir, size_t new_dir_size);
+
+#endif

@@ -1,0 +1,275 @@
+/*
+ * queue: durable on-disk queue (see queue.h and docs/queue-format.md).
+ */
+#include "mail/queue.h"
+#include "lib/fsio.h"
+#include "lib/str.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#define QUEUE_WRITE_CHUNK 65536
+#define QUEUE_HEAD_MAX (8u << 20)
+
+int queue_init(struct queue *q, const char *data_dir)
+{
+    if (str_fmt(q->dir, sizeof q->dir, "%s/queue", data_dir) < 0) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    char sub[PATH_MAX];
+    for (int i = 0; i < 256; i++) {
+        if (str_fmt(sub, sizeof sub, "%s/%02X", q->dir, i) < 0 || fsio_mkdir_p(sub, 0700) < 0)
+            return -1;
+    }
+    return fsio_fsync_dir(q->dir);
+}
+
+void queue_new_id(char id[QUEUE_ID_MAX + 1])
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static unsigned counter;
+    static uint64_t last_sec;
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    pthread_mutex_lock(&lock);
+    if ((uint64_t)tv.tv_sec != last_sec) {
+        last_sec = (uint64_t)tv.tv_sec;
+        counter = (unsigned)getpid() & 0xfff; /* vary the start across restarts */
+    }
+    unsigned n = counter++;
+    pthread_mutex_unlock(&lock);
+    /* seconds (8) + microseconds (5) + counter (3): last two digits spread evenly */
+    str_fmt(id, QUEUE_ID_MAX + 1, "%08lX%05lX%03X", (unsigned long)tv.tv_sec & 0xffffffffUL,
+            (unsigned long)tv.tv_usec & 0xfffffUL, n & 0xfffu);
+}
+
+int queue_dir_of(const struct queue *q, const char *id, char *out, size_t size)
+{
+    size_t n = strlen(id);
+    if (n < 2)
+        return -1;
+    return str_fmt(out, size, "%s/%.2s", q->dir, id + n - 2);
+}
+
+int queue_path(const struct queue *q, const char *id, char *out, size_t size)
+{
+    size_t n = strlen(id);
+    if (n < 2)
+        return -1;
+    return str_fmt(out, size, "%s/%.2s/%s", q->dir, id + n - 2, id);
+}
+
+int queue_writer_open(const struct queue *q, const struct envelope *e, struct queue_writer *w)
+{
+    memset(w, 0, sizeof *w);
+    w->fd = -1;
+    buf_init(&w->pending, BUF_UNLIMITED);
+    if (queue_path(q, e->id, w->path, sizeof w->path) < 0 ||
+        queue_dir_of(q, e->id, w->dir, sizeof w->dir) < 0 ||
+        str_fmt(w->tmp_path, sizeof w->tmp_path, "%s.tmp", w->path) < 0) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    if (envelope_format_head(e, &w->pending, &w->size_offset) < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    w->head_len = w->pending.len;
+    w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    return w->fd < 0 ? -1 : 0;
+}
+
+static void queue_writer_flush(struct queue_writer *w)
+{
+    if (!w->error && w->pending.len && fsio_write_all(w->fd, w->pending.data, w->pending.len) < 0)
+        w->error = errno;
+    buf_reset(&w->pending);
+}
+
+void queue_writer_write(struct queue_writer *w, const void *p, size_t n)
+{
+    w->content_len += n;
+    if (w->error)
+        return;
+    buf_append(&w->pending, p, n);
+    if (w->pending.len >= QUEUE_WRITE_CHUNK)
+        queue_writer_flush(w);
+}
+
+int queue_writer_finish(struct queue_writer *w)
+{
+    char digits[ENVELOPE_SIZE_WIDTH + 1];
+    buf_appends(&w->pending, "end\n");
+    queue_writer_flush(w);
+    str_fmt(digits, sizeof digits, "%0*llu", ENVELOPE_SIZE_WIDTH,
+            (unsigned long long)w->content_len);
+    if (!w->error &&
+        pwrite(w->fd, digits, ENVELOPE_SIZE_WIDTH, (off_t)w->size_offset) != ENVELOPE_SIZE_WIDTH)
+        w->error = errno ? errno : EIO;
+    if (w->error) {
+        errno = w->error;
+        return -1;
+    }
+    return 0;
+}
+
+int queue_writer_commit(struct queue_writer *w)
+{
+    if (fsync(w->fd) < 0) {
+        w->error = errno;
+        return -1;
+    }
+    close(w->fd);
+    w->fd = -1;
+    if (renameat2(AT_FDCWD, w->tmp_path, AT_FDCWD, w->path, RENAME_NOREPLACE) < 0) {
+        w->error = errno;
+        return -1;
+    }
+    w->renamed = 1;
+    buf_free(&w->pending);
+    return 0;
+}
+
+void queue_writer_abort(struct queue_writer *w)
+{
+    if (w->fd >= 0) {
+        close(w->fd);
+        w->fd = -1;
+    }
+    if (w->tmp_path[0])
+        unlink(w->tmp_path);
+    if (w->renamed) /* committed but not durably: the client was told 451 */
+        unlink(w->path);
+    buf_free(&w->pending);
+}
+
+int queue_append(const struct queue *q, const char *id, const char *data, size_t n, int sync)
+{
+    char path[PATH_MAX];
+    if (queue_path(q, id, path, sizeof path) < 0)
+        return -1;
+    int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int r = fsio_write_all(fd, data, n);
+    if (r == 0 && sync)
+        r = fdatasync(fd);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return r;
+}
+
+int queue_remove(const struct queue *q, const char *id)
+{
+    char path[PATH_MAX];
+    if (queue_path(q, id, path, sizeof path) < 0)
+        return -1;
+    return (unlink(path) < 0 && errno != ENOENT) ? -1 : 0;
+}
+
+/* Reads the head (until "data\n") from fd into e. */
+static int queue_load_head(int fd, struct envelope *e)
+{
+    struct buf b;
+    buf_init(&b, QUEUE_HEAD_MAX);
+    char chunk[16384];
+    int r = 1;
+    while (r == 1) {
+        ssize_t n = read(fd, chunk, sizeof chunk);
+        if (n <= 0 || buf_append(&b, chunk, (size_t)n) < 0) {
+            r = -1;
+            break;
+        }
+        envelope_free(e);
+        r = envelope_parse_head(b.data, b.len, e);
+    }
+    buf_free(&b);
+    return r;
+}
+
+int queue_load(const char *path, struct envelope *e)
+{
+    envelope_init(e);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct buf tail;
+    buf_init(&tail, QUEUE_HEAD_MAX);
+    int r = queue_load_head(fd, e);
+    if (r == 0) {
+        char chunk[16384];
+        off_t off = (off_t)(e->content_offset + e->size);
+        ssize_t n;
+        while ((n = pread(fd, chunk, sizeof chunk, off)) > 0 &&
+               buf_append(&tail, chunk, (size_t)n) == 0)
+            off += n;
+        r = n < 0 ? -1 : envelope_parse_tail(tail.data ? tail.data : "", tail.len, e);
+    }
+    buf_free(&tail);
+    close(fd);
+    if (r != 0) {
+        envelope_free(e);
+        errno = EINVAL;
+        return -1;
+    }
+    return 0;
+}
+
+int queue_open_content(const struct queue *q, const struct envelope *e)
+{
+    char path[PATH_MAX];
+    if (queue_path(q, e->id, path, sizeof path) < 0)
+        return -1;
+    return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+/* Handles one entry of a hash directory. */
+static int queue_scan_entry(const char *dir, const char *name, int clean_tmp,
+                            int (*cb)(void *, const char *, const char *), void *ctx)
+{
+    char path[PATH_MAX];
+    if (name[0] == '.' || str_fmt(path, sizeof path, "%s/%s", dir, name) < 0)
+        return 0;
+    size_t n = strlen(name);
+    if (n > 4 && strcmp(name + n - 4, ".tmp") == 0) {
+        if (clean_tmp)
+            unlink(path);
+        return 0;
+    }
+    if (n > QUEUE_ID_MAX)
+        return 0;
+    return cb(ctx, path, name);
+}
+
+int queue_scan(const struct queue *q, int clean_tmp,
+               int (*cb)(void *ctx, const char *path, const char *id), void *ctx)
+{
+    char sub[PATH_MAX];
+    for (int i = 0; i < 256; i++) {
+        str_fmt(sub, sizeof sub, "%s/%02X", q->dir, i);
+        DIR *d = opendir(sub);
+        if (!d) {
+            if (errno == ENOENT)
+                continue;
+            return -1;
+        }
+        struct dirent *de;
+        int r = 0;
+        while (r == 0 && (de = readdir(d)))
+            r = queue_scan_entry(sub, de->d_name, clean_tmp, cb, ctx);
+        closedir(d);
+        if (r < 0)
+            return -1;
+        if (clean_tmp && fsio_fsync_dir(sub) < 0)
+            return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,75 @@
+/*
+ * queue: postino's durable message queue on disk (docs/queue-format.md).
+ * One file per message, DATA_DIR/queue/XX/ID, XX being the last two hex
+ * digits of the id (256 small directories). The file holds the envelope
+ * head, the content, "end", then appended state records.
+ *
+ * A message is written as XX/ID.tmp, fsync'd, renamed to XX/ID (never
+ * replacing an existing file), and the directory fsync'd: only then is it
+ * acknowledged. A crash leaves either a .tmp (removed at start) or a complete
+ * file. State changes are appended and fsync'd; a torn last record is
+ * ignored on reading. This module does file I/O only: no sockets, no events.
+ * The directory fsyncs are left to the caller so one fsync serves a batch.
+ */
+#ifndef POSTINO_QUEUE_H
+#define POSTINO_QUEUE_H
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "lib/buf.h"
+#include "mail/envelope.h"
+
+struct queue {
+    char dir[PATH_MAX];   /* DATA_DIR/queue */
+};
+
+/* An incoming message being written. */
+struct queue_writer {
+    int fd;
+    char tmp_path[PATH_MAX];
+    char path[PATH_MAX];
+    char dir[PATH_MAX];
+    size_t size_offset;       /* where the size digits are */
+    size_t head_len;          /* where the content starts */
+    uint64_t content_len;
+    struct buf pending;       /* write-behind buffer */
+    int error;                /* errno of the first failure, 0 if none */
+    int renamed;              /* the file is in place under its final name */
+};
+
+/* Creates DATA_DIR/queue and its 256 subdirectories. */
+int queue_init(struct queue *q, const char *data_dir);
+/* A new unique id (16 upper-case hex digits, time based). */
+void queue_new_id(char id[QUEUE_ID_MAX + 1]);
+/* DATA_DIR/queue/XX/ID and DATA_DIR/queue/XX. */
+int queue_path(const struct queue *q, const char *id, char *out, size_t size);
+int queue_dir_of(const struct queue *q, const char *id, char *out, size_t size);
+
+/* Creates ID.tmp and writes the envelope head. */
+int queue_writer_open(const struct queue *q, const struct envelope *e, struct queue_writer *w);
+/* Buffers content; errors are remembered in w->error and reported by finish. */
+void queue_writer_write(struct queue_writer *w, const void *p, size_t n);
+/* Flushes, writes "end" and patches the size. No fsync. */
+int queue_writer_finish(struct queue_writer *w);
+/* fsync, close, rename into place (never replacing). The caller fsyncs w->dir. */
+int queue_writer_commit(struct queue_writer *w);
+/* Closes and removes the temporary file. */
+void queue_writer_abort(struct queue_writer *w);
+
+/* Appends records to a queued message and fsyncs it (when sync). */
+int queue_append(const struct queue *q, const char *id, const char *data, size_t n, int sync);
+/* Removes a message (the caller fsyncs its directory). ENOENT is not an error. */
+int queue_remove(const struct queue *q, const char *id);
+/* Loads the envelope (head and state records) of a queued file. */
+int queue_load(const char *path, struct envelope *e);
+/* Opens the file for reading its content (at e->content_offset, e->size bytes). */
+int queue_open_content(const struct queue *q, const struct envelope *e);
+
+/*
+ * Calls cb for every committed message file (path, id). With clean_tmp,
+ * leftover *.tmp files (crashes mid-write) are removed first. 0 or -1.
+ */
+int queue_scan(const struct queue *q, int clean_tmp,
+               int (*cb)(void *ctx, const char *path, const char *id), void *ctx);
+
+#endif

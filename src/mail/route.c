@@ -1,0 +1,98 @@
+/*
+ * route: recipient classification and alias expansion (see route.h).
+ */
+#include "mail/route.h"
+#include "mail/alias.h"
+#include "mail/auth.h"
+#include "mail/maildir.h"
+#include "lib/str.h"
+#include <string.h>
+
+int route_split(const char *addr, char *local, size_t lsize, char *domain, size_t dsize)
+{
+    const char *at = strrchr(addr, '@');
+    if (!at || at == addr || !at[1])
+        return -1;
+    if (str_ncopy(local, lsize, addr, (size_t)(at - addr)) < 0 ||
+        str_copy(domain, dsize, at + 1) < 0)
+        return -1;
+    str_lower(domain);
+    return 0;
+}
+
+/* The folder name of a local address, or ROUTE_UNKNOWN_USER / ROUTE_BAD_MAILBOX. */
+static enum route_kind route_local(const struct conf *c, const char *local, const char *domain,
+                                   char *mailbox, size_t size)
+{
+    if (c->users) {
+        const char *canon = users_lookup(c->users, local, domain);
+        if (canon) {
+            const char *at = strrchr(canon, '@');
+            str_ncopy(mailbox, size, canon, at ? (size_t)(at - canon) : strlen(canon));
+            return maildir_component_ok(mailbox) ? ROUTE_LOCAL : ROUTE_BAD_MAILBOX;
+        }
+        if (!str_ieq(local, "postmaster"))
+            return ROUTE_UNKNOWN_USER;
+    }
+    if (str_copy(mailbox, size, local) < 0)
+        return ROUTE_BAD_MAILBOX;
+    str_lower(mailbox);
+    return maildir_component_ok(mailbox) ? ROUTE_LOCAL : ROUTE_BAD_MAILBOX;
+}
+
+enum route_kind route_classify(const struct conf *c, const char *addr, char *mailbox, size_t size)
+{
+    char local[256], domain[256];
+    size_t n;
+    if (route_split(addr, local, sizeof local, domain, sizeof domain) < 0)
+        return ROUTE_BAD_MAILBOX;
+    if (c->aliases && aliases_lookup(c->aliases, local, domain, &n))
+        return ROUTE_ALIAS;
+    if (conf_is_local_domain(c, domain))
+        return route_local(c, local, domain, mailbox, size);
+    if (conf_is_relay_domain(c, domain))
+        return ROUTE_RELAY_DOMAIN;
+    return ROUTE_REMOTE;
+}
+
+static int route_already(const struct envelope *e, const char *addr)
+{
+    for (size_t k = 0; k < e->n_rcpts; k++)
+        if (e->rcpts[k].status != RCPT_EXPANDED && str_ieq(e->rcpts[k].addr, addr))
+            return 1;
+    return 0;
+}
+
+static size_t route_expand_depth(const struct conf *c, struct envelope *e, size_t i, int depth)
+{
+    char local[256], domain[256];
+    size_t n = 0, added = 0;
+    if (!c->aliases || depth > ROUTE_ALIAS_DEPTH ||
+        route_split(e->rcpts[i].addr, local, sizeof local, domain, sizeof domain) < 0)
+        return 0;
+    const char *const *targets = aliases_lookup(c->aliases, local, domain, &n);
+    if (!targets || n == 0)
+        return 0;
+    e->rcpts[i].status = RCPT_EXPANDED;
+    /* A forward keeps NOTIFY and ORCPT; an expansion drops SUCCESS (RFC 3461 6.2.7). */
+    unsigned notify = e->rcpts[i].notify;
+    if (n > 1 && (notify & NOTIFY_SUCCESS)) {
+        notify &= ~NOTIFY_SUCCESS;
+        if (notify == 0)
+            notify = NOTIFY_NEVER; /* only SUCCESS was asked: nothing left to report */
+    }
+    for (size_t t = 0; t < n; t++) {
+        if (route_already(e, targets[t]))
+            continue;
+        const char *orcpt = n == 1 ? e->rcpts[i].orcpt : NULL;
+        size_t k = envelope_add_rcpt(e, targets[t], notify, orcpt, (int)i, RCPT_PENDING);
+        added++;
+        added += route_expand_depth(c, e, k, depth + 1);
+    }
+    return added;
+}
+
+size_t route_expand(const struct conf *c, struct envelope *e, size_t i)
+{
+    return route_expand_depth(c, e, i, 0);
+}

@@ -1,0 +1,37 @@
+/*
+ * route: where a recipient goes. Decides local mailbox / alias / remote for
+ * an address, finds the mailbox folder name of a local user, and expands
+ * aliases into the envelope (RFC 3461 6.2.7: a one-target alias forwards,
+ * NOTIFY and ORCPT following the new address; a multi-target alias is
+ * "expanded" and its targets inherit NOTIFY without SUCCESS).
+ * Pure decisions over the config tables: no I/O, no sockets.
+ */
+#ifndef POSTINO_ROUTE_H
+#define POSTINO_ROUTE_H
+#include <stddef.h>
+#include "mail/conf.h"
+#include "mail/envelope.h"
+
+enum route_kind {
+    ROUTE_LOCAL,         /* a mailbox here; *mailbox set to the folder name */
+    ROUTE_ALIAS,         /* an entry of the aliases file */
+    ROUTE_RELAY_DOMAIN,  /* a relay_domains domain: accepted for anyone, passed on */
+    ROUTE_REMOTE,        /* another domain */
+    ROUTE_UNKNOWN_USER,  /* local domain, no such user (users file configured) */
+    ROUTE_BAD_MAILBOX,   /* local domain, a local part unusable as a folder name */
+};
+
+#define ROUTE_ALIAS_DEPTH 8
+
+/* Classifies "local@domain". mailbox (size >= 65) receives the folder name for ROUTE_LOCAL. */
+enum route_kind route_classify(const struct conf *c, const char *addr, char *mailbox, size_t size);
+/* Splits at the last '@': domain lower-cased into domain (size >= 256), local part into local. */
+int route_split(const char *addr, char *local, size_t lsize, char *domain, size_t dsize);
+/*
+ * Expands recipient i of e if it is an alias: marks it RCPT_EXPANDED and
+ * appends its targets (recursively, up to ROUTE_ALIAS_DEPTH, skipping
+ * addresses already pending in e). Returns the number of recipients added.
+ */
+size_t route_expand(const struct conf *c, struct envelope *e, size_t i);
+
+#endif

@@ -1,0 +1,230 @@
+/*
+ * diskq: worker threads with batched directory fsyncs (see diskq.h).
+ * Completions go back to the event loop through an eventfd.
+ */
+#include "net/diskq.h"
+#include "lib/alloc.h"
+#include "lib/fsio.h"
+#include "lib/log.h"
+#include "lib/str.h"
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define DISKQ_BATCH 256
+#define DISKQ_MAX_WORKERS 8
+
+struct diskq_list {
+    struct diskq_job *head, *tail;
+};
+
+struct diskq {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct diskq_list todo[2];
+    struct diskq_list finished;
+    int stopping;
+    unsigned pending;
+    int efd;
+    struct event *ev;
+    pthread_t threads[DISKQ_MAX_WORKERS];
+    int n_threads;
+};
+
+static void diskq_push(struct diskq_list *l, struct diskq_job *j)
+{
+    j->next = NULL;
+    if (l->tail)
+        l->tail->next = j;
+    else
+        l->head = j;
+    l->tail = j;
+}
+
+int diskq_job_sync_dir(struct diskq_job *j, const char *dir)
+{
+    for (int i = 0; i < j->n_dirs; i++)
+        if (strcmp(j->dirs[i], dir) == 0)
+            return 0;
+    if (j->n_dirs == DISKQ_MAX_DIRS || str_copy(j->dirs[j->n_dirs], PATH_MAX, dir) < 0)
+        return -1;
+    j->n_dirs++;
+    return 0;
+}
+
+/* fsyncs every distinct directory named by the jobs; a failure fails its jobs. */
+static void diskq_sync_dirs(struct diskq_job **batch, int n)
+{
+    for (int i = 0; i < n; i++) {
+        for (int d = 0; d < batch[i]->n_dirs; d++) {
+            const char *dir = batch[i]->dirs[d];
+            int seen = 0;
+            for (int k = 0; k < i && !seen; k++)
+                for (int e = 0; e < batch[k]->n_dirs && !seen; e++)
+                    seen = strcmp(batch[k]->dirs[e], dir) == 0;
+            if (seen)
+                continue;
+            if (fsio_fsync_dir(dir) < 0) {
+                int err = errno;
+                log_err("fsync %s: %s", dir, strerror(err));
+                for (int k = i; k < n; k++)
+                    for (int e = 0; e < batch[k]->n_dirs; e++)
+                        if (strcmp(batch[k]->dirs[e], dir) == 0 && !batch[k]->failed) {
+                            batch[k]->failed = 1;
+                            batch[k]->err = err;
+                        }
+            }
+        }
+    }
+    for (int i = 0; i < n; i++)
+        batch[i]->n_dirs = 0;
+}
+
+/* Takes up to DISKQ_BATCH jobs, urgent ones first. Called with the lock held. */
+static int diskq_take(struct diskq *q, struct diskq_job **batch)
+{
+    int n = 0;
+    for (int p = 0; p < 2 && n < DISKQ_BATCH; p++) {
+        if (n > 0 && p == 1)
+            break; /* never mix: a commit batch must not wait for deliveries */
+        while (q->todo[p].head && n < DISKQ_BATCH) {
+            batch[n++] = q->todo[p].head;
+            q->todo[p].head = q->todo[p].head->next;
+        }
+        if (!q->todo[p].head)
+            q->todo[p].tail = NULL;
+    }
+    return n;
+}
+
+static void diskq_run_batch(struct diskq *q, struct diskq_job **batch, int n)
+{
+    for (int i = 0; i < n; i++)
+        batch[i]->phase1(batch[i]);
+    diskq_sync_dirs(batch, n);
+    int any2 = 0;
+    for (int i = 0; i < n; i++)
+        if (batch[i]->phase2 && !batch[i]->failed) {
+            batch[i]->phase2(batch[i]);
+            any2 = 1;
+        }
+    if (any2)
+        diskq_sync_dirs(batch, n);
+    pthread_mutex_lock(&q->lock);
+    for (int i = 0; i < n; i++)
+        diskq_push(&q->finished, batch[i]);
+    pthread_mutex_unlock(&q->lock);
+    uint64_t one = 1;
+    ssize_t w = write(q->efd, &one, sizeof one);
+    (void)w;
+}
+
+static void *diskq_worker(void *arg)
+{
+    struct diskq *q = arg;
+    struct diskq_job *batch[DISKQ_BATCH];
+    pthread_mutex_lock(&q->lock);
+    for (;;) {
+        int n = diskq_take(q, batch);
+        if (n == 0) {
+            if (q->stopping)
+                break;
+            pthread_cond_wait(&q->cond, &q->lock);
+            continue;
+        }
+        pthread_mutex_unlock(&q->lock);
+        diskq_run_batch(q, batch, n);
+        pthread_mutex_lock(&q->lock);
+    }
+    pthread_mutex_unlock(&q->lock);
+    return NULL;
+}
+
+/* In the loop thread: runs done() of every finished job. */
+static void diskq_on_wake(evutil_socket_t fd, short what, void *arg)
+{
+    struct diskq *q = arg;
+    uint64_t v;
+    ssize_t r = read(fd, &v, sizeof v);
+    (void)r;
+    (void)what;
+    pthread_mutex_lock(&q->lock);
+    struct diskq_job *j = q->finished.head;
+    q->finished.head = q->finished.tail = NULL;
+    pthread_mutex_unlock(&q->lock);
+    while (j) {
+        struct diskq_job *next = j->next;
+        q->pending--;
+        j->done(j);
+        j = next;
+    }
+}
+
+struct diskq *diskq_new(struct event_base *base, int workers)
+{
+    struct diskq *q = xcalloc(1, sizeof *q);
+    pthread_mutex_init(&q->lock, NULL);
+    pthread_cond_init(&q->cond, NULL);
+    q->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (q->efd < 0) {
+        log_err("eventfd: %s", strerror(errno));
+        free(q);
+        return NULL;
+    }
+    q->ev = event_new(base, q->efd, EV_READ | EV_PERSIST, diskq_on_wake, q);
+    event_add(q->ev, NULL);
+    if (workers > DISKQ_MAX_WORKERS)
+        workers = DISKQ_MAX_WORKERS;
+    for (int i = 0; i < workers; i++)
+        if (pthread_create(&q->threads[q->n_threads], NULL, diskq_worker, q) == 0)
+            q->n_threads++;
+    return q;
+}
+
+void diskq_submit(struct diskq *q, struct diskq_job *j, enum diskq_prio prio)
+{
+    j->n_dirs = 0;
+    j->failed = 0;
+    j->err = 0;
+    q->pending++;
+    pthread_mutex_lock(&q->lock);
+    diskq_push(&q->todo[prio], j);
+    pthread_cond_signal(&q->cond);
+    pthread_mutex_unlock(&q->lock);
+}
+
+unsigned diskq_pending(const struct diskq *q)
+{
+    return q->pending;
+}
+
+void diskq_free(struct diskq *q)
+{
+    if (!q)
+        return;
+    pthread_mutex_lock(&q->lock);
+    struct diskq_job *dropped = q->todo[DISKQ_NORMAL].head;
+    q->todo[DISKQ_NORMAL].head = q->todo[DISKQ_NORMAL].tail = NULL;
+    q->stopping = 1;
+    pthread_cond_broadcast(&q->cond);
+    pthread_mutex_unlock(&q->lock);
+    for (int i = 0; i < q->n_threads; i++)
+        pthread_join(q->threads[i], NULL);
+    for (struct diskq_job *j = dropped; j;) {
+        struct diskq_job *next = j->next;
+        j->failed = 1;
+        j->err = ECANCELED;
+        diskq_push(&q->finished, j);
+        j = next;
+    }
+    diskq_on_wake(q->efd, EV_READ, q); /* run the remaining done() callbacks */
+    event_free(q->ev);
+    close(q->efd);
+    pthread_mutex_destroy(&q->lock);
+    pthread_cond_destroy(&q->cond);
+    free(q);
+}

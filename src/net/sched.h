@@ -1,0 +1,33 @@
+/*
+ * sched: the in-memory view of the queue and the timer-driven scheduler.
+ * It hands due recipients to local delivery (Maildir, on the disk
+ * workers), records each outcome durably in the queue file, retries
+ * temporary failures with exponential backoff between retry_min and
+ * retry_max, fails what outlives queue_lifetime (4.4.7), and removes a
+ * message once no recipient waits. Remote recipients stay queued for the
+ * relay client. Runs in the event-loop thread; a message with a job in
+ * flight belongs to that job until its done() runs.
+ */
+#ifndef POSTINO_SCHED_H
+#define POSTINO_SCHED_H
+#include <event2/event.h>
+#include "mail/conf.h"
+#include "mail/envelope.h"
+#include "mail/queue.h"
+#include "net/diskq.h"
+
+struct sched;
+
+struct sched *sched_new(struct event_base *base, const struct conf *c, struct queue *q,
+                        struct diskq *dq);
+/* Loads every queued message (at start-up) and schedules it. -1 on a scan error. */
+int sched_load(struct sched *s);
+/* Takes over a just-committed envelope (its contents are moved; *e is left empty). */
+void sched_add(struct sched *s, struct envelope *e);
+/* Messages currently held in memory. */
+size_t sched_count(const struct sched *s);
+void sched_free(struct sched *s);
+/* Exponential backoff: retry_min * 2^(attempts-1), capped at retry_max, +-10% jitter. */
+int64_t sched_backoff(const struct conf *c, unsigned attempts, unsigned jitter_seed);
+
+#endif

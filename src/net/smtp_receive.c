@@ -1,0 +1,194 @@
+/*
+ * smtp_receive: the DATA phase of a server session. Writes the envelope
+ * head and a Received: header (RFC 5321 4.4) to the queue file, streams
+ * the decoded content to it without holding it in memory, enforces
+ * max_message_size (552 5.3.4), max_hops (554 5.4.6) and the smuggling
+ * rule (bare CR/LF -> 550 5.5.2), then hands the file to the disk workers
+ * for the durable commit. "250 2.0.0 queued" is sent only from the
+ * commit's completion: after fsync of the file and of its directory.
+ */
+#include "net/smtp_session.h"
+#include "lib/alloc.h"
+#include "lib/log.h"
+#include "lib/str.h"
+#include "mail/route.h"
+#include "proto/rfc5322.h"
+#include <errno.h>
+#include <event2/buffer.h>
+#include <string.h>
+#include <sys/time.h>
+
+void smtps_tx_abort_writer(struct smtps_session *s)
+{
+    if (s->tx.writer_open) {
+        queue_writer_abort(&s->tx.writer);
+        s->tx.writer_open = 0;
+    }
+}
+
+/* The HELO name as it may appear in a header: printable, no parentheses games. */
+static void smtps_clean_helo(const char *in, char *out, size_t size)
+{
+    size_t j = 0;
+    for (; *in && j + 1 < size; in++)
+        out[j++] = (*in > ' ' && *in < 0x7f && *in != '(' && *in != ')') ? *in : '?';
+    out[j] = '\0';
+}
+
+static void smtps_received(struct smtps_session *s, struct buf *b)
+{
+    const struct conf *c = s->srv->conf;
+    const struct envelope *e = &s->tx.env;
+    char date[64], helo[256];
+    rfc5322_date(time(NULL), date, sizeof date);
+    smtps_clean_helo(s->helo, helo, sizeof helo);
+    buf_printf(b, "Received: from %s ([%s%s])\r\n\tby %s (postino) with %s id %s", helo,
+               strchr(s->client_ip, ':') ? "IPv6:" : "", s->client_ip, c->hostname,
+               s->esmtp ? "ESMTP" : "SMTP", e->id);
+    if (e->n_rcpts == 1)
+        buf_printf(b, "\r\n\tfor <%s>", e->rcpts[0].addr);
+    buf_printf(b, "; %s\r\n", date);
+}
+
+static int64_t smtps_now_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+void smtps_data_start(struct smtps_session *s)
+{
+    struct smtp_server *srv = s->srv;
+    struct envelope *e = &s->tx.env;
+    queue_new_id(e->id);
+    e->arrival = smtps_now_ms();
+    e->helo = xstrdup(s->helo);
+    e->client = xstrdup(s->client_ip);
+    size_t n = e->n_rcpts;
+    for (size_t i = 0; i < n; i++)
+        route_expand(srv->conf, e, i);
+    if (queue_writer_open(srv->queue, e, &s->tx.writer) < 0) {
+        log_err("%s: cannot create queue file: %s", e->id, strerror(errno));
+        queue_writer_abort(&s->tx.writer);
+        smtps_reply(s, "451 4.3.0 Error: queue file write error");
+        smtps_tx_reset(s);
+        s->state = SMTPS_IDLE;
+        return;
+    }
+    s->tx.writer_open = 1;
+    struct buf rcvd;
+    buf_init(&rcvd, 4096);
+    smtps_received(s, &rcvd);
+    queue_writer_write(&s->tx.writer, rcvd.data, rcvd.len);
+    buf_free(&rcvd);
+    smtp_data_init(&s->tx.data);
+    s->state = SMTPS_DATA;
+    smtps_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+}
+
+static void smtps_emit(void *ctx, const char *p, size_t n)
+{
+    struct smtps_session *s = ctx;
+    if (s->tx.too_big)
+        return;
+    if (s->tx.data.octets + n > s->srv->conf->max_message_size) {
+        s->tx.too_big = 1;
+        return;
+    }
+    queue_writer_write(&s->tx.writer, p, n);
+}
+
+static void smtps_commit_done(struct diskq_job *j);
+
+static void smtps_commit_run(struct diskq_job *j)
+{
+    struct smtps_session *s = j->ctx;
+    if (queue_writer_commit(&s->tx.writer) < 0) {
+        j->failed = 1;
+        j->err = errno;
+        return;
+    }
+    diskq_job_sync_dir(j, s->tx.writer.dir);
+}
+
+/* The reply that refuses a complete message, or NULL to commit it. */
+static const char *smtps_data_verdict(struct smtps_session *s)
+{
+    if (s->tx.too_big)
+        return "552 5.3.4 Error: message size exceeds fixed maximum message size";
+    if (s->tx.data.bare_newline)
+        return "550 5.5.2 Error: bare <CR> or <LF> in message data (RFC 5321 2.3.8)";
+    if (s->tx.data.received > s->srv->conf->max_hops)
+        return "554 5.4.6 Error: too many hops (mail loop?)";
+    return NULL;
+}
+
+static void smtps_data_end(struct smtps_session *s)
+{
+    const char *refuse = smtps_data_verdict(s);
+    struct envelope *e = &s->tx.env;
+    if (!refuse && queue_writer_finish(&s->tx.writer) < 0) {
+        log_err("%s: queue file write error: %s", e->id, strerror(errno));
+        refuse = "451 4.3.0 Error: queue file write error";
+    }
+    if (refuse) {
+        log_info("%s: from=<%s> rejected: %s", e->id, e->sender, refuse);
+        smtps_reply(s, "%s", refuse);
+        s->errors++;
+        smtps_tx_reset(s);
+        s->state = SMTPS_IDLE;
+        return;
+    }
+    e->size = s->tx.writer.content_len;
+    e->content_offset = s->tx.writer.head_len;
+    s->state = SMTPS_COMMIT;
+    memset(&s->commit_job, 0, sizeof s->commit_job);
+    s->commit_job.phase1 = smtps_commit_run;
+    s->commit_job.done = smtps_commit_done;
+    s->commit_job.ctx = s;
+    bufferevent_disable(s->bev, EV_READ);
+    diskq_submit(s->srv->dq, &s->commit_job, DISKQ_URGENT);
+}
+
+static void smtps_commit_done(struct diskq_job *j)
+{
+    struct smtps_session *s = j->ctx;
+    struct envelope *e = &s->tx.env;
+    s->state = SMTPS_IDLE;
+    if (j->failed) {
+        log_err("%s: commit failed: %s", e->id, strerror(j->err));
+        smtps_reply(s, "451 4.3.0 Error: queue file write error");
+        smtps_tx_reset(s);
+    } else {
+        log_info("%s: from=<%s> size=%llu nrcpt=%zu client=%s queued", e->id, e->sender,
+                 (unsigned long long)e->size, e->n_rcpts, s->client_ip);
+        smtps_reply(s, "250 2.0.0 Ok: queued as %s", e->id);
+        s->tx.writer_open = 0; /* the file is the queue's now */
+        sched_add(s->srv->sched, e);
+        smtps_tx_reset(s);
+    }
+    if (s->dead) {
+        smtps_close(s);
+        return;
+    }
+    bufferevent_enable(s->bev, EV_READ);
+    smtps_process_input(s);
+}
+
+int smtps_data_input(struct smtps_session *s)
+{
+    struct evbuffer *in = bufferevent_get_input(s->bev);
+    struct evbuffer_iovec vec[8];
+    int n = evbuffer_peek(in, -1, NULL, vec, 8);
+    if (n <= 0)
+        return 1;
+    size_t used = 0;
+    for (int i = 0; i < n && i < 8 && s->tx.data.state != SD_DONE; i++)
+        used += smtp_data_feed(&s->tx.data, vec[i].iov_base, vec[i].iov_len, smtps_emit, s);
+    evbuffer_drain(in, used);
+    if (s->tx.data.state != SD_DONE)
+        return evbuffer_get_length(in) == 0;
+    smtps_data_end(s);
+    return 0;
+}

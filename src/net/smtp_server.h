@@ -1,0 +1,26 @@
+/*
+ * smtp_server: the SMTP listeners (RFC 5321 server side) on the event loop.
+ * Owns the listening sockets of kinds smtp and submission, the connection
+ * limits (max_connections, max_connections_per_ip -> 421 4.7.0) and the
+ * set of live sessions. The sessions themselves live in smtp_session*.c.
+ */
+#ifndef POSTINO_SMTP_SERVER_H
+#define POSTINO_SMTP_SERVER_H
+#include <event2/event.h>
+#include "mail/conf.h"
+#include "mail/queue.h"
+#include "net/diskq.h"
+#include "net/sched.h"
+
+struct smtp_server;
+
+/* Binds every smtp/submission listener of the config. NULL on failure (logged). */
+struct smtp_server *smtp_server_new(struct event_base *base, const struct conf *c,
+                                    struct queue *q, struct diskq *dq, struct sched *s);
+/* Stops accepting, says 421 to idle sessions; those committing a message finish first. */
+void smtp_server_shutdown(struct smtp_server *srv);
+/* Sessions still open. */
+unsigned smtp_server_sessions(const struct smtp_server *srv);
+void smtp_server_free(struct smtp_server *srv);
+
+#endif

@@ -1,0 +1,435 @@
+/*
+ * smtp_parse: pure parsers for SMTP server command lines (RFC 5321 4.1) and
+ * the ESMTP parameters of MAIL and RCPT: SIZE (RFC 1870), BODY (RFC 6152),
+ * RET, ENVID, NOTIFY, ORCPT (RFC 3461 4), AUTH (RFC 4954 5).
+ * Owns: verb recognition, "FROM:"/"TO:" splitting, the esmtp-param grammar
+ * (RFC 5321 4.1.2) and the reply each malformed input deserves. It is liberal
+ * where Postfix is (spaces after "FROM:", a mailbox without angle brackets)
+ * and strict about values that later reach the queue file or a DSN header
+ * (xtext decoded and checked, length caps enforced).
+ * Never does I/O and never decides policy (e.g. whether SIZE is too big);
+ * reads only within the (pointer, length) it is given.
+ */
+#include "proto/smtp_parse.h"
+#include "proto/xtext.h"
+#include "lib/buf.h"
+#include "lib/str.h"
+#include <string.h>
+#include <strings.h>
+
+struct smtp_verb_name {
+    const char *name;
+    enum smtp_verb verb;
+};
+
+static const struct smtp_verb_name smtp_verbs[] = {
+    { "HELO", SMTP_HELO }, { "EHLO", SMTP_EHLO }, { "MAIL", SMTP_MAIL },
+    { "RCPT", SMTP_RCPT }, { "DATA", SMTP_DATA }, { "RSET", SMTP_RSET },
+    { "VRFY", SMTP_VRFY }, { "EXPN", SMTP_EXPN }, { "HELP", SMTP_HELP },
+    { "NOOP", SMTP_NOOP }, { "QUIT", SMTP_QUIT }, { "STARTTLS", SMTP_STARTTLS },
+    { "AUTH", SMTP_AUTH }, { "BDAT", SMTP_BDAT },
+};
+
+/* One ESMTP parameter: parse() gets the value (NULL when there is no "=") and the
+ * struct mail_params / rcpt_params being filled; -1 means 501 5.5.4 with text bad. */
+struct smtp_param {
+    const char *name;
+    int (*parse)(const char *v, size_t n, void *out);
+    const char *bad;
+};
+
+/* The replies for one command's address errors. */
+struct smtp_addr_replies {
+    const char *esc;
+    const char *syntax;
+    const char *local_long;
+    const char *domain_long;
+};
+
+static const struct smtp_addr_replies smtp_mail_replies = {
+    "5.1.7", "Bad sender address syntax", "Sender address local part too long",
+    "Sender address domain too long",
+};
+static const struct smtp_addr_replies smtp_rcpt_replies = {
+    "5.1.3", "Bad recipient address syntax", "Recipient address local part too long",
+    "Recipient address domain too long",
+};
+
+static int smtp_fail(struct smtp_err *err, int code, const char *esc, const char *text)
+{
+    err->code = code;
+    err->esc = esc;
+    err->text = text;
+    return -1;
+}
+
+/* 1 if s[0..n) equals word, ignoring case. */
+static int smtp_ieq(const char *s, size_t n, const char *word)
+{
+    return strlen(word) == n && strncasecmp(s, word, n) == 0;
+}
+
+static size_t smtp_skip_spaces(const char *s, size_t len, size_t i)
+{
+    while (i < len && s[i] == ' ')
+        i++;
+    return i;
+}
+
+/* Length of the run of non-space bytes at s. */
+static size_t smtp_token_len(const char *s, size_t len)
+{
+    size_t n = 0;
+    while (n < len && s[n] != ' ')
+        n++;
+    return n;
+}
+
+enum smtp_verb smtp_parse_command(const char *line, size_t len, struct smtp_cmd *cmd)
+{
+    size_t n = line ? smtp_token_len(line, len) : 0;
+    cmd->verb = SMTP_UNKNOWN;
+    for (size_t i = 0; i < sizeof smtp_verbs / sizeof smtp_verbs[0]; i++)
+        if (smtp_ieq(line, n, smtp_verbs[i].name))
+            cmd->verb = smtp_verbs[i].verb;
+    cmd->arg = n < len ? line + n + 1 : "";
+    cmd->arg_len = n < len ? len - n - 1 : 0;
+    return cmd->verb;
+}
+
+/* A bare (liberal) address: "user@domain", or "Postmaster" where allowed. */
+static enum addr_err smtp_parse_bare(const char *s, size_t n, int allow_postmaster,
+                                     struct addr *a)
+{
+    if (allow_postmaster && smtp_ieq(s, n, "Postmaster")) {
+        memset(a, 0, sizeof *a);
+        str_ncopy(a->local, sizeof a->local, s, n);
+        return ADDR_OK;
+    }
+    return n == 0 ? ADDR_SYNTAX : addr_parse_mailbox_n(s, n, a);
+}
+
+/* Parses the address at arg[*pos] (after optional spaces); it must end at a space or the end. */
+static enum addr_err smtp_parse_address(const char *arg, size_t len, size_t *pos, int is_mail,
+                                        struct addr *a)
+{
+    size_t p = smtp_skip_spaces(arg, len, *pos);
+    size_t used = 0;
+    enum addr_err e;
+    if (p < len && arg[p] == '<') {
+        e = addr_parse_path(arg + p, len - p, is_mail, !is_mail, a, &used);
+    } else {
+        used = smtp_token_len(arg + p, len - p);
+        e = smtp_parse_bare(arg + p, used, !is_mail, a);
+    }
+    if (e == ADDR_OK && p + used < len && arg[p + used] != ' ')
+        e = ADDR_SYNTAX;
+    *pos = p + used;
+    return e;
+}
+
+static int smtp_fail_addr(struct smtp_err *err, enum addr_err e, const struct smtp_addr_replies *r)
+{
+    if (e == ADDR_LOCAL_TOO_LONG)
+        return smtp_fail(err, 501, r->esc, r->local_long);
+    if (e == ADDR_DOMAIN_TOO_LONG)
+        return smtp_fail(err, 501, r->esc, r->domain_long);
+    return smtp_fail(err, 501, r->esc, r->syntax);
+}
+
+/* RFC 5321 esmtp-keyword: (ALPHA / DIGIT) *(ALPHA / DIGIT / "-"). */
+static int smtp_keyword_ok(const char *s, size_t n)
+{
+    if (n == 0 || s[0] == '-')
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (!ok && c != '-')
+            return 0;
+    }
+    return 1;
+}
+
+/* RFC 5321 esmtp-value: 1*(%d33-60 / %d62-126). */
+static int smtp_value_ok(const char *s, size_t n)
+{
+    if (n == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 33 || c > 126 || c == '=')
+            return 0;
+    }
+    return 1;
+}
+
+/* Handles one "keyword[=value]" token; *seen tracks repeats by table index. */
+static int smtp_parse_param(const char *tok, size_t n, const struct smtp_param *tab,
+                            size_t ntab, unsigned *seen, void *out, struct smtp_err *err)
+{
+    size_t k = 0;
+    while (k < n && tok[k] != '=')
+        k++;
+    if (!smtp_keyword_ok(tok, k))
+        return smtp_fail(err, 501, "5.5.4", "Malformed parameter");
+    size_t i = 0;
+    while (i < ntab && !smtp_ieq(tok, k, tab[i].name))
+        i++;
+    if (i == ntab)
+        return smtp_fail(err, 555, "5.5.4", "Unsupported parameter");
+    if (*seen & (1u << i))
+        return smtp_fail(err, 501, "5.5.4", "Repeated parameter");
+    *seen |= 1u << i;
+    const char *v = k < n ? tok + k + 1 : NULL;
+    size_t vn = k < n ? n - k - 1 : 0;
+    if (v && !smtp_value_ok(v, vn))
+        return smtp_fail(err, 501, "5.5.4", "Malformed parameter value");
+    if (tab[i].parse(v, vn, out) < 0)
+        return smtp_fail(err, 501, "5.5.4", tab[i].bad);
+    return 0;
+}
+
+/* Parses the space-separated parameters in s[0..len). */
+static int smtp_parse_params(const char *s, size_t len, int esmtp, const struct smtp_param *tab,
+                             size_t ntab, void *out, struct smtp_err *err)
+{
+    unsigned seen = 0;
+    size_t i = smtp_skip_spaces(s, len, 0);
+    while (i < len) {
+        if (!esmtp)
+            return smtp_fail(err, 555, "5.5.4", "Parameters require EHLO");
+        size_t n = smtp_token_len(s + i, len - i);
+        if (smtp_parse_param(s + i, n, tab, ntab, &seen, out, err) < 0)
+            return -1;
+        i = smtp_skip_spaces(s, len, i + n);
+    }
+    return 0;
+}
+
+/* Decodes xtext v[0..n) into dst (size bytes); -1 if malformed or too long. */
+static int smtp_decode_xtext(const char *v, size_t n, char *dst, size_t size)
+{
+    struct buf b;
+    buf_init(&b, size - 1);
+    int r = xtext_decode(v, n, &b);
+    if (r == 0)
+        r = str_ncopy(dst, size, buf_cstr(&b), b.len);
+    buf_free(&b);
+    return r;
+}
+
+/* RFC 1870: SIZE=1*20DIGIT, refused if it overflows 64 bits. */
+static int mail_param_size(const char *v, size_t n, void *out)
+{
+    struct mail_params *mp = out;
+    uint64_t x = 0;
+    if (!v || n > 20)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            return -1;
+        uint64_t d = (uint64_t)(v[i] - '0');
+        if (x > (UINT64_MAX - d) / 10)
+            return -1;
+        x = x * 10 + d;
+    }
+    mp->has_size = 1;
+    mp->size = x;
+    return 0;
+}
+
+/* RFC 6152: BODY=7BIT|8BITMIME. */
+static int mail_param_body(const char *v, size_t n, void *out)
+{
+    struct mail_params *mp = out;
+    if (v && smtp_ieq(v, n, "7BIT"))
+        mp->body = BODY_7BIT;
+    else if (v && smtp_ieq(v, n, "8BITMIME"))
+        mp->body = BODY_8BITMIME;
+    else
+        return -1;
+    return 0;
+}
+
+/* RFC 3461 4.3: RET=FULL|HDRS. */
+static int mail_param_ret(const char *v, size_t n, void *out)
+{
+    struct mail_params *mp = out;
+    if (v && smtp_ieq(v, n, "FULL"))
+        mp->ret = DSN_RET_FULL;
+    else if (v && smtp_ieq(v, n, "HDRS"))
+        mp->ret = DSN_RET_HDRS;
+    else
+        return -1;
+    return 0;
+}
+
+/* RFC 3461 4.4: ENVID=xtext, at most 100 characters as sent. */
+static int mail_param_envid(const char *v, size_t n, void *out)
+{
+    struct mail_params *mp = out;
+    if (!v || n > DSN_ENVID_MAX)
+        return -1;
+    if (smtp_decode_xtext(v, n, mp->envid, sizeof mp->envid) < 0)
+        return -1;
+    mp->has_envid = 1;
+    return 0;
+}
+
+/* RFC 4954 5: AUTH=<> or AUTH=xtext(mailbox); only well-formedness is checked. */
+static int mail_param_auth(const char *v, size_t n, void *out)
+{
+    struct mail_params *mp = out;
+    if (!v)
+        return -1;
+    if (!smtp_ieq(v, n, "<>")) {
+        struct buf b;
+        buf_init(&b, n);
+        int r = xtext_decode(v, n, &b);
+        buf_free(&b);
+        if (r < 0)
+            return -1;
+    }
+    mp->has_auth = 1;
+    return 0;
+}
+
+/* RFC 3461 4.1: NOTIFY=NEVER or a list of SUCCESS, FAILURE, DELAY. */
+static int rcpt_param_notify(const char *v, size_t n, void *out)
+{
+    struct rcpt_params *rp = out;
+    return v ? smtp_notify_parse(v, n, &rp->notify) : -1;
+}
+
+/* 1 if s[0..n) is an RFC 5322 atom (printable, no specials). */
+static int smtp_atom_ok(const char *s, size_t n)
+{
+    if (n == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 33 || c > 126 || strchr("()<>@,;:\\\".[]", c))
+            return 0;
+    }
+    return 1;
+}
+
+/* RFC 3461 4.2: ORCPT=addr-type;xtext, at most 500 characters. The address part
+ * is opaque: "rfc822;root" (no domain) is valid. */
+static int rcpt_param_orcpt(const char *v, size_t n, void *out)
+{
+    struct rcpt_params *rp = out;
+    if (!v || n > DSN_ORCPT_MAX)
+        return -1;
+    const char *semi = memchr(v, ';', n);
+    if (!semi)
+        return -1;
+    size_t tn = (size_t)(semi - v), an = n - tn - 1;
+    if (!smtp_atom_ok(v, tn) || tn >= sizeof rp->orcpt_type || an == 0)
+        return -1;
+    if (smtp_decode_xtext(semi + 1, an, rp->orcpt, sizeof rp->orcpt) < 0)
+        return -1;
+    str_ncopy(rp->orcpt_type, sizeof rp->orcpt_type, v, tn);
+    rp->has_orcpt = 1;
+    return 0;
+}
+
+static const struct smtp_param smtp_mail_params[] = {
+    { "SIZE", mail_param_size, "Invalid SIZE parameter" },
+    { "BODY", mail_param_body, "Invalid BODY parameter" },
+    { "RET", mail_param_ret, "Invalid RET parameter" },
+    { "ENVID", mail_param_envid, "Invalid ENVID parameter" },
+    { "AUTH", mail_param_auth, "Invalid AUTH parameter" },
+};
+
+static const struct smtp_param smtp_rcpt_params[] = {
+    { "NOTIFY", rcpt_param_notify, "Invalid NOTIFY parameter" },
+    { "ORCPT", rcpt_param_orcpt, "Invalid ORCPT parameter" },
+};
+
+int smtp_parse_mail(const char *arg, size_t len, int esmtp, struct mail_params *out,
+                    struct smtp_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (len < 5 || strncasecmp(arg, "FROM:", 5) != 0)
+        return smtp_fail(err, 501, "5.5.2", "Syntax: MAIL FROM:<address>");
+    size_t pos = 5;
+    enum addr_err e = smtp_parse_address(arg, len, &pos, 1, &out->from);
+    if (e != ADDR_OK)
+        return smtp_fail_addr(err, e, &smtp_mail_replies);
+    return smtp_parse_params(arg + pos, len - pos, esmtp, smtp_mail_params,
+                             sizeof smtp_mail_params / sizeof smtp_mail_params[0], out, err);
+}
+
+int smtp_parse_rcpt(const char *arg, size_t len, int esmtp, struct rcpt_params *out,
+                    struct smtp_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (len < 3 || strncasecmp(arg, "TO:", 3) != 0)
+        return smtp_fail(err, 501, "5.5.2", "Syntax: RCPT TO:<address>");
+    size_t pos = 3;
+    enum addr_err e = smtp_parse_address(arg, len, &pos, 0, &out->to);
+    if (e != ADDR_OK)
+        return smtp_fail_addr(err, e, &smtp_rcpt_replies);
+    return smtp_parse_params(arg + pos, len - pos, esmtp, smtp_rcpt_params,
+                             sizeof smtp_rcpt_params / sizeof smtp_rcpt_params[0], out, err);
+}
+
+static const struct { const char *name; unsigned bit; } smtp_notify_words[] = {
+    { "SUCCESS", NOTIFY_SUCCESS }, { "FAILURE", NOTIFY_FAILURE },
+    { "DELAY", NOTIFY_DELAY }, { "NEVER", NOTIFY_NEVER },
+};
+
+/* The NOTIFY bit named by s[0..n), or 0. */
+static unsigned smtp_notify_word(const char *s, size_t n)
+{
+    for (size_t i = 0; i < sizeof smtp_notify_words / sizeof smtp_notify_words[0]; i++)
+        if (smtp_ieq(s, n, smtp_notify_words[i].name))
+            return smtp_notify_words[i].bit;
+    return 0;
+}
+
+int smtp_notify_parse(const char *s, size_t len, unsigned *notify)
+{
+    unsigned bits = 0;
+    size_t i = 0;
+    for (;;) {
+        size_t n = 0;
+        while (i + n < len && s[i + n] != ',')
+            n++;
+        unsigned bit = smtp_notify_word(s + i, n);
+        if (bit == 0 || (bits & bit))
+            return -1;
+        bits |= bit;
+        i += n;
+        if (i == len)
+            break;
+        i++; /* the comma: an item must follow it */
+    }
+    if ((bits & NOTIFY_NEVER) && bits != NOTIFY_NEVER)
+        return -1;
+    *notify = bits;
+    return 0;
+}
+
+void smtp_notify_format(unsigned notify, char *out, size_t size)
+{
+    char tmp[32];
+    size_t pos = 0;
+    if (notify & NOTIFY_NEVER) {
+        str_copy(out, size, "NEVER");
+        return;
+    }
+    for (size_t i = 0; i < 3; i++) {
+        if (!(notify & smtp_notify_words[i].bit))
+            continue;
+        size_t l = strlen(smtp_notify_words[i].name);
+        if (pos)
+            tmp[pos++] = ',';
+        memcpy(tmp + pos, smtp_notify_words[i].name, l);
+        pos += l;
+    }
+    tmp[pos] = '\0';
+    str_copy(out, size, tmp);
+}

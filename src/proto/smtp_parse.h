@@ -1,0 +1,90 @@
+/*
+ * smtp_parse: pure parsers for SMTP server command lines (RFC 5321 4.1) and
+ * the ESMTP parameters of MAIL and RCPT: SIZE (RFC 1870), BODY (RFC 6152),
+ * RET/ENVID/NOTIFY/ORCPT (RFC 3461), AUTH (RFC 4954). No I/O, no policy:
+ * the caller decides what the values mean (e.g. SIZE over the limit).
+ * Each failure is described by the SMTP reply the server should send.
+ */
+#ifndef POSTINO_SMTP_PARSE_H
+#define POSTINO_SMTP_PARSE_H
+#include <stddef.h>
+#include <stdint.h>
+#include "proto/addr.h"
+
+enum smtp_verb {
+    SMTP_UNKNOWN = 0,
+    SMTP_HELO, SMTP_EHLO, SMTP_MAIL, SMTP_RCPT, SMTP_DATA, SMTP_RSET,
+    SMTP_VRFY, SMTP_EXPN, SMTP_HELP, SMTP_NOOP, SMTP_QUIT,
+    SMTP_STARTTLS, SMTP_AUTH, SMTP_BDAT,
+};
+
+struct smtp_cmd {
+    enum smtp_verb verb;
+    const char *arg;   /* points into the line: text after the verb and one space; "" if none */
+    size_t arg_len;
+};
+
+/* A reply to send when parsing fails. */
+struct smtp_err {
+    int code;           /* 501, 555, 553 ... */
+    const char *esc;    /* enhanced status code "5.5.4" */
+    const char *text;   /* human text, static */
+};
+
+enum dsn_ret { DSN_RET_UNSET = 0, DSN_RET_FULL, DSN_RET_HDRS };
+enum body_type { BODY_UNSET = 0, BODY_7BIT, BODY_8BITMIME };
+
+/* NOTIFY bits; 0 means the parameter was absent (RFC 3461 default applies). */
+#define NOTIFY_SUCCESS 1u
+#define NOTIFY_FAILURE 2u
+#define NOTIFY_DELAY   4u
+#define NOTIFY_NEVER   8u
+
+#define DSN_ENVID_MAX 100   /* RFC 3461 4.4: ENVID at most 100 characters (encoded) */
+#define DSN_ORCPT_MAX 500   /* RFC 3461 4.2: ORCPT at most 500 characters (encoded) */
+
+struct mail_params {
+    struct addr from;
+    int has_size;
+    uint64_t size;
+    enum body_type body;
+    enum dsn_ret ret;
+    int has_envid;
+    char envid[DSN_ENVID_MAX + 1];      /* decoded from xtext */
+    int has_auth;                       /* AUTH=<mailbox> given (RFC 4954 5) */
+};
+
+struct rcpt_params {
+    struct addr to;
+    unsigned notify;                    /* NOTIFY_* bits, 0 = absent */
+    int has_orcpt;
+    char orcpt_type[32];                /* addr-type, e.g. "rfc822" (as given) */
+    char orcpt[DSN_ORCPT_MAX + 1];      /* address part, decoded from xtext */
+};
+
+/*
+ * Splits a command line (without CRLF) into verb and argument. The verb is
+ * matched case-insensitively and must be followed by a space or the end of
+ * the line. Returns the verb (SMTP_UNKNOWN when not recognised).
+ */
+enum smtp_verb smtp_parse_command(const char *line, size_t len, struct smtp_cmd *cmd);
+
+/*
+ * Parses the argument of MAIL ("FROM:<path> [params]"). esmtp: the session
+ * began with EHLO; without it any parameter is an error (555 5.5.4).
+ * Errors: 501 5.5.2 syntax (missing FROM:), 501 5.1.7 bad sender address
+ * (syntax, or local part / domain too long: X.1.7 is the sender's code in
+ * RFC 3463), 501 5.5.4 malformed or repeated parameter,
+ * 555 5.5.4 unknown parameter. Returns 0 or -1 with *err filled.
+ */
+int smtp_parse_mail(const char *arg, size_t len, int esmtp, struct mail_params *out,
+                    struct smtp_err *err);
+/* Same for RCPT ("TO:<path> [params]"); bad or too long address is 501 5.1.3. */
+int smtp_parse_rcpt(const char *arg, size_t len, int esmtp, struct rcpt_params *out,
+                    struct smtp_err *err);
+/* Formats NOTIFY bits as "SUCCESS,FAILURE" / "NEVER" / "" (absent). */
+void smtp_notify_format(unsigned notify, char *out, size_t size);
+/* Parses a NOTIFY value list; -1 on error (unknown word, NEVER combined, empty item, repeat). */
+int smtp_notify_parse(const char *s, size_t len, unsigned *notify);
+
+#endif
