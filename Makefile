@@ -33,14 +33,16 @@ $(1)/obj/%.o: src/%.c $(HDRS) | deps-stamp
 
 $(1)/libpostino.a: $$(patsubst src/%.c,$(1)/obj/%.o,$$(SRC_ALL))
 	@rm -f $$@
-	ar rcs $$@ $$^
+	@ar rcs $$@ $$^
 
 $(1)/postino: $(1)/obj/main.o $(1)/libpostino.a
-	$$(CC) $$($(1)_CFLAGS) -o $$@ $$^ $$(PKG_LIBS)
+	@echo "  LD  $$@"
+	@$$(CC) $$($(1)_CFLAGS) -o $$@ $$^ $$(PKG_LIBS)
 
 $(1)/unit/%: tests/unit/%.c $(1)/libpostino.a $(HDRS)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CSTD) $$(WARN) $$($(1)_CFLAGS) -Isrc $$(PKG_CFLAGS) -o $$@ $$< $(1)/libpostino.a $$(PKG_LIBS) $$(CMOCKA_LIBS)
+	@echo "  LD  $$@"
+	@$$(CC) $$(CSTD) $$(WARN) $$($(1)_CFLAGS) -Isrc $$(PKG_CFLAGS) -o $$@ $$< $(1)/libpostino.a $$(PKG_LIBS) $$(CMOCKA_LIBS)
 
 $(1)-unit: $$(patsubst tests/unit/%.c,$(1)/unit/%,$$(UNIT_SRC))
 endef

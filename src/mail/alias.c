@@ -6,24 +6,24 @@
  * or remote), and a table sorted by the lower-case alias for binary search.
  * Blank lines and lines starting with '#' are skipped. An alias without a
  * domain, a bad address, a repeated alias or a target listed twice for the
- * same alias is an error "FILE:LINE: message". Targets are kept as written;
+ * same alias is an error "FILE:LINE: message". Targets keep their case;
  * expansion (and loop detection across aliases) belongs to the caller.
- * Addresses are dot-atom local parts (RFC 5322 3.2.3, at most 64 octets)
- * and host-name domains (at most 255 octets); quoted local parts and address
- * literals are not accepted here.
+ * Addresses are checked by proto/addr (RFC 5321 mailbox syntax, the one
+ * the SMTP server accepts) and kept in its normal spelling; a quoted local
+ * part cannot hold blanks or commas here, as those separate targets.
  */
 #include "mail/alias.h"
 #include "lib/alloc.h"
 #include "lib/fsio.h"
 #include "lib/str.h"
-#include <ctype.h>
+#include "proto/addr.h"
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define ALIASES_FILE_MAX (64u << 20)
-#define ALIAS_KEY_MAX (64 + 1 + 255 + 1)
+#define ALIAS_ADDR_MAX (ADDR_LOCAL_MAX + ADDR_DOMAIN_MAX + 8)
 
 struct alias {
     char *key;          /* lower-case "local@domain" */
@@ -49,50 +49,13 @@ static void alias_err(struct buf *err, const char *path, unsigned line, const ch
     va_end(ap);
 }
 
-static int alias_atext(int c)
+/* Parses a mailbox (domain required) into its normal "local@domain" spelling. */
+static int alias_mailbox(const char *s, char *out, size_t size)
 {
-    return isalnum(c) || (c != 0 && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
-}
-
-static int alias_valid_local(const char *s, size_t n)
-{
-    if (n == 0 || n > 64 || s[0] == '.' || s[n - 1] == '.')
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '.' ? s[i + 1] == '.' : !alias_atext(c))
-            return 0;
-    }
-    return 1;
-}
-
-static int alias_valid_domain(const char *s, size_t n)
-{
-    size_t label = 0;
-    if (n == 0 || n > 255)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '.') {
-            if (label == 0 || s[i - 1] == '-')
-                return 0;
-            label = 0;
-        } else if (isalnum(c) || (c == '-' && label > 0)) {
-            if (++label > 63)
-                return 0;
-        } else {
-            return 0;
-        }
-    }
-    return label > 0 && s[n - 1] != '-';
-}
-
-/* 1 if s is a mailbox local@domain (the domain after the last '@'). */
-static int alias_valid_mailbox(const char *s)
-{
-    const char *at = strrchr(s, '@');
-    return at && alias_valid_local(s, (size_t)(at - s)) &&
-           alias_valid_domain(at + 1, strlen(at + 1));
+    struct addr a;
+    if (addr_parse_mailbox(s, &a) != ADDR_OK || a.domain[0] == '\0')
+        return -1;
+    return addr_format(&a, out, size);
 }
 
 static struct alias *alias_new(struct aliases *a, const char *name, unsigned line)
@@ -113,13 +76,15 @@ static struct alias *alias_new(struct aliases *a, const char *name, unsigned lin
 /* Adds one target; -1 with err set if it is bad or already listed. */
 static int alias_add_target(struct alias *e, const char *t, const char *path, struct buf *err)
 {
-    if (!alias_valid_mailbox(t)) {
-        alias_err(err, path, e->line, "invalid target address \"%s\"", t);
+    char norm[ALIAS_ADDR_MAX];
+    if (alias_mailbox(t, norm, sizeof norm) < 0) {
+        alias_err(err, path, e->line, "invalid target address \"%.100s\"", t);
         return -1;
     }
+    t = norm;
     for (size_t i = 0; i < e->n_targets; i++)
         if (str_ieq(e->targets[i], t)) {
-            alias_err(err, path, e->line, "target %s listed twice", t);
+            alias_err(err, path, e->line, "target %.100s listed twice", t);
             return -1;
         }
     e->targets = xrealloc(e->targets, (e->n_targets + 1) * sizeof *e->targets);
@@ -155,14 +120,15 @@ static int alias_parse_line(struct aliases *a, char *s, const char *path, unsign
     *colon = '\0';
     char *name = str_trim(s);
     if (!strchr(name, '@')) {
-        alias_err(err, path, line, "alias \"%s\" has no domain", name);
+        alias_err(err, path, line, "alias \"%.100s\" has no domain", name);
         return -1;
     }
-    if (!alias_valid_mailbox(name)) {
-        alias_err(err, path, line, "invalid alias address \"%s\"", name);
+    char norm[ALIAS_ADDR_MAX];
+    if (alias_mailbox(name, norm, sizeof norm) < 0) {
+        alias_err(err, path, line, "invalid alias address \"%.100s\"", name);
         return -1;
     }
-    return alias_parse_targets(alias_new(a, name, line), colon + 1, path, err);
+    return alias_parse_targets(alias_new(a, norm, line), colon + 1, path, err);
 }
 
 static int alias_cmp(const void *x, const void *y)
@@ -252,7 +218,7 @@ static int alias_key_cmp(const void *key, const void *elem)
 const char *const *aliases_lookup(const struct aliases *a, const char *local, const char *domain,
                                   size_t *n)
 {
-    char key[ALIAS_KEY_MAX];
+    char key[ALIAS_ADDR_MAX];
     *n = 0;
     if (!a || a->n == 0 || str_fmt(key, sizeof key, "%s@%s", local, domain) < 0)
         return NULL;

@@ -2,12 +2,12 @@
  * auth: the users file and password checks (see auth.h).
  *
  * Owns: parsing "local@domain:HASH" lines (blank lines and lines starting
- * with '#' are skipped; the address ends at the first ':' after the '@', so a
- * {PLAIN} password may itself hold ':'), a sorted table keyed by the lower-case
+ * with '#' are skipped; the address ends at the first ':', which is the first
+ * after the '@', so a {PLAIN} password may hold ':'), a table sorted by the lower-case
  * address (binary search: 100k users cost ~17 comparisons), and checking a
  * password against crypt(3) hashes or {PLAIN} text in constant time.
- * Local parts are dot-atoms (RFC 5322 3.2.3) of 1..64 octets without '/',
- * because the local part names a Maildir folder (INTERFACE.md "Mailboxes").
+ * Addresses follow proto/addr's RFC 5321 syntax, with a dot-atom local part
+ * without '/', because it names a Maildir folder (INTERFACE.md "Mailboxes").
  * Never logs a password or a hash; never trusts the file: every line is
  * length-checked and validated, and a bad line is "FILE:LINE: message".
  */
@@ -15,6 +15,7 @@
 #include "lib/alloc.h"
 #include "lib/fsio.h"
 #include "lib/str.h"
+#include "proto/addr.h"
 #include <crypt.h>
 #include <ctype.h>
 #include <errno.h>
@@ -56,44 +57,18 @@ static void users_err(struct buf *err, const char *path, unsigned line, const ch
     va_end(ap);
 }
 
-static int auth_atext(int c)
+/*
+ * A users-file address: an RFC 5321 mailbox (proto/addr, the syntax the SMTP
+ * server accepts) with a domain name (no literal), and a local part written
+ * as a dot-atom without '/', because it names a Maildir folder.
+ */
+static int auth_valid_address(const char *s, size_t n)
 {
-    return isalnum(c) || (c != 0 && strchr("!#$%&'*+-=?^_`{|}~", c) != NULL);
-}
-
-/* Dot-atom local part, 1..64 octets, no '/' (it becomes a folder name). */
-static int auth_valid_local(const char *s, size_t n)
-{
-    if (n == 0 || n > 64 || s[0] == '.' || s[n - 1] == '.')
+    char tmp[USERS_KEY_MAX];
+    struct addr a;
+    if (memchr(s, '"', n) || memchr(s, '/', n) || str_ncopy(tmp, sizeof tmp, s, n) < 0)
         return 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '.' ? s[i + 1] == '.' : !auth_atext(c))
-            return 0;
-    }
-    return 1;
-}
-
-/* Domain name: 1..255 octets, labels of 1..63 letters, digits and '-'. */
-static int auth_valid_domain(const char *s, size_t n)
-{
-    size_t label = 0;
-    if (n == 0 || n > 255)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '.') {
-            if (label == 0 || s[i - 1] == '-')
-                return 0;
-            label = 0;
-        } else if (isalnum(c) || (c == '-' && label > 0)) {
-            if (++label > 63)
-                return 0;
-        } else {
-            return 0;
-        }
-    }
-    return label > 0 && s[n - 1] != '-';
+    return addr_parse_mailbox(tmp, &a) == ADDR_OK && a.domain[0] != '\0' && !addr_is_literal(&a);
 }
 
 /* Validates a hash field: {PLAIN}text, or a crypt(3) string without blanks. */
@@ -134,15 +109,16 @@ static int users_parse_line(struct users *u, char *s, const char *path, unsigned
     s = str_trim(s);
     if (*s == '\0' || *s == '#')
         return 0;
-    char *at = strchr(s, '@');
-    char *colon = at ? strchr(at, ':') : NULL;
-    if (!at || !colon) {
+    /* A valid address holds no ':', so the first ':' ends it (never echo past it). */
+    char *colon = strchr(s, ':');
+    char *at = colon ? memchr(s, '@', (size_t)(colon - s)) : NULL;
+    if (!at) {
         users_err(err, path, line, "expected local@domain:HASH");
         return -1;
     }
-    if (!auth_valid_local(s, (size_t)(at - s)) ||
-        !auth_valid_domain(at + 1, (size_t)(colon - at - 1))) {
-        users_err(err, path, line, "invalid address \"%.*s\"", (int)(colon - s), s);
+    if (!auth_valid_address(s, (size_t)(colon - s))) {
+        int n = colon - s > 100 ? 100 : (int)(colon - s);
+        users_err(err, path, line, "invalid address \"%.*s\"", n, s);
         return -1;
     }
     char *hash = colon + 1;

@@ -5,14 +5,14 @@
  * Owns: the one table of keys (conf_keys[]), each with its parser and its
  * limits; the checks that span keys (retry_min <= retry_max, tls_cert with
  * tls_key, smtps/pop3s need a certificate, a domain cannot be both local and
- * relay); loading the users and aliases files the config names.
+ * relay); loading the users and aliases files the config names. No network.
  * Semantics: a repeated key replaces its earlier value (for list keys such as
  * local_domains, the whole list); `route` accumulates; the first `listen` line
  * drops all default listeners and later ones accumulate. `#` starts a comment
  * anywhere on a line. Relative paths, including the default data_dir, are
  * joined to the config file's folder (made absolute), or to the current
- * directory when there is no config file. Printing is in conf_print.c.
- * Never touches the network.
+ * directory without a config file. Value parsers (numbers, ports, host
+ * names, CIDR, HOST[:PORT]) are in conf_value.c, printing in conf_print.c.
  */
 #include "mail/conf.h"
 #include "lib/alloc.h"
@@ -34,6 +34,7 @@
 #define CONF_FILE_MAX (1u << 20)
 #define CONF_MAX_ARGS 256
 #define CONF_COUNT_MAX 100000000u
+#define CONF_KEYS_MAX 64
 
 struct conf_ctx {
     struct conf *c;
@@ -42,8 +43,8 @@ struct conf_ctx {
     unsigned line;
     struct buf *err;
     int listen_seen;      /* a listen line already replaced the defaults */
-    unsigned line_tls_cert, line_tls_key, line_tls_listen;
-    unsigned line_retry_min, line_retry_max, line_local, line_relay;
+    unsigned line_tls_listen;            /* first smtps or pop3s listen line */
+    unsigned key_line[CONF_KEYS_MAX];   /* where each key of conf_keys[] was last set */
 };
 
 struct conf_key;
@@ -58,7 +59,8 @@ struct conf_key {
     uint64_t min;         /* smallest allowed value of numbers, durations, sizes */
 };
 
-static void conf_err(struct conf_ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void conf_err(struct conf_ctx *x, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void conf_err(struct conf_ctx *x, const char *fmt, ...)
 {
@@ -71,159 +73,10 @@ static void conf_err(struct conf_ctx *x, const char *fmt, ...)
 
 #define FIELD(x, k, type) ((type *)(void *)((char *)(x)->c + (k)->off))
 
-/* ---- small value parsers ---- */
-
-/* Decimal digits only (no sign, no blanks), within [min, max]. */
-static int conf_number(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-    uint64_t v = 0;
-    if (!*s)
-        return -1;
-    for (; *s; s++) {
-        if (!isdigit((unsigned char)*s) || v > (UINT64_MAX - 9) / 10)
-            return -1;
-        v = v * 10 + (uint64_t)(*s - '0');
-    }
-    if (v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static int conf_port(const char *s, int *port)
-{
-    uint64_t v;
-    if (conf_number(s, 1, 65535, &v) < 0)
-        return -1;
-    *port = (int)v;
-    return 0;
-}
-
-/* Host name: 1..255 octets, labels of 1..63 letters, digits, '-' (not at a label's ends). */
-static int conf_valid_domain(const char *s)
-{
-    size_t n = strlen(s), label = 0;
-    if (n == 0 || n > 255)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch == '.') {
-            if (label == 0 || s[i - 1] == '-')
-                return 0;
-            label = 0;
-        } else if (isalnum(ch) || (ch == '-' && label > 0)) {
-            if (++label > 63)
-                return 0;
-        } else {
-            return 0;
-        }
-    }
-    return label > 0 && s[n - 1] != '-';
-}
-
 static int conf_is_ip(const char *s, int family)
 {
     unsigned char tmp[16];
     return inet_pton(family, s, tmp) == 1;
-}
-
-int hostport_parse(const char *s, struct hostport *out)
-{
-    const char *host = s, *rest;
-    size_t hlen;
-    memset(out, 0, sizeof *out);
-    if (*s == '[') {
-        const char *close = strchr(s, ']');
-        if (!close)
-            return -1;
-        host = s + 1;
-        hlen = (size_t)(close - host);
-        rest = close + 1;
-        out->no_mx = 1;
-    } else {
-        const char *colon = strchr(s, ':');
-        if (colon && strchr(colon + 1, ':'))
-            return -1; /* a bare IPv6 address needs brackets */
-        hlen = colon ? (size_t)(colon - s) : strlen(s);
-        rest = s + hlen;
-    }
-    if (hlen == 0 || str_ncopy(out->host, sizeof out->host, host, hlen) < 0)
-        return -1;
-    if (*rest == ':' ? conf_port(rest + 1, &out->port) < 0 : *rest != '\0')
-        return -1;
-    if (conf_is_ip(out->host, AF_INET) || conf_valid_domain(out->host))
-        return 0;
-    return out->no_mx && conf_is_ip(out->host, AF_INET6) ? 0 : -1;
-}
-
-/* Keeps the first prefix bits of addr, clears the rest. */
-static void cidr_clear_host_bits(unsigned char *addr, int len_bytes, int prefix)
-{
-    for (int i = 0; i < len_bytes; i++) {
-        int bits = prefix - i * 8;
-        if (bits >= 8)
-            continue;
-        addr[i] &= bits <= 0 ? 0 : (unsigned char)(0xff << (8 - bits));
-    }
-}
-
-int cidr_parse(const char *s, struct cidr *out)
-{
-    char a[INET6_ADDRSTRLEN];
-    const char *slash = strchr(s, '/');
-    size_t alen = slash ? (size_t)(slash - s) : strlen(s);
-    memset(out, 0, sizeof *out);
-    if (alen == 0 || str_ncopy(a, sizeof a, s, alen) < 0)
-        return -1;
-    int max;
-    if (inet_pton(AF_INET, a, out->addr) == 1) {
-        out->family = AF_INET;
-        max = 32;
-    } else if (inet_pton(AF_INET6, a, out->addr) == 1) {
-        out->family = AF_INET6;
-        max = 128;
-    } else {
-        return -1;
-    }
-    uint64_t prefix = (uint64_t)max;
-    if (slash && (strlen(slash + 1) > 3 || conf_number(slash + 1, 0, (uint64_t)max, &prefix) < 0))
-        return -1;
-    out->prefix = (int)prefix;
-    cidr_clear_host_bits(out->addr, max / 8, out->prefix);
-    return 0;
-}
-
-/* The client address as the family of net (IPv4 <-> IPv4-mapped IPv6); -1 if impossible. */
-static int cidr_client_addr(const struct cidr *net, const struct sockaddr *sa, unsigned char *a)
-{
-    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
-        memcpy(net->family == AF_INET ? a : a + 12, &in->sin_addr, 4);
-        if (net->family == AF_INET6)
-            memcpy(a, mapped, 12);
-        return 0;
-    }
-    if (sa->sa_family != AF_INET6)
-        return -1;
-    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
-    if (net->family == AF_INET6) {
-        memcpy(a, &in6->sin6_addr, 16);
-        return 0;
-    }
-    if (memcmp(&in6->sin6_addr, mapped, 12) != 0)
-        return -1;
-    memcpy(a, (const unsigned char *)&in6->sin6_addr + 12, 4);
-    return 0;
-}
-
-int cidr_match(const struct cidr *net, const struct sockaddr *sa)
-{
-    unsigned char a[16];
-    if (cidr_client_addr(net, sa, a) < 0)
-        return 0;
-    cidr_clear_host_bits(a, net->family == AF_INET ? 4 : 16, net->prefix);
-    return memcmp(a, net->addr, net->family == AF_INET ? 4 : 16) == 0;
 }
 
 /* ---- paths ---- */
@@ -269,18 +122,14 @@ static int conf_set_path(struct conf_ctx *x, const struct conf_key *k, char **ar
     char **field = FIELD(x, k, char *);
     free(*field);
     *field = p;
-    if (strcmp(k->name, "tls_cert") == 0)
-        x->line_tls_cert = x->line;
-    else if (strcmp(k->name, "tls_key") == 0)
-        x->line_tls_key = x->line;
     return 0;
 }
 
 static int conf_set_hostname(struct conf_ctx *x, const struct conf_key *k, char **argv, int argc)
 {
     (void)argc;
-    if (!conf_valid_domain(argv[0])) {
-        conf_err(x, "%s: invalid host name \"%s\"", k->name, argv[0]);
+    if (!conf_valid_hostname(argv[0])) {
+        conf_err(x, "%s: invalid host name \"%.100s\"", k->name, argv[0]);
         return -1;
     }
     free(x->c->hostname);
@@ -297,7 +146,7 @@ static int conf_set_user(struct conf_ctx *x, const struct conf_key *k, char **ar
     for (size_t i = 0; ok && i < n; i++)
         ok = isalnum((unsigned char)argv[0][i]) || strchr("._-", argv[0][i]);
     if (!ok) {
-        conf_err(x, "%s: invalid user name \"%s\"", k->name, argv[0]);
+        conf_err(x, "%s: invalid user name \"%.100s\"", k->name, argv[0]);
         return -1;
     }
     free(x->c->run_as);
@@ -310,7 +159,8 @@ static int conf_set_dur(struct conf_ctx *x, const struct conf_key *k, char **arg
     (void)argc;
     int64_t ms;
     if (dur_parse(argv[0], &ms) < 0) {
-        conf_err(x, "%s: invalid duration \"%s\" (e.g. 500ms, 30s, 5m, 2h, 5d)", k->name, argv[0]);
+        conf_err(x, "%s: invalid duration \"%.100s\" (e.g. 500ms, 30s, 5m, 2h, 5d)", k->name,
+                 argv[0]);
         return -1;
     }
     if ((uint64_t)ms < k->min) {
@@ -318,10 +168,6 @@ static int conf_set_dur(struct conf_ctx *x, const struct conf_key *k, char **arg
         return -1;
     }
     *FIELD(x, k, int64_t) = ms;
-    if (strcmp(k->name, "retry_min") == 0)
-        x->line_retry_min = x->line;
-    else if (strcmp(k->name, "retry_max") == 0)
-        x->line_retry_max = x->line;
     return 0;
 }
 
@@ -330,7 +176,7 @@ static int conf_set_size(struct conf_ctx *x, const struct conf_key *k, char **ar
     (void)argc;
     uint64_t v;
     if (size_parse(argv[0], &v) < 0) {
-        conf_err(x, "%s: invalid size \"%s\" (e.g. 512K, 10M)", k->name, argv[0]);
+        conf_err(x, "%s: invalid size \"%.100s\" (e.g. 512K, 10M)", k->name, argv[0]);
         return -1;
     }
     if (v < k->min) {
@@ -345,8 +191,8 @@ static int conf_set_count(struct conf_ctx *x, const struct conf_key *k, char **a
 {
     (void)argc;
     uint64_t v;
-    if (conf_number(argv[0], k->min, CONF_COUNT_MAX, &v) < 0) {
-        conf_err(x, "%s: invalid number \"%s\" (%llu to %u)", k->name, argv[0],
+    if (conf_parse_number(argv[0], k->min, CONF_COUNT_MAX, &v) < 0) {
+        conf_err(x, "%s: invalid number \"%.100s\" (%llu to %u)", k->name, argv[0],
                  (unsigned long long)k->min, CONF_COUNT_MAX);
         return -1;
     }
@@ -357,8 +203,8 @@ static int conf_set_count(struct conf_ctx *x, const struct conf_key *k, char **a
 static int conf_set_port(struct conf_ctx *x, const struct conf_key *k, char **argv, int argc)
 {
     (void)argc;
-    if (conf_port(argv[0], FIELD(x, k, int)) < 0) {
-        conf_err(x, "%s: invalid port \"%s\" (1 to 65535)", k->name, argv[0]);
+    if (conf_parse_port(argv[0], FIELD(x, k, int)) < 0) {
+        conf_err(x, "%s: invalid port \"%.100s\" (1 to 65535)", k->name, argv[0]);
         return -1;
     }
     return 0;
@@ -376,8 +222,8 @@ static int conf_set_domains(struct conf_ctx *x, const struct conf_key *k, char *
 {
     for (int i = 0; i < argc; i++) {
         str_lower(argv[i]);
-        if (!conf_valid_domain(argv[i])) {
-            conf_err(x, "%s: invalid domain \"%s\"", k->name, argv[i]);
+        if (!conf_valid_hostname(argv[i])) {
+            conf_err(x, "%s: invalid domain \"%.100s\"", k->name, argv[i]);
             return -1;
         }
         for (int j = 0; j < i; j++)
@@ -393,7 +239,6 @@ static int conf_set_domains(struct conf_ctx *x, const struct conf_key *k, char *
     for (int i = 0; i < argc; i++)
         (*list)[i] = xstrdup(argv[i]);
     *n = (size_t)argc;
-    *(strcmp(k->name, "local_domains") == 0 ? &x->line_local : &x->line_relay) = x->line;
     return 0;
 }
 
@@ -402,7 +247,7 @@ static int conf_set_networks(struct conf_ctx *x, const struct conf_key *k, char 
     struct cidr *v = xcalloc((size_t)argc, sizeof *v);
     for (int i = 0; i < argc; i++)
         if (cidr_parse(argv[i], &v[i]) < 0) {
-            conf_err(x, "%s: invalid address or CIDR \"%s\"", k->name, argv[i]);
+            conf_err(x, "%s: invalid address or CIDR \"%.100s\"", k->name, argv[i]);
             free(v);
             return -1;
         }
@@ -416,7 +261,7 @@ static int conf_set_relayhost(struct conf_ctx *x, const struct conf_key *k, char
 {
     (void)argc;
     if (hostport_parse(argv[0], &x->c->relayhost) < 0) {
-        conf_err(x, "%s: invalid HOST[:PORT] \"%s\"", k->name, argv[0]);
+        conf_err(x, "%s: invalid HOST[:PORT] \"%.100s\"", k->name, argv[0]);
         return -1;
     }
     x->c->has_relayhost = 1;
@@ -428,12 +273,12 @@ static int conf_add_route(struct conf_ctx *x, const struct conf_key *k, char **a
     (void)argc;
     struct route r;
     str_lower(argv[0]);
-    if (!conf_valid_domain(argv[0]) || str_copy(r.domain, sizeof r.domain, argv[0]) < 0) {
-        conf_err(x, "%s: invalid domain \"%s\"", k->name, argv[0]);
+    if (!conf_valid_hostname(argv[0]) || str_copy(r.domain, sizeof r.domain, argv[0]) < 0) {
+        conf_err(x, "%s: invalid domain \"%.100s\"", k->name, argv[0]);
         return -1;
     }
     if (hostport_parse(argv[1], &r.hop) < 0) {
-        conf_err(x, "%s: invalid HOST[:PORT] \"%s\"", k->name, argv[1]);
+        conf_err(x, "%s: invalid HOST[:PORT] \"%.100s\"", k->name, argv[1]);
         return -1;
     }
     if (conf_find_route(x->c, r.domain)) {
@@ -463,7 +308,7 @@ static int conf_set_dns(struct conf_ctx *x, const struct conf_key *k, char **arg
     struct hostport *v = xcalloc((size_t)argc, sizeof *v);
     for (int i = 0; i < argc; i++)
         if (conf_dns_server(argv[i], &v[i]) < 0) {
-            conf_err(x, "%s: invalid ADDR[:PORT] \"%s\" (a numeric address)", k->name, argv[i]);
+            conf_err(x, "%s: invalid ADDR[:PORT] \"%.100s\" (a numeric address)", k->name, argv[i]);
             free(v);
             return -1;
         }
@@ -509,12 +354,12 @@ static int conf_add_listen(struct conf_ctx *x, const struct conf_key *k, char **
     struct listen_spec l;
     struct conf *c = x->c;
     if (conf_listen_kind(argv[0], &l.kind) < 0) {
-        conf_err(x, "%s: unknown kind \"%s\" (smtp, submission, smtps, pop3, pop3s)", k->name,
+        conf_err(x, "%s: unknown kind \"%.100s\" (smtp, submission, smtps, pop3, pop3s)", k->name,
                  argv[0]);
         return -1;
     }
     if (conf_listen_addr(argv[1], &l) < 0) {
-        conf_err(x, "%s: invalid ADDR:PORT \"%s\" (numeric address, [IPv6]:PORT)", k->name,
+        conf_err(x, "%s: invalid ADDR:PORT \"%.100s\" (numeric address, [IPv6]:PORT)", k->name,
                  argv[1]);
         return -1;
     }
@@ -573,6 +418,7 @@ static const struct conf_key conf_keys[] = {
     ONE("run_as", conf_set_user, run_as, 0),
     ONE("log_file", conf_set_path, log_file, 0),
 };
+_Static_assert(sizeof conf_keys / sizeof conf_keys[0] <= CONF_KEYS_MAX, "raise CONF_KEYS_MAX");
 
 /* ---- the file ---- */
 
@@ -610,9 +456,10 @@ static int conf_parse_line(struct conf_ctx *x, char *s)
                                             "too many values");
             return -1;
         }
+        x->key_line[i] = x->line;
         return k->parse(x, k, argv + 1, argc - 1);
     }
-    conf_err(x, "unknown key \"%s\"", argv[0]);
+    conf_err(x, "unknown key \"%.100s\"", argv[0]);
     return -1;
 }
 
@@ -635,12 +482,38 @@ static int conf_parse_file(struct conf_ctx *x, struct buf *data)
     return 0;
 }
 
+/* The line where key was last set, 0 if it kept its default. */
+static unsigned conf_key_line(const struct conf_ctx *x, const char *key)
+{
+    for (size_t i = 0; i < sizeof conf_keys / sizeof conf_keys[0]; i++)
+        if (strcmp(conf_keys[i].name, key) == 0)
+            return x->key_line[i];
+    return 0;
+}
+
+/* The later of the lines where keys a and b were set: the one that made a conflict. */
+static unsigned conf_later_line(const struct conf_ctx *x, const char *a, const char *b)
+{
+    unsigned la = conf_key_line(x, a), lb = conf_key_line(x, b);
+    return la > lb ? la : lb;
+}
+
+/* A certificate or key file must be readable now, not at the first STARTTLS. */
+static int conf_check_readable(struct conf_ctx *x, const char *file, unsigned line)
+{
+    if (access(file, R_OK) == 0)
+        return 0;
+    x->line = line;
+    conf_err(x, "cannot read %s: %s", file, strerror(errno));
+    return -1;
+}
+
 /* Checks that span keys; x->line is set to the line that made each conflict. */
 static int conf_check_tls(struct conf_ctx *x)
 {
     const struct conf *c = x->c;
     if (!c->tls_cert != !c->tls_key) {
-        x->line = c->tls_cert ? x->line_tls_cert : x->line_tls_key;
+        x->line = conf_key_line(x, c->tls_cert ? "tls_cert" : "tls_key");
         conf_err(x, c->tls_cert ? "tls_cert without tls_key" : "tls_key without tls_cert");
         return -1;
     }
@@ -649,13 +522,11 @@ static int conf_check_tls(struct conf_ctx *x)
         conf_err(x, "listen: smtps and pop3s listeners need tls_cert and tls_key");
         return -1;
     }
-    for (const char *f = c->tls_cert; f; f = f == c->tls_cert ? c->tls_key : NULL)
-        if (access(f, R_OK) < 0) {
-            x->line = f == c->tls_cert ? x->line_tls_cert : x->line_tls_key;
-            conf_err(x, "cannot read %s: %s", f, strerror(errno));
-            return -1;
-        }
-    return 0;
+    if (!c->tls_cert)
+        return 0;
+    if (conf_check_readable(x, c->tls_cert, conf_key_line(x, "tls_cert")) < 0)
+        return -1;
+    return conf_check_readable(x, c->tls_key, conf_key_line(x, "tls_key"));
 }
 
 static int conf_check(struct conf_ctx *x)
@@ -665,13 +536,13 @@ static int conf_check(struct conf_ctx *x)
         char a[32], b[32];
         dur_format(c->retry_min_ms, a, sizeof a);
         dur_format(c->retry_max_ms, b, sizeof b);
-        x->line = x->line_retry_min > x->line_retry_max ? x->line_retry_min : x->line_retry_max;
+        x->line = conf_later_line(x, "retry_min", "retry_max");
         conf_err(x, "retry_min (%s) is greater than retry_max (%s)", a, b);
         return -1;
     }
     for (size_t i = 0; i < c->n_relay_domains; i++)
         if (conf_is_local_domain(c, c->relay_domains[i])) {
-            x->line = x->line_local > x->line_relay ? x->line_local : x->line_relay;
+            x->line = conf_later_line(x, "local_domains", "relay_domains");
             conf_err(x, "%s is in both local_domains and relay_domains", c->relay_domains[i]);
             return -1;
         }

@@ -95,6 +95,12 @@ int conf_in_relay_networks(const struct conf *c, const struct sockaddr *sa);
 const struct route *conf_find_route(const struct conf *c, const char *domain);
 
 /* Parsers shared with other modules and unit tests. 0 or -1. */
+/* Decimal digits only (no sign, no blanks), within [min, max]. */
+int conf_parse_number(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/* A TCP port, 1..65535. */
+int conf_parse_port(const char *s, int *port);
+/* 1 if s is a host name: 1..255 octets, labels of 1..63 letters, digits, inner '-'. */
+int conf_valid_hostname(const char *s);
 int cidr_parse(const char *s, struct cidr *out);
 int cidr_match(const struct cidr *net, const struct sockaddr *sa);
 /* "host", "host:port", "[host]", "[host]:port", "[::1]:25"; a bare IPv6 needs brackets. */

@@ -51,8 +51,8 @@ static void conf_print_listens(const struct conf *c, FILE *out)
     for (size_t i = 0; i < c->n_listens; i++) {
         const struct listen_spec *l = &c->listens[i];
         int v6 = strchr(l->addr, ':') != NULL;
-        fprintf(out, "listen %s %s%s%s:%d\n", conf_listen_kind_name(l->kind), v6 ? "[" : "", l->addr,
-                v6 ? "]" : "", l->port);
+        fprintf(out, "listen %s %s%s%s:%d\n", conf_listen_kind_name(l->kind), v6 ? "[" : "",
+                l->addr, v6 ? "]" : "", l->port);
     }
 }
 

@@ -109,13 +109,15 @@ static int maildir_open_tmp(const char *box, const char *name, char *tmp, size_t
     return fd;
 }
 
-int maildir_deliver(const char *data_dir, const char *domain, const char *local,
-                    const char *return_path, int fd, uint64_t offset, uint64_t size,
-                    const char *hostname, char *new_dir, size_t new_dir_size)
+int maildir_write(const char *data_dir, const char *domain, const char *local,
+                  const char *return_path, int fd, uint64_t offset, uint64_t size,
+                  const char *hostname, struct maildir_msg *m)
 {
     static atomic_ulong counter;
-    char box[PATH_MAX], name[512], tmp[PATH_MAX], dst[PATH_MAX];
+    char box[PATH_MAX], name[512];
     struct timeval tv;
+    m->fd = -1;
+    m->tmp[0] = '\0';
     if (!maildir_component_ok(domain) || !maildir_component_ok(local)) {
         errno = EINVAL;
         return -1;
@@ -124,35 +126,50 @@ int maildir_deliver(const char *data_dir, const char *domain, const char *local,
     if (str_fmt(box, sizeof box, "%s/mail/%s/%s", data_dir, domain, local) < 0 ||
         maildir_unique_name(name, sizeof name, (uint64_t)tv.tv_sec, (unsigned)tv.tv_usec,
                             (long)getpid(), atomic_fetch_add(&counter, 1), hostname) < 0 ||
-        str_fmt(dst, sizeof dst, "%s/new/%s", box, name) < 0 ||
-        str_fmt(new_dir, new_dir_size, "%s/new", box) < 0) {
+        str_fmt(m->dst, sizeof m->dst, "%s/new/%s", box, name) < 0 ||
+        str_fmt(m->new_dir, sizeof m->new_dir, "%s/new", box) < 0) {
         errno = ENAMETOOLONG;
         return -1;
     }
-    int out = maildir_open_tmp(box, name, tmp, sizeof tmp);
-    if (out < 0)
+    m->fd = maildir_open_tmp(box, name, m->tmp, sizeof m->tmp);
+    if (m->fd < 0)
         return -1;
     struct buf head;
     buf_init(&head, 4096);
     int r = buf_printf(&head, "Return-Path: <%s>\n", return_path);
     if (r == 0)
-        r = fsio_write_all(out, head.data, head.len);
+        r = fsio_write_all(m->fd, head.data, head.len);
     buf_free(&head);
     if (r == 0)
-        r = maildir_copy(fd, offset, size, out);
-    if (r == 0)
-        r = fsync(out);
-    int saved = errno;
-    if (close(out) < 0 && r == 0) {
-        r = -1;
-        saved = errno;
+        r = maildir_copy(fd, offset, size, m->fd);
+    if (r < 0) {
+        int saved = errno;
+        maildir_abort(m);
+        errno = saved;
     }
-    if (r == 0 && rename(tmp, dst) < 0) {
-        r = -1;
-        saved = errno;
-    }
-    if (r < 0)
-        unlink(tmp);
-    errno = saved;
     return r;
+}
+
+int maildir_publish(struct maildir_msg *m)
+{
+    int r = close(m->fd);
+    m->fd = -1;
+    if (r == 0)
+        r = rename(m->tmp, m->dst);
+    if (r < 0) {
+        int saved = errno;
+        unlink(m->tmp);
+        errno = saved;
+    }
+    return r;
+}
+
+void maildir_abort(struct maildir_msg *m)
+{
+    if (m->fd >= 0)
+        close(m->fd);
+    m->fd = -1;
+    if (m->tmp[0])
+        unlink(m->tmp);
+    m->tmp[0] = '\0';
 }

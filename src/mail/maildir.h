@@ -11,6 +11,7 @@
 #define POSTINO_MAILDIR_H
 #include <stddef.h>
 #include <stdint.h>
+#include <limits.h>
 #include <sys/types.h>
 
 /* A unique file name: SEC.MUSECPPIDQN.HOST (host's '/' and ':' escaped as \057, \072). */
@@ -24,13 +25,26 @@ struct maildir_lf { int held_cr; };
 /* Converts in[0..n) appending to out (capacity >= n + 1); returns bytes written. */
 size_t maildir_crlf_to_lf(struct maildir_lf *st, const char *in, size_t n, char *out);
 
+/* A message being delivered: written to tmp/, then published into new/. */
+struct maildir_msg {
+    int fd;                  /* open on tmp until published; -1 after */
+    char tmp[PATH_MAX];
+    char dst[PATH_MAX];
+    char new_dir[PATH_MAX];  /* to fsync after publishing */
+};
+
 /*
- * Delivers size bytes of CRLF content read from fd at offset into the
- * mailbox of local@domain under data_dir. new_dir receives the new/ folder
- * to fsync. 0 or -1 (errno set).
+ * Writes size bytes of CRLF content read from fd at offset, after a
+ * Return-Path line, into tmp/ of the mailbox of local@domain under
+ * data_dir (creating the folders when missing). No fsync: the caller
+ * fsyncs m->fd (batched), then calls maildir_publish. 0 or -1 (errno).
  */
-int maildir_deliver(const char *data_dir, const char *domain, const char *local,
-                    const char *return_path, int fd, uint64_t offset, uint64_t size,
-                    const char *hostname, char *new_dir, size_t new_dir_size);
+int maildir_write(const char *data_dir, const char *domain, const char *local,
+                  const char *return_path, int fd, uint64_t offset, uint64_t size,
+                  const char *hostname, struct maildir_msg *m);
+/* Closes and renames tmp -> new; the caller then fsyncs m->new_dir. */
+int maildir_publish(struct maildir_msg *m);
+/* Closes and removes the temporary file (after a failure). */
+void maildir_abort(struct maildir_msg *m);
 
 #endif

@@ -120,13 +120,13 @@ int queue_writer_finish(struct queue_writer *w)
     return 0;
 }
 
-int queue_writer_commit(struct queue_writer *w)
+int queue_writer_publish(struct queue_writer *w)
 {
-    if (fsync(w->fd) < 0) {
+    if (close(w->fd) < 0) {
+        w->fd = -1;
         w->error = errno;
         return -1;
     }
-    close(w->fd);
     w->fd = -1;
     if (renameat2(AT_FDCWD, w->tmp_path, AT_FDCWD, w->path, RENAME_NOREPLACE) < 0) {
         w->error = errno;
@@ -165,6 +165,21 @@ int queue_append(const struct queue *q, const char *id, const char *data, size_t
     close(fd);
     errno = saved;
     return r;
+}
+
+int queue_append_open(const struct queue *q, const char *id, const char *data, size_t n)
+{
+    char path[PATH_MAX];
+    if (queue_path(q, id, path, sizeof path) < 0)
+        return -1;
+    int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd >= 0 && fsio_write_all(fd, data, n) < 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
 }
 
 int queue_remove(const struct queue *q, const char *id)

@@ -51,13 +51,16 @@ int queue_writer_open(const struct queue *q, const struct envelope *e, struct qu
 void queue_writer_write(struct queue_writer *w, const void *p, size_t n);
 /* Flushes, writes "end" and patches the size. No fsync. */
 int queue_writer_finish(struct queue_writer *w);
-/* fsync, close, rename into place (never replacing). The caller fsyncs w->dir. */
-int queue_writer_commit(struct queue_writer *w);
+/* After the caller fsync'd w->fd: close, rename into place (never replacing).
+ * The caller then fsyncs w->dir. */
+int queue_writer_publish(struct queue_writer *w);
 /* Closes and removes the temporary file. */
 void queue_writer_abort(struct queue_writer *w);
 
 /* Appends records to a queued message and fsyncs it (when sync). */
 int queue_append(const struct queue *q, const char *id, const char *data, size_t n, int sync);
+/* Appends records and returns the open fd for the caller to fsync (batched) and close; -1 on error. */
+int queue_append_open(const struct queue *q, const char *id, const char *data, size_t n);
 /* Removes a message (the caller fsyncs its directory). ENOENT is not an error. */
 int queue_remove(const struct queue *q, const char *id);
 /* Loads the envelope (head and state records) of a queued file. */

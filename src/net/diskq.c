@@ -56,32 +56,91 @@ int diskq_job_sync_dir(struct diskq_job *j, const char *dir)
     return 0;
 }
 
+void diskq_job_sync_fd(struct diskq_job *j, int fd)
+{
+    if (j->n_fds == j->cap_fds) {
+        j->cap_fds = j->cap_fds ? j->cap_fds * 2 : 4;
+        j->fds = xrealloc(j->fds, (size_t)j->cap_fds * sizeof *j->fds);
+    }
+    j->fds[j->n_fds++] = fd;
+}
+
+void diskq_job_release(struct diskq_job *j)
+{
+    free(j->fds);
+    j->fds = NULL;
+    j->n_fds = j->cap_fds = 0;
+}
+
+static void diskq_fail(struct diskq_job *j, int err)
+{
+    if (!j->failed) {
+        j->failed = 1;
+        j->err = err;
+    }
+}
+
+/* fsyncs every fd named by the batch's jobs. */
+static void diskq_sync_fds(struct diskq_job **batch, int n)
+{
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < batch[i]->n_fds; k++)
+            if (!batch[i]->failed && fsync(batch[i]->fds[k]) < 0) {
+                log_err("fsync: %s", strerror(errno));
+                diskq_fail(batch[i], errno);
+            }
+        batch[i]->n_fds = 0;
+    }
+}
+
+/* 1 if dir was already named by an earlier job of the batch. */
+static int diskq_dir_seen(struct diskq_job **batch, int i, const char *dir)
+{
+    for (int k = 0; k < i; k++)
+        for (int e = 0; e < batch[k]->n_dirs; e++)
+            if (strcmp(batch[k]->dirs[e], dir) == 0)
+                return 1;
+    return 0;
+}
+
 /* fsyncs every distinct directory named by the jobs; a failure fails its jobs. */
 static void diskq_sync_dirs(struct diskq_job **batch, int n)
 {
     for (int i = 0; i < n; i++) {
         for (int d = 0; d < batch[i]->n_dirs; d++) {
             const char *dir = batch[i]->dirs[d];
-            int seen = 0;
-            for (int k = 0; k < i && !seen; k++)
-                for (int e = 0; e < batch[k]->n_dirs && !seen; e++)
-                    seen = strcmp(batch[k]->dirs[e], dir) == 0;
-            if (seen)
+            if (diskq_dir_seen(batch, i, dir) || fsio_fsync_dir(dir) == 0)
                 continue;
-            if (fsio_fsync_dir(dir) < 0) {
-                int err = errno;
-                log_err("fsync %s: %s", dir, strerror(err));
-                for (int k = i; k < n; k++)
-                    for (int e = 0; e < batch[k]->n_dirs; e++)
-                        if (strcmp(batch[k]->dirs[e], dir) == 0 && !batch[k]->failed) {
-                            batch[k]->failed = 1;
-                            batch[k]->err = err;
-                        }
-            }
+            int err = errno;
+            log_err("fsync %s: %s", dir, strerror(err));
+            for (int k = i; k < n; k++)
+                for (int e = 0; e < batch[k]->n_dirs; e++)
+                    if (strcmp(batch[k]->dirs[e], dir) == 0)
+                        diskq_fail(batch[k], err);
         }
     }
     for (int i = 0; i < n; i++)
         batch[i]->n_dirs = 0;
+}
+
+enum diskq_stage { DISKQ_WRITE, DISKQ_PUBLISH, DISKQ_RECORD };
+typedef void diskq_fn(struct diskq_job *j);
+
+static diskq_fn *diskq_stage_fn(const struct diskq_job *j, enum diskq_stage stage)
+{
+    return stage == DISKQ_WRITE ? j->write : stage == DISKQ_PUBLISH ? j->publish : j->record;
+}
+
+/* Runs one stage for every job of the batch that has it and has not failed. */
+static void diskq_stage(struct diskq_job **batch, int n, enum diskq_stage stage)
+{
+    for (int i = 0; i < n; i++) {
+        diskq_fn *fn = diskq_stage_fn(batch[i], stage);
+        if (fn && !batch[i]->failed)
+            fn(batch[i]);
+    }
+    diskq_sync_fds(batch, n);
+    diskq_sync_dirs(batch, n);
 }
 
 /* Takes up to DISKQ_BATCH jobs, urgent ones first. Called with the lock held. */
@@ -103,17 +162,9 @@ static int diskq_take(struct diskq *q, struct diskq_job **batch)
 
 static void diskq_run_batch(struct diskq *q, struct diskq_job **batch, int n)
 {
-    for (int i = 0; i < n; i++)
-        batch[i]->phase1(batch[i]);
-    diskq_sync_dirs(batch, n);
-    int any2 = 0;
-    for (int i = 0; i < n; i++)
-        if (batch[i]->phase2 && !batch[i]->failed) {
-            batch[i]->phase2(batch[i]);
-            any2 = 1;
-        }
-    if (any2)
-        diskq_sync_dirs(batch, n);
+    diskq_stage(batch, n, DISKQ_WRITE);
+    diskq_stage(batch, n, DISKQ_PUBLISH);
+    diskq_stage(batch, n, DISKQ_RECORD);
     pthread_mutex_lock(&q->lock);
     for (int i = 0; i < n; i++)
         diskq_push(&q->finished, batch[i]);
@@ -188,6 +239,7 @@ struct diskq *diskq_new(struct event_base *base, int workers)
 void diskq_submit(struct diskq *q, struct diskq_job *j, enum diskq_prio prio)
 {
     j->n_dirs = 0;
+    j->n_fds = 0;
     j->failed = 0;
     j->err = 0;
     q->pending++;

@@ -1,14 +1,22 @@
 /*
  * diskq: the disk workers. Slow, blocking file work (fsync, rename, Maildir
  * writes) runs on a few threads so the event loop never waits on the disk.
- * Jobs are taken in batches and each directory touched by a batch is
- * fsync'd once for the whole batch: that is postino's group commit (one
- * fsync round serves every session that finished DATA meanwhile).
+ * Jobs are taken in batches and run in stages, each stage for every job of
+ * the batch before the next begins:
  *
- * A job has up to two phases: phase1 runs, then the batch's phase-1
- * directories are fsync'd, then phase2 runs, then the phase-2 directories
- * are fsync'd; done() is then called in the event-loop thread. Commit jobs
- * go before delivery jobs.
+ *   write   create/write files, no fsync; name the fds that must be synced
+ *   (fsync of every named fd: the first one commits the file system journal
+ *    for the whole batch, the rest find their data already on disk)
+ *   publish rename into place; name the directories to sync
+ *   (fsync of every distinct directory, once per batch)
+ *   record  append state / unlink; name fds and directories again
+ *   (fsync of those)
+ *   done    back in the event-loop thread
+ *
+ * That is postino's group commit: one fsync round serves every session that
+ * finished DATA meanwhile, and a batch costs a few journal commits however
+ * many messages it holds. A failed fsync fails the jobs that named it and
+ * skips their later stages. Commit jobs go before delivery jobs.
  */
 #ifndef POSTINO_DISKQ_H
 #define POSTINO_DISKQ_H
@@ -21,15 +29,18 @@ enum diskq_prio { DISKQ_URGENT = 0, DISKQ_NORMAL = 1 };
 
 struct diskq_job {
     struct diskq_job *next;
-    /* set by the submitter */
-    void (*phase1)(struct diskq_job *j);
-    void (*phase2)(struct diskq_job *j);   /* may be NULL */
+    /* set by the submitter; any stage may be NULL but done */
+    void (*write)(struct diskq_job *j);
+    void (*publish)(struct diskq_job *j);
+    void (*record)(struct diskq_job *j);
     void (*done)(struct diskq_job *j);     /* in the loop thread */
     void *ctx;
-    /* set by the phases: directories to fsync after the phase, and the outcome */
+    /* named by the stages: what to fsync after the stage */
+    int *fds;
+    int n_fds, cap_fds;
     char dirs[DISKQ_MAX_DIRS][PATH_MAX];
     int n_dirs;
-    int failed;            /* the job failed (err holds errno) */
+    int failed;            /* the job failed (err holds errno); later stages are skipped */
     int err;
 };
 
@@ -37,8 +48,12 @@ struct diskq;
 
 struct diskq *diskq_new(struct event_base *base, int workers);
 void diskq_submit(struct diskq *q, struct diskq_job *j, enum diskq_prio prio);
-/* Adds dir to the job's fsync list (deduplicated); -1 if the list is full. */
+/* Names fd to be fsync'd after the current stage (the job still owns and closes it). */
+void diskq_job_sync_fd(struct diskq_job *j, int fd);
+/* Names dir to be fsync'd after the current stage; -1 if the list is full (sync it yourself). */
 int diskq_job_sync_dir(struct diskq_job *j, const char *dir);
+/* Frees the job's fd list (call from done or before reuse). */
+void diskq_job_release(struct diskq_job *j);
 /* Number of jobs submitted and not yet done. */
 unsigned diskq_pending(const struct diskq *q);
 /* Finishes urgent jobs, drops normal jobs not started (their done() gets failed=ECANCELED), joins the threads. */

@@ -30,6 +30,8 @@ struct deliver_job {
     struct sched *s;
     struct qmsg *m;
     unsigned char *changed;     /* per recipient: its state must be recorded */
+    struct maildir_msg *out;    /* per recipient: the Maildir copy being written */
+    int record_fd;              /* queue file opened for appending state */
     int removed;                /* the queue file was removed */
 };
 
@@ -107,12 +109,12 @@ static void sched_defer(struct deliver_job *dj, size_t i, const char *why, int64
     sched_outcome(dj, i, RCPT_DEFERRED, why);
 }
 
-/* Delivers recipient i into its Maildir (worker thread). */
+/* Writes recipient i's Maildir copy to tmp/ (worker thread, write stage). */
 static void sched_deliver_one(struct deliver_job *dj, size_t i, int fd, int64_t now)
 {
     const struct conf *c = dj->s->conf;
     struct envelope *e = &dj->m->env;
-    char mailbox[ADDR_LOCAL_MAX + 1], local[256], domain[256], newdir[PATH_MAX], why[512];
+    char mailbox[ADDR_LOCAL_MAX + 1], local[256], domain[256], why[512];
     enum route_kind k = route_classify(c, e->rcpts[i].addr, mailbox, sizeof mailbox);
     route_split(e->rcpts[i].addr, local, sizeof local, domain, sizeof domain);
     if (k == ROUTE_UNKNOWN_USER || k == ROUTE_BAD_MAILBOX) {
@@ -120,8 +122,8 @@ static void sched_deliver_one(struct deliver_job *dj, size_t i, int fd, int64_t 
         log_info("%s: to=<%s> status=failed (no such mailbox)", e->id, e->rcpts[i].addr);
         return;
     }
-    if (fd < 0 || maildir_deliver(c->data_dir, domain, mailbox, e->sender, fd, e->content_offset,
-                                  e->size, c->hostname, newdir, sizeof newdir) < 0) {
+    if (fd < 0 || maildir_write(c->data_dir, domain, mailbox, e->sender, fd, e->content_offset,
+                                e->size, c->hostname, &dj->out[i]) < 0) {
         str_fmt(why, sizeof why, "4.2.0 mailbox %s@%s unavailable: %s", mailbox, domain,
                 strerror(errno));
         log_warn("%s: to=<%s> status=deferred (%s)", e->id, e->rcpts[i].addr, why);
@@ -129,12 +131,11 @@ static void sched_deliver_one(struct deliver_job *dj, size_t i, int fd, int64_t 
         return;
     }
     e->rcpts[i].attempts++;
-    if (diskq_job_sync_dir(&dj->job, newdir) < 0 && fsio_fsync_dir(newdir) < 0)
-        dj->job.failed = 1;
+    diskq_job_sync_fd(&dj->job, dj->out[i].fd);
     sched_outcome(dj, i, RCPT_DELIVERED, "2.0.0 delivered to maildir");
 }
 
-static void sched_phase1(struct diskq_job *j)
+static void sched_write(struct diskq_job *j)
 {
     struct deliver_job *dj = j->ctx;
     struct envelope *e = &dj->m->env;
@@ -151,15 +152,36 @@ static void sched_phase1(struct diskq_job *j)
         close(fd);
 }
 
-/* Records the outcomes durably, or removes the message when nothing waits. */
-static void sched_phase2(struct diskq_job *j)
+/* Publishes the fsync'd Maildir copies into new/ (publish stage). */
+static void sched_publish(struct diskq_job *j)
+{
+    struct deliver_job *dj = j->ctx;
+    for (size_t i = 0; i < dj->m->env.n_rcpts; i++) {
+        struct maildir_msg *o = &dj->out[i];
+        if (o->fd < 0)
+            continue;
+        if (maildir_publish(o) < 0) {
+            j->failed = 1;
+            j->err = errno;
+            continue;
+        }
+        o->tmp[0] = '\0';
+        if (diskq_job_sync_dir(j, o->new_dir) < 0 && fsio_fsync_dir(o->new_dir) < 0) {
+            j->failed = 1;
+            j->err = errno;
+        }
+    }
+}
+
+/* Records the outcomes durably, or removes the message when nothing waits (record stage). */
+static void sched_record(struct diskq_job *j)
 {
     struct deliver_job *dj = j->ctx;
     struct envelope *e = &dj->m->env;
     char dir[PATH_MAX];
     if (envelope_done(e)) {
-        if (queue_remove(dj->s->queue, e->id) < 0 || queue_dir_of(dj->s->queue, e->id, dir,
-                                                                  sizeof dir) < 0) {
+        if (queue_remove(dj->s->queue, e->id) < 0 ||
+            queue_dir_of(dj->s->queue, e->id, dir, sizeof dir) < 0) {
             j->failed = 1;
             j->err = errno;
             return;
@@ -173,9 +195,14 @@ static void sched_phase2(struct diskq_job *j)
     for (size_t i = 0; i < e->n_rcpts; i++)
         if (dj->changed[i])
             envelope_format_state(e, i, &rec);
-    if (rec.len && queue_append(dj->s->queue, e->id, rec.data, rec.len, 1) < 0) {
-        j->failed = 1;
-        j->err = errno;
+    if (rec.len) {
+        dj->record_fd = queue_append_open(dj->s->queue, e->id, rec.data, rec.len);
+        if (dj->record_fd < 0) {
+            j->failed = 1;
+            j->err = errno;
+        } else {
+            diskq_job_sync_fd(j, dj->record_fd);
+        }
     }
     buf_free(&rec);
 }
@@ -204,12 +231,24 @@ static void sched_done(struct diskq_job *j)
     s->inflight--;
     m->busy = 0;
     if (j->failed)
-        log_err("%s: recording delivery state failed: %s", m->env.id, strerror(j->err));
+        log_err("%s: delivery or its record failed: %s (will retry)", m->env.id,
+                strerror(j->err));
+    for (size_t i = 0; i < m->env.n_rcpts; i++) {
+        if (dj->out[i].fd >= 0 || dj->out[i].tmp[0]) {
+            maildir_abort(&dj->out[i]); /* never published: undo and retry later */
+            if (m->env.rcpts[i].status == RCPT_DELIVERED)
+                m->env.rcpts[i].status = RCPT_DEFERRED;
+        }
+    }
+    if (dj->record_fd >= 0)
+        close(dj->record_fd);
+    diskq_job_release(j);
     if (dj->removed && !j->failed) {
         log_info("%s: removed (all recipients done)", m->env.id);
         sched_unlink(s, m);
     }
     free(dj->changed);
+    free(dj->out);
     free(dj);
     sched_pump(s);
 }
@@ -220,9 +259,15 @@ static void sched_start(struct sched *s, struct qmsg *m)
     struct deliver_job *dj = xcalloc(1, sizeof *dj);
     dj->s = s;
     dj->m = m;
-    dj->changed = xcalloc(m->env.n_rcpts ? m->env.n_rcpts : 1, 1);
-    dj->job.phase1 = sched_phase1;
-    dj->job.phase2 = sched_phase2;
+    size_t n = m->env.n_rcpts ? m->env.n_rcpts : 1;
+    dj->changed = xcalloc(n, 1);
+    dj->out = xcalloc(n, sizeof *dj->out);
+    for (size_t i = 0; i < n; i++)
+        dj->out[i].fd = -1;
+    dj->record_fd = -1;
+    dj->job.write = sched_write;
+    dj->job.publish = sched_publish;
+    dj->job.record = sched_record;
     dj->job.done = sched_done;
     dj->job.ctx = dj;
     m->busy = 1;

@@ -101,10 +101,18 @@ static void smtps_emit(void *ctx, const char *p, size_t n)
 
 static void smtps_commit_done(struct diskq_job *j);
 
-static void smtps_commit_run(struct diskq_job *j)
+/* write stage: the content is already written; name the file for the batched fsync. */
+static void smtps_commit_write(struct diskq_job *j)
 {
     struct smtps_session *s = j->ctx;
-    if (queue_writer_commit(&s->tx.writer) < 0) {
+    diskq_job_sync_fd(j, s->tx.writer.fd);
+}
+
+/* publish stage: rename into the queue; name the directory for the batched fsync. */
+static void smtps_commit_publish(struct diskq_job *j)
+{
+    struct smtps_session *s = j->ctx;
+    if (queue_writer_publish(&s->tx.writer) < 0) {
         j->failed = 1;
         j->err = errno;
         return;
@@ -144,7 +152,8 @@ static void smtps_data_end(struct smtps_session *s)
     e->content_offset = s->tx.writer.head_len;
     s->state = SMTPS_COMMIT;
     memset(&s->commit_job, 0, sizeof s->commit_job);
-    s->commit_job.phase1 = smtps_commit_run;
+    s->commit_job.write = smtps_commit_write;
+    s->commit_job.publish = smtps_commit_publish;
     s->commit_job.done = smtps_commit_done;
     s->commit_job.ctx = s;
     bufferevent_disable(s->bev, EV_READ);
@@ -156,6 +165,7 @@ static void smtps_commit_done(struct diskq_job *j)
     struct smtps_session *s = j->ctx;
     struct envelope *e = &s->tx.env;
     s->state = SMTPS_IDLE;
+    diskq_job_release(j);
     if (j->failed) {
         log_err("%s: commit failed: %s", e->id, strerror(j->err));
         smtps_reply(s, "451 4.3.0 Error: queue file write error");

@@ -4,7 +4,8 @@
  * byte is "+XX" with two upper-case hex digits. Pure, no I/O.
  * Decoding is strict and also refuses results carrying control characters
  * (CR, LF, NUL, any byte < 0x20 or 0x7f): such a value must never reach a
- * header or the queue file.
+ * header or the queue file. Decoded bytes >= 0x80 are refused too: RFC 3461
+ * 4.2 and 4.4 require the decoded value to be printable US-ASCII.
  */
 #ifndef POSTINO_XTEXT_H
 #define POSTINO_XTEXT_H

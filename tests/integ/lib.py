@@ -64,14 +64,16 @@ def free_port(host="127.0.0.1"):
 
 def wait_for(predicate, timeout=DELIVERY_TIMEOUT, interval=0.02, what="condition"):
     """Polls predicate() until it returns a true value (returned) or raises
-    AssertionError after timeout seconds. Exceptions from predicate propagate."""
+    AssertionError after timeout seconds. Exceptions from predicate propagate.
+    what may be a callable, evaluated only for the failure message."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() >= deadline:
-            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
+            raise AssertionError("timed out after %.1fs waiting for %s"
+                                 % (timeout, what() if callable(what) else what))
         time.sleep(interval)
 
 
@@ -122,7 +124,8 @@ def wait_maildir_count(data_dir, domain, local, count, timeout=DELIVERY_TIMEOUT)
     """Waits until new/ holds at least count messages; returns their bytes
     (fails if it then holds more than count)."""
     wait_for(lambda: len(maildir_files(data_dir, domain, local)) >= count, timeout,
-             what="%d message(s) in %s@%s" % (count, local, domain))
+             what=lambda: "%d message(s) in %s@%s (found %d)"
+             % (count, local, domain, len(maildir_files(data_dir, domain, local))))
     msgs = maildir_messages(data_dir, domain, local)
     if len(msgs) != count:
         raise AssertionError("%s@%s: expected %d message(s), found %d"
@@ -674,7 +677,8 @@ class Server:
         return queue_json(self.conf)
 
     def wait_queue_empty(self, timeout=DELIVERY_TIMEOUT):
-        wait_for(lambda: self.queue() == [], timeout, interval=0.05, what="an empty queue")
+        wait_for(lambda: self.queue() == [], timeout, interval=0.05,
+                 what=lambda: "an empty queue; still queued: %s" % self.queue())
 
 
 class IntegTestCase(unittest.TestCase):

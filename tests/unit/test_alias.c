@@ -99,8 +99,9 @@ static void test_parse_and_lookup(void **state)
                                 "  fwd@example.org:Remote.User@Elsewhere.NET  \r\n"
                                 "\t# indented comment\n"
                                 "self@example.org: self@example.org, copy/box@remote.example\n"
-                                "last@example.org: x@example.org");
-    assert_int_equal(aliases_count(a), 5);
+                                "last@example.org: x@example.org\n"
+                                "quoted@example.org: \"bob\"@example.net x@[192.0.2.1]\n");
+    assert_int_equal(aliases_count(a), 6);
     static const char *const pm[] = {"alice@example.org"};
     static const char *const list[] = {"a@x.org", "b@y.org", "c@z.org", "d@w.org", "e@v.org"};
     static const char *const fwd[] = {"Remote.User@Elsewhere.NET"};
@@ -110,6 +111,8 @@ static void test_parse_and_lookup(void **state)
     expect_targets(a, "list", "example.org", list, 5);
     expect_targets(a, "fwd", "EXAMPLE.org", fwd, 1);
     expect_targets(a, "self", "example.org", self, 2);
+    static const char *const quoted[] = {"bob@example.net", "x@[192.0.2.1]"};
+    expect_targets(a, "QUOTED", "example.org", quoted, 2); /* normal spelling */
     size_t n = 99;
     assert_null(aliases_lookup(a, "alice", "example.org", &n));
     assert_int_equal(n, 0);
@@ -146,8 +149,8 @@ static void test_bad_lines(void **state)
     };
     char text[512];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        str_fmt(text, sizeof text, "# x\nok@example.org: z@example.org\n\n%s\nz@example.org: q@x.org\n",
-                bad[i].line);
+        str_fmt(text, sizeof text,
+                "# x\nok@example.org: z@example.org\n\n%s\nz@example.org: q@x.org\n", bad[i].line);
         load_fails(text, strlen(text), 4, bad[i].msg);
     }
     static const char nul[] = "a@x.org: b@x.org\nc@x.org: d@\0x.org\n";
@@ -157,7 +160,8 @@ static void test_bad_lines(void **state)
 static void test_duplicates(void **state)
 {
     (void)state;
-    static const char dup[] = "z@x.org: a@x.org\nb@x.org: a@x.org\n\nB@X.org: c@x.org\nz@x.org: q@x.org\n";
+    static const char dup[] =
+        "z@x.org: a@x.org\nb@x.org: a@x.org\n\nB@X.org: c@x.org\nz@x.org: q@x.org\n";
     load_fails(dup, strlen(dup), 4, "duplicate alias b@x.org (first at line 2)");
 }
 

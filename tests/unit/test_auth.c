@@ -244,7 +244,8 @@ static void test_many_users(void **state)
     buf_init(&text, BUF_UNLIMITED);
     buf_init(&err, 4096);
     for (int i = 0; i < N; i++)
-        assert_int_equal(buf_printf(&text, "User%d@Domain%d.example:{PLAIN}pw%d\n", i, i % 97, i), 0);
+        assert_int_equal(
+            buf_printf(&text, "User%d@Domain%d.example:{PLAIN}pw%d\n", i, i % 97, i), 0);
     write_users(text.data, text.len);
     buf_free(&text);
     struct users *u = users_load(users_path, &err);

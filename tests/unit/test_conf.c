@@ -18,8 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "cmd/cmd.h"
 #include "lib/buf.h"
 #include "lib/str.h"
 #include "mail/alias.h"
@@ -367,7 +369,8 @@ static void test_line_numbers_and_comments(void **state)
 {
     (void)state;
     struct conf c;
-    load_fails("smtp_port 1\n\n\n   \n# x\n\t\nsmtp_port 2 # fine\nsmtp_port bad\n", 8, "invalid port");
+    load_fails("smtp_port 1\n\n\n   \n# x\n\t\nsmtp_port 2 # fine\nsmtp_port bad\n", 8,
+               "invalid port");
     load_fails("smtp_port 1\r\nsmtp_port 2\r\nbogus\r\n", 3, "unknown key");
     load_ok("smtp_port 1\nsmtp_port 2", &c); /* no final newline */
     assert_int_equal(c.smtp_port, 2);
@@ -704,6 +707,45 @@ static void test_hostport(void **state)
     assert_int_equal(hostport_parse(longname, &hp), -1);
 }
 
+static void test_value_parsers(void **state)
+{
+    (void)state;
+    uint64_t v = 7;
+    int port = 7;
+    assert_int_equal(conf_parse_number("0", 0, 10, &v), 0);
+    assert_int_equal(v, 0);
+    assert_int_equal(conf_parse_number("010", 0, 10, &v), 0);
+    assert_int_equal(v, 10);
+    assert_int_equal(conf_parse_number("18446744073709551615", 0, UINT64_MAX, &v), -1);
+    assert_int_equal(conf_parse_number("11", 0, 10, &v), -1);
+    assert_int_equal(conf_parse_number("0", 1, 10, &v), -1);
+    static const char *const bad_numbers[] = {"", " 1", "1 ", "+1", "-1", "1e3", "0x1", "1.0"};
+    for (size_t i = 0; i < sizeof bad_numbers / sizeof bad_numbers[0]; i++)
+        assert_int_equal(conf_parse_number(bad_numbers[i], 0, 100, &v), -1);
+    assert_int_equal(v, 10);
+    assert_int_equal(conf_parse_port("1", &port), 0);
+    assert_int_equal(port, 1);
+    assert_int_equal(conf_parse_port("65535", &port), 0);
+    assert_int_equal(port, 65535);
+    assert_int_equal(conf_parse_port("0", &port), -1);
+    assert_int_equal(conf_parse_port("65536", &port), -1);
+    assert_int_equal(conf_parse_port("", &port), -1);
+    assert_true(conf_valid_hostname("localhost"));
+    assert_true(conf_valid_hostname("mx-1.Example.ORG"));
+    assert_true(conf_valid_hostname("1.2.3.4"));
+    char label63[80], label64[80];
+    memset(label63, 'a', 63);
+    str_copy(label63 + 63, sizeof label63 - 63, ".example");
+    memset(label64, 'a', 64);
+    str_copy(label64 + 64, sizeof label64 - 64, ".example");
+    assert_true(conf_valid_hostname(label63));
+    assert_false(conf_valid_hostname(label64));
+    static const char *const bad_hosts[] = {"", ".", "a.", ".a", "a..b", "-a", "a-", "a-.b",
+                                            "a.-b", "a_b", "a b", "a/b", "[1.2.3.4]", "ex\xe4mple"};
+    for (size_t i = 0; i < sizeof bad_hosts / sizeof bad_hosts[0]; i++)
+        assert_false(conf_valid_hostname(bad_hosts[i]));
+}
+
 /* Prints c into a malloc'd string without its first (path) line. */
 static char *print_body(const struct conf *c)
 {
@@ -756,7 +798,8 @@ static void test_print_defaults(void **state)
     assert_int_equal(conf_load(NULL, &c, &err), 0);
     char *body = print_body(&c);
     static const char *const lines[] = {
-        "listen smtp 127.0.0.1:2525\nlisten submission 127.0.0.1:2587\nlisten pop3 127.0.0.1:2110\n",
+        "listen smtp 127.0.0.1:2525\nlisten submission 127.0.0.1:2587\n"
+        "listen pop3 127.0.0.1:2110\n",
         "\nlocal_domains localhost\n# users none\n# aliases none\n",
         "\nrelay_networks 127.0.0.0/8 ::1/128\n# relayhost none\n# relay_domains none\n",
         "\n# dns_servers from /etc/resolv.conf\nsmtp_port 25\n# tls_cert none\n# tls_key none\n",
@@ -771,6 +814,60 @@ static void test_print_defaults(void **state)
     free(body);
     conf_free(&c);
     assert_string_equal(conf_listen_kind_name(LISTEN_POP3S), "pop3s");
+}
+
+/* cmd_check with stdout and stderr sent to /dev/null. */
+static int run_check_quietly(int argc, char **argv)
+{
+    fflush(stdout);
+    fflush(stderr);
+    int out = dup(1), errfd = dup(2), null = open("/dev/null", O_WRONLY);
+    assert_true(out >= 0 && errfd >= 0 && null >= 0);
+    dup2(null, 1);
+    dup2(null, 2);
+    int r = cmd_check(argc, argv);
+    fflush(stdout);
+    fflush(stderr);
+    dup2(out, 1);
+    dup2(errfd, 2);
+    close(out);
+    close(errfd);
+    close(null);
+    return r;
+}
+
+static void test_cmd_load_conf(void **state)
+{
+    (void)state;
+    struct conf c;
+    char other[PATH_MAX], missing[PATH_MAX];
+    str_fmt(other, sizeof other, "%s/other.conf", tmpdir);
+    str_fmt(missing, sizeof missing, "%s/missing.conf", tmpdir);
+    write_file("postino.conf", "smtp_port 2600\n");
+    write_file("other.conf", "smtp_port 2700\n");
+    assert_int_equal(setenv("POSTINO_CONFIG", conf_path, 1), 0);
+    assert_int_equal(cmd_load_conf(NULL, &c), 0);
+    assert_int_equal(c.smtp_port, 2600);
+    conf_free(&c);
+    assert_int_equal(cmd_load_conf(other, &c), 0); /* -c wins over the environment */
+    assert_int_equal(c.smtp_port, 2700);
+    conf_free(&c);
+    char *ok_argv[] = {"check", "-c", other, NULL};
+    assert_int_equal(run_check_quietly(3, ok_argv), 0);
+    char *env_argv[] = {"check", NULL};
+    assert_int_equal(run_check_quietly(1, env_argv), 0);
+    char *help_argv[] = {"check", "--help", NULL};
+    assert_int_equal(run_check_quietly(2, help_argv), 0);
+    char *bad_argv[] = {"check", "-c", missing, NULL};
+    assert_int_equal(run_check_quietly(3, bad_argv), EXIT_CONFIG_ERROR);
+    char *usage_argv[] = {"check", "-c", NULL};
+    assert_true(run_check_quietly(2, usage_argv) != 0);
+    assert_int_equal(setenv("POSTINO_CONFIG", missing, 1), 0);
+    assert_int_equal(run_check_quietly(1, env_argv), EXIT_CONFIG_ERROR);
+    write_file("postino.conf", "smtp_port 0\n");
+    assert_int_equal(setenv("POSTINO_CONFIG", conf_path, 1), 0);
+    assert_int_equal(run_check_quietly(1, env_argv), EXIT_CONFIG_ERROR);
+    assert_int_equal(unsetenv("POSTINO_CONFIG"), 0);
 }
 
 int main(void)
@@ -792,8 +889,10 @@ int main(void)
         cmocka_unit_test(test_cidr_match),
         cmocka_unit_test(test_relay_networks),
         cmocka_unit_test(test_hostport),
+        cmocka_unit_test(test_value_parsers),
         cmocka_unit_test(test_print_round_trip),
         cmocka_unit_test(test_print_defaults),
+        cmocka_unit_test(test_cmd_load_conf),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -114,7 +114,8 @@ static void test_size_format(void **state)
     (void)state;
     static const struct { uint64_t b; const char *s; } cases[] = {
         {0, "0"},           {1000, "1000"},      {1024, "1K"},       {51200, "50K"},
-        {25u << 20, "25M"}, {1ULL << 30, "1024M"}, {1025, "1025"}, {18446744073709551609ULL, "18446744073709551609"}};
+        {25u << 20, "25M"}, {1ULL << 30, "1024M"}, {1025, "1025"},
+        {18446744073709551609ULL, "18446744073709551609"}};
     char out[64];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         size_format(cases[i].b, out, sizeof out);

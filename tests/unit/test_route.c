@@ -1,0 +1,119 @@
+/* Unit tests for mail/route: recipient classification and alias expansion (RFC 3461 6.2.7). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "mail/conf.h"
+#include "mail/route.h"
+#include "testutil.h"
+
+static char dir[64];
+static struct conf conf;
+
+static void write_file(const char *name, const char *text)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+static int setup(void **st)
+{
+    (void)st;
+    snprintf(dir, sizeof dir, "/tmp/postino-route-XXXXXX");
+    if (!mkdtemp(dir))
+        return -1;
+    write_file("users", "Bob@example.test:{PLAIN}x\nalice@example.test:{PLAIN}y\n");
+    write_file("aliases", "team@example.test: bob@example.test, alice@example.test, out@remote.test\n"
+                          "fwd@example.test: bob@example.test\n"
+                          "nest@example.test: team@example.test\n");
+    write_file("p.conf", "local_domains example.test\nusers users\naliases aliases\n"
+                         "relay_domains backup.test\n");
+    char p[256];
+    snprintf(p, sizeof p, "%s/p.conf", dir);
+    struct buf err;
+    buf_init(&err, 4096);
+    int r = conf_load(p, &conf, &err);
+    if (r < 0)
+        fprintf(stderr, "%s\n", buf_cstr(&err));
+    buf_free(&err);
+    return r;
+}
+
+static int teardown(void **st)
+{
+    (void)st;
+    conf_free(&conf);
+    testutil_rm_rf(dir);
+    return 0;
+}
+
+static void test_classify(void **st)
+{
+    (void)st;
+    char mb[65];
+    assert_int_equal(route_classify(&conf, "bob@EXAMPLE.test", mb, sizeof mb), ROUTE_LOCAL);
+    assert_string_equal(mb, "Bob"); /* spelled as in the users file */
+    assert_int_equal(route_classify(&conf, "nobody@example.test", mb, sizeof mb),
+                     ROUTE_UNKNOWN_USER);
+    assert_int_equal(route_classify(&conf, "PostMaster@example.test", mb, sizeof mb), ROUTE_LOCAL);
+    assert_string_equal(mb, "postmaster");
+    assert_int_equal(route_classify(&conf, "team@example.test", mb, sizeof mb), ROUTE_ALIAS);
+    assert_int_equal(route_classify(&conf, "x@backup.test", mb, sizeof mb), ROUTE_RELAY_DOMAIN);
+    assert_int_equal(route_classify(&conf, "x@remote.test", mb, sizeof mb), ROUTE_REMOTE);
+    assert_int_equal(route_classify(&conf, "user%remote.test@example.test", mb, sizeof mb),
+                     ROUTE_UNKNOWN_USER);
+    assert_int_equal(route_classify(&conf, "noat", mb, sizeof mb), ROUTE_BAD_MAILBOX);
+}
+
+static void test_expand_many(void **st)
+{
+    (void)st;
+    struct envelope e;
+    envelope_init(&e);
+    envelope_add_rcpt(&e, "team@example.test", NOTIFY_SUCCESS | NOTIFY_FAILURE,
+                      "rfc822;team@example.test", -1, RCPT_PENDING);
+    assert_int_equal(route_expand(&conf, &e, 0), 3);
+    assert_int_equal(e.rcpts[0].status, RCPT_EXPANDED);
+    for (size_t i = 1; i < 4; i++) {
+        assert_int_equal(e.rcpts[i].parent, 0);
+        assert_int_equal(e.rcpts[i].notify, NOTIFY_FAILURE); /* SUCCESS not inherited */
+        assert_null(e.rcpts[i].orcpt);
+    }
+    assert_string_equal(e.rcpts[3].addr, "out@remote.test");
+    envelope_free(&e);
+}
+
+static void test_forward_and_nesting(void **st)
+{
+    (void)st;
+    struct envelope e;
+    envelope_init(&e);
+    envelope_add_rcpt(&e, "fwd@example.test", NOTIFY_SUCCESS, "rfc822;fwd@example.test", -1,
+                      RCPT_PENDING);
+    assert_int_equal(route_expand(&conf, &e, 0), 1);
+    assert_int_equal(e.rcpts[1].notify, NOTIFY_SUCCESS); /* a forward keeps NOTIFY */
+    assert_string_equal(e.rcpts[1].orcpt, "rfc822;fwd@example.test");
+    envelope_add_rcpt(&e, "nest@example.test", NOTIFY_SUCCESS, NULL, -1, RCPT_PENDING);
+    /* nest -> team -> bob (already there), alice, out */
+    assert_int_equal(route_expand(&conf, &e, 2), 3);
+    assert_int_equal(e.rcpts[3].status, RCPT_EXPANDED);
+    assert_string_equal(e.rcpts[3].addr, "team@example.test");
+    envelope_free(&e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_classify),
+        cmocka_unit_test(test_expand_many),
+        cmocka_unit_test(test_forward_and_nesting),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
