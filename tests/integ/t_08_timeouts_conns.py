@@ -101,7 +101,7 @@ class ConnectionLimits(lib.IntegTestCase):
 
     def open_ok(self, srv, source=None):
         c = self.raw(srv, source=source)
-        expect(c.greeting, 220)
+        expect(c.greeting, 220, enhanced=False)
         return c
 
     def refused(self, srv, source=None):

@@ -1,0 +1,37 @@
+#!/bin/bash
+# Benchmark postino against a private Postfix instance on this machine:
+# smtp-source sends MESSAGES 4 KiB messages over 1, 10 and 50 sessions to each
+# server; end-to-end messages/s (until all are in the Maildir) and peak memory
+# (Pss summed over the server's processes). Writes bench/RESULTS.md.
+#
+#   RUNS=3 MESSAGES=10000 SESSIONS="1 10 50" bench/run.sh
+#   ONLY=postfix bench/run.sh         # Postfix only (no postino binary needed)
+#   ONLY=postino bench/run.sh         # postino only
+#
+# Other knobs (see bench/bench.py): MSG_SIZE, TIMEOUT (per run, s), POSTINO_BIN,
+# PF_PORT (2625), PI_PORT (2725), BENCH_DIR (/var/tmp), KEEP=1, RESULTS.
+# Needs root (Postfix's master runs as root) and the postfix package (for
+# smtp-source and the private instance; `make bench` installs it). The system
+# Postfix service is neither used nor started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "bench: run as root (the private Postfix instance needs it)" >&2
+  exit 1
+fi
+if ! command -v smtp-source >/dev/null 2>&1 && [ ! -x /usr/sbin/smtp-source ]; then
+  echo "bench: smtp-source missing: POSTINO_BENCH=1 ./scripts/install-deps.sh" >&2
+  exit 1
+fi
+if [ "${ONLY:-}" != postfix ] && [ ! -x "${POSTINO_BIN:-build/postino}" ]; then
+  echo "bench: ${POSTINO_BIN:-build/postino} missing: make build/postino (or ONLY=postfix)" >&2
+  exit 1
+fi
+
+export PATH="$PATH:/usr/sbin:/sbin"
+# bench.py bounds every run (TIMEOUT) and stops the servers on exit; the outer
+# timeout is a last resort against a hung driver.
+runs=${RUNS:-3}; n_sess=$(wc -w <<<"${SESSIONS:-1 10 50}")
+limit=$(( (runs * n_sess * 2) * (${TIMEOUT:-600} + 90) + 60 ))
+exec timeout --foreground --signal=TERM --kill-after=60 "$limit" /usr/bin/python3 bench/bench.py
