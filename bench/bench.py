@@ -24,6 +24,7 @@ ratio, the machine and the exact commands; raw runs to $RESULTS_JSON.
 
 Environment: RUNS (3), MESSAGES (10000), SESSIONS ("1 10 50"), MSG_SIZE (4096),
 ONLY (postfix|postino, default both), TIMEOUT (seconds per run, 600),
+QUIET_WAIT (seconds to wait before each run for the machine to be idle, 60),
 POSTINO_BIN (build/postino), PF_PORT (2625), PI_PORT (2725),
 BENCH_DIR (parent of the scratch directory, /var/tmp), KEEP=1 keeps it,
 RESULTS, RESULTS_JSON. Must run as root (Postfix's master needs it).
@@ -32,6 +33,7 @@ import datetime
 import json
 import os
 import platform
+import resource
 import shutil
 import signal
 import socket
@@ -54,6 +56,8 @@ POSTINO_BIN = os.path.abspath(os.environ.get("POSTINO_BIN", os.path.join(ROOT, "
 PF_PORT = int(os.environ.get("PF_PORT", "2625"))
 PI_PORT = int(os.environ.get("PI_PORT", "2725"))
 BENCH_DIR = os.environ.get("BENCH_DIR", "/var/tmp")
+QUIET_WAIT = float(os.environ.get("QUIET_WAIT", "60"))   # s to wait for an idle machine
+QUIET_BUSY = 0.10                                        # "idle": under 10% of CPUs busy
 KEEP = os.environ.get("KEEP", "") == "1"
 RESULTS = os.environ.get("RESULTS", os.path.join(HERE, "RESULTS.md"))
 RESULTS_JSON = os.environ.get("RESULTS_JSON", os.path.join(HERE, "results.json"))
@@ -132,6 +136,71 @@ def mem_kib(pids):
         except OSError:
             pass    # gone in between, or a kernel thread
     return pss, rss
+
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids):
+    """CPU time (user + system) of pids, plus that of their reaped children.
+
+    A reaped child's time is in its parent's cutime/cstime, and a live one's
+    in its own fields, so summing all four over the live tree counts every
+    process that ever ran under the root once (orphans reparented to init
+    would be lost; neither server makes any)."""
+    total = 0
+    for p in pids:
+        try:
+            with open("/proc/%d/stat" % p, "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        rest = stat[stat.rfind(b")") + 2:].split()
+        total += sum(int(x) for x in rest[11:15])   # utime stime cutime cstime
+    return total / CLK_TCK
+
+
+def cpu_snap():
+    """(all CPU time, busy CPU time) of the machine so far, in seconds summed
+    over the CPUs. Busy is user, nice, system and steal: not idle or iowait,
+    and not irq and softirq, which go to whatever the network and the disks
+    need (mostly the benchmark's own loopback traffic and fsyncs)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:9]]
+    user, nice, system, idle, iowait, irq, softirq, steal = v
+    return sum(v) / CLK_TCK, (user + nice + system + steal) / CLK_TCK
+
+
+def kthread_cpu():
+    """CPU time of the kernel's threads (jbd2, kworkers: journal commits and
+    writeback on behalf of whoever fsyncs, the benchmark included)."""
+    total = 0
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name, "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        rest = stat[stat.rfind(b")") + 2:].split()
+        if name == "2" or rest[1] == b"2":
+            total += int(rest[11]) + int(rest[12])
+    return total / CLK_TCK
+
+
+def own_cpu():
+    """CPU time of this script and of its reaped children (smtp-source)."""
+    a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
+
+
+def machine_busy(seconds=1.0):
+    """Fraction of all CPUs busy (not idle or iowait) over the next seconds."""
+    t1, b1 = cpu_snap()
+    time.sleep(seconds)
+    t2, b2 = cpu_snap()
+    return 0.0 if t2 == t1 else (b2 - b1) / (t2 - t1)
 
 
 def wait_port(port, deadline, alive=lambda: True):
@@ -274,6 +343,7 @@ class Postfix:
         shutil.rmtree(self.w, ignore_errors=True)
         os.makedirs(self.conf)
         os.chmod(self.w, 0o755)
+        os.mkdir(os.path.join(self.w, "queue"), 0o755)   # root-owned; `postfix start` fills it
         mail = os.path.join(self.w, "mail")
         os.mkdir(mail, 0o755)
         os.chown(mail, VUID, VGID)    # virtual(8) creates the Maildir as this uid
@@ -295,8 +365,6 @@ class Postfix:
     def start(self):
         if not port_free(self.port):
             raise BenchError("port %d is in use" % self.port)
-        # `postfix check` first makes the queue directories (post-install)
-        run([POSTFIX, "-c", self.conf, "check"], check=False)
         run([POSTFIX, "-c", self.conf, "start"], timeout=60)
         deadline = time.monotonic() + 30
         while self.master_pid() is None:
@@ -402,11 +470,21 @@ def one_run(srv, sessions):
     srv.prepare()
     subprocess.run(["sync"], timeout=120)
     srv.start()
+    with open("/proc/loadavg") as f:
+        load1 = float(f.read().split()[0])
     try:
-        time.sleep(0.5)                   # let the freshly started server settle
+        # the server is idle now: what keeps the CPUs busy is someone else;
+        # wait (bounded) for a quiet second, as other work skews the figures
+        quiet_until = time.monotonic() + QUIET_WAIT
+        busy = machine_busy(1.0)
+        while busy > QUIET_BUSY and time.monotonic() < quiet_until:
+            busy = machine_busy(1.0)
+        base_cpu = cpu_seconds(srv.pids())
         base_pss, base_rss = mem_kib(srv.pids())
         peak_pss, peak_rss = base_pss, base_rss
         outf = tempfile.TemporaryFile()
+        all0, busy0 = cpu_snap()
+        own0, kt0 = own_cpu(), kthread_cpu()
         t0 = time.monotonic()
         src = subprocess.Popen(smtp_source_cmd(sessions, srv.port), stdin=subprocess.DEVNULL,
                                stdout=outf, stderr=subprocess.STDOUT)
@@ -433,6 +511,14 @@ def one_run(srv, sessions):
                     n = count_files(srv.maildir_new)
                     if n >= MESSAGES:
                         t_done = time.monotonic()
+                        cpu = cpu_seconds(srv.pids()) - base_cpu
+                        all1, busy1 = cpu_snap()
+                        # CPU time that neither the server, smtp-source nor
+                        # this script used: someone else's load during the run
+                        # (nor the kernel's threads, which mostly work for it)
+                        other = max(0.0, (busy1 - busy0) - cpu - (own_cpu() - own0)
+                                    - (kthread_cpu() - kt0))
+                        other_share = other / (all1 - all0) if all1 > all0 else 0.0
                         break
                 if now > deadline:
                     raise BenchError("timeout after %.0f s: smtp-source %s, %d of %d in Maildir\n%s" % (
@@ -453,7 +539,9 @@ def one_run(srv, sessions):
                 "seconds": round(elapsed, 3), "inject_seconds": round(t_inject - t0, 3),
                 "msgs_per_s": round(MESSAGES / elapsed, 1),
                 "peak_pss_kib": peak_pss, "peak_rss_kib": peak_rss,
-                "idle_pss_kib": base_pss}
+                "idle_pss_kib": base_pss, "cpu_seconds": round(cpu, 2),
+                "busy_before": round(busy, 3), "load1_before": load1,
+                "other_busy_during": round(other_share, 3)}
     finally:
         srv.stop()
 
@@ -563,6 +651,24 @@ def write_results(results, failures, servers, info, started, finished):
         L.append("| %d | %s | %s | %s | %s | %s |" % (s, row[0], row[1], ratio, rss[0], rss[1]))
     L.append("")
 
+    L.append("## CPU time of the server, ms per message (user + system, all its processes)\n")
+    L.append("Less sensitive than messages/s to other load on the machine; "
+             "smtp-source's own CPU time is not counted.\n")
+    L.append("| sessions | postino | Postfix | postino / Postfix |")
+    L.append("|---:|---:|---:|---:|")
+    for s in SESSIONS:
+        cells, med = [], {}
+        for n in ("postino", "postfix"):
+            v = [c * 1000.0 / MESSAGES for c in pick(n, s, "cpu_seconds")]
+            if v:
+                med[n] = statistics.median(v)
+                cells.append("%.2f (%.2f-%.2f)" % (med[n], min(v), max(v)))
+            else:
+                cells.append("-")
+        ratio = "%.2f" % (med["postino"] / med["postfix"]) if len(med) == 2 and med["postfix"] else "-"
+        L.append("| %d | %s | %s | %s |" % (s, cells[0], cells[1], ratio))
+    L.append("")
+
     if failures:
         L.append("## Failed runs (not in the figures above)\n")
         for f in failures:
@@ -571,12 +677,24 @@ def write_results(results, failures, servers, info, started, finished):
         L.append("")
 
     L.append("## Every run\n")
-    L.append("| server | sessions | run | seconds | of which injecting | msgs/s | peak Pss MiB | peak Rss MiB |")
-    L.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+    L.append("\"Other load\" is the share of all CPUs that something other than the server, "
+             "smtp-source, the driver, the kernel's threads and interrupts kept busy: in the second before the run (server up "
+             "and idle) and during the run; \"load\" is the 1-minute load average at the "
+             "start.\n")
+    busy = [r for r in results if max(r["busy_before"], r["other_busy_during"]) > 0.10]
+    if busy:
+        L.append("**Warning: during %d of %d runs other work kept more than 10%% of the CPUs "
+                 "busy; their messages/s understate the server.** Rerun on a quiet machine "
+                 "for figures to quote.\n" % (len(busy), len(results)))
+    L.append("| server | sessions | run | seconds | of which injecting | msgs/s | peak Pss MiB "
+             "| peak Rss MiB | CPU s | other load before | other load during | load |")
+    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
-        L.append("| %s | %d | %d | %.2f | %.2f | %.0f | %s | %s |" % (
+        L.append("| %s | %d | %d | %.2f | %.2f | %.0f | %s | %s | %.1f | %.0f%% | %.0f%% | %.1f |" % (
             r["server"], r["sessions"], r["run"], r["seconds"], r["inject_seconds"],
-            r["msgs_per_s"], mib(r["peak_pss_kib"]), mib(r["peak_rss_kib"])))
+            r["msgs_per_s"], mib(r["peak_pss_kib"]), mib(r["peak_rss_kib"]),
+            r["cpu_seconds"], 100 * r["busy_before"], 100 * r["other_busy_during"],
+            r["load1_before"]))
     L.append("")
 
     L.append("## Method and exact commands\n")
@@ -652,10 +770,11 @@ def main():
                         res["run"] = r
                         results.append(res)
                         log("%-7s s=%-3d run %d: %7.1f msgs/s (%.2f s, injection %.2f s), "
-                            "peak Pss %s MiB, Rss %s MiB" % (
+                            "peak Pss %s MiB, Rss %s MiB, CPU %.1f s; others kept %.0f%% of the CPUs busy before, %.0f%% during" % (
                                 srv.name, s, r, res["msgs_per_s"], res["seconds"],
                                 res["inject_seconds"], mib(res["peak_pss_kib"]),
-                                mib(res["peak_rss_kib"])))
+                                mib(res["peak_rss_kib"]), res["cpu_seconds"],
+                                100 * res["busy_before"], 100 * res["other_busy_during"]))
                     except (BenchError, subprocess.TimeoutExpired) as e:
                         failures.append({"server": srv.name, "sessions": s, "run": r, "error": str(e)})
                         log("%s s=%d run %d FAILED: %s" % (srv.name, s, r, e))

@@ -118,7 +118,8 @@ static int queue_load_all(const struct conf *c, struct queue_listing *l)
         return errno == ENOENT ? 0 : -1;
     if (queue_scan(&q, 0, queue_collect, l) < 0)
         return -1;
-    qsort(l->msgs, l->n, sizeof *l->msgs, queue_by_arrival);
+    if (l->n > 1)
+        qsort(l->msgs, l->n, sizeof *l->msgs, queue_by_arrival);
     return 0;
 }
 

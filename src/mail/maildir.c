@@ -9,16 +9,14 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
-#include <stdatomic.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #define MAILDIR_CHUNK 65536
 
-int maildir_unique_name(char *out, size_t size, uint64_t sec, unsigned usec, long pid,
-                        unsigned long n, const char *host)
+int maildir_unique_name(char *out, size_t size, uint64_t sec, const char *id, size_t n,
+                        const char *host)
 {
     char h[256];
     size_t j = 0;
@@ -31,7 +29,7 @@ int maildir_unique_name(char *out, size_t size, uint64_t sec, unsigned usec, lon
         }
     }
     h[j] = '\0';
-    return str_fmt(out, size, "%llu.M%uP%ldQ%lu.%s", (unsigned long long)sec, usec, pid, n, h);
+    return str_fmt(out, size, "%llu.Q%s_%zu.%s", (unsigned long long)sec, id, n, h);
 }
 
 int maildir_component_ok(const char *s)
@@ -103,29 +101,26 @@ static int maildir_open_tmp(const char *box, const char *name, char *tmp, size_t
         errno = ENAMETOOLONG;
         return -1;
     }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    /* O_TRUNC: a stale copy left in tmp/ by a crash is simply rewritten */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0 && errno == ENOENT && maildir_create(box) == 0)
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     return fd;
 }
 
-int maildir_write(const char *data_dir, const char *domain, const char *local,
+int maildir_write(const char *data_dir, const char *domain, const char *local, const char *name,
                   const char *return_path, int fd, uint64_t offset, uint64_t size,
-                  const char *hostname, struct maildir_msg *m)
+                  struct maildir_msg *m)
 {
-    static atomic_ulong counter;
-    char box[PATH_MAX], name[512];
-    struct timeval tv;
+    char box[PATH_MAX];
     m->fd = -1;
     m->tmp[0] = '\0';
-    if (!maildir_component_ok(domain) || !maildir_component_ok(local)) {
+    if (!maildir_component_ok(domain) || !maildir_component_ok(local) ||
+        !maildir_component_ok(name)) {
         errno = EINVAL;
         return -1;
     }
-    gettimeofday(&tv, NULL);
     if (str_fmt(box, sizeof box, "%s/mail/%s/%s", data_dir, domain, local) < 0 ||
-        maildir_unique_name(name, sizeof name, (uint64_t)tv.tv_sec, (unsigned)tv.tv_usec,
-                            (long)getpid(), atomic_fetch_add(&counter, 1), hostname) < 0 ||
         str_fmt(m->dst, sizeof m->dst, "%s/new/%s", box, name) < 0 ||
         str_fmt(m->new_dir, sizeof m->new_dir, "%s/new", box) < 0) {
         errno = ENAMETOOLONG;
@@ -154,8 +149,12 @@ int maildir_publish(struct maildir_msg *m)
 {
     int r = close(m->fd);
     m->fd = -1;
-    if (r == 0)
-        r = rename(m->tmp, m->dst);
+    if (r == 0 && renameat2(AT_FDCWD, m->tmp, AT_FDCWD, m->dst, RENAME_NOREPLACE) < 0) {
+        if (errno != EEXIST)
+            r = -1;
+        else
+            unlink(m->tmp); /* delivered before a crash: keep the first copy */
+    }
     if (r < 0) {
         int saved = errno;
         unlink(m->tmp);

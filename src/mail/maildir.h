@@ -14,9 +14,15 @@
 #include <limits.h>
 #include <sys/types.h>
 
-/* A unique file name: SEC.MUSECPPIDQN.HOST (host's '/' and ':' escaped as \057, \072). */
-int maildir_unique_name(char *out, size_t size, uint64_t sec, unsigned usec, long pid,
-                        unsigned long n, const char *host);
+/*
+ * The file name of one delivery: SEC.QID_N.HOST, where SEC is the message's
+ * arrival time, ID its queue id and N the recipient's index (host's '/' and
+ * ':' escaped as \057, \072). It is unique (queue ids are) and the same for
+ * every attempt, so a delivery repeated after a crash finds its earlier copy
+ * in new/ and does not make a second one.
+ */
+int maildir_unique_name(char *out, size_t size, uint64_t sec, const char *id, size_t n,
+                        const char *host);
 /* 1 if s is usable as one path component (non-empty, no '/', not starting with '.', no control). */
 int maildir_component_ok(const char *s);
 
@@ -39,10 +45,11 @@ struct maildir_msg {
  * data_dir (creating the folders when missing). No fsync: the caller
  * fsyncs m->fd (batched), then calls maildir_publish. 0 or -1 (errno).
  */
-int maildir_write(const char *data_dir, const char *domain, const char *local,
+int maildir_write(const char *data_dir, const char *domain, const char *local, const char *name,
                   const char *return_path, int fd, uint64_t offset, uint64_t size,
-                  const char *hostname, struct maildir_msg *m);
-/* Closes and renames tmp -> new; the caller then fsyncs m->new_dir. */
+                  struct maildir_msg *m);
+/* Closes and renames tmp -> new (never replacing: a copy already in new/ counts as
+ * delivered); the caller then fsyncs m->new_dir. */
 int maildir_publish(struct maildir_msg *m);
 /* Closes and removes the temporary file (after a failure). */
 void maildir_abort(struct maildir_msg *m);

@@ -8,6 +8,7 @@
 #include "lib/log.h"
 #include "lib/str.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -80,9 +81,21 @@ static void diskq_fail(struct diskq_job *j, int err)
     }
 }
 
-/* fsyncs every fd named by the batch's jobs. */
+/*
+ * fsyncs every fd named by the batch's jobs. With delayed allocation a file's
+ * blocks are only allocated at writeback, so fsyncing N fresh files one by
+ * one would cost N journal commits. Starting writeback of all of them first
+ * (sync_file_range WRITE allocates the blocks) lets the first fsync commit
+ * the journal for the whole batch; the other fsyncs then only wait for their
+ * own data. Each file still gets its own fsync: durability does not depend
+ * on the file system's ordering.
+ */
 static void diskq_sync_fds(struct diskq_job **batch, int n)
 {
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < batch[i]->n_fds; k++)
+            if (!batch[i]->failed)
+                sync_file_range(batch[i]->fds[k], 0, 0, SYNC_FILE_RANGE_WRITE);
     for (int i = 0; i < n; i++) {
         for (int k = 0; k < batch[i]->n_fds; k++)
             if (!batch[i]->failed && fsync(batch[i]->fds[k]) < 0) {

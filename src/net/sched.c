@@ -122,8 +122,10 @@ static void sched_deliver_one(struct deliver_job *dj, size_t i, int fd, int64_t 
         log_info("%s: to=<%s> status=failed (no such mailbox)", e->id, e->rcpts[i].addr);
         return;
     }
-    if (fd < 0 || maildir_write(c->data_dir, domain, mailbox, e->sender, fd, e->content_offset,
-                                e->size, c->hostname, &dj->out[i]) < 0) {
+    char name[512];
+    maildir_unique_name(name, sizeof name, (uint64_t)(e->arrival / 1000), e->id, i, c->hostname);
+    if (fd < 0 || maildir_write(c->data_dir, domain, mailbox, name, e->sender, fd,
+                                e->content_offset, e->size, &dj->out[i]) < 0) {
         str_fmt(why, sizeof why, "4.2.0 mailbox %s@%s unavailable: %s", mailbox, domain,
                 strerror(errno));
         log_warn("%s: to=<%s> status=deferred (%s)", e->id, e->rcpts[i].addr, why);
@@ -166,6 +168,8 @@ static void sched_publish(struct diskq_job *j)
             continue;
         }
         o->tmp[0] = '\0';
+        log_info("%s: to=<%s> status=delivered (maildir %s)", dj->m->env.id,
+                 dj->m->env.rcpts[i].addr, o->new_dir);
         if (diskq_job_sync_dir(j, o->new_dir) < 0 && fsio_fsync_dir(o->new_dir) < 0) {
             j->failed = 1;
             j->err = errno;
@@ -230,7 +234,7 @@ static void sched_done(struct diskq_job *j)
     struct qmsg *m = dj->m;
     s->inflight--;
     m->busy = 0;
-    if (j->failed)
+    if (j->failed && j->err != ECANCELED)
         log_err("%s: delivery or its record failed: %s (will retry)", m->env.id,
                 strerror(j->err));
     for (size_t i = 0; i < m->env.n_rcpts; i++) {

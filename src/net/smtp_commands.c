@@ -171,11 +171,7 @@ static void smtps_rcpt(struct smtps_session *s, const struct smtp_cmd *cmd)
 
 static void smtps_data(struct smtps_session *s, const struct smtp_cmd *cmd)
 {
-    if (s->state == SMTPS_MAIL) {
-        smtps_bad(s, "554 5.5.1 Error: no valid recipients");
-        return;
-    }
-    if (s->state != SMTPS_RCPT) {
+    if (s->state != SMTPS_RCPT) { /* RFC 5321 3.3 allows 503 or 554 when no RCPT was accepted */
         smtps_bad(s, "503 5.5.1 Error: need RCPT command");
         return;
     }

@@ -521,8 +521,8 @@ class Server:
     # lifecycle
 
     def start(self):
-        if not os.path.exists(BIN):
-            raise unittest.SkipTest("POSTINO_BIN %s does not exist" % BIN)
+        if not os.access(BIN, os.X_OK):
+            raise AssertionError("POSTINO_BIN %s is not an executable" % BIN)
         self.starts += 1
         self.killed = False
         out = open(os.path.join(self.tmp, "serve-%d.stdout" % self.starts), "wb")

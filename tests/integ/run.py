@@ -117,20 +117,33 @@ class CountingResult(unittest.TextTestResult):
             self._set(test, "failed")
 
 
+def outcome_of(test, outcome):
+    """A test's outcome; one that never ran takes the outcome of its class or
+    module fixture (skipped by a SkipTest in setUpClass, failed by an error
+    there), and counts as failed when there is none."""
+    if test.id() in outcome:
+        return outcome[test.id()]
+    cls = type(test)
+    for key in ("setUpClass (%s.%s)" % (cls.__module__, cls.__qualname__),
+                "setUpModule (%s)" % cls.__module__):
+        if key in outcome:
+            return outcome[key]
+    return "failed"
+
+
 def worker(path, result_file, filters, verbose):
     """Runs one module's selected tests; writes {passed, failed, skipped} to result_file."""
     mod = load_module(path)
     suite = unittest.defaultTestLoader.loadTestsFromModule(mod)
-    chosen = unittest.TestSuite(t for t in iter_tests(suite) if selected(t.id(), filters))
+    tests = [t for t in iter_tests(suite) if selected(t.id(), filters)]
+    chosen = unittest.TestSuite(tests)   # (the suite drops its tests as they finish)
     runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2 if verbose else 1,
                                      resultclass=CountingResult)
     t0 = time.monotonic()
     result = runner.run(chosen)
     counts = {"passed": 0, "failed": 0, "skipped": 0}
-    for what in result.outcome.values():
-        counts[what] += 1
-    # a test whose outcome was never recorded (should not happen) counts as failed
-    counts["failed"] += max(0, chosen.countTestCases() - len(result.outcome))
+    for t in tests:
+        counts[outcome_of(t, result.outcome)] += 1
     counts["seconds"] = time.monotonic() - t0
     with open(result_file, "w") as f:
         json.dump(counts, f)
@@ -177,6 +190,15 @@ def main(argv):
             if cp.returncode != 0 or not out.splitlines()[-1:] or out.splitlines()[-1] != "0":
                 keep.append(p)
         modules = keep
+
+    if not modules:
+        print("integ: no test matches %s" % " ".join(filters))
+        return 2
+    sys.path.insert(0, HERE)
+    import lib
+    if not os.access(lib.BIN, os.X_OK):
+        print("integ: POSTINO_BIN %s is not an executable (build it first)" % lib.BIN)
+        return 2
 
     tmpdir = tempfile.mkdtemp(prefix="postino-run-")
     pending = list(modules)

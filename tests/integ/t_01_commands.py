@@ -6,7 +6,6 @@ commands, bad sequences (503 5.5.1), syntax errors (501), and ESMTP
 parameters refused in a session opened with HELO (555 5.5.4).
 One server for the whole module; every test opens its own connection.
 """
-import re
 import unittest
 
 import lib

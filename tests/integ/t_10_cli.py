@@ -31,8 +31,8 @@ BAD_VALUES = {
 class Cli(lib.IntegTestCase):
 
     def setUp(self):
-        if not os.path.exists(lib.BIN):
-            self.skipTest("POSTINO_BIN %s does not exist" % lib.BIN)
+        if not os.access(lib.BIN, os.X_OK):
+            self.fail("POSTINO_BIN %s is not an executable" % lib.BIN)
         self.tmp = tempfile.mkdtemp(prefix="postino-cli-")
         if lib.KEEP_TMP:
             self.addCleanup(lambda: print("\n[KEEP_TMP] %s" % self.tmp))
