@@ -97,7 +97,7 @@ static int serve_args(int argc, char **argv, const char **conf_path)
 static int serve_run(const struct conf *c)
 {
     struct serve sv = {0};
-    struct queue q;
+    struct queue q = {0};
     int status = 1;
     sv.base = event_base_new();
     struct diskq *dq = diskq_new(sv.base, SERVE_WORKERS);
@@ -121,6 +121,7 @@ static int serve_run(const struct conf *c)
     diskq_free(dq); /* finishes commits in flight, runs their completions */
     smtp_server_free(sv.smtp);
     sched_free(sched);
+    queue_fini(&q);
     if (sv.drain)
         event_free(sv.drain);
     event_free(sigterm);

@@ -2,6 +2,7 @@
  * queue: durable on-disk queue (see queue.h and docs/queue-format.md).
  */
 #include "mail/queue.h"
+#include "lib/alloc.h"
 #include "lib/fsio.h"
 #include "lib/str.h"
 #include <dirent.h>
@@ -9,6 +10,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -17,18 +19,80 @@
 #define QUEUE_WRITE_CHUNK 65536
 #define QUEUE_HEAD_MAX (8u << 20)
 
+/* Loads the names of the files in pool/ (removing any past the maximum). */
+static int queue_pool_load(struct queue *q)
+{
+    char pool[PATH_MAX], path[PATH_MAX];
+    str_fmt(pool, sizeof pool, "%s/pool", q->dir);
+    DIR *d = opendir(pool);
+    if (!d)
+        return -1;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        if (q->pool_n < QUEUE_POOL_MAX && strlen(de->d_name) <= QUEUE_ID_MAX)
+            str_copy(q->pool[q->pool_n++], QUEUE_ID_MAX + 1, de->d_name);
+        else if (str_fmt(path, sizeof path, "%s/%s", pool, de->d_name) == 0)
+            unlink(path);
+    }
+    closedir(d);
+    return 0;
+}
+
 int queue_init(struct queue *q, const char *data_dir)
 {
+    memset(q, 0, sizeof *q);
+    pthread_mutex_init(&q->pool_lock, NULL);
+    q->pool = xcalloc(QUEUE_POOL_MAX, sizeof *q->pool);
     if (str_fmt(q->dir, sizeof q->dir, "%s/queue", data_dir) < 0) {
         errno = ENAMETOOLONG;
         return -1;
     }
     char sub[PATH_MAX];
-    for (int i = 0; i < 256; i++) {
-        if (str_fmt(sub, sizeof sub, "%s/%02X", q->dir, i) < 0 || fsio_mkdir_p(sub, 0700) < 0)
+    for (int i = 0; i <= 256; i++) {
+        if ((i < 256 ? str_fmt(sub, sizeof sub, "%s/%02X", q->dir, i)
+                     : str_fmt(sub, sizeof sub, "%s/pool", q->dir)) < 0 ||
+            fsio_mkdir_p(sub, 0700) < 0)
             return -1;
     }
+    if (queue_pool_load(q) < 0)
+        return -1;
     return fsio_fsync_dir(q->dir);
+}
+
+void queue_fini(struct queue *q)
+{
+    free(q->pool);
+    q->pool = NULL;
+    q->pool_n = 0;
+    pthread_mutex_destroy(&q->pool_lock);
+}
+
+/* Pops a pooled file name into name; 0 if the pool is empty. */
+static int queue_pool_pop(struct queue *q, char *name)
+{
+    int got = 0;
+    pthread_mutex_lock(&q->pool_lock);
+    if (q->pool && q->pool_n > 0) {
+        memcpy(name, q->pool[--q->pool_n], QUEUE_ID_MAX + 1);
+        got = 1;
+    }
+    pthread_mutex_unlock(&q->pool_lock);
+    return got;
+}
+
+/* Reserves a pool slot for name; 0 if the pool is full. */
+static int queue_pool_push(struct queue *q, const char *name)
+{
+    int ok = 0;
+    pthread_mutex_lock(&q->pool_lock);
+    if (q->pool && q->pool_n < QUEUE_POOL_MAX) {
+        str_copy(q->pool[q->pool_n++], QUEUE_ID_MAX + 1, name);
+        ok = 1;
+    }
+    pthread_mutex_unlock(&q->pool_lock);
+    return ok;
 }
 
 void queue_new_id(char id[QUEUE_ID_MAX + 1])
@@ -66,14 +130,31 @@ int queue_path(const struct queue *q, const char *id, char *out, size_t size)
     return str_fmt(out, size, "%s/%.2s/%s", q->dir, id + n - 2, id);
 }
 
-int queue_writer_open(const struct queue *q, const struct envelope *e, struct queue_writer *w)
+/* Opens a pooled file to be written over; -1 if none is available. */
+static int queue_writer_recycle(struct queue *q, struct queue_writer *w)
+{
+    char name[QUEUE_ID_MAX + 1];
+    while (queue_pool_pop(q, name)) {
+        if (str_fmt(w->tmp_path, sizeof w->tmp_path, "%s/pool/%s", q->dir, name) < 0)
+            continue;
+        w->fd = open(w->tmp_path, O_WRONLY | O_CLOEXEC);
+        if (w->fd >= 0) {
+            w->recycled = 1;
+            w->queue = q;
+            memcpy(w->pool_name, name, sizeof name);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int queue_writer_open(struct queue *q, const struct envelope *e, struct queue_writer *w)
 {
     memset(w, 0, sizeof *w);
     w->fd = -1;
     buf_init(&w->pending, BUF_UNLIMITED);
     if (queue_path(q, e->id, w->path, sizeof w->path) < 0 ||
-        queue_dir_of(q, e->id, w->dir, sizeof w->dir) < 0 ||
-        str_fmt(w->tmp_path, sizeof w->tmp_path, "%s.tmp", w->path) < 0) {
+        queue_dir_of(q, e->id, w->dir, sizeof w->dir) < 0) {
         errno = ENAMETOOLONG;
         return -1;
     }
@@ -82,6 +163,10 @@ int queue_writer_open(const struct queue *q, const struct envelope *e, struct qu
         return -1;
     }
     w->head_len = w->pending.len;
+    if (queue_writer_recycle(q, w) == 0)
+        return 0;
+    if (str_fmt(w->tmp_path, sizeof w->tmp_path, "%s.tmp", w->path) < 0)
+        return -1;
     w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     return w->fd < 0 ? -1 : 0;
 }
@@ -90,6 +175,7 @@ static void queue_writer_flush(struct queue_writer *w)
 {
     if (!w->error && w->pending.len && fsio_write_all(w->fd, w->pending.data, w->pending.len) < 0)
         w->error = errno;
+    w->file_len += w->pending.len;
     buf_reset(&w->pending);
 }
 
@@ -113,6 +199,9 @@ int queue_writer_finish(struct queue_writer *w)
     if (!w->error &&
         pwrite(w->fd, digits, ENVELOPE_SIZE_WIDTH, (off_t)w->size_offset) != ENVELOPE_SIZE_WIDTH)
         w->error = errno ? errno : EIO;
+    /* a recycled file may be longer than this message: cut the old tail */
+    if (!w->error && w->recycled && ftruncate(w->fd, (off_t)w->file_len) < 0)
+        w->error = errno;
     if (w->error) {
         errno = w->error;
         return -1;
@@ -143,8 +232,10 @@ void queue_writer_abort(struct queue_writer *w)
         close(w->fd);
         w->fd = -1;
     }
-    if (w->tmp_path[0])
+    if (w->tmp_path[0] && !w->recycled)
         unlink(w->tmp_path);
+    if (w->recycled && !w->renamed && !queue_pool_push(w->queue, w->pool_name))
+        unlink(w->tmp_path); /* back to the pool for the next message */
     if (w->renamed) /* committed but not durably: the client was told 451 */
         unlink(w->path);
     buf_free(&w->pending);
@@ -165,6 +256,25 @@ int queue_append(const struct queue *q, const char *id, const char *data, size_t
     close(fd);
     errno = saved;
     return r;
+}
+
+int queue_retire(struct queue *q, const char *id)
+{
+    char path[PATH_MAX], pooled[PATH_MAX];
+    if (queue_path(q, id, path, sizeof path) < 0 ||
+        str_fmt(pooled, sizeof pooled, "%s/pool/%s", q->dir, id) < 0)
+        return -1;
+    int pooled_ok = 0;
+    pthread_mutex_lock(&q->pool_lock);
+    if (q->pool && q->pool_n < QUEUE_POOL_MAX &&
+        renameat2(AT_FDCWD, path, AT_FDCWD, pooled, RENAME_NOREPLACE) == 0) {
+        str_copy(q->pool[q->pool_n++], QUEUE_ID_MAX + 1, id);
+        pooled_ok = 1;
+    }
+    pthread_mutex_unlock(&q->pool_lock);
+    if (pooled_ok)
+        return 0;
+    return (unlink(path) < 0 && errno != ENOENT) ? -1 : 0;
 }
 
 int queue_append_open(const struct queue *q, const char *id, const char *data, size_t n)

@@ -184,7 +184,7 @@ static void sched_record(struct diskq_job *j)
     struct envelope *e = &dj->m->env;
     char dir[PATH_MAX];
     if (envelope_done(e)) {
-        if (queue_remove(dj->s->queue, e->id) < 0 ||
+        if (queue_retire(dj->s->queue, e->id) < 0 ||
             queue_dir_of(dj->s->queue, e->id, dir, sizeof dir) < 0) {
             j->failed = 1;
             j->err = errno;

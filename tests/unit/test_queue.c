@@ -99,6 +99,7 @@ static void test_commit_load(void **st)
     envelope_free(&l);
     envelope_free(&e);
     buf_free(&rec);
+    queue_fini(&q);
 }
 
 static int count_cb(void *ctx, const char *path, const char *id)
@@ -137,6 +138,7 @@ static void test_scan_cleans_tmp(void **st)
     assert_int_equal(queue_load(path, &l), -1);
     envelope_free(&e);
     envelope_free(&e2);
+    queue_fini(&q);
 }
 
 static void test_abort(void **st)
@@ -151,6 +153,46 @@ static void test_abort(void **st)
     queue_writer_abort(&w);
     assert_int_equal(access(w.tmp_path, F_OK), -1);
     envelope_free(&e);
+    queue_fini(&q);
+}
+
+/* A retired file is reused for the next message; a shorter message is not polluted by the old tail. */
+static void test_recycle(void **st)
+{
+    (void)st;
+    struct queue q;
+    struct envelope e1, e2, l;
+    char p1[PATH_MAX], p2[PATH_MAX], pooled[PATH_MAX + 64];
+    assert_int_equal(queue_init(&q, tmpdir), 0);
+    new_env(&e1);
+    commit(&q, &e1, "Subject: a long first message\r\n\r\nwith a long body indeed\r\n", p1);
+    assert_int_equal(queue_retire(&q, e1.id), 0);
+    assert_int_equal(access(p1, F_OK), -1);
+    snprintf(pooled, sizeof pooled, "%s/pool/%s", q.dir, e1.id);
+    assert_int_equal(access(pooled, F_OK), 0);
+    assert_int_equal(q.pool_n, 1);
+    new_env(&e2);
+    commit(&q, &e2, "x\r\n", p2);
+    assert_int_equal(q.pool_n, 0);
+    assert_int_equal(access(pooled, F_OK), -1); /* the pooled file became the new message */
+    assert_int_equal(queue_load(p2, &l), 0);
+    assert_int_equal(l.size, 3);
+    assert_string_equal(l.id, e2.id);
+    envelope_free(&l);
+    /* the pool survives a restart */
+    assert_int_equal(queue_retire(&q, e2.id), 0);
+    queue_fini(&q);
+    assert_int_equal(queue_init(&q, tmpdir), 0);
+    assert_int_equal(q.pool_n, 1);
+    /* an aborted writer gives its pooled file back */
+    struct queue_writer w;
+    assert_int_equal(queue_writer_open(&q, &e1, &w), 0);
+    assert_true(w.recycled);
+    queue_writer_abort(&w);
+    assert_int_equal(q.pool_n, 1);
+    envelope_free(&e1);
+    envelope_free(&e2);
+    queue_fini(&q);
 }
 
 int main(void)
@@ -160,6 +202,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_commit_load, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scan_cleans_tmp, setup, teardown),
         cmocka_unit_test_setup_teardown(test_abort, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recycle, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
