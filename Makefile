@@ -61,6 +61,9 @@ unit: build-unit build-asan-unit
 	@./tests/run-unit.sh build build-asan
 
 integ: build/postino build-asan/postino
+	@echo "== integration tests, normal build"
+	@POSTINO_BIN=$(CURDIR)/build/postino /usr/bin/python3 tests/integ/run.py
+	@echo "== integration tests, sanitizer build"
 	@POSTINO_BIN=$(CURDIR)/build-asan/postino /usr/bin/python3 tests/integ/run.py
 
 check: all asan unit integ

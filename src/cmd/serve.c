@@ -99,7 +99,11 @@ static int serve_run(const struct conf *c)
     struct serve sv = {0};
     struct queue q = {0};
     int status = 1;
-    sv.base = event_base_new();
+    /* The changelist folds the enable/disable pairs of each loop turn into one epoll_ctl. */
+    struct event_config *cfg = event_config_new();
+    event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    sv.base = event_base_new_with_config(cfg);
+    event_config_free(cfg);
     struct diskq *dq = diskq_new(sv.base, SERVE_WORKERS);
     struct sched *sched = dq ? sched_new(sv.base, c, &q, dq) : NULL;
     sv.smtp = sched ? smtp_server_new(sv.base, c, &q, dq, sched) : NULL;

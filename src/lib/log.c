@@ -13,6 +13,7 @@
 
 static int log_fd = 2;
 static enum log_level log_min = LOG_INFO;
+static long log_pid;
 
 int log_open(const char *path)
 {
@@ -38,11 +39,13 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
     char line[2048];
     struct timeval tv;
     struct tm tm;
+    if (!log_pid)
+        log_pid = (long)getpid();
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);
     size_t n = strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
     int m = snprintf(line + n, sizeof line - n, ".%03ldZ postino[%ld] %s: ",
-                     (long)(tv.tv_usec / 1000), (long)getpid(), names[lvl]);
+                     (long)(tv.tv_usec / 1000), log_pid, names[lvl]);
     if (m > 0)
         n += (size_t)m;
     va_list ap;

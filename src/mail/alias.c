@@ -14,7 +14,7 @@
  */
 #include "mail/alias.h"
 #include "lib/alloc.h"
-#include "lib/fsio.h"
+#include "lib/linefile.h"
 #include "lib/str.h"
 #include "proto/addr.h"
 #include <errno.h>
@@ -36,18 +36,6 @@ struct aliases {
     struct alias *v;
     size_t n, cap;
 };
-
-static void alias_err(struct buf *err, const char *path, unsigned line, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void alias_err(struct buf *err, const char *path, unsigned line, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    buf_printf(err, "%s:%u: ", path, line);
-    buf_vprintf(err, fmt, ap);
-    va_end(ap);
-}
 
 /* Parses a mailbox (domain required) into its normal "local@domain" spelling. */
 static int alias_mailbox(const char *s, char *out, size_t size)
@@ -78,13 +66,13 @@ static int alias_add_target(struct alias *e, const char *t, const char *path, st
 {
     char norm[ALIAS_ADDR_MAX];
     if (alias_mailbox(t, norm, sizeof norm) < 0) {
-        alias_err(err, path, e->line, "invalid target address \"%.100s\"", t);
+        linefile_err(err, path, e->line, "invalid target address \"%.100s\"", t);
         return -1;
     }
     t = norm;
     for (size_t i = 0; i < e->n_targets; i++)
         if (str_ieq(e->targets[i], t)) {
-            alias_err(err, path, e->line, "target %.100s listed twice", t);
+            linefile_err(err, path, e->line, "target %.100s listed twice", t);
             return -1;
         }
     e->targets = xrealloc(e->targets, (e->n_targets + 1) * sizeof *e->targets);
@@ -100,7 +88,7 @@ static int alias_parse_targets(struct alias *e, char *list, const char *path, st
         if (alias_add_target(e, t, path, err) < 0)
             return -1;
     if (e->n_targets == 0) {
-        alias_err(err, path, e->line, "alias %s has no targets", e->key);
+        linefile_err(err, path, e->line, "alias %s has no targets", e->key);
         return -1;
     }
     return 0;
@@ -114,18 +102,18 @@ static int alias_parse_line(struct aliases *a, char *s, const char *path, unsign
         return 0;
     char *colon = strchr(s, ':');
     if (!colon) {
-        alias_err(err, path, line, "expected alias@domain: target, ...");
+        linefile_err(err, path, line, "expected alias@domain: target, ...");
         return -1;
     }
     *colon = '\0';
     char *name = str_trim(s);
     if (!strchr(name, '@')) {
-        alias_err(err, path, line, "alias \"%.100s\" has no domain", name);
+        linefile_err(err, path, line, "alias \"%.100s\" has no domain", name);
         return -1;
     }
     char norm[ALIAS_ADDR_MAX];
     if (alias_mailbox(name, norm, sizeof norm) < 0) {
-        alias_err(err, path, line, "invalid alias address \"%.100s\"", name);
+        linefile_err(err, path, line, "invalid alias address \"%.100s\"", name);
         return -1;
     }
     return alias_parse_targets(alias_new(a, norm, line), colon + 1, path, err);
@@ -151,45 +139,30 @@ static int alias_index(struct aliases *a, const char *path, struct buf *err)
         }
     if (!dup)
         return 0;
-    alias_err(err, path, dup->line, "duplicate alias %s (first at line %u)", dup->key,
+    linefile_err(err, path, dup->line, "duplicate alias %s (first at line %u)", dup->key,
               first->line);
     return -1;
 }
 
-static int alias_parse(struct aliases *a, struct buf *data, const char *path, struct buf *err)
+struct alias_load_ctx {
+    struct aliases *a;
+    const char *path;
+    struct buf *err;
+};
+
+/* linefile callback: one line of the file. */
+static int alias_load_line(void *ctx, char *line, unsigned lineno)
 {
-    char *p = (char *)buf_cstr(data), *end = p + data->len;
-    unsigned line = 0;
-    while (p < end) {
-        char *nl = memchr(p, '\n', (size_t)(end - p));
-        char *e = nl ? nl : end;
-        line++;
-        if (memchr(p, '\0', (size_t)(e - p))) {
-            alias_err(err, path, line, "NUL byte in line");
-            return -1;
-        }
-        *e = '\0';
-        if (alias_parse_line(a, p, path, line, err) < 0)
-            return -1;
-        p = e + 1;
-    }
-    return alias_index(a, path, err);
+    struct alias_load_ctx *x = ctx;
+    return alias_parse_line(x->a, line, x->path, lineno, x->err);
 }
 
 struct aliases *aliases_load(const char *path, struct buf *err)
 {
-    struct buf data;
-    buf_init(&data, ALIASES_FILE_MAX);
-    if (fsio_read_file(path, &data, ALIASES_FILE_MAX) < 0) {
-        buf_printf(err, "%s: cannot read: %s", path,
-                   errno == EFBIG ? "file too large" : strerror(errno));
-        buf_free(&data);
-        return NULL;
-    }
     struct aliases *a = xcalloc(1, sizeof *a);
-    int r = alias_parse(a, &data, path, err);
-    buf_free(&data);
-    if (r < 0) {
+    struct alias_load_ctx x = {a, path, err};
+    if (linefile_each(path, ALIASES_FILE_MAX, 0, alias_load_line, &x, err) < 0 ||
+        alias_index(a, path, err) < 0) {
         aliases_free(a);
         return NULL;
     }

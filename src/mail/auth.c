@@ -13,7 +13,7 @@
  */
 #include "mail/auth.h"
 #include "lib/alloc.h"
-#include "lib/fsio.h"
+#include "lib/linefile.h"
 #include "lib/str.h"
 #include "proto/addr.h"
 #include <crypt.h>
@@ -44,18 +44,6 @@ struct users {
  */
 static const char auth_dummy_hash[] =
     "$y$j9T$UnLNqiFe.3qNzA8y7BaVc/$xAEV/lmmMnQOS/dAASf1lTh0p8Y8TVBEtSI1S7S19pD";
-
-static void users_err(struct buf *err, const char *path, unsigned line, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void users_err(struct buf *err, const char *path, unsigned line, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    buf_printf(err, "%s:%u: ", path, line);
-    buf_vprintf(err, fmt, ap);
-    va_end(ap);
-}
 
 /*
  * A users-file address: an RFC 5321 mailbox (proto/addr, the syntax the SMTP
@@ -113,12 +101,12 @@ static int users_parse_line(struct users *u, char *s, const char *path, unsigned
     char *colon = strchr(s, ':');
     char *at = colon ? memchr(s, '@', (size_t)(colon - s)) : NULL;
     if (!at) {
-        users_err(err, path, line, "expected local@domain:HASH");
+        linefile_err(err, path, line, "expected local@domain:HASH");
         return -1;
     }
     if (!auth_valid_address(s, (size_t)(colon - s))) {
         int n = colon - s > 100 ? 100 : (int)(colon - s);
-        users_err(err, path, line, "invalid address \"%.*s\"", n, s);
+        linefile_err(err, path, line, "invalid address \"%.*s\"", n, s);
         return -1;
     }
     char *hash = colon + 1;
@@ -126,7 +114,7 @@ static int users_parse_line(struct users *u, char *s, const char *path, unsigned
         hash++;
     const char *problem = auth_hash_problem(hash);
     if (problem) {
-        users_err(err, path, line, "%s", problem);
+        linefile_err(err, path, line, "%s", problem);
         return -1;
     }
     users_add(u, s, (size_t)(colon - s), hash, line);
@@ -153,48 +141,30 @@ static int users_index(struct users *u, const char *path, struct buf *err)
         }
     if (!dup)
         return 0;
-    users_err(err, path, dup->line, "duplicate user %s (first at line %u)", dup->addr,
+    linefile_err(err, path, dup->line, "duplicate user %s (first at line %u)", dup->addr,
               first->line);
     return -1;
 }
 
-/* Calls users_parse_line for each line of data; 0 or -1. */
-static int users_parse(struct users *u, struct buf *data, const char *path, struct buf *err)
+struct users_load_ctx {
+    struct users *u;
+    const char *path;
+    struct buf *err;
+};
+
+/* linefile callback: one line of the file. */
+static int users_load_line(void *ctx, char *line, unsigned lineno)
 {
-    char *p = (char *)buf_cstr(data), *end = p + data->len;
-    unsigned line = 0;
-    while (p < end) {
-        char *nl = memchr(p, '\n', (size_t)(end - p));
-        char *e = nl ? nl : end;
-        line++;
-        if (memchr(p, '\0', (size_t)(e - p))) {
-            users_err(err, path, line, "NUL byte in line");
-            return -1;
-        }
-        *e = '\0';
-        if (users_parse_line(u, p, path, line, err) < 0)
-            return -1;
-        p = e + 1;
-    }
-    return users_index(u, path, err);
+    struct users_load_ctx *x = ctx;
+    return users_parse_line(x->u, line, x->path, lineno, x->err);
 }
 
 struct users *users_load(const char *path, struct buf *err)
 {
-    struct buf data;
-    buf_init(&data, USERS_FILE_MAX);
-    if (fsio_read_file(path, &data, USERS_FILE_MAX) < 0) {
-        buf_printf(err, "%s: cannot read: %s", path,
-                   errno == EFBIG ? "file too large" : strerror(errno));
-        buf_free(&data);
-        return NULL;
-    }
     struct users *u = xcalloc(1, sizeof *u);
-    int r = users_parse(u, &data, path, err);
-    if (data.data)
-        explicit_bzero(data.data, data.cap); /* it held {PLAIN} passwords */
-    buf_free(&data);
-    if (r < 0) {
+    struct users_load_ctx x = {u, path, err};
+    if (linefile_each(path, USERS_FILE_MAX, 1, users_load_line, &x, err) < 0 ||
+        users_index(u, path, err) < 0) {
         users_free(u);
         return NULL;
     }

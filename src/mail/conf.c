@@ -18,6 +18,7 @@
 #include "lib/alloc.h"
 #include "lib/dur.h"
 #include "lib/fsio.h"
+#include "lib/linefile.h"
 #include "lib/str.h"
 #include "mail/alias.h"
 #include "mail/auth.h"
@@ -463,23 +464,12 @@ static int conf_parse_line(struct conf_ctx *x, char *s)
     return -1;
 }
 
-static int conf_parse_file(struct conf_ctx *x, struct buf *data)
+/* linefile callback: one line of the config file. */
+static int conf_parse_file_line(void *ctx, char *line, unsigned lineno)
 {
-    char *p = (char *)buf_cstr(data), *end = p + data->len;
-    while (p < end) {
-        char *nl = memchr(p, '\n', (size_t)(end - p));
-        char *e = nl ? nl : end;
-        x->line++;
-        if (memchr(p, '\0', (size_t)(e - p))) {
-            conf_err(x, "NUL byte in line");
-            return -1;
-        }
-        *e = '\0';
-        if (conf_parse_line(x, p) < 0)
-            return -1;
-        p = e + 1;
-    }
-    return 0;
+    struct conf_ctx *x = ctx;
+    x->line = lineno;
+    return conf_parse_line(x, line);
 }
 
 /* The line where key was last set, 0 if it kept its default. */
@@ -561,17 +551,7 @@ static int conf_load_tables(struct conf *c, struct buf *err)
 
 static int conf_read(struct conf_ctx *x, const char *path)
 {
-    struct buf data;
-    buf_init(&data, CONF_FILE_MAX);
-    if (fsio_read_file(path, &data, CONF_FILE_MAX) < 0) {
-        buf_printf(x->err, "%s: cannot open: %s", path,
-                   errno == EFBIG ? "file too large" : strerror(errno));
-        buf_free(&data);
-        return -1;
-    }
-    int r = conf_parse_file(x, &data);
-    buf_free(&data);
-    return r;
+    return linefile_each(path, CONF_FILE_MAX, 0, conf_parse_file_line, x, x->err);
 }
 
 int conf_load(const char *path, struct conf *c, struct buf *err)

@@ -178,7 +178,7 @@ static void test_missing_file(void **state)
     buf_init(&err, 4096);
     str_fmt(p, sizeof p, "%s/none", tmpdir);
     assert_null(users_load(p, &err));
-    str_fmt(want, sizeof want, "%s: cannot read: No such file or directory", p);
+    str_fmt(want, sizeof want, "%s: cannot open: No such file or directory", p);
     assert_string_equal(buf_cstr(&err), want);
     buf_free(&err);
     struct users *u = load_ok("");

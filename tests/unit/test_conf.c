@@ -553,7 +553,7 @@ static void test_users_aliases_through_conf(void **state)
     assert_non_null(strstr(buf_cstr(&err), "not-an-address"));
     buf_reset(&err);
     assert_int_equal(load("aliases nothere.txt\n", &c, &err), -1);
-    assert_non_null(strstr(buf_cstr(&err), "nothere.txt: cannot read"));
+    assert_non_null(strstr(buf_cstr(&err), "nothere.txt: cannot open"));
     buf_free(&err);
     write_file("u.txt", "ok@localhost:{PLAIN}pw\n");
     load_ok("users u.txt\naliases /dev/null\n", &c);
