@@ -66,7 +66,8 @@ integ: build/postino build-asan/postino
 	@echo "== integration tests, sanitizer build"
 	@POSTINO_BIN=$(CURDIR)/build-asan/postino /usr/bin/python3 tests/integ/run.py
 
-check: all asan unit integ
+check: all asan build-unit build-asan-unit
+	@./tests/check.sh
 
 fuzz:
 	@./tests/fuzz/run.sh

@@ -1,0 +1,28 @@
+#!/bin/sh
+# Runs every test suite of `make check` (unit tests of both builds, integration
+# tests against both builds), shows their output, and ends with one line
+# counting all of them: "check: N passed, N failed".
+set -u
+cd "$(dirname "$0")/.."
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+passed=0 failed=0 status=0
+
+suite() {
+    "$@" >"$log" 2>&1 || status=1
+    cat "$log"
+    line=$(grep -E '^[a-z]+: [0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+    p=$(printf '%s' "$line" | sed -n 's/^[a-z]*: \([0-9]*\) passed.*/\1/p')
+    f=$(printf '%s' "$line" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')
+    [ -z "$line" ] && { status=1; f=1; }
+    passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+}
+
+echo "== unit tests (normal and sanitizer builds)"
+suite ./tests/run-unit.sh build build-asan
+echo "== integration tests, normal build"
+suite env POSTINO_BIN="$PWD/build/postino" /usr/bin/python3 tests/integ/run.py
+echo "== integration tests, sanitizer build"
+suite env POSTINO_BIN="$PWD/build-asan/postino" /usr/bin/python3 tests/integ/run.py
+echo "check: $passed passed, $failed failed"
+[ "$status" -eq 0 ] && [ "$failed" -eq 0 ]
