@@ -8,7 +8,7 @@
 #   ONLY=postfix bench/run.sh         # Postfix only (no postino binary needed)
 #   ONLY=postino bench/run.sh         # postino only
 #
-# Other knobs (see bench/bench.py): MSG_SIZE, TIMEOUT (per run, s), QUIET_WAIT, POSTINO_BIN,
+# Other knobs (see bench/bench.py): MSG_SIZE, TIMEOUT (per run, s), QUIET_WAIT, RETRY_BUSY, POSTINO_BIN,
 # PF_PORT (2625), PI_PORT (2725), BENCH_DIR (/var/tmp), KEEP=1, RESULTS.
 # Needs root (Postfix's master runs as root) and the postfix package (for
 # smtp-source and the private instance; `make bench` installs it). The system
@@ -33,5 +33,5 @@ export PATH="$PATH:/usr/sbin:/sbin"
 # bench.py bounds every run (TIMEOUT) and stops the servers on exit; the outer
 # timeout is a last resort against a hung driver.
 runs=${RUNS:-3}; n_sess=$(wc -w <<<"${SESSIONS:-1 10 50}")
-limit=$(( (runs * n_sess * 2) * (${TIMEOUT:-600} + ${QUIET_WAIT:-60} + 90) + 60 ))
+limit=$(( runs * n_sess * 2 * (${RETRY_BUSY:-2} + 1) * (${TIMEOUT:-600} + ${QUIET_WAIT:-60} + 90) + 60 ))
 exec timeout --foreground --signal=TERM --kill-after=60 "$limit" /usr/bin/python3 bench/bench.py
