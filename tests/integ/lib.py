@@ -696,3 +696,25 @@ class IntegTestCase(unittest.TestCase):
         c = srv.raw(**kw)
         self.addCleanup(c.close)
         return c
+
+
+class SharedServerTestCase(IntegTestCase):
+    """One server for the whole class, started before its first test and stopped
+    after its last. Subclasses override server_options() (Server keyword args)."""
+
+    @classmethod
+    def server_options(cls):
+        return {}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server(**cls.server_options())
+        try:
+            cls.srv.start()
+        except BaseException:
+            cls.srv.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.close()

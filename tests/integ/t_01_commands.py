@@ -12,20 +12,11 @@ import lib
 from lib import expect
 
 
-class Commands(lib.IntegTestCase):
+class Commands(lib.SharedServerTestCase):
 
     @classmethod
-    def setUpClass(cls):
-        cls.srv = lib.Server()
-        try:
-            cls.srv.start()
-        except BaseException:
-            cls.srv.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.close()
+    def server_options(cls):
+        return dict()
 
     def conn(self, ehlo=True):
         c = self.raw(self.srv)

@@ -17,23 +17,14 @@ def body_of(raw):
     return raw.partition(b"\n\n")[2]
 
 
-class Delivery(lib.IntegTestCase):
+class Delivery(lib.SharedServerTestCase):
     """No users file: every local part of a local domain is accepted."""
 
     @classmethod
-    def setUpClass(cls):
-        cls.srv = lib.Server(aliases=["team@example.test: bob@example.test, alice@example.test",
-                                      "solo@example.test: Dave@Example.Test"],
-                             max_message_size="1M", max_recipients="10")
-        try:
-            cls.srv.start()
-        except BaseException:
-            cls.srv.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.close()
+    def server_options(cls):
+        return dict(aliases=["team@example.test: bob@example.test, alice@example.test",
+                             "solo@example.test: Dave@Example.Test"],
+                    max_message_size="1M", max_recipients="10")
 
     def check_prefix(self, raw, sender, qid):
         """Return-Path first, Received second, naming this host and the queue id."""

@@ -15,20 +15,11 @@ from lib import expect
 LIMIT = 100 * 1024
 
 
-class Limits(lib.IntegTestCase):
+class Limits(lib.SharedServerTestCase):
 
     @classmethod
-    def setUpClass(cls):
-        cls.srv = lib.Server()   # max_message_size 100K, max_recipients 5, max_hops 50
-        try:
-            cls.srv.start()
-        except BaseException:
-            cls.srv.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.close()
+    def server_options(cls):  # max_message_size 100K, max_recipients 5, max_hops 50
+        return dict()
 
     def conn(self):
         c = self.raw(self.srv)

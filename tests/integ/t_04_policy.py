@@ -21,23 +21,14 @@ def closed_relayhost():
     return "[127.0.0.1]:%d" % lib.free_port()
 
 
-class WithUsers(lib.IntegTestCase):
+class WithUsers(lib.SharedServerTestCase):
 
     @classmethod
-    def setUpClass(cls):
-        cls.srv = lib.Server(users=["bob@example.test:{PLAIN}secret",
-                                    "alice@localhost:{PLAIN}other"],
-                             aliases=["team@example.test: bob@example.test, alice@localhost"],
-                             relayhost=closed_relayhost())
-        try:
-            cls.srv.start()
-        except BaseException:
-            cls.srv.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.close()
+    def server_options(cls):
+        return dict(users=["bob@example.test:{PLAIN}secret",
+                           "alice@localhost:{PLAIN}other"],
+                    aliases=["team@example.test: bob@example.test, alice@localhost"],
+                    relayhost=closed_relayhost())
 
     def conn(self, source=None):
         c = self.raw(self.srv, source=source)
@@ -84,21 +75,12 @@ class WithUsers(lib.IntegTestCase):
         expect(c.cmd("NOOP"), 250, "2.0.0")
 
 
-class Relay(lib.IntegTestCase):
+class Relay(lib.SharedServerTestCase):
     """No users file; relay_networks 127.0.0.1/32."""
 
     @classmethod
-    def setUpClass(cls):
-        cls.srv = lib.Server(relayhost=closed_relayhost())
-        try:
-            cls.srv.start()
-        except BaseException:
-            cls.srv.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.close()
+    def server_options(cls):
+        return dict(relayhost=closed_relayhost())
 
     def conn(self, source=None):
         c = self.raw(self.srv, source=source)

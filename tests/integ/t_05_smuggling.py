@@ -29,20 +29,11 @@ FAKE_ENDINGS = {
 }
 
 
-class Smuggling(lib.IntegTestCase):
+class Smuggling(lib.SharedServerTestCase):
 
     @classmethod
-    def setUpClass(cls):
-        cls.srv = lib.Server()
-        try:
-            cls.srv.start()
-        except BaseException:
-            cls.srv.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.close()
+    def server_options(cls):
+        return dict()
 
     def outer(self, tag, rcpt):
         return ("From: <alice@sender.test>\r\nTo: <%s>\r\nSubject: t05 outer %s\r\n\r\n"

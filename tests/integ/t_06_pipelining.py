@@ -10,22 +10,13 @@ import lib
 from lib import expect
 
 
-class Pipelining(lib.IntegTestCase):
+class Pipelining(lib.SharedServerTestCase):
 
     @classmethod
-    def setUpClass(cls):
-        cls.srv = lib.Server(users=["p1@example.test:{PLAIN}a", "p2@example.test:{PLAIN}b",
-                                    "p3@example.test:{PLAIN}c", "p4@example.test:{PLAIN}d",
-                                    "p5@example.test:{PLAIN}e"])
-        try:
-            cls.srv.start()
-        except BaseException:
-            cls.srv.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.close()
+    def server_options(cls):
+        return dict(users=["p1@example.test:{PLAIN}a", "p2@example.test:{PLAIN}b",
+                           "p3@example.test:{PLAIN}c", "p4@example.test:{PLAIN}d",
+                           "p5@example.test:{PLAIN}e"])
 
     def conn(self):
         c = self.raw(self.srv)

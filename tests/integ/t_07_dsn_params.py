@@ -14,20 +14,11 @@ import lib
 from lib import expect, expect_smtplib
 
 
-class DsnParams(lib.IntegTestCase):
+class DsnParams(lib.SharedServerTestCase):
 
     @classmethod
-    def setUpClass(cls):
-        cls.srv = lib.Server(relayhost="[127.0.0.1]:%d" % lib.free_port())
-        try:
-            cls.srv.start()
-        except BaseException:
-            cls.srv.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.close()
+    def server_options(cls):
+        return dict(relayhost="[127.0.0.1]:%d" % lib.free_port())
 
     def conn(self, mail=True):
         c = self.raw(self.srv)
