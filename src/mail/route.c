@@ -96,3 +96,26 @@ size_t route_expand(const struct conf *c, struct envelope *e, size_t i)
 {
     return route_expand_depth(c, e, i, 0);
 }
+
+void route_next_hop(const struct conf *c, const char *domain, struct route_hop *hop)
+{
+    memset(hop, 0, sizeof *hop);
+    str_copy(hop->domain, sizeof hop->domain, domain);
+    str_lower(hop->domain);
+    const struct route *r = conf_find_route(c, hop->domain);
+    const struct hostport *hp = r ? &r->hop : c->has_relayhost ? &c->relayhost : NULL;
+    if (hp) {
+        str_copy(hop->host, sizeof hop->host, hp->host);
+        hop->port = hp->port ? hp->port : c->smtp_port;
+        hop->no_mx = hp->no_mx;
+        return;
+    }
+    str_copy(hop->host, sizeof hop->host, hop->domain);
+    hop->port = c->smtp_port;
+    hop->backup = conf_is_relay_domain(c, hop->domain);
+}
+
+void route_hop_key(const struct route_hop *hop, char *out, size_t size)
+{
+    str_fmt(out, size, "%s:%d:%s", hop->host, hop->port, hop->no_mx ? "a" : "mx");
+}

@@ -23,6 +23,24 @@ enum route_kind {
 
 #define ROUTE_ALIAS_DEPTH 8
 
+/* The next hop for a remote domain (RFC 5321 5.1). */
+struct route_hop {
+    char domain[256];   /* the recipient domain (lower case) */
+    char host[256];     /* MX lookup target: the domain, a route's or the relayhost's host */
+    int port;           /* TCP port to connect to (smtp_port unless the hop names one) */
+    int no_mx;          /* [host]: connect to host's A/AAAA, no MX lookup */
+    int backup;         /* relay_domains without a route: deliver only to MX hosts preferred
+                         * over this one, never to itself */
+};
+
+/*
+ * Where mail for domain goes next: a route for the domain wins, then the
+ * relayhost, then the domain's MX (backup mode for relay_domains).
+ */
+void route_next_hop(const struct conf *c, const char *domain, struct route_hop *hop);
+/* A key naming the destination (connections and concurrency are per key): "host:port:mx". */
+void route_hop_key(const struct route_hop *hop, char *out, size_t size);
+
 /* Classifies "local@domain". mailbox (size >= 65) receives the folder name for ROUTE_LOCAL. */
 enum route_kind route_classify(const struct conf *c, const char *addr, char *mailbox, size_t size);
 /* Splits at the last '@': domain lower-cased into domain (size >= 256), local part into local. */
