@@ -69,6 +69,8 @@ static void queue_json_rcpt(struct buf *b, const struct env_rcpt *r)
     json_str(b, r->next_attempt > 0 ? next : NULL);
     buf_appends(b, ",\"last_reply\":");
     json_str(b, r->last_reply);
+    buf_appends(b, ",\"remote_mta\":");
+    json_str(b, r->remote_mta);
     buf_putc(b, '}');
 }
 
@@ -206,6 +208,8 @@ static int queue_show(const struct conf *c, const char *id)
                r->orcpt ? r->orcpt : "(none)", r->attempts);
         if (r->parent >= 0)
             printf(" via=<%s>", e.rcpts[r->parent].addr);
+        if (r->remote_mta)
+            printf(" remote=%s", r->remote_mta);
         printf(" last_reply=%s\n", r->last_reply ? r->last_reply : "(none)");
     }
     printf("\n");

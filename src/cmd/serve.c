@@ -10,6 +10,9 @@
 #include "lib/log.h"
 #include "mail/queue.h"
 #include "net/diskq.h"
+#include "net/mx.h"
+#include "net/smtp_client.h"
+#include "net/tls.h"
 #include "net/sched.h"
 #include "net/smtp_server.h"
 #include <errno.h>
@@ -106,7 +109,12 @@ static int serve_run(const struct conf *c)
     event_config_free(cfg);
     struct diskq *dq = diskq_new(sv.base, SERVE_WORKERS);
     struct sched *sched = dq ? sched_new(sv.base, c, &q, dq) : NULL;
-    sv.smtp = sched ? smtp_server_new(sv.base, c, &q, dq, sched) : NULL;
+    struct mx_resolver *mx = sched ? mx_resolver_new(sv.base, c) : NULL;
+    SSL_CTX *tls_client = mx ? tls_client_ctx() : NULL;
+    struct smtpc *smtpc = mx ? smtpc_new(sv.base, c, mx, tls_client) : NULL;
+    if (smtpc)
+        sched_set_client(sched, smtpc);
+    sv.smtp = smtpc ? smtp_server_new(sv.base, c, &q, dq, sched) : NULL;
     struct event *sigterm = evsignal_new(sv.base, SIGTERM, serve_on_signal, &sv);
     struct event *sigint = evsignal_new(sv.base, SIGINT, serve_on_signal, &sv);
     event_add(sigterm, NULL);
@@ -122,9 +130,19 @@ static int serve_run(const struct conf *c)
             status = 0;
         }
     }
-    diskq_free(dq); /* finishes commits in flight, runs their completions */
+    /* Order matters: stop new work, cancel outbound deliveries (their finished
+     * outcomes are recorded by urgent disk jobs), then let the disk workers finish. */
+    if (sched)
+        sched_stop(sched);
+    if (smtpc)
+        smtpc_stop(smtpc);
+    mx_resolver_free(mx);
+    smtpc_free(smtpc);
+    diskq_free(dq); /* finishes commits and records in flight, runs their completions */
     smtp_server_free(sv.smtp);
     sched_free(sched);
+    if (tls_client)
+        SSL_CTX_free(tls_client);
     queue_fini(&q);
     if (sv.drain)
         event_free(sv.drain);

@@ -40,6 +40,7 @@ void envelope_free(struct envelope *e)
         free(e->rcpts[i].addr);
         free(e->rcpts[i].orcpt);
         free(e->rcpts[i].last_reply);
+        free(e->rcpts[i].remote_mta);
     }
     free(e->rcpts);
     free(e->sender);
@@ -108,7 +109,7 @@ static int env_put_rcpt_state(struct buf *out, const struct env_rcpt *r)
 {
     if (env_put(out, rcpt_status_name(r->status)) < 0 || env_put_num(out, r->attempts) < 0 ||
         env_put_num(out, (uint64_t)(r->next_attempt > 0 ? r->next_attempt : 0)) < 0 ||
-        env_put_num(out, r->dsn_sent) < 0)
+        env_put_num(out, r->dsn_sent) < 0 || env_put(out, r->remote_mta) < 0)
         return -1;
     return env_put(out, r->last_reply);
 }
@@ -236,7 +237,7 @@ static size_t env_split(char *line, char **tok)
     return n;
 }
 
-/* tok[0..4] = status attempts next dsn_sent last_reply */
+/* tok[0..5] = status attempts next dsn_sent remote_mta last_reply */
 static int env_apply_state(struct env_rcpt *r, char **tok)
 {
     int64_t attempts, next, dsn;
@@ -246,16 +247,18 @@ static int env_apply_state(struct env_rcpt *r, char **tok)
     r->attempts = (unsigned)attempts;
     r->next_attempt = next;
     r->dsn_sent = (unsigned)dsn;
+    free(r->remote_mta);
+    r->remote_mta = env_dup(tok[4]);
     free(r->last_reply);
-    r->last_reply = env_dup(tok[4]);
+    r->last_reply = env_dup(tok[5]);
     return 0;
 }
 
-/* "rcpt ADDR NOTIFY ORCPT PARENT STATUS ATTEMPTS NEXT DSN LAST" */
+/* "rcpt ADDR NOTIFY ORCPT PARENT STATUS ATTEMPTS NEXT DSN REMOTE LAST" */
 static int env_parse_rcpt(struct envelope *e, char **tok, size_t n)
 {
     int64_t notify, parent;
-    if (n != 10 || env_num(tok[2], 0, &notify) < 0 || env_num(tok[4], -1, &parent) < 0 ||
+    if (n != 11 || env_num(tok[2], 0, &notify) < 0 || env_num(tok[4], -1, &parent) < 0 ||
         parent >= (int64_t)e->n_rcpts)
         return -1;
     char *addr = env_unescape(tok[1]);
@@ -365,7 +368,7 @@ int envelope_parse_head(const char *buf, size_t len, struct envelope *e)
 static int env_tail_record(struct envelope *e, char **tok, size_t n)
 {
     int64_t v;
-    if (strcmp(tok[0], "state") == 0 && n == 7) {
+    if (strcmp(tok[0], "state") == 0 && n == 8) {
         if (env_num(tok[1], 0, &v) < 0 || v >= (int64_t)e->n_rcpts)
             return -1;
         return env_apply_state(&e->rcpts[v], tok + 2);

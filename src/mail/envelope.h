@@ -39,6 +39,7 @@ struct env_rcpt {
     int64_t next_attempt;   /* ms since the epoch; 0 = as soon as possible */
     unsigned dsn_sent;      /* notices already sent for it (NOTIFY_* bits) */
     char *last_reply;       /* last delivery reply/diagnostic, or NULL */
+    char *remote_mta;       /* the next-hop host that gave last_reply, or NULL */
 };
 
 struct envelope {

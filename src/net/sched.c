@@ -1,12 +1,12 @@
 /*
- * sched: scheduling of local deliveries and retries (see sched.h).
+ * sched: the in-memory queue, the retry timer and the durable recording of
+ * delivery outcomes (see sched.h). Local deliveries are in sched_local.c,
+ * remote ones in sched_remote.c; both end here, in sched_job_done.
  */
-#include "net/sched.h"
+#include "net/sched_int.h"
 #include "lib/alloc.h"
-#include "lib/fsio.h"
 #include "lib/log.h"
 #include "lib/str.h"
-#include "mail/maildir.h"
 #include "mail/route.h"
 #include <errno.h>
 #include <stdint.h>
@@ -15,39 +15,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#define SCHED_MAX_INFLIGHT 512
 #define SCHED_TICK_MS 1000
 
-struct qmsg {
-    struct envelope env;
-    struct qmsg *prev, *next;   /* all messages */
-    struct qmsg *rnext;         /* ready list */
-    int busy, ready;
-};
-
-struct deliver_job {
-    struct diskq_job job;
-    struct sched *s;
-    struct qmsg *m;
-    unsigned char *changed;     /* per recipient: its state must be recorded */
-    struct maildir_msg *out;    /* per recipient: the Maildir copy being written */
-    int record_fd;              /* queue file opened for appending state */
-    int removed;                /* the queue file was removed */
-};
-
-struct sched {
-    struct event_base *base;
-    const struct conf *conf;
-    struct queue *queue;
-    struct diskq *dq;
-    struct qmsg *all;
-    struct qmsg *ready_head, *ready_tail;
-    size_t count;
-    unsigned inflight;
-    struct event *tick;
-};
-
-static int64_t sched_now(void)
+int64_t sched_now(void)
 {
     struct timeval tv;
     gettimeofday(&tv, NULL);
@@ -67,8 +37,7 @@ int64_t sched_backoff(const struct conf *c, unsigned attempts, unsigned jitter_s
     return d;
 }
 
-/* A recipient this scheduler delivers now: local (not remote), waiting, due. */
-static int sched_due(const struct sched *s, const struct env_rcpt *r, int64_t now)
+int sched_due(const struct sched *s, const struct env_rcpt *r, int64_t now, int *remote)
 {
     if (r->status != RCPT_PENDING && r->status != RCPT_DEFERRED)
         return 0;
@@ -76,143 +45,102 @@ static int sched_due(const struct sched *s, const struct env_rcpt *r, int64_t no
         return 0;
     char mailbox[ADDR_LOCAL_MAX + 1];
     enum route_kind k = route_classify(s->conf, r->addr, mailbox, sizeof mailbox);
-    return k != ROUTE_REMOTE && k != ROUTE_RELAY_DOMAIN;
+    *remote = k == ROUTE_REMOTE || k == ROUTE_RELAY_DOMAIN;
+    return 1;
 }
 
-/* Records an outcome for recipient i (in the worker thread). */
-static void sched_outcome(struct deliver_job *dj, size_t i, enum rcpt_status st,
-                          const char *reply)
+/* Makes room in m->changed for every recipient (aliases may have added some). */
+static void sched_changed_fit(struct qmsg *m)
 {
-    struct env_rcpt *r = &dj->m->env.rcpts[i];
+    if (m->changed_cap >= m->env.n_rcpts)
+        return;
+    m->changed = xrealloc(m->changed, m->env.n_rcpts);
+    memset(m->changed + m->changed_cap, 0, m->env.n_rcpts - m->changed_cap);
+    m->changed_cap = m->env.n_rcpts;
+}
+
+void sched_outcome(struct sched *s, struct qmsg *m, size_t i, enum rcpt_status st,
+                   const char *reply)
+{
+    struct env_rcpt *r = &m->env.rcpts[i];
+    (void)s;
     r->status = st;
     free(r->last_reply);
     r->last_reply = reply ? xstrdup(reply) : NULL;
-    dj->changed[i] = 1;
+    m->changed[i] = 1;
 }
 
-static void sched_defer(struct deliver_job *dj, size_t i, const char *why, int64_t now)
+void sched_defer(struct sched *s, struct qmsg *m, size_t i, const char *why, int64_t now)
 {
-    struct env_rcpt *r = &dj->m->env.rcpts[i];
-    const struct conf *c = dj->s->conf;
-    r->attempts++;
-    if (now - dj->m->env.arrival >= c->queue_lifetime_ms) {
+    struct env_rcpt *r = &m->env.rcpts[i];
+    const struct conf *c = s->conf;
+    if (now - m->env.arrival >= c->queue_lifetime_ms) {
         char msg[512];
         str_fmt(msg, sizeof msg, "4.4.7 delivery time expired; last error: %s", why);
-        sched_outcome(dj, i, RCPT_FAILED, msg);
-        log_info("%s: to=<%s> status=failed (%s)", dj->m->env.id, r->addr, msg);
+        sched_outcome(s, m, i, RCPT_FAILED, msg);
+        log_info("%s: to=<%s> status=failed (%s)", m->env.id, r->addr, msg);
         return;
     }
     static _Thread_local unsigned seed;
     if (!seed)
         seed = (unsigned)now ^ (unsigned)(uintptr_t)&seed;
     r->next_attempt = now + sched_backoff(c, r->attempts, (unsigned)rand_r(&seed));
-    sched_outcome(dj, i, RCPT_DEFERRED, why);
+    sched_outcome(s, m, i, RCPT_DEFERRED, why);
 }
 
-/* Writes recipient i's Maildir copy to tmp/ (worker thread, write stage). */
-static void sched_deliver_one(struct deliver_job *dj, size_t i, int fd, int64_t now)
+struct sched_job *sched_job_new(struct sched *s, struct qmsg *m)
 {
-    const struct conf *c = dj->s->conf;
-    struct envelope *e = &dj->m->env;
-    char mailbox[ADDR_LOCAL_MAX + 1], local[256], domain[256], why[512];
-    enum route_kind k = route_classify(c, e->rcpts[i].addr, mailbox, sizeof mailbox);
-    route_split(e->rcpts[i].addr, local, sizeof local, domain, sizeof domain);
-    if (k == ROUTE_UNKNOWN_USER || k == ROUTE_BAD_MAILBOX) {
-        sched_outcome(dj, i, RCPT_FAILED, "5.1.1 no such mailbox here");
-        log_info("%s: to=<%s> status=failed (no such mailbox)", e->id, e->rcpts[i].addr);
-        return;
-    }
-    char name[512];
-    maildir_unique_name(name, sizeof name, (uint64_t)(e->arrival / 1000), e->id, i, c->hostname);
-    if (fd < 0 || maildir_write(c->data_dir, domain, mailbox, name, e->sender, fd,
-                                e->content_offset, e->size, &dj->out[i]) < 0) {
-        str_fmt(why, sizeof why, "4.2.0 mailbox %s@%s unavailable: %s", mailbox, domain,
-                strerror(errno));
-        log_warn("%s: to=<%s> status=deferred (%s)", e->id, e->rcpts[i].addr, why);
-        sched_defer(dj, i, why, now);
-        return;
-    }
-    e->rcpts[i].attempts++;
-    diskq_job_sync_fd(&dj->job, dj->out[i].fd);
-    sched_outcome(dj, i, RCPT_DELIVERED, "2.0.0 delivered to maildir");
+    struct sched_job *sj = xcalloc(1, sizeof *sj);
+    sj->s = s;
+    sj->m = m;
+    sj->record_fd = -1;
+    sj->job.ctx = sj;
+    sj->job.record = sched_record_stage;
+    m->busy++;
+    return sj;
 }
 
-static void sched_write(struct diskq_job *j)
+void sched_job_free(struct sched_job *sj)
 {
-    struct deliver_job *dj = j->ctx;
-    struct envelope *e = &dj->m->env;
-    int64_t now = sched_now();
-    int fd = -1;
-    for (size_t i = 0; i < e->n_rcpts; i++) {
-        if (!sched_due(dj->s, &e->rcpts[i], now))
-            continue;
-        if (fd < 0)
-            fd = queue_open_content(dj->s->queue, e);
-        sched_deliver_one(dj, i, fd, now);
-    }
-    if (fd >= 0)
-        close(fd);
+    if (sj->record_fd >= 0)
+        close(sj->record_fd);
+    diskq_job_release(&sj->job);
+    free(sj->out);
+    free(sj);
 }
 
-/* Publishes the fsync'd Maildir copies into new/ (publish stage). */
-static void sched_publish(struct diskq_job *j)
+void sched_record_stage(struct diskq_job *j)
 {
-    struct deliver_job *dj = j->ctx;
-    for (size_t i = 0; i < dj->m->env.n_rcpts; i++) {
-        struct maildir_msg *o = &dj->out[i];
-        if (o->fd < 0)
-            continue;
-        if (maildir_publish(o) < 0) {
-            j->failed = 1;
-            j->err = errno;
-            continue;
-        }
-        o->tmp[0] = '\0';
-        log_info("%s: to=<%s> status=delivered (maildir %s)", dj->m->env.id,
-                 dj->m->env.rcpts[i].addr, o->new_dir);
-        if (diskq_job_sync_dir(j, o->new_dir) < 0 && fsio_fsync_dir(o->new_dir) < 0) {
-            j->failed = 1;
-            j->err = errno;
-        }
-    }
-}
-
-/* Records the outcomes durably, or removes the message when nothing waits (record stage). */
-static void sched_record(struct diskq_job *j)
-{
-    struct deliver_job *dj = j->ctx;
-    struct envelope *e = &dj->m->env;
+    struct sched_job *sj = j->ctx;
+    struct envelope *e = &sj->m->env;
     char dir[PATH_MAX];
     if (envelope_done(e)) {
-        if (queue_retire(dj->s->queue, e->id) < 0 ||
-            queue_dir_of(dj->s->queue, e->id, dir, sizeof dir) < 0) {
+        if (queue_retire(sj->s->queue, e->id) < 0 ||
+            queue_dir_of(sj->s->queue, e->id, dir, sizeof dir) < 0) {
             j->failed = 1;
             j->err = errno;
             return;
         }
         diskq_job_sync_dir(j, dir);
-        dj->removed = 1;
+        sj->removed = 1;
         return;
     }
     struct buf rec;
     buf_init(&rec, BUF_UNLIMITED);
     for (size_t i = 0; i < e->n_rcpts; i++)
-        if (dj->changed[i])
+        if (sj->m->changed[i])
             envelope_format_state(e, i, &rec);
     if (rec.len) {
-        dj->record_fd = queue_append_open(dj->s->queue, e->id, rec.data, rec.len);
-        if (dj->record_fd < 0) {
+        sj->record_fd = queue_append_open(sj->s->queue, e->id, rec.data, rec.len);
+        if (sj->record_fd < 0) {
             j->failed = 1;
             j->err = errno;
         } else {
-            diskq_job_sync_fd(j, dj->record_fd);
+            diskq_job_sync_fd(j, sj->record_fd);
         }
     }
     buf_free(&rec);
 }
-
-static void sched_kick(struct sched *s, struct qmsg *m);
-static void sched_pump(struct sched *s);
 
 static void sched_unlink(struct sched *s, struct qmsg *m)
 {
@@ -223,78 +151,112 @@ static void sched_unlink(struct sched *s, struct qmsg *m)
     if (m->next)
         m->next->prev = m->prev;
     envelope_free(&m->env);
+    free(m->changed);
     free(m);
     s->count--;
 }
 
-static void sched_done(struct diskq_job *j)
+int sched_job_recorded(struct sched_job *sj)
 {
-    struct deliver_job *dj = j->ctx;
-    struct sched *s = dj->s;
-    struct qmsg *m = dj->m;
-    s->inflight--;
-    m->busy = 0;
-    if (j->failed && j->err != ECANCELED)
-        log_err("%s: delivery or its record failed: %s (will retry)", m->env.id,
-                strerror(j->err));
-    for (size_t i = 0; i < m->env.n_rcpts; i++) {
-        if (dj->out[i].fd >= 0 || dj->out[i].tmp[0]) {
-            maildir_abort(&dj->out[i]); /* never published: undo and retry later */
-            if (m->env.rcpts[i].status == RCPT_DELIVERED)
-                m->env.rcpts[i].status = RCPT_DEFERRED;
-        }
-    }
-    if (dj->record_fd >= 0)
-        close(dj->record_fd);
-    diskq_job_release(j);
-    if (dj->removed && !j->failed) {
-        log_info("%s: removed (all recipients done)", m->env.id);
-        sched_unlink(s, m);
-    }
-    free(dj->changed);
-    free(dj->out);
-    free(dj);
-    sched_pump(s);
-}
-
-/* Starts a delivery job for m now. */
-static void sched_start(struct sched *s, struct qmsg *m)
-{
-    struct deliver_job *dj = xcalloc(1, sizeof *dj);
-    dj->s = s;
-    dj->m = m;
-    size_t n = m->env.n_rcpts ? m->env.n_rcpts : 1;
-    dj->changed = xcalloc(n, 1);
-    dj->out = xcalloc(n, sizeof *dj->out);
-    for (size_t i = 0; i < n; i++)
-        dj->out[i].fd = -1;
-    dj->record_fd = -1;
-    dj->job.write = sched_write;
-    dj->job.publish = sched_publish;
-    dj->job.record = sched_record;
-    dj->job.done = sched_done;
-    dj->job.ctx = dj;
-    m->busy = 1;
-    s->inflight++;
-    diskq_submit(s->dq, &dj->job, DISKQ_NORMAL);
-}
-
-/* 1 if m has work for local delivery now (due recipients, or ready to be removed). */
-static int sched_has_work(struct sched *s, struct qmsg *m, int64_t now)
-{
-    if (m->env.hold)
+    struct qmsg *m = sj->m;
+    if (sj->job.failed) {
+        if (sj->job.err != ECANCELED)
+            log_err("%s: recording the delivery state failed: %s (will retry)", m->env.id,
+                    strerror(sj->job.err));
         return 0;
-    if (envelope_done(&m->env))
-        return 1;
-    for (size_t i = 0; i < m->env.n_rcpts; i++)
-        if (sched_due(s, &m->env.rcpts[i], now))
+    }
+    memset(m->changed, 0, m->changed_cap);
+    if (!sj->removed)
+        return 0;
+    log_info("%s: removed (all recipients done)", m->env.id);
+    sched_unlink(sj->s, m);
+    return 1;
+}
+
+static void sched_record_done(struct diskq_job *j)
+{
+    struct sched_job *sj = j->ctx;
+    struct sched *s = sj->s;
+    struct qmsg *m = sj->m;
+    m->busy--;
+    int gone = sched_job_recorded(sj);
+    sched_job_free(sj);
+    if (!gone)
+        sched_kick(s, m);
+}
+
+void sched_record_start(struct sched *s, struct qmsg *m)
+{
+    struct sched_job *sj = sched_job_new(s, m);
+    sj->job.done = sched_record_done;
+    diskq_submit(s->dq, &sj->job, DISKQ_URGENT); /* small, and must not be dropped at shutdown */
+}
+
+static int sched_any_changed(const struct qmsg *m)
+{
+    for (size_t i = 0; i < m->changed_cap; i++)
+        if (m->changed[i])
             return 1;
     return 0;
 }
 
-static void sched_kick(struct sched *s, struct qmsg *m)
+void sched_job_done(struct sched *s, struct qmsg *m)
 {
-    if (m->busy || m->ready || !sched_has_work(s, m, sched_now()))
+    m->busy--;
+    if (m->busy > 0)
+        return;
+    if (sched_any_changed(m) || envelope_done(&m->env))
+        sched_record_start(s, m);
+    else
+        sched_kick(s, m);
+}
+
+static void sched_pump(struct sched *s)
+{
+    while (s->ready_head && s->inflight < SCHED_MAX_LOCAL && !s->stopping) {
+        struct qmsg *m = s->ready_head;
+        s->ready_head = m->rnext;
+        if (!s->ready_head)
+            s->ready_tail = NULL;
+        m->ready = 0;
+        if (!m->busy)
+            sched_local_start(s, m);
+    }
+}
+
+void sched_local_finished(struct sched *s)
+{
+    s->inflight--;
+    sched_pump(s);
+}
+
+/* What m needs now: 1 local delivery (or removal), 2 remote only, 0 nothing. */
+static int sched_work(struct sched *s, struct qmsg *m, int64_t now)
+{
+    int remote = 0, any_remote = 0;
+    if (envelope_done(&m->env))
+        return 1;
+    for (size_t i = 0; i < m->env.n_rcpts; i++)
+        if (sched_due(s, &m->env.rcpts[i], now, &remote)) {
+            if (!remote)
+                return 1;
+            any_remote = 1;
+        }
+    return any_remote && s->smtpc ? 2 : 0;
+}
+
+void sched_kick(struct sched *s, struct qmsg *m)
+{
+    if (m->busy || m->ready || m->env.hold || s->stopping)
+        return;
+    sched_changed_fit(m);
+    int64_t now = sched_now();
+    int work = sched_work(s, m, now);
+    if (work == 2) {
+        sched_remote_start(s, m, now);
+        return;
+    }
+    if (work != 1)
         return;
     m->ready = 1;
     m->rnext = NULL;
@@ -306,27 +268,15 @@ static void sched_kick(struct sched *s, struct qmsg *m)
     sched_pump(s);
 }
 
-/* Starts ready messages while there is room. */
-static void sched_pump(struct sched *s)
-{
-    while (s->ready_head && s->inflight < SCHED_MAX_INFLIGHT) {
-        struct qmsg *m = s->ready_head;
-        s->ready_head = m->rnext;
-        if (!s->ready_head)
-            s->ready_tail = NULL;
-        m->ready = 0;
-        if (!m->busy)
-            sched_start(s, m);
-    }
-}
-
 static void sched_on_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct sched *s = arg;
     (void)fd;
     (void)what;
-    for (struct qmsg *m = s->all; m; m = m->next)
+    for (struct qmsg *m = s->all, *next; m; m = next) {
+        next = m->next;
         sched_kick(s, m);
+    }
 }
 
 void sched_add(struct sched *s, struct envelope *e)
@@ -373,6 +323,16 @@ struct sched *sched_new(struct event_base *base, const struct conf *c, struct qu
     struct timeval tv = {SCHED_TICK_MS / 1000, (SCHED_TICK_MS % 1000) * 1000};
     event_add(s->tick, &tv);
     return s;
+}
+
+void sched_set_client(struct sched *s, struct smtpc *sc)
+{
+    s->smtpc = sc;
+}
+
+void sched_stop(struct sched *s)
+{
+    s->stopping = 1;
 }
 
 size_t sched_count(const struct sched *s)

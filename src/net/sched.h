@@ -4,8 +4,8 @@
  * workers), records each outcome durably in the queue file, retries
  * temporary failures with exponential backoff between retry_min and
  * retry_max, fails what outlives queue_lifetime (4.4.7), and removes a
- * message once no recipient waits. Remote recipients stay queued for the
- * relay client. Runs in the event-loop thread; a message with a job in
+ * message once no recipient waits. Remote recipients go to the SMTP client
+ * (net/smtp_client), grouped by next hop. Runs in the event-loop thread; a message with a job in
  * flight belongs to that job until its done() runs.
  */
 #ifndef POSTINO_SCHED_H
@@ -24,6 +24,11 @@ struct sched *sched_new(struct event_base *base, const struct conf *c, struct qu
 int sched_load(struct sched *s);
 /* Takes over a just-committed envelope (its contents are moved; *e is left empty). */
 void sched_add(struct sched *s, struct envelope *e);
+struct smtpc;
+/* Remote recipients are handed to this client (without one they wait). */
+void sched_set_client(struct sched *s, struct smtpc *sc);
+/* Starts no new work (shutdown); outcomes still arriving are recorded. */
+void sched_stop(struct sched *s);
 /* Messages currently held in memory. */
 size_t sched_count(const struct sched *s);
 void sched_free(struct sched *s);

@@ -1,15 +1,18 @@
 /*
  * smtp_commands: the SMTP verbs of a server session (RFC 5321 4.1, 4.3.2
  * for the codes allowed in each state; RFC 1869 EHLO; RFC 3461 DSN; RFC
- * 1870 SIZE; RFC 6152 8BITMIME; RFC 2034/3463 enhanced codes). Each verb is
- * check (state and syntax) -> act (change the transaction) -> reply.
- * VRFY answers 252 (we never disclose users); EXPN is refused with 502.
+ * 1870 SIZE; RFC 6152 8BITMIME; RFC 2034/3463 enhanced codes; RFC 3207
+ * STARTTLS; RFC 6409 submission policy). Each verb is check (state and
+ * syntax) -> act (change the transaction) -> reply. AUTH lives in
+ * smtp_auth.c. VRFY answers 252 (we never disclose users); EXPN is refused
+ * with 502.
  */
 #include "net/smtp_session.h"
 #include "net/smtp_server.h"
 #include "lib/alloc.h"
 #include "lib/log.h"
 #include "lib/str.h"
+#include "mail/alias.h"
 #include "mail/route.h"
 #include "proto/smtp_parse.h"
 #include <ctype.h>
@@ -67,7 +70,73 @@ static void smtps_helo(struct smtps_session *s, const struct smtp_cmd *cmd, int 
     smtps_reply(s, "250-SIZE %llu", (unsigned long long)c->max_message_size);
     smtps_reply(s, "250-8BITMIME");
     smtps_reply(s, "250-ENHANCEDSTATUSCODES");
+    if (s->srv->tls_ctx && !s->tls)
+        smtps_reply(s, "250-STARTTLS");
+    if (smtps_auth_offered(s))
+        smtps_reply(s, "250-AUTH PLAIN LOGIN");
     smtps_reply(s, "250 DSN");
+}
+
+/* RFC 3207 4: STARTTLS, then the session starts over as if just connected. */
+static void smtps_starttls(struct smtps_session *s, const struct smtp_cmd *cmd)
+{
+    if (cmd->arg_len) {
+        smtps_bad(s, "501 5.5.4 Syntax: STARTTLS");
+        return;
+    }
+    if (s->tls) {
+        smtps_bad(s, "503 5.5.1 Error: TLS already active");
+        return;
+    }
+    if (!s->srv->tls_ctx) {
+        smtps_bad(s, "454 4.7.0 TLS not available");
+        return;
+    }
+    if (s->state == SMTPS_CONNECTED) {
+        smtps_bad(s, "503 5.5.1 Error: send EHLO first");
+        return;
+    }
+    if (s->state != SMTPS_IDLE) {
+        smtps_bad(s, "503 5.5.1 Error: MAIL transaction in progress");
+        return;
+    }
+    if (smtps_start_tls(s) < 0) {
+        smtps_reply(s, "454 4.7.0 TLS not available due to temporary reason");
+        return;
+    }
+    /* RFC 3207 4.2: forget everything the client said in the clear. */
+    smtps_tx_reset(s);
+    s->state = SMTPS_CONNECTED;
+    s->esmtp = 0;
+    s->helo[0] = '\0';
+    s->auth_user[0] = '\0';
+}
+
+/*
+ * Who may use which envelope sender after AUTH (RFC 6409 4.3, 6.1): the
+ * login's own address (compared without regard to case), or an alias
+ * whose targets include the login (a user may send as the lists and role
+ * addresses that reach them), or the null sender <> (notifications a user
+ * agent sends, RFC 3798, RFC 3834). Anything else: 553 5.7.1.
+ */
+static int smtps_sender_owned(const struct smtps_session *s, const struct addr *from,
+                              const char *sender)
+{
+    if (from->is_null || str_ieq(sender, s->auth_user))
+        return 1;
+    const struct aliases *a = s->srv->conf->aliases;
+    size_t n = 0;
+    const char *const *targets = a ? aliases_lookup(a, from->local, from->domain, &n) : NULL;
+    for (size_t i = 0; targets && i < n; i++)
+        if (str_ieq(targets[i], s->auth_user))
+            return 1;
+    return 0;
+}
+
+/* RFC 6409 4.3: the submission port (and smtps, RFC 8314) takes mail only after AUTH. */
+static int smtps_is_submission(const struct smtps_session *s)
+{
+    return s->kind == LISTEN_SUBMISSION || s->kind == LISTEN_SMTPS;
 }
 
 static void smtps_mail(struct smtps_session *s, const struct smtp_cmd *cmd)
@@ -82,6 +151,10 @@ static void smtps_mail(struct smtps_session *s, const struct smtp_cmd *cmd)
         smtps_bad(s, "503 5.5.1 Error: nested MAIL command");
         return;
     }
+    if (smtps_is_submission(s) && !s->auth_user[0]) {
+        smtps_bad(s, "530 5.7.0 Authentication required");
+        return;
+    }
     if (smtp_parse_mail(cmd->arg, cmd->arg_len, s->esmtp, &mp, &err) < 0) {
         smtps_error(s, &err);
         return;
@@ -93,6 +166,11 @@ static void smtps_mail(struct smtps_session *s, const struct smtp_cmd *cmd)
     }
     char sender[ADDR_LOCAL_MAX + ADDR_DOMAIN_MAX + 3];
     addr_format(&mp.from, sender, sizeof sender);
+    if (s->auth_user[0] && !smtps_sender_owned(s, &mp.from, sender)) {
+        log_info("smtp: %s: reject MAIL <%s>: not owned by %s", s->client_ip, sender, s->auth_user);
+        smtps_bad(s, "553 5.7.1 Sender address rejected: not owned by user");
+        return;
+    }
     struct envelope *e = &s->tx.env;
     e->sender = xstrdup(sender);
     e->ret = mp.ret;
@@ -111,8 +189,8 @@ static const char *smtps_rcpt_policy(struct smtps_session *s, const char *addr)
     case ROUTE_ALIAS:
     case ROUTE_RELAY_DOMAIN:
         return NULL;
-    case ROUTE_REMOTE:
-        return s->relay_ok ? NULL : "554 5.7.1 Relay access denied";
+    case ROUTE_REMOTE: /* relay_networks, or any authenticated user (RFC 6409 4.3) */
+        return s->relay_ok || s->auth_user[0] ? NULL : "554 5.7.1 Relay access denied";
     case ROUTE_UNKNOWN_USER:
         return "550 5.1.1 User unknown in local recipient table";
     case ROUTE_BAD_MAILBOX:
@@ -231,6 +309,8 @@ void smtps_command(struct smtps_session *s, const char *line, size_t len)
     case SMTP_MAIL: smtps_mail(s, &cmd); break;
     case SMTP_RCPT: smtps_rcpt(s, &cmd); break;
     case SMTP_DATA: smtps_data(s, &cmd); break;
+    case SMTP_STARTTLS: smtps_starttls(s, &cmd); break;
+    case SMTP_AUTH: smtps_auth_command(s, &cmd); break;
     case SMTP_UNKNOWN: smtps_bad(s, "500 5.5.2 Error: command not recognized"); break;
     default: smtps_simple(s, &cmd); break;
     }

@@ -42,9 +42,10 @@ static void smtps_received(struct smtps_session *s, struct buf *b)
     char date[64], helo[256];
     rfc5322_date(time(NULL), date, sizeof date);
     smtps_clean_helo(s->helo, helo, sizeof helo);
+    /* RFC 3848: ESMTP, plus S with TLS (and A once authenticated) */
+    const char *with = !s->esmtp ? "SMTP" : s->tls_up ? "ESMTPS" : "ESMTP";
     buf_printf(b, "Received: from %s ([%s%s])\r\n\tby %s (postino) with %s id %s", helo,
-               strchr(s->client_ip, ':') ? "IPv6:" : "", s->client_ip, c->hostname,
-               s->esmtp ? "ESMTP" : "SMTP", e->id);
+               strchr(s->client_ip, ':') ? "IPv6:" : "", s->client_ip, c->hostname, with, e->id);
     if (e->n_rcpts == 1)
         buf_printf(b, "\r\n\tfor <%s>", e->rcpts[0].addr);
     buf_printf(b, "; %s\r\n", date);
@@ -55,6 +56,30 @@ static int64_t smtps_now_ms(void)
     struct timeval tv;
     gettimeofday(&tv, NULL);
     return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/* RFC 6409 8.2, 8.3: a submitted message gets a Date and a Message-ID when it lacks them. */
+static void smtps_header_end(void *ctx)
+{
+    struct smtps_session *s = ctx;
+    struct smtp_data *d = &s->tx.data;
+    struct buf add;
+    buf_init(&add, 1024);
+    if (!d->has_date) {
+        char date[64];
+        rfc5322_date(time(NULL), date, sizeof date);
+        buf_printf(&add, "Date: %s\r\n", date);
+    }
+    if (!d->has_message_id)
+        buf_printf(&add, "Message-ID: <%s@%s>\r\n", s->tx.env.id, s->srv->conf->hostname);
+    if (add.len)
+        queue_writer_write(&s->tx.writer, add.data, add.len);
+    buf_free(&add);
+}
+
+static int smtps_is_submission(const struct smtps_session *s)
+{
+    return s->kind == LISTEN_SUBMISSION || s->kind == LISTEN_SMTPS;
 }
 
 void smtps_data_start(struct smtps_session *s)
@@ -83,6 +108,8 @@ void smtps_data_start(struct smtps_session *s)
     queue_writer_write(&s->tx.writer, rcvd.data, rcvd.len);
     buf_free(&rcvd);
     smtp_data_init(&s->tx.data);
+    if (smtps_is_submission(s))
+        s->tx.data.on_header_end = smtps_header_end;
     s->state = SMTPS_DATA;
     smtps_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 }

@@ -1,10 +1,16 @@
 /*
  * smtp_server: listeners, connection limits and the session I/O loop.
  * Reads command lines (at most 512 octets, RFC 5321 4.5.3.1.4; longer
- * lines are discarded and answered 500 5.5.2 without ending the session),
- * hands them to smtp_commands.c, and streams DATA to smtp_receive.c.
- * Replies accumulate in the output buffer and leave when the read callback
- * returns, so pipelined commands (RFC 2920) get their replies in one write.
+ * lines are discarded and answered 500 5.5.2 without ending the session;
+ * AUTH lines may be longer, RFC 4954 4), hands them to smtp_commands.c or,
+ * inside an AUTH exchange, to smtp_auth.c, and streams DATA to
+ * smtp_receive.c. Replies accumulate in the output buffer and leave when
+ * the read callback returns, so pipelined commands (RFC 2920) get their
+ * replies in one write.
+ * TLS: a smtps listener (RFC 8314) wraps each connection from the start;
+ * STARTTLS (RFC 3207) wraps an open one in a filter, after throwing away
+ * any plaintext the client sent past the STARTTLS line (CVE-2011-0411).
+ * A session whose handshake fails or stalls is closed without a reply.
  */
 #include "net/smtp_server.h"
 #include "net/smtp_session.h"
@@ -15,10 +21,13 @@
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/listener.h>
+#include <openssl/err.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define SMTPS_READ_HIGH (256 * 1024)
 
@@ -34,10 +43,21 @@ void smtps_reply(struct smtps_session *s, const char *fmt, ...)
     evbuffer_add(out, "\r\n", 2);
 }
 
+/* timeout_server as a timeval. */
+static struct timeval smtps_timeout(const struct smtps_session *s)
+{
+    int64_t ms = s->srv->conf->timeout_server_ms;
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    return tv;
+}
+
 static void smtps_free(struct smtps_session *s)
 {
     struct smtp_server *srv = s->srv;
     smtps_tx_reset(s);
+    smtps_auth_free(s);
+    if (s->close_ev)
+        event_free(s->close_ev);
     if (s->bev)
         bufferevent_free(s->bev);
     if (s->prev)
@@ -50,10 +70,10 @@ static void smtps_free(struct smtps_session *s)
     free(s);
 }
 
-/* Frees the session, or marks it dead while a commit is in flight. */
+/* Frees the session, or marks it dead while a worker job (commit, password check) is in flight. */
 static void smtps_drop(struct smtps_session *s)
 {
-    if (s->state == SMTPS_COMMIT) {
+    if (s->state == SMTPS_COMMIT || s->state == SMTPS_AUTH_WAIT) {
         s->dead = 1;
         if (s->bev) {
             bufferevent_free(s->bev);
@@ -64,44 +84,132 @@ static void smtps_drop(struct smtps_session *s)
     smtps_free(s);
 }
 
-static void smtps_on_flushed(struct bufferevent *bev, void *arg)
+/* Octets of replies not yet handed to the kernel, a TLS filter's lower layer included. */
+static size_t smtps_unsent(struct smtps_session *s)
 {
-    (void)bev;
+    size_t n = evbuffer_get_length(bufferevent_get_output(s->bev));
+    struct bufferevent *lower = bufferevent_get_underlying(s->bev);
+    if (lower)
+        n += evbuffer_get_length(bufferevent_get_output(lower));
+    return n;
+}
+
+/* The last replies left, or could not leave within timeout_server. */
+static void smtps_on_close_due(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
     smtps_drop(arg);
 }
 
+/* Frees the session on the next loop turn: never under the feet of the command that closed it. */
+static void smtps_close_soon(struct smtps_session *s)
+{
+    event_active(s->close_ev, EV_TIMEOUT, 0);
+}
+
+static void smtps_on_flushed(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    if (smtps_unsent(arg) == 0)
+        smtps_close_soon(arg);
+}
+
+/* A TLS filter's lower output changed: once empty, the last TLS records have left. */
+static void smtps_on_lower_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    (void)info;
+    if (evbuffer_get_length(buf) == 0)
+        smtps_on_flushed(NULL, arg);
+}
+
+/* An error or timeout while the last replies are flushed: nobody is listening any more. */
+static void smtps_on_close_event(struct bufferevent *bev, short what, void *arg)
+{
+    (void)bev;
+    (void)what;
+    smtps_drop(arg);
+}
+
+/*
+ * Closes once the pending replies are out. A TLS layer takes the replies
+ * out of the session's buffer at once, so "empty" is checked below it too.
+ */
 void smtps_close(struct smtps_session *s)
 {
+    if (s->state == SMTPS_CLOSING)
+        return;
     s->state = SMTPS_CLOSING;
+    if (s->auth.delay)
+        evtimer_del(s->auth.delay);
     if (!s->bev) {
         smtps_drop(s);
         return;
     }
     bufferevent_disable(s->bev, EV_READ);
-    bufferevent_setcb(s->bev, NULL, smtps_on_flushed, NULL, s);
+    bufferevent_setcb(s->bev, NULL, smtps_on_flushed, smtps_on_close_event, s);
     bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
-    if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
-        smtps_drop(s);
+    struct timeval deadline = smtps_timeout(s);
+    if (!s->close_ev)
+        s->close_ev = event_new(s->srv->base, -1, 0, smtps_on_close_due, s);
+    event_add(s->close_ev, &deadline);
+    struct bufferevent *lower = bufferevent_get_underlying(s->bev);
+    if (lower)
+        evbuffer_add_cb(bufferevent_get_output(lower), smtps_on_lower_drained, s);
+    if (smtps_unsent(s) == 0)
+        smtps_close_soon(s);
+}
+
+void smtps_pause(struct smtps_session *s)
+{
+    if (s->bev)
+        bufferevent_disable(s->bev, EV_READ);
+}
+
+void smtps_resume(struct smtps_session *s)
+{
+    if (!s->bev)
+        return;
+    bufferevent_enable(s->bev, EV_READ);
+    smtps_process_input(s);
+}
+
+/*
+ * The longest line taken now, CRLF included: 512 octets, but a SASL
+ * response or an AUTH command with an initial response may be longer where
+ * AUTH is offered (RFC 4954 4).
+ */
+static size_t smtps_line_limit(struct smtps_session *s, struct evbuffer *in)
+{
+    char head[5];
+    if (s->state == SMTPS_AUTH)
+        return SMTPS_AUTH_LINE_MAX;
+    if (smtps_auth_offered(s) && evbuffer_copyout(in, head, sizeof head) == (ev_ssize_t)sizeof head &&
+        strncasecmp(head, "AUTH ", sizeof head) == 0)
+        return SMTPS_AUTH_LINE_MAX;
+    return SMTPS_LINE_MAX;
 }
 
 /*
  * Takes one command line out of the input. Returns 1 with the line in buf
- * (NUL-terminated, CRLF removed), 0 if no complete line is there yet.
+ * (NUL-terminated, CRLF removed; buf holds SMTPS_AUTH_LINE_MAX + 1 bytes),
+ * 0 if no complete line is there yet.
  */
 static int smtps_read_line(struct smtps_session *s, char *buf, size_t *len)
 {
     struct evbuffer *in = bufferevent_get_input(s->bev);
+    size_t limit = smtps_line_limit(s, in);
     size_t eol_len = 0;
     struct evbuffer_ptr p = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
     if (p.pos < 0) {
-        if (evbuffer_get_length(in) > SMTPS_LINE_MAX) {
+        if (evbuffer_get_length(in) > limit) {
             evbuffer_drain(in, evbuffer_get_length(in));
             s->overlong = 1;
         }
         return 0;
     }
     size_t n = (size_t)p.pos;
-    if (s->overlong || n + 2 > SMTPS_LINE_MAX) {
+    if (s->overlong || n + 2 > limit) {
         evbuffer_drain(in, n + eol_len);
         s->overlong = 0;
         *len = SIZE_MAX;
@@ -114,12 +222,19 @@ static int smtps_read_line(struct smtps_session *s, char *buf, size_t *len)
     return 1;
 }
 
+/* 1 while the session must not take input: a worker job, a timer or the close runs. */
+static int smtps_input_paused(const struct smtps_session *s)
+{
+    return s->state == SMTPS_COMMIT || s->state == SMTPS_AUTH_WAIT ||
+           s->state == SMTPS_AUTH_DELAY || s->state == SMTPS_CLOSING;
+}
+
 void smtps_process_input(struct smtps_session *s)
 {
-    char line[SMTPS_LINE_MAX + 1];
+    char line[SMTPS_AUTH_LINE_MAX + 1];
     size_t len;
     while (s->bev && !s->dead) {
-        if (s->state == SMTPS_COMMIT || s->state == SMTPS_CLOSING)
+        if (smtps_input_paused(s))
             return;
         if (s->state == SMTPS_DATA) {
             if (smtps_data_input(s))
@@ -128,12 +243,19 @@ void smtps_process_input(struct smtps_session *s)
         }
         if (!smtps_read_line(s, line, &len))
             return;
-        if (len == SIZE_MAX) {
+        if (s->state == SMTPS_AUTH) {
+            smtps_auth_response(s, line, len);
+            if (len != SIZE_MAX)
+                explicit_bzero(line, len); /* holds a password */
+        } else if (len == SIZE_MAX) {
             smtps_reply(s, "500 5.5.2 Error: line too long");
             s->errors++;
-            continue;
+        } else {
+            int secret = len >= 4 && strncasecmp(line, "AUTH", 4) == 0;
+            smtps_command(s, line, len);
+            if (secret)
+                explicit_bzero(line, len); /* an initial response holds a password */
         }
-        smtps_command(s, line, len);
     }
 }
 
@@ -143,16 +265,53 @@ static void smtps_on_read(struct bufferevent *bev, void *arg)
     smtps_process_input(arg);
 }
 
+/* The TLS handshake is complete. */
+static void smtps_tls_up(struct smtps_session *s)
+{
+    SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
+    s->tls_up = 1;
+    if (ssl)
+        tls_describe(ssl, s->tls_desc, sizeof s->tls_desc);
+    log_info("smtp: %s: TLS established: %s", s->client_ip, s->tls_desc);
+}
+
+/* Logs why a TLS handshake ended before completing. */
+static void smtps_tls_failed(struct smtps_session *s, struct bufferevent *bev, short what)
+{
+    char why[256] = "connection closed";
+    unsigned long e = bufferevent_get_openssl_error(bev);
+    if (e)
+        ERR_error_string_n(e, why, sizeof why);
+    else if (what & BEV_EVENT_TIMEOUT)
+        str_copy(why, sizeof why, "timeout");
+    else if ((what & BEV_EVENT_ERROR) && EVUTIL_SOCKET_ERROR())
+        str_copy(why, sizeof why, evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+    while (bufferevent_get_openssl_error(bev))
+        ; /* the rest of the queue says the same */
+    log_info("smtp: %s: TLS handshake failed: %s", s->client_ip, why);
+}
+
 static void smtps_on_event(struct bufferevent *bev, short what, void *arg)
 {
     struct smtps_session *s = arg;
-    (void)bev;
-    if ((what & BEV_EVENT_TIMEOUT) && s->state != SMTPS_CLOSING) {
+    if (what & BEV_EVENT_CONNECTED) {
+        smtps_tls_up(s);
+        return;
+    }
+    if (s->tls && !s->tls_up) { /* no reply can reach a client that has not finished the handshake */
+        smtps_tls_failed(s, bev, what);
+        smtps_drop(s);
+        return;
+    }
+    /* A write timeout means the client stopped reading: a 421 would not reach it either. */
+    if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) && s->state != SMTPS_CLOSING) {
         log_info("smtp: %s: idle timeout", s->client_ip);
         smtps_reply(s, "421 4.4.2 %s Error: timeout exceeded", s->srv->conf->hostname);
         smtps_close(s);
         return;
     }
+    if (what & BEV_EVENT_TIMEOUT)
+        log_info("smtp: %s: client does not read its replies", s->client_ip);
     smtps_drop(s); /* EOF or error */
 }
 
@@ -174,29 +333,111 @@ static void smtps_client_ip(const struct sockaddr *sa, char *out, size_t size)
         str_copy(out, size, "unknown");
 }
 
+/* 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104. */
+static int smtps_is_loopback(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+    if (sa->sa_family != AF_INET6)
+        return 0;
+    const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+    return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+}
+
+/*
+ * Hooks s->bev (new, or just wrapped in TLS) to the session: callbacks,
+ * limits, timeouts. timeout_server bounds both a silent client (read) and
+ * one that does not take its replies (write). A TLS filter re-arms its
+ * write timer after every write, even with nothing left to send, so there
+ * the write timeout goes to the socket below it, which has the socket
+ * semantics (armed only while output waits); the filter passes it up.
+ */
+static void smtps_attach_bev(struct smtps_session *s)
+{
+    struct timeval tv = smtps_timeout(s);
+    struct bufferevent *lower = bufferevent_get_underlying(s->bev);
+    bufferevent_setcb(s->bev, smtps_on_read, NULL, smtps_on_event, s);
+    bufferevent_setwatermark(s->bev, EV_READ, 0, SMTPS_READ_HIGH);
+    bufferevent_set_timeouts(s->bev, &tv, lower ? NULL : &tv);
+    if (lower)
+        bufferevent_set_timeouts(lower, NULL, &tv);
+    if (s->tls) /* a client that closes without close_notify has still said QUIT, or nothing */
+        bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
+}
+
+/* libevent fails these only when out of memory: abort as xmalloc does. */
+static struct bufferevent *smtps_checked(struct bufferevent *bev)
+{
+    if (!bev) {
+        log_err("smtp: cannot create a bufferevent: out of memory");
+        abort();
+    }
+    return bev;
+}
+
+/* The connection's bufferevent: plain, or TLS from the first byte on a smtps listener. NULL on error. */
+static struct bufferevent *smtps_new_bev(struct smtp_server *srv, evutil_socket_t fd,
+                                         enum listen_kind kind)
+{
+    if (kind != LISTEN_SMTPS)
+        return smtps_checked(bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE));
+    SSL *ssl = tls_server_new(srv->tls_ctx);
+    if (!ssl)
+        return NULL;
+    return smtps_checked(bufferevent_openssl_socket_new(srv->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                                        BEV_OPT_CLOSE_ON_FREE));
+}
+
 static struct smtps_session *smtps_new(struct smtp_server *srv, evutil_socket_t fd,
                                        const struct sockaddr *sa, int socklen,
                                        enum listen_kind kind)
 {
+    struct bufferevent *bev = smtps_new_bev(srv, fd, kind);
+    if (!bev) {
+        evutil_closesocket(fd);
+        return NULL;
+    }
     struct smtps_session *s = xcalloc(1, sizeof *s);
     s->srv = srv;
     s->kind = kind;
+    s->bev = bev;
+    s->tls = kind == LISTEN_SMTPS;
     memcpy(&s->sa, sa, (size_t)socklen < sizeof s->sa ? (size_t)socklen : sizeof s->sa);
     smtps_client_ip(sa, s->client_ip, sizeof s->client_ip);
     s->relay_ok = conf_in_relay_networks(srv->conf, sa);
-    s->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    s->loopback = smtps_is_loopback(sa);
     envelope_init(&s->tx.env);
     s->next = srv->sessions;
     if (srv->sessions)
         srv->sessions->prev = s;
     srv->sessions = s;
     srv->n_sessions++;
-    bufferevent_setcb(s->bev, smtps_on_read, NULL, smtps_on_event, s);
-    bufferevent_setwatermark(s->bev, EV_READ, 0, SMTPS_READ_HIGH);
-    int64_t ms = srv->conf->timeout_server_ms;
-    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
-    bufferevent_set_timeouts(s->bev, &tv, &tv);
+    smtps_attach_bev(s);
     return s;
+}
+
+int smtps_start_tls(struct smtps_session *s)
+{
+    SSL *ssl = tls_server_new(s->srv->tls_ctx);
+    if (!ssl)
+        return -1;
+    smtps_reply(s, "220 2.0.0 Ready to start TLS");
+    /* CVE-2011-0411: what the client sent after STARTTLS was sent in the clear. */
+    struct evbuffer *in = bufferevent_get_input(s->bev);
+    size_t junk = evbuffer_get_length(in);
+    if (junk) {
+        log_warn("smtp: %s: discarded %zu octets sent after STARTTLS", s->client_ip, junk);
+        evbuffer_drain(in, junk);
+    }
+    struct bufferevent *plain = s->bev;
+    s->bev = smtps_checked(bufferevent_openssl_filter_new(s->srv->base, plain, ssl,
+                                                          BUFFEREVENT_SSL_ACCEPTING,
+                                                          BEV_OPT_CLOSE_ON_FREE));
+    s->tls = 1;
+    s->overlong = 0;
+    smtps_attach_bev(s);
+    bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+    return 0;
 }
 
 static void smtps_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
@@ -216,14 +457,21 @@ static void smtps_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct
     (void)l;
     evutil_make_socket_nonblocking(fd);
     struct smtps_session *s = smtps_new(srv, fd, sa, socklen, ctx->kind);
+    if (!s)
+        return;
     if (srv->n_sessions > c->max_connections ||
         smtps_count_ip(srv, s->client_ip) > c->max_connections_per_ip) {
         log_warn("smtp: %s: connection limit reached", s->client_ip);
+        if (s->tls) { /* no handshake for a connection we refuse anyway */
+            smtps_drop(s);
+            return;
+        }
         smtps_reply(s, "421 4.7.0 %s Error: too many connections", c->hostname);
         smtps_close(s);
         return;
     }
-    log_info("smtp: connect from %s", s->client_ip);
+    log_info("smtp: connect from %s%s", s->client_ip, s->tls ? " (smtps)" : "");
+    /* On smtps the greeting waits in the TLS layer until the handshake is done (RFC 8314 3.3). */
     smtps_reply(s, "220 %s ESMTP postino", c->hostname);
     bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 }
@@ -255,7 +503,7 @@ static int smtps_listen(struct smtp_server *srv, const struct listen_spec *ls)
         xrealloc(srv->listener_ctx, (srv->n_listeners + 1) * sizeof *srv->listener_ctx);
     srv->listener_ctx[srv->n_listeners] = ctx;
     srv->listeners[srv->n_listeners++] = l;
-    log_info("listening for %s on %s", ls->kind == LISTEN_SMTP ? "smtp" : "submission", text);
+    log_info("listening for %s on %s", conf_listen_kind_name(ls->kind), text);
     return 0;
 }
 
@@ -268,9 +516,13 @@ struct smtp_server *smtp_server_new(struct event_base *base, const struct conf *
     srv->queue = q;
     srv->dq = dq;
     srv->sched = s;
+    if (c->tls_cert && !(srv->tls_ctx = tls_server_ctx(c))) {
+        smtp_server_free(srv);
+        return NULL;
+    }
     for (size_t i = 0; i < c->n_listens; i++) {
         const struct listen_spec *ls = &c->listens[i];
-        if (ls->kind != LISTEN_SMTP && ls->kind != LISTEN_SUBMISSION)
+        if (ls->kind != LISTEN_SMTP && ls->kind != LISTEN_SUBMISSION && ls->kind != LISTEN_SMTPS)
             continue;
         if (smtps_listen(srv, ls) < 0) {
             smtp_server_free(srv);
@@ -299,8 +551,12 @@ void smtp_server_shutdown(struct smtp_server *srv)
     smtps_free_listeners(srv);
     for (struct smtps_session *s = srv->sessions, *next; s; s = next) {
         next = s->next;
-        if (s->state == SMTPS_COMMIT || s->state == SMTPS_CLOSING)
+        if (s->state == SMTPS_COMMIT || s->state == SMTPS_AUTH_WAIT || s->state == SMTPS_CLOSING)
+            continue; /* a worker job's completion, or the flush, ends these */
+        if (s->tls && !s->tls_up) {
+            smtps_drop(s);
             continue;
+        }
         smtps_reply(s, "421 4.3.2 %s Service shutting down", srv->conf->hostname);
         smtps_close(s);
     }
@@ -318,5 +574,6 @@ void smtp_server_free(struct smtp_server *srv)
     smtps_free_listeners(srv);
     while (srv->sessions)
         smtps_free(srv->sessions);
+    SSL_CTX_free(srv->tls_ctx);
     free(srv);
 }

@@ -1,8 +1,10 @@
 /*
  * smtp_server: the SMTP listeners (RFC 5321 server side) on the event loop.
- * Owns the listening sockets of kinds smtp and submission, the connection
- * limits (max_connections, max_connections_per_ip -> 421 4.7.0) and the
- * set of live sessions. The sessions themselves live in smtp_session*.c.
+ * Owns the listening sockets of kinds smtp, submission (RFC 6409) and
+ * smtps (RFC 8314 implicit TLS), the server's TLS context (tls_cert,
+ * tls_key), the connection limits (max_connections, max_connections_per_ip
+ * -> 421 4.7.0) and the set of live sessions. The sessions themselves live
+ * in smtp_server.c, smtp_commands.c, smtp_auth.c and smtp_receive.c.
  */
 #ifndef POSTINO_SMTP_SERVER_H
 #define POSTINO_SMTP_SERVER_H
@@ -14,7 +16,7 @@
 
 struct smtp_server;
 
-/* Binds every smtp/submission listener of the config. NULL on failure (logged). */
+/* Loads the TLS certificate, binds every smtp/submission/smtps listener. NULL on failure (logged). */
 struct smtp_server *smtp_server_new(struct event_base *base, const struct conf *c,
                                     struct queue *q, struct diskq *dq, struct sched *s);
 /* Stops accepting, says 421 to idle sessions; those committing a message finish first. */

@@ -2,7 +2,9 @@
  * smtp_session: one SMTP server session, internal to net/smtp_*.c.
  * Per-connection state (struct smtps_session) is kept apart from the
  * per-transaction state (struct smtps_tx), as OpenSMTPD does; the session's
- * phase is the explicit enum smtps_state.
+ * phase is the explicit enum smtps_state. TLS (RFC 3207, RFC 8314) swaps
+ * the session's bufferevent for an OpenSSL one; AUTH (RFC 4954) keeps its
+ * exchange in struct smtps_auth (smtp_auth.c).
  */
 #ifndef POSTINO_SMTP_SESSION_H
 #define POSTINO_SMTP_SESSION_H
@@ -14,10 +16,15 @@
 #include "mail/queue.h"
 #include "net/diskq.h"
 #include "net/sched.h"
+#include "net/tls.h"
+#include "proto/sasl.h"
+#include "proto/smtp_parse.h"
 #include "proto/smtp_data.h"
 
 #define SMTPS_LINE_MAX 512          /* RFC 5321 4.5.3.1.4, CRLF included */
 #define SMTPS_MAX_ERRORS 50         /* then 421 and close */
+/* RFC 4954 4: the 512-octet limit does not apply to AUTH lines and SASL responses. */
+#define SMTPS_AUTH_LINE_MAX (SASL_RESPONSE_MAX + 32)
 
 enum smtps_state {
     SMTPS_CONNECTED,   /* greeting sent, no HELO/EHLO yet */
@@ -26,7 +33,23 @@ enum smtps_state {
     SMTPS_RCPT,        /* at least one RCPT accepted */
     SMTPS_DATA,        /* receiving message content */
     SMTPS_COMMIT,      /* content complete, waiting for the durable commit */
+    SMTPS_AUTH,        /* AUTH exchange: the next line is a SASL response */
+    SMTPS_AUTH_WAIT,   /* password being checked on a disk worker; input not read */
+    SMTPS_AUTH_DELAY,  /* failed AUTH: the 535 waits for a timer; input not read */
     SMTPS_CLOSING,     /* last reply being flushed */
+};
+
+enum smtps_auth_step { SMTPS_AUTH_PLAIN, SMTPS_AUTH_LOGIN_USER, SMTPS_AUTH_LOGIN_PASS };
+
+/* An AUTH exchange in progress and the session's failure count (smtp_auth.c). */
+struct smtps_auth {
+    enum smtps_auth_step step;
+    const char *mech;                   /* "PLAIN" or "LOGIN", for logs */
+    char user[SASL_USER_MAX + 1];       /* login being tried */
+    char pass[SASL_PASS_MAX + 1];       /* wiped as soon as it was checked */
+    int ok;                             /* the worker's verdict */
+    unsigned failures;                  /* in this session; survives STARTTLS */
+    struct event *delay;                /* the failure delay timer, made on first use */
 };
 
 struct smtps_tx {
@@ -44,6 +67,7 @@ struct smtp_server {
     struct queue *queue;
     struct diskq *dq;
     struct sched *sched;
+    SSL_CTX *tls_ctx;           /* NULL when tls_cert is not configured */
     struct evconnlistener **listeners;
     void **listener_ctx;
     size_t n_listeners;
@@ -61,12 +85,20 @@ struct smtps_session {
     int esmtp;
     int relay_ok;               /* client may relay (relay_networks) */
     int overlong;               /* discarding the rest of a too-long line */
-    int dead;                   /* connection gone while a commit was in flight */
+    int dead;                   /* connection gone while a worker job was in flight */
+    int loopback;               /* client on 127.0.0.0/8 or ::1 */
+    int tls;                    /* TLS on (or its handshake under way): smtps, or after STARTTLS */
+    int tls_up;                 /* TLS handshake complete */
     unsigned errors;
     char helo[256];
     char client_ip[INET6_ADDRSTRLEN + 8];
+    char tls_desc[96];          /* "TLSv1.3 TLS_AES_256_GCM_SHA384" once tls_up */
+    char auth_user[SASL_USER_MAX + 1]; /* the authenticated login, "" if none */
     struct sockaddr_storage sa;
     struct smtps_tx tx;
+    struct smtps_auth auth;
+    struct event *close_ev;     /* frees the session after its last reply left */
+    /* The session's one worker job: a message commit or a password check, never both at once. */
     struct diskq_job commit_job;
 };
 
@@ -74,9 +106,28 @@ struct smtps_session {
 void smtps_reply(struct smtps_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void smtps_close(struct smtps_session *s);     /* after the pending replies are sent */
 void smtps_process_input(struct smtps_session *s);
+/* Stops reading input (while a worker job or a timer runs). */
+void smtps_pause(struct smtps_session *s);
+/* Reads again, and handles the input that arrived meanwhile. */
+void smtps_resume(struct smtps_session *s);
+/*
+ * STARTTLS accepted: replies "220 2.0.0 Ready to start TLS", drops the
+ * plaintext input that followed the STARTTLS line (CVE-2011-0411) and wraps
+ * the connection in a server TLS session. 0, or -1 if no TLS session could
+ * be made (logged; nothing was sent and the connection is unchanged).
+ */
+int smtps_start_tls(struct smtps_session *s);
 /* smtp_commands.c */
 void smtps_command(struct smtps_session *s, const char *line, size_t len);
 void smtps_tx_reset(struct smtps_session *s);
+/* smtp_auth.c */
+/* 1 if AUTH is offered: a submission or smtps listener, over TLS or from loopback. */
+int smtps_auth_offered(const struct smtps_session *s);
+void smtps_auth_command(struct smtps_session *s, const struct smtp_cmd *cmd);
+/* A line of the exchange (state SMTPS_AUTH); len SIZE_MAX: the line was too long. */
+void smtps_auth_response(struct smtps_session *s, const char *line, size_t len);
+/* Frees the delay timer and wipes the exchange (session teardown). */
+void smtps_auth_free(struct smtps_session *s);
 /* smtp_receive.c */
 void smtps_data_start(struct smtps_session *s);
 /* Feeds buffered input to the DATA decoder; returns 1 if the session must stop reading. */

@@ -99,6 +99,8 @@ size_t smtp_data_feed(struct smtp_data *d, const char *in, size_t len,
             continue;
         case SD_CR:
             if (c == '\n') {
+                if (d->in_headers && d->line_bytes == 0 && d->on_header_end)
+                    d->on_header_end(ctx);
                 EMIT(crlf, 2);
                 smtp_data_line_end(d);
                 d->state = SD_LINE_START;
@@ -119,6 +121,9 @@ size_t smtp_data_feed(struct smtp_data *d, const char *in, size_t len,
             continue;
         case SD_DOT_CR:
             if (c == '\n') {
+                if (d->in_headers && d->on_header_end)
+                    d->on_header_end(ctx); /* a message without a body */
+                d->in_headers = 0;
                 d->state = SD_DONE;
                 return i + 1;
             }

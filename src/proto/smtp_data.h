@@ -35,6 +35,9 @@ struct smtp_data {
     char hname[16];          /* the first bytes of the current header line */
     size_t hname_len;
     int line_bytes;          /* bytes in the current line so far (capped) */
+    /* Optional: called when the header section ends, before the empty line (or the
+     * end of data) is emitted, so the caller can append header fields (RFC 6409 8). */
+    void (*on_header_end)(void *ctx);
 };
 
 void smtp_data_init(struct smtp_data *d);

@@ -98,9 +98,10 @@ static void test_state_records(void **st)
     e.rcpts[1].attempts = 3;
     e.rcpts[1].next_attempt = 1795509999000;
     e.rcpts[1].last_reply = strdup("451 4.3.0 try later\r\nfake");
+    e.rcpts[1].remote_mta = strdup("mx1.remote.test");
     envelope_format_state(&e, 1, &tail);
     envelope_format_hold(1, &tail);
-    buf_appends(&tail, "state 1 delivered 4 0 0 -"); /* torn: no newline */
+    buf_appends(&tail, "state 1 delivered 4 0 0 - -"); /* torn: no newline */
     serialize(&e, "x\r\n", buf_cstr(&tail), &b);
     envelope_init(&p);
     assert_int_equal(envelope_parse_head(b.data, b.len, &p), 0);
@@ -110,6 +111,7 @@ static void test_state_records(void **st)
     assert_int_equal(p.rcpts[1].attempts, 3);
     assert_int_equal(p.rcpts[1].next_attempt, 1795509999000);
     assert_string_equal(p.rcpts[1].last_reply, "451 4.3.0 try later\r\nfake");
+    assert_string_equal(p.rcpts[1].remote_mta, "mx1.remote.test");
     assert_true(p.hold);
     assert_false(envelope_done(&p));
     envelope_free(&p);
@@ -133,7 +135,7 @@ static void test_corrupt(void **st)
     assert_int_equal(envelope_parse_head(bad, strlen(bad), &p), -1);
     envelope_free(&p);
     envelope_init(&p);
-    const char *badrcpt = "postino-queue 1\nid X\nrcpt a@b 0 - 5 pending 0 0 0 -\ndata\n";
+    const char *badrcpt = "postino-queue 1\nid X\nrcpt a@b 0 - 5 pending 0 0 0 - -\ndata\n";
     assert_int_equal(envelope_parse_head(badrcpt, strlen(badrcpt), &p), -1); /* bad parent */
     envelope_free(&p);
     envelope_init(&p);

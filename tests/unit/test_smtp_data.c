@@ -132,13 +132,40 @@ static void test_eight_bit_and_long_line(void **st)
     buf_free(&out);
 }
 
+static void mark_end(void *ctx)
+{
+    buf_appends(ctx, "<HEADER-END>");
+}
+
+static void test_header_end_hook(void **st)
+{
+    (void)st;
+    const char *cases[][2] = {
+        {"A: 1\r\nB: 2\r\n\r\nbody\r\n.\r\n", "A: 1\r\nB: 2\r\n<HEADER-END>\r\nbody\r\n"},
+        {"A: 1\r\n.\r\n", "A: 1\r\n<HEADER-END>"},              /* no body at all */
+        {"\r\nbody\r\n.\r\n", "<HEADER-END>\r\nbody\r\n"},    /* no headers */
+        {"A: 1\r\n\r\n\r\n.\r\n", "A: 1\r\n<HEADER-END>\r\n\r\n"}, /* once only */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        for (size_t step = 1; step < 6; step++) {
+            struct smtp_data d;
+            struct buf out;
+            smtp_data_init(&d);
+            d.on_header_end = mark_end;
+            buf_init(&out, BUF_UNLIMITED);
+            feed(&d, cases[c][0], strlen(cases[c][0]), step, &out);
+            assert_string_equal(buf_cstr(&out), cases[c][1]);
+            buf_free(&out);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_simple),         cmocka_unit_test(test_unstuff),
         cmocka_unit_test(test_not_end),        cmocka_unit_test(test_smuggling),
         cmocka_unit_test(test_rest_not_consumed), cmocka_unit_test(test_headers),
-        cmocka_unit_test(test_eight_bit_and_long_line),
+        cmocka_unit_test(test_eight_bit_and_long_line), cmocka_unit_test(test_header_end_hook),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,77 @@
+/*
+ * sched_int: internal state of the scheduler, shared by sched.c (the
+ * in-memory queue, timer, durable records), sched_local.c (Maildir
+ * deliveries on the disk workers) and sched_remote.c (deliveries through
+ * the SMTP client). A message with work in flight (busy > 0) belongs to
+ * that work: nothing else reads or changes its recipients meanwhile.
+ */
+#ifndef POSTINO_SCHED_INT_H
+#define POSTINO_SCHED_INT_H
+#include "net/sched.h"
+#include "mail/maildir.h"
+#include "net/smtp_client.h"
+
+struct qmsg {
+    struct envelope env;
+    struct qmsg *prev, *next;   /* all messages */
+    struct qmsg *rnext;         /* ready list (waiting for a local-delivery slot) */
+    unsigned busy;              /* jobs in flight */
+    int ready;
+    unsigned char *changed;     /* per recipient: new state not yet recorded on disk */
+    size_t changed_cap;
+};
+
+struct sched {
+    struct event_base *base;
+    const struct conf *conf;
+    struct queue *queue;
+    struct diskq *dq;
+    struct smtpc *smtpc;        /* NULL: remote recipients wait */
+    struct qmsg *all;
+    struct qmsg *ready_head, *ready_tail;
+    size_t count;
+    unsigned inflight;          /* local jobs */
+    int stopping;
+    struct event *tick;
+};
+
+/* A disk job of the scheduler: local delivery (write, publish, record) or record only. */
+struct sched_job {
+    struct diskq_job job;
+    struct sched *s;
+    struct qmsg *m;
+    struct maildir_msg *out;    /* local delivery: per recipient, the copy being written */
+    int record_fd;              /* queue file opened to append the states */
+    int removed;                /* the queue file was retired */
+};
+
+struct sched_job *sched_job_new(struct sched *s, struct qmsg *m);
+void sched_job_free(struct sched_job *sj);
+/* The record stage (worker thread): appends changed states, or retires the file when done. */
+void sched_record_stage(struct diskq_job *j);
+/* After a job's stages: forget what was recorded, remove a retired message. 1 if m is gone. */
+int sched_job_recorded(struct sched_job *sj);
+
+int64_t sched_now(void);
+/* 1 if recipient r waits and is due; *remote tells where it goes. */
+int sched_due(const struct sched *s, const struct env_rcpt *r, int64_t now, int *remote);
+/* Sets recipient i's state and marks it for the next record. */
+void sched_outcome(struct sched *s, struct qmsg *m, size_t i, enum rcpt_status st,
+                   const char *reply);
+/* A temporary failure: next attempt after the backoff, or failed 4.4.7 past queue_lifetime. */
+void sched_defer(struct sched *s, struct qmsg *m, size_t i, const char *why, int64_t now);
+/* Writes the changed states durably (or retires the file when done), then kicks m again. */
+void sched_record_start(struct sched *s, struct qmsg *m);
+/* A job of m finished (busy--); when none is left, records or kicks. */
+void sched_job_done(struct sched *s, struct qmsg *m);
+void sched_kick(struct sched *s, struct qmsg *m);
+#define SCHED_MAX_LOCAL 512   /* local delivery jobs in flight */
+
+/* sched_local.c */
+void sched_local_start(struct sched *s, struct qmsg *m);
+/* A local job ended: frees its slot and starts waiting ones. */
+void sched_local_finished(struct sched *s);
+/* sched_remote.c: starts every due remote delivery of m; returns how many. */
+unsigned sched_remote_start(struct sched *s, struct qmsg *m, int64_t now);
+
+#endif

@@ -1,0 +1,118 @@
+/*
+ * sched_local: local delivery of a message's due recipients into their
+ * Maildirs, as one disk job: write the copies to tmp/ (write stage),
+ * publish them into new/ after the batched fsync (publish stage), then
+ * record the outcomes (record stage, sched.c). Worker threads own the
+ * message while the job runs.
+ */
+#include "net/sched_int.h"
+#include "lib/alloc.h"
+#include "lib/fsio.h"
+#include "lib/log.h"
+#include "lib/str.h"
+#include "mail/route.h"
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Writes recipient i's Maildir copy to tmp/ (worker thread, write stage). */
+static void sched_local_one(struct sched_job *sj, size_t i, int fd, int64_t now)
+{
+    const struct conf *c = sj->s->conf;
+    struct qmsg *m = sj->m;
+    struct envelope *e = &m->env;
+    char mailbox[ADDR_LOCAL_MAX + 1], local[256], domain[256], why[512], name[512];
+    enum route_kind k = route_classify(c, e->rcpts[i].addr, mailbox, sizeof mailbox);
+    route_split(e->rcpts[i].addr, local, sizeof local, domain, sizeof domain);
+    e->rcpts[i].attempts++;
+    if (k == ROUTE_UNKNOWN_USER || k == ROUTE_BAD_MAILBOX) {
+        sched_outcome(sj->s, m, i, RCPT_FAILED, "550 5.1.1 no such mailbox here");
+        log_info("%s: to=<%s> status=failed (no such mailbox)", e->id, e->rcpts[i].addr);
+        return;
+    }
+    maildir_unique_name(name, sizeof name, (uint64_t)(e->arrival / 1000), e->id, i, c->hostname);
+    if (fd < 0 || maildir_write(c->data_dir, domain, mailbox, name, e->sender, fd,
+                                e->content_offset, e->size, &sj->out[i]) < 0) {
+        str_fmt(why, sizeof why, "4.2.0 mailbox %s@%s unavailable: %s", mailbox, domain,
+                strerror(errno));
+        log_warn("%s: to=<%s> status=deferred (%s)", e->id, e->rcpts[i].addr, why);
+        sched_defer(sj->s, m, i, why, now);
+        return;
+    }
+    diskq_job_sync_fd(&sj->job, sj->out[i].fd);
+    sched_outcome(sj->s, m, i, RCPT_DELIVERED, "250 2.0.0 delivered to maildir");
+}
+
+static void sched_local_write(struct diskq_job *j)
+{
+    struct sched_job *sj = j->ctx;
+    struct envelope *e = &sj->m->env;
+    int64_t now = sched_now();
+    int fd = -1, remote;
+    for (size_t i = 0; i < e->n_rcpts; i++) {
+        if (!sched_due(sj->s, &e->rcpts[i], now, &remote) || remote)
+            continue;
+        if (fd < 0)
+            fd = queue_open_content(sj->s->queue, e);
+        sched_local_one(sj, i, fd, now);
+    }
+    if (fd >= 0)
+        close(fd);
+}
+
+/* Publishes the fsync'd Maildir copies into new/ (publish stage). */
+static void sched_local_publish(struct diskq_job *j)
+{
+    struct sched_job *sj = j->ctx;
+    for (size_t i = 0; i < sj->m->env.n_rcpts; i++) {
+        struct maildir_msg *o = &sj->out[i];
+        if (o->fd < 0)
+            continue;
+        if (maildir_publish(o) < 0) {
+            j->failed = 1;
+            j->err = errno;
+            continue;
+        }
+        o->tmp[0] = '\0';
+        log_info("%s: to=<%s> status=delivered (maildir %s)", sj->m->env.id,
+                 sj->m->env.rcpts[i].addr, o->new_dir);
+        if (diskq_job_sync_dir(j, o->new_dir) < 0 && fsio_fsync_dir(o->new_dir) < 0) {
+            j->failed = 1;
+            j->err = errno;
+        }
+    }
+}
+
+static void sched_local_done(struct diskq_job *j)
+{
+    struct sched_job *sj = j->ctx;
+    struct sched *s = sj->s;
+    struct qmsg *m = sj->m;
+    for (size_t i = 0; i < m->env.n_rcpts; i++) {
+        if (sj->out[i].fd >= 0 || sj->out[i].tmp[0]) {
+            maildir_abort(&sj->out[i]); /* never published: undo, retry later */
+            if (m->env.rcpts[i].status == RCPT_DELIVERED)
+                m->env.rcpts[i].status = RCPT_DEFERRED;
+        }
+    }
+    m->busy--;
+    int gone = sched_job_recorded(sj);
+    sched_job_free(sj);
+    sched_local_finished(s);
+    if (!gone)
+        sched_kick(s, m);
+}
+
+void sched_local_start(struct sched *s, struct qmsg *m)
+{
+    struct sched_job *sj = sched_job_new(s, m);
+    size_t n = m->env.n_rcpts ? m->env.n_rcpts : 1;
+    sj->out = xcalloc(n, sizeof *sj->out);
+    for (size_t i = 0; i < n; i++)
+        sj->out[i].fd = -1;
+    sj->job.write = sched_local_write;
+    sj->job.publish = sched_local_publish;
+    sj->job.done = sched_local_done;
+    s->inflight++;
+    diskq_submit(s->dq, &sj->job, DISKQ_NORMAL);
+}

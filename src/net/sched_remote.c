@@ -1,0 +1,111 @@
+/*
+ * sched_remote: hands a message's due remote recipients to the SMTP client,
+ * one delivery per next hop (all recipients of one destination in one
+ * transaction), and turns each per-recipient outcome into queue state:
+ * 2xx relayed, 4xx deferred with backoff (4.4.7 past queue_lifetime),
+ * 5xx failed. Runs on the event-loop thread.
+ */
+#include "net/sched_int.h"
+#include "lib/alloc.h"
+#include "lib/log.h"
+#include "lib/str.h"
+#include "mail/route.h"
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct sched_remote {
+    struct smtpc_delivery d;
+    struct sched *s;
+    struct qmsg *m;
+    char key[300];
+};
+
+static void sched_remote_apply(struct sched_remote *sr, const struct smtpc_outcome *o,
+                               int64_t now)
+{
+    struct qmsg *m = sr->m;
+    struct env_rcpt *r = &m->env.rcpts[o->idx];
+    free(r->remote_mta);
+    r->remote_mta = sr->d.remote[0] ? xstrdup(sr->d.remote) : NULL;
+    if (o->klass == 2) {
+        sched_outcome(sr->s, m, o->idx, RCPT_RELAYED, o->reply);
+        log_info("%s: to=<%s> relay=%s status=sent (%s)", m->env.id, r->addr,
+                 sr->d.remote, o->reply);
+    } else if (o->klass == 5) {
+        sched_outcome(sr->s, m, o->idx, RCPT_FAILED, o->reply);
+        log_info("%s: to=<%s> relay=%s status=failed (%s)", m->env.id, r->addr,
+                 sr->d.remote[0] ? sr->d.remote : "none", o->reply);
+    } else {
+        log_info("%s: to=<%s> relay=%s status=deferred (%s)", m->env.id, r->addr,
+                 sr->d.remote[0] ? sr->d.remote : "none", o->reply);
+        sched_defer(sr->s, m, o->idx, o->reply, now);
+    }
+}
+
+static void sched_remote_done(struct smtpc_delivery *d)
+{
+    struct sched_remote *sr = d->ctx;
+    int64_t now = sched_now();
+    if (!d->canceled)
+        for (size_t k = 0; k < d->n; k++) {
+            sr->m->env.rcpts[d->out[k].idx].attempts++;
+            sched_remote_apply(sr, &d->out[k], now);
+        }
+    if (d->fd >= 0)
+        close(d->fd);
+    free(d->out);
+    struct sched *s = sr->s;
+    struct qmsg *m = sr->m;
+    free(sr);
+    sched_job_done(s, m);
+}
+
+/* The delivery for hop key among groups[0..n), or a new one. */
+static struct sched_remote *sched_remote_group(struct sched *s, struct qmsg *m,
+                                               struct sched_remote ***groups, size_t *n,
+                                               const struct route_hop *hop)
+{
+    char key[300];
+    route_hop_key(hop, key, sizeof key);
+    for (size_t g = 0; g < *n; g++)
+        if (strcmp((*groups)[g]->key, key) == 0)
+            return (*groups)[g];
+    struct sched_remote *sr = xcalloc(1, sizeof *sr);
+    sr->s = s;
+    sr->m = m;
+    str_copy(sr->key, sizeof sr->key, key);
+    sr->d.env = &m->env;
+    sr->d.hop = *hop;
+    sr->d.done = sched_remote_done;
+    sr->d.ctx = sr;
+    sr->d.out = xcalloc(m->env.n_rcpts, sizeof *sr->d.out);
+    sr->d.fd = -1;
+    *groups = xrealloc(*groups, (*n + 1) * sizeof **groups);
+    (*groups)[(*n)++] = sr;
+    return sr;
+}
+
+unsigned sched_remote_start(struct sched *s, struct qmsg *m, int64_t now)
+{
+    struct sched_remote **groups = NULL;
+    size_t n = 0;
+    int remote;
+    for (size_t i = 0; i < m->env.n_rcpts; i++) {
+        const char *at = strrchr(m->env.rcpts[i].addr, '@');
+        if (!at || !sched_due(s, &m->env.rcpts[i], now, &remote) || !remote)
+            continue;
+        struct route_hop hop;
+        route_next_hop(s->conf, at + 1, &hop);
+        struct sched_remote *sr = sched_remote_group(s, m, &groups, &n, &hop);
+        sr->d.out[sr->d.n++].idx = i;
+    }
+    for (size_t g = 0; g < n; g++) {
+        groups[g]->d.fd = queue_open_content(s->queue, &m->env);
+        m->busy++;
+    }
+    for (size_t g = 0; g < n; g++)
+        smtpc_deliver(s->smtpc, &groups[g]->d);
+    free(groups);
+    return (unsigned)n;
+}

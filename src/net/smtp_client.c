@@ -1,0 +1,264 @@
+/*
+ * smtp_client: outbound SMTP deliveries (see smtp_client.h). This file owns
+ * destinations, connections and the target list; smtp_client_tx.c speaks
+ * the protocol of one connection. Never blocks: DNS through net/mx, every
+ * socket through a bufferevent with the phase's timeout.
+ */
+#include "net/smtp_client_conn.h"
+#include "lib/alloc.h"
+#include "lib/log.h"
+#include "lib/str.h"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct smtpc_dest *smtpc_dest_get(struct smtpc *sc, const struct route_hop *hop)
+{
+    char key[SMTPC_KEY_MAX];
+    route_hop_key(hop, key, sizeof key);
+    for (struct smtpc_dest *d = sc->dests; d; d = d->next)
+        if (strcmp(d->key, key) == 0)
+            return d;
+    struct smtpc_dest *d = xcalloc(1, sizeof *d);
+    str_copy(d->key, sizeof d->key, key);
+    d->next = sc->dests;
+    sc->dests = d;
+    return d;
+}
+
+static void smtpc_dest_push(struct smtpc_dest *dest, struct smtpc_delivery *d)
+{
+    d->next = NULL;
+    if (dest->wait_tail)
+        dest->wait_tail->next = d;
+    else
+        dest->wait_head = d;
+    dest->wait_tail = d;
+}
+
+struct smtpc_delivery *smtpc_dest_pop(struct smtpc_dest *dest)
+{
+    struct smtpc_delivery *d = dest->wait_head;
+    if (d) {
+        dest->wait_head = d->next;
+        if (!dest->wait_head)
+            dest->wait_tail = NULL;
+        d->next = NULL;
+    }
+    return d;
+}
+
+/* Gives every undecided recipient of d the outcome klass/text and completes d. */
+void smtpc_finish(struct smtpc_delivery *d, int klass, const char *text)
+{
+    for (size_t i = 0; i < d->n; i++)
+        if (d->out[i].klass == 0) {
+            d->out[i].klass = klass;
+            str_copy(d->out[i].reply, sizeof d->out[i].reply, text);
+        }
+    d->done(d);
+}
+
+static void smtpc_conn_free(struct smtpc_conn *c)
+{
+    struct smtpc *sc = c->sc;
+    if (c->bev)
+        bufferevent_free(c->bev);
+    free(c->targets);
+    buf_free(&c->reply);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        sc->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->dest->n_conns--;
+    sc->n_conns--;
+    free(c);
+}
+
+static void smtpc_conn_reap(evutil_socket_t fd, short what, void *arg)
+{
+    struct smtpc_conn *c = arg;
+    struct smtpc *sc = c->sc;
+    (void)fd;
+    (void)what;
+    smtpc_conn_free(c);
+    /* a freed slot may serve any destination that waits (the total limit is shared) */
+    for (struct smtpc_dest *d = sc->dests; d; d = d->next)
+        smtpc_pump(sc, d);
+}
+
+/*
+ * Closes the connection now and frees it from the loop right after the
+ * current callback (so no caller touches freed memory); then starts another
+ * connection for the destination if deliveries wait.
+ */
+void smtpc_conn_close(struct smtpc_conn *c)
+{
+    if (c->state == SMTPC_CLOSED)
+        return;
+    c->state = SMTPC_CLOSED;
+    if (c->bev) {
+        bufferevent_free(c->bev);
+        c->bev = NULL;
+    }
+    struct timeval now = {0, 0};
+    event_base_once(c->sc->base, -1, EV_TIMEOUT, smtpc_conn_reap, c, &now);
+}
+
+static void smtpc_on_mx(void *arg, const struct mx_answer *ans);
+
+/* Starts a connection for the first waiting delivery of dest. */
+static void smtpc_conn_start(struct smtpc *sc, struct smtpc_dest *dest)
+{
+    struct smtpc_conn *c = xcalloc(1, sizeof *c);
+    c->sc = sc;
+    c->dest = dest;
+    c->d = smtpc_dest_pop(dest);
+    buf_init(&c->reply, SMTPC_REPLY_BUF);
+    c->next = sc->conns;
+    if (sc->conns)
+        sc->conns->prev = c;
+    sc->conns = c;
+    dest->n_conns++;
+    sc->n_conns++;
+    c->state = SMTPC_RESOLVING;
+    mx_resolve(sc->mx, &c->d->hop, smtpc_on_mx, c);
+}
+
+void smtpc_pump(struct smtpc *sc, struct smtpc_dest *dest)
+{
+    while (dest->wait_head && dest->n_conns < SMTPC_PER_DEST && sc->n_conns < SMTPC_TOTAL &&
+           !sc->stopping)
+        smtpc_conn_start(sc, dest);
+}
+
+static int smtpc_mx_klass(enum mx_status st)
+{
+    return (st == MX_TEMPFAIL) ? 4 : 5;
+}
+
+static void smtpc_on_mx(void *arg, const struct mx_answer *ans)
+{
+    struct smtpc_conn *c = arg;
+    if (c->sc->stopping) {
+        c->d->canceled = 1;
+        smtpc_finish(c->d, 4, "4.3.2 shutting down");
+        c->d = NULL;
+        smtpc_conn_close(c);
+        return;
+    }
+    if (ans->status != MX_OK) {
+        char text[SMTPC_REPLY_MAX];
+        str_fmt(text, sizeof text, "%s %s", mx_status_code(ans->status), ans->diag);
+        log_info("smtp out: %s: %s", c->d->hop.domain, text);
+        smtpc_finish(c->d, smtpc_mx_klass(ans->status), text);
+        c->d = NULL;
+        smtpc_conn_close(c);
+        return;
+    }
+    c->targets = xcalloc(ans->n_targets, sizeof *c->targets);
+    memcpy(c->targets, ans->targets, ans->n_targets * sizeof *c->targets);
+    c->n_targets = ans->n_targets;
+    c->target_i = 0;
+    smtpc_connect_next(c);
+}
+
+/* "host[addr]" of the current target. */
+void smtpc_target_name(const struct smtpc_conn *c, char *out, size_t size)
+{
+    const struct mx_target *t = &c->targets[c->target_i];
+    char ip[INET6_ADDRSTRLEN] = "?";
+    const void *a = t->addr.ss_family == AF_INET6
+                        ? (const void *)&((const struct sockaddr_in6 *)&t->addr)->sin6_addr
+                        : (const void *)&((const struct sockaddr_in *)&t->addr)->sin_addr;
+    inet_ntop(t->addr.ss_family, a, ip, sizeof ip);
+    str_fmt(out, size, "%s[%s]", t->host, ip);
+}
+
+/*
+ * The current target failed before a transaction could start: remember why
+ * and try the next one; when none is left, the delivery gets the failure
+ * (permanent only if every target refused with a 5xx greeting).
+ */
+void smtpc_target_failed(struct smtpc_conn *c, int klass, const char *why)
+{
+    char name[300];
+    smtpc_target_name(c, name, sizeof name);
+    log_info("smtp out: %s: %s", name, why);
+    str_copy(c->last_error, sizeof c->last_error, why);
+    c->tried++;
+    if (klass == 5)
+        c->refused_5xx++;
+    if (c->bev) {
+        bufferevent_free(c->bev);
+        c->bev = NULL;
+    }
+    c->target_i++;
+    if (c->target_i < c->n_targets) {
+        smtpc_connect_next(c);
+        return;
+    }
+    smtpc_finish(c->d, c->refused_5xx == c->tried ? 5 : 4, c->last_error);
+    c->d = NULL;
+    smtpc_conn_close(c);
+}
+
+struct smtpc *smtpc_new(struct event_base *base, const struct conf *c, struct mx_resolver *mx,
+                        void *tls_client_ctx)
+{
+    struct smtpc *sc = xcalloc(1, sizeof *sc);
+    sc->base = base;
+    sc->conf = c;
+    sc->mx = mx;
+    sc->tls = tls_client_ctx;
+    return sc;
+}
+
+void smtpc_deliver(struct smtpc *sc, struct smtpc_delivery *d)
+{
+    struct smtpc_dest *dest = smtpc_dest_get(sc, &d->hop);
+    d->remote[0] = '\0';
+    d->peer_dsn = 0;
+    d->canceled = 0;
+    for (size_t i = 0; i < d->n; i++)
+        d->out[i].klass = 0;
+    smtpc_dest_push(dest, d);
+    /* an idle connection would have taken it in smtpc_tx_next; otherwise start one */
+    smtpc_pump(sc, dest);
+}
+
+void smtpc_stop(struct smtpc *sc)
+{
+    sc->stopping = 1;
+}
+
+void smtpc_free(struct smtpc *sc)
+{
+    if (!sc)
+        return;
+    sc->stopping = 1;
+    while (sc->conns) {
+        struct smtpc_conn *c = sc->conns;
+        if (c->d) {
+            c->d->canceled = 1;
+            smtpc_finish(c->d, 4, "4.3.2 shutting down");
+            c->d = NULL;
+        }
+        smtpc_conn_free(c);
+    }
+    for (struct smtpc_dest *dest = sc->dests, *next; dest; dest = next) {
+        next = dest->next;
+        struct smtpc_delivery *d;
+        while ((d = smtpc_dest_pop(dest))) {
+            d->canceled = 1;
+            smtpc_finish(d, 4, "4.3.2 shutting down");
+        }
+        free(dest);
+    }
+    free(sc);
+}

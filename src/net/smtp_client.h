@@ -1,0 +1,57 @@
+/*
+ * smtp_client: outbound SMTP (RFC 5321 client side, RFC 1123 5.3) on the
+ * event loop. A delivery is one message and the recipients of it that go
+ * to one next hop; it resolves the hop (net/mx), tries the targets in
+ * order (refused, dropped, 4xx/5xx greeting: next target), speaks EHLO
+ * (HELO after a 5xx), opportunistic STARTTLS, PIPELINING, SIZE, 8BITMIME
+ * and DSN (RFC 3461: NOTIFY, ORCPT, RET, ENVID passed on, xtext-encoded),
+ * and reports one outcome per recipient: 2 relayed, 4 retry, 5 failed.
+ * Every wait has its RFC 1123 timeout; an expired timeout is temporary.
+ * Connections are limited per destination and in total, and reused for the
+ * next delivery to the same destination (RSET between).
+ */
+#ifndef POSTINO_SMTP_CLIENT_H
+#define POSTINO_SMTP_CLIENT_H
+#include <event2/event.h>
+#include <stddef.h>
+#include "mail/conf.h"
+#include "mail/envelope.h"
+#include "mail/route.h"
+#include "net/mx.h"
+
+#define SMTPC_REPLY_MAX 512
+
+struct smtpc_outcome {
+    size_t idx;                        /* recipient index in the envelope */
+    int klass;                         /* 2 done, 4 temporary, 5 permanent */
+    char reply[SMTPC_REPLY_MAX];       /* the reply or diagnostic, "550 5.1.1 ..." */
+};
+
+struct smtpc_delivery {
+    /* set by the caller */
+    const struct envelope *env;        /* unchanged until done() */
+    int fd;                            /* the queue file, for the content */
+    struct route_hop hop;
+    struct smtpc_outcome *out;         /* n entries, idx filled by the caller */
+    size_t n;
+    void (*done)(struct smtpc_delivery *d);
+    void *ctx;
+    /* set by the client */
+    char remote[300];                  /* "host[addr]" of the server that answered, or "" */
+    int peer_dsn;                      /* the next hop offered DSN (the notice duty moved on) */
+    int canceled;                      /* shutting down: nothing was decided */
+    struct smtpc_delivery *next;       /* internal: waiting list */
+};
+
+struct smtpc;
+
+struct smtpc *smtpc_new(struct event_base *base, const struct conf *c, struct mx_resolver *mx,
+                        void *tls_client_ctx);
+/* Starts (or queues) a delivery; done() runs later, on the loop, exactly once. */
+void smtpc_deliver(struct smtpc *sc, struct smtpc_delivery *d);
+/* Starts no new work (call before freeing the resolver, whose pending lookups then finish). */
+void smtpc_stop(struct smtpc *sc);
+/* Cancels everything in flight (done() with canceled=1) and frees. */
+void smtpc_free(struct smtpc *sc);
+
+#endif

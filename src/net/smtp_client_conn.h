@@ -1,0 +1,95 @@
+/*
+ * smtp_client_conn: internal state of the SMTP client, shared by
+ * smtp_client.c (destinations, connections, targets) and smtp_client_tx.c
+ * (the protocol dialogue of one connection). The phase of a connection is
+ * the explicit enum smtpc_state.
+ */
+#ifndef POSTINO_SMTP_CLIENT_CONN_H
+#define POSTINO_SMTP_CLIENT_CONN_H
+#include "lib/buf.h"
+#include "net/smtp_client.h"
+#include <event2/bufferevent.h>
+
+#define SMTPC_PER_DEST 10        /* connections to one destination */
+#define SMTPC_TOTAL 200          /* outbound connections in all */
+#define SMTPC_KEY_MAX 300
+#define SMTPC_REPLY_BUF 8192     /* a reply longer than this is a protocol error */
+#define SMTPC_BODY_HIGH (256 * 1024)
+
+enum smtpc_state {
+    SMTPC_RESOLVING,   /* waiting for net/mx */
+    SMTPC_CONNECTING,
+    SMTPC_GREETING,
+    SMTPC_EHLO,
+    SMTPC_HELO,
+    SMTPC_STARTTLS,    /* STARTTLS sent, waiting for 220 */
+    SMTPC_HANDSHAKE,   /* TLS handshake running */
+    SMTPC_MAIL,        /* MAIL (and pipelined RCPT/DATA) sent */
+    SMTPC_RCPT,
+    SMTPC_DATA,        /* DATA sent, waiting for 354 */
+    SMTPC_BODY,        /* streaming the content */
+    SMTPC_DOT,         /* final dot sent */
+    SMTPC_RSET,        /* RSET before reusing the connection */
+    SMTPC_QUIT,
+    SMTPC_CLOSED,      /* freed from the loop shortly (never inside a callback) */
+};
+
+/* Extensions the server offered in its EHLO reply. */
+#define SMTPC_EXT_PIPELINING 1u
+#define SMTPC_EXT_SIZE 2u
+#define SMTPC_EXT_8BITMIME 4u
+#define SMTPC_EXT_DSN 8u
+#define SMTPC_EXT_STARTTLS 16u
+
+struct smtpc_dest {
+    char key[SMTPC_KEY_MAX];
+    struct smtpc_delivery *wait_head, *wait_tail;
+    unsigned n_conns;
+    struct smtpc_dest *next;
+};
+
+struct smtpc {
+    struct event_base *base;
+    const struct conf *conf;
+    struct mx_resolver *mx;
+    void *tls;                    /* SSL_CTX for opportunistic STARTTLS, or NULL */
+    struct smtpc_dest *dests;
+    struct smtpc_conn *conns;
+    unsigned n_conns;
+    int stopping;
+};
+
+struct smtpc_conn {
+    struct smtpc *sc;
+    struct smtpc_dest *dest;
+    struct smtpc_conn *prev, *next;
+    struct smtpc_delivery *d;     /* the current delivery */
+    struct bufferevent *bev;
+    enum smtpc_state state;
+    struct mx_target *targets;
+    size_t n_targets, target_i;
+    unsigned tried, refused_5xx;
+    char last_error[SMTPC_REPLY_MAX];
+    unsigned ext;                 /* SMTPC_EXT_* */
+    uint64_t size_limit;          /* SIZE n, 0 = none */
+    int tls;
+    int esmtp;
+    struct buf reply;             /* reply lines being collected */
+    size_t rcpt_next;             /* RCPT replies read so far */
+    size_t accepted;
+    int mail_failed;
+    uint64_t body_off;            /* bytes of content sent */
+    int body_line_start;
+};
+
+/* smtp_client.c */
+struct smtpc_delivery *smtpc_dest_pop(struct smtpc_dest *dest);
+void smtpc_finish(struct smtpc_delivery *d, int klass, const char *text);
+void smtpc_conn_close(struct smtpc_conn *c);
+void smtpc_pump(struct smtpc *sc, struct smtpc_dest *dest);
+void smtpc_target_failed(struct smtpc_conn *c, int klass, const char *why);
+void smtpc_target_name(const struct smtpc_conn *c, char *out, size_t size);
+/* smtp_client_tx.c */
+void smtpc_connect_next(struct smtpc_conn *c);
+
+#endif

@@ -1,0 +1,500 @@
+/*
+ * smtp_client_tx: the dialogue of one outbound connection (RFC 5321 4.1,
+ * 3.3; RFC 2920 pipelining; RFC 3207 STARTTLS; RFC 1870 SIZE; RFC 6152
+ * 8BITMIME; RFC 3461 DSN; timeouts of RFC 1123 5.3.1.4 / RFC 5321 4.5.3.2).
+ * Replies are read line by line into c->reply and handled by state; the
+ * content is streamed from the queue file with dot-stuffing added.
+ */
+#include "net/smtp_client_conn.h"
+#include "lib/log.h"
+#include "lib/str.h"
+#include "net/tls.h"
+#include "proto/xtext.h"
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/ssl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+static void smtpc_on_read(struct bufferevent *bev, void *arg);
+static void smtpc_on_write(struct bufferevent *bev, void *arg);
+static void smtpc_on_event(struct bufferevent *bev, short what, void *arg);
+
+static void smtpc_timeout(struct smtpc_conn *c, int64_t ms)
+{
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    bufferevent_set_timeouts(c->bev, &tv, &tv);
+}
+
+static void smtpc_send(struct smtpc_conn *c, const char *line)
+{
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    evbuffer_add(out, line, strlen(line));
+    evbuffer_add(out, "\r\n", 2);
+}
+
+static const char *smtpc_phase(enum smtpc_state s)
+{
+    static const char *names[] = {"DNS", "connect", "greeting", "EHLO", "HELO", "STARTTLS",
+                                  "TLS handshake", "MAIL", "RCPT", "DATA", "message content",
+                                  "end of data", "RSET", "QUIT", "closed"};
+    return names[s];
+}
+
+void smtpc_connect_next(struct smtpc_conn *c)
+{
+    const struct mx_target *t = &c->targets[c->target_i];
+    c->bev = bufferevent_socket_new(c->sc->base, -1, BEV_OPT_CLOSE_ON_FREE);
+    bufferevent_setcb(c->bev, smtpc_on_read, smtpc_on_write, smtpc_on_event, c);
+    smtpc_timeout(c, c->sc->conf->timeout_greeting_ms);
+    c->state = SMTPC_CONNECTING;
+    c->ext = 0;
+    c->tls = 0;
+    c->esmtp = 0;
+    if (bufferevent_socket_connect(c->bev, (const struct sockaddr *)&t->addr, (int)t->addrlen) < 0) {
+        char why[SMTPC_REPLY_MAX];
+        str_fmt(why, sizeof why, "4.4.1 cannot connect to %s: %s", t->host, strerror(errno));
+        smtpc_target_failed(c, 4, why);
+    }
+}
+
+/* The transaction is over for c->d: report it, then reuse the connection or quit. */
+static void smtpc_tx_end(struct smtpc_conn *c)
+{
+    struct smtpc_delivery *d = c->d;
+    smtpc_target_name(c, d->remote, sizeof d->remote);
+    d->peer_dsn = (c->ext & SMTPC_EXT_DSN) != 0;
+    c->d = NULL;
+    smtpc_finish(d, 4, "4.4.2 no reply from the server");
+    if (c->dest->wait_head && !c->sc->stopping) {
+        c->state = SMTPC_RSET;
+        smtpc_timeout(c, c->sc->conf->timeout_mail_ms);
+        smtpc_send(c, "RSET");
+        return;
+    }
+    c->state = SMTPC_QUIT;
+    smtpc_timeout(c, 5000);
+    smtpc_send(c, "QUIT");
+}
+
+/* An I/O failure (timeout, dropped connection) in the current phase. */
+static void smtpc_io_failed(struct smtpc_conn *c, const char *what)
+{
+    char name[300], why[SMTPC_REPLY_MAX];
+    smtpc_target_name(c, name, sizeof name);
+    str_fmt(why, sizeof why, "4.4.2 %s waiting for the %s reply from %s", what,
+            smtpc_phase(c->state), name);
+    if (c->state == SMTPC_CONNECTING) {
+        str_fmt(why, sizeof why, "4.4.1 connect to %s: %s", name,
+                evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+        smtpc_target_failed(c, 4, why);
+    } else if (c->state <= SMTPC_HANDSHAKE) {
+        smtpc_target_failed(c, 4, why);
+    } else {
+        if (c->d) {
+            smtpc_target_name(c, c->d->remote, sizeof c->d->remote);
+            log_info("smtp out: %s", why);
+            struct smtpc_delivery *d = c->d;
+            c->d = NULL;
+            smtpc_finish(d, 4, why);
+        }
+        smtpc_conn_close(c);
+    }
+}
+
+static void smtpc_on_event(struct bufferevent *bev, short what, void *arg)
+{
+    struct smtpc_conn *c = arg;
+    (void)bev;
+    if (what & BEV_EVENT_CONNECTED) {
+        if (c->state == SMTPC_HANDSHAKE) {
+            char desc[128];
+            tls_describe(bufferevent_openssl_get_ssl(c->bev), desc, sizeof desc);
+            log_info("smtp out: TLS with %s: %s", c->targets[c->target_i].host, desc);
+            c->tls = 1;
+            c->state = SMTPC_EHLO;
+            smtpc_timeout(c, c->sc->conf->timeout_mail_ms);
+            char line[300];
+            str_fmt(line, sizeof line, "EHLO %s", c->sc->conf->hostname);
+            smtpc_send(c, line);
+            return;
+        }
+        c->state = SMTPC_GREETING;
+        bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+        return;
+    }
+    if (c->state == SMTPC_QUIT) {
+        smtpc_conn_close(c);
+        return;
+    }
+    smtpc_io_failed(c, (what & BEV_EVENT_TIMEOUT) ? "timeout" : "connection lost");
+}
+
+/* Decides every recipient of c->d still undecided (klass 0). */
+static void smtpc_finish_some(struct smtpc_conn *c, int klass, const char *text)
+{
+    for (size_t i = 0; i < c->d->n; i++)
+        if (c->d->out[i].klass == 0) {
+            c->d->out[i].klass = klass;
+            str_copy(c->d->out[i].reply, sizeof c->d->out[i].reply, text);
+        }
+}
+
+/* Appends " KEY=xtext(value)" to line. */
+static void smtpc_param_xtext(struct buf *line, const char *key, const char *value)
+{
+    buf_printf(line, " %s=", key);
+    xtext_encode(value, strlen(value), line);
+}
+
+static void smtpc_send_mail(struct smtpc_conn *c)
+{
+    const struct envelope *e = c->d->env;
+    struct buf line;
+    buf_init(&line, 4096);
+    buf_printf(&line, "MAIL FROM:<%s>", e->sender);
+    if (c->ext & SMTPC_EXT_SIZE)
+        buf_printf(&line, " SIZE=%llu", (unsigned long long)e->size);
+    if ((c->ext & SMTPC_EXT_8BITMIME) && e->body == BODY_8BITMIME)
+        buf_appends(&line, " BODY=8BITMIME");
+    if (c->ext & SMTPC_EXT_DSN) {
+        if (e->ret)
+            buf_printf(&line, " RET=%s", dsn_ret_name(e->ret));
+        if (e->envid)
+            smtpc_param_xtext(&line, "ENVID", e->envid);
+    }
+    smtpc_send(c, buf_cstr(&line));
+    buf_free(&line);
+}
+
+static void smtpc_send_rcpt(struct smtpc_conn *c, size_t k)
+{
+    const struct env_rcpt *r = &c->d->env->rcpts[c->d->out[k].idx];
+    struct buf line;
+    buf_init(&line, 4096);
+    buf_printf(&line, "RCPT TO:<%s>", r->addr);
+    if ((c->ext & SMTPC_EXT_DSN) && r->notify) {
+        char notify[64];
+        smtp_notify_format(r->notify, notify, sizeof notify);
+        buf_printf(&line, " NOTIFY=%s", notify);
+    }
+    const char *semi = r->orcpt ? strchr(r->orcpt, ';') : NULL;
+    if ((c->ext & SMTPC_EXT_DSN) && semi) {
+        buf_printf(&line, " ORCPT=%.*s;", (int)(semi - r->orcpt), r->orcpt);
+        xtext_encode(semi + 1, strlen(semi + 1), &line);
+    }
+    smtpc_send(c, buf_cstr(&line));
+    buf_free(&line);
+}
+
+/* Starts the transaction of c->d on an open, greeted connection. */
+static void smtpc_tx_start(struct smtpc_conn *c)
+{
+    const struct envelope *e = c->d->env;
+    c->rcpt_next = 0;
+    c->accepted = 0;
+    c->mail_failed = 0;
+    if (c->size_limit && e->size > c->size_limit) {
+        char why[SMTPC_REPLY_MAX];
+        str_fmt(why, sizeof why, "552 5.3.4 message size %llu exceeds the limit %llu of the server",
+                (unsigned long long)e->size, (unsigned long long)c->size_limit);
+        smtpc_finish_some(c, 5, why);
+        smtpc_tx_end(c);
+        return;
+    }
+    c->state = SMTPC_MAIL;
+    smtpc_timeout(c, c->sc->conf->timeout_mail_ms);
+    smtpc_send_mail(c);
+    if (c->ext & SMTPC_EXT_PIPELINING) { /* RFC 2920: MAIL, every RCPT and DATA in one go */
+        for (size_t k = 0; k < c->d->n; k++)
+            smtpc_send_rcpt(c, k);
+        smtpc_send(c, "DATA");
+    }
+}
+
+/* Streams content until the output holds SMTPC_BODY_HIGH bytes; ends with the dot. */
+static void smtpc_body_fill(struct smtpc_conn *c)
+{
+    static char chunk[65536];
+    const struct envelope *e = c->d->env;
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    while (evbuffer_get_length(out) < SMTPC_BODY_HIGH && c->body_off < e->size) {
+        uint64_t left = e->size - c->body_off;
+        ssize_t n = pread(c->d->fd, chunk, left < sizeof chunk ? (size_t)left : sizeof chunk,
+                          (off_t)(e->content_offset + c->body_off));
+        if (n <= 0) {
+            smtpc_finish_some(c, 4, "4.3.0 cannot read the queue file");
+            struct smtpc_delivery *d = c->d;
+            c->d = NULL;
+            d->done(d);
+            smtpc_conn_close(c); /* mid-DATA: the server must not get a truncated message */
+            return;
+        }
+        size_t start = 0;
+        for (size_t i = 0; i < (size_t)n; i++) {
+            if (c->body_line_start && chunk[i] == '.') { /* RFC 5321 4.5.2 */
+                evbuffer_add(out, chunk + start, i - start);
+                evbuffer_add(out, ".", 1);
+                start = i;
+            }
+            c->body_line_start = chunk[i] == '\n';
+        }
+        evbuffer_add(out, chunk + start, (size_t)n - start);
+        c->body_off += (uint64_t)n;
+    }
+    if (c->body_off == e->size && c->state == SMTPC_BODY) {
+        if (!c->body_line_start)
+            evbuffer_add(out, "\r\n", 2);
+        evbuffer_add(out, ".\r\n", 3);
+        c->state = SMTPC_DOT;
+        smtpc_timeout(c, c->sc->conf->timeout_data_end_ms);
+    }
+}
+
+static void smtpc_on_write(struct bufferevent *bev, void *arg)
+{
+    struct smtpc_conn *c = arg;
+    (void)bev;
+    if (c->state == SMTPC_BODY)
+        smtpc_body_fill(c);
+}
+
+static void smtpc_ehlo_line(struct smtpc_conn *c, const char *kw)
+{
+    if (strncasecmp(kw, "PIPELINING", 10) == 0 && (!kw[10] || kw[10] == ' '))
+        c->ext |= SMTPC_EXT_PIPELINING;
+    else if (strncasecmp(kw, "8BITMIME", 8) == 0 && (!kw[8] || kw[8] == ' '))
+        c->ext |= SMTPC_EXT_8BITMIME;
+    else if (strncasecmp(kw, "DSN", 3) == 0 && (!kw[3] || kw[3] == ' '))
+        c->ext |= SMTPC_EXT_DSN;
+    else if (strncasecmp(kw, "STARTTLS", 8) == 0 && (!kw[8] || kw[8] == ' '))
+        c->ext |= SMTPC_EXT_STARTTLS;
+    else if (strncasecmp(kw, "SIZE", 4) == 0 && (!kw[4] || kw[4] == ' ')) {
+        c->ext |= SMTPC_EXT_SIZE;
+        c->size_limit = kw[4] ? strtoull(kw + 5, NULL, 10) : 0;
+    }
+}
+
+static void smtpc_send_ehlo(struct smtpc_conn *c, const char *verb)
+{
+    char line[300];
+    str_fmt(line, sizeof line, "%s %s", verb, c->sc->conf->hostname);
+    smtpc_timeout(c, c->sc->conf->timeout_mail_ms);
+    smtpc_send(c, line);
+}
+
+/* Wraps the connection in TLS after the server's 220 to STARTTLS. */
+static void smtpc_start_tls(struct smtpc_conn *c)
+{
+    SSL *ssl = tls_client_new(c->sc->tls, c->targets[c->target_i].host);
+    if (!ssl) {
+        smtpc_target_failed(c, 4, "4.7.0 cannot set up TLS");
+        return;
+    }
+    struct bufferevent *tls = bufferevent_openssl_filter_new(
+        c->sc->base, c->bev, ssl, BUFFEREVENT_SSL_CONNECTING,
+        BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    if (!tls) {
+        SSL_free(ssl);
+        smtpc_target_failed(c, 4, "4.7.0 cannot set up TLS");
+        return;
+    }
+    c->bev = tls;
+    c->state = SMTPC_HANDSHAKE;
+    c->ext = 0;
+    bufferevent_setcb(c->bev, smtpc_on_read, smtpc_on_write, smtpc_on_event, c);
+    smtpc_timeout(c, c->sc->conf->timeout_greeting_ms);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+/* Greeting, EHLO/HELO and STARTTLS replies. */
+static void smtpc_on_setup_reply(struct smtpc_conn *c, int code, const char *text)
+{
+    int klass = code / 100;
+    switch (c->state) {
+    case SMTPC_GREETING:
+        if (klass == 2) {
+            c->state = SMTPC_EHLO;
+            smtpc_send_ehlo(c, "EHLO");
+        } else {
+            smtpc_target_failed(c, klass == 5 ? 5 : 4, text);
+        }
+        return;
+    case SMTPC_EHLO:
+        if (klass == 2) {
+            c->esmtp = 1;
+            if ((c->ext & SMTPC_EXT_STARTTLS) && c->sc->tls && !c->tls) {
+                c->state = SMTPC_STARTTLS;
+                smtpc_send(c, "STARTTLS");
+                return;
+            }
+            smtpc_tx_start(c);
+        } else if (klass == 5) {
+            c->state = SMTPC_HELO;
+            c->ext = 0;
+            smtpc_send_ehlo(c, "HELO");
+        } else {
+            smtpc_target_failed(c, 4, text);
+        }
+        return;
+    case SMTPC_HELO:
+        if (klass == 2)
+            smtpc_tx_start(c);
+        else
+            smtpc_target_failed(c, klass == 5 ? 5 : 4, text);
+        return;
+    case SMTPC_STARTTLS:
+        if (code == 220) {
+            smtpc_start_tls(c);
+            return;
+        }
+        log_info("smtp out: STARTTLS refused (%s), continuing without TLS", text);
+        smtpc_tx_start(c);
+        return;
+    default:
+        return;
+    }
+}
+
+/* Replies to MAIL, RCPT (one per recipient, in order) and DATA. */
+static void smtpc_on_tx_reply(struct smtpc_conn *c, int code, const char *text)
+{
+    int klass = code / 100;
+    int pipelined = (c->ext & SMTPC_EXT_PIPELINING) != 0;
+    switch (c->state) {
+    case SMTPC_MAIL:
+        if (klass != 2) {
+            c->mail_failed = 1;
+            smtpc_finish_some(c, klass == 5 ? 5 : 4, text);
+        }
+        if (!pipelined && c->mail_failed) {
+            smtpc_tx_end(c);
+            return;
+        }
+        c->state = SMTPC_RCPT;
+        smtpc_timeout(c, c->sc->conf->timeout_rcpt_ms);
+        if (!pipelined)
+            smtpc_send_rcpt(c, 0);
+        return;
+    case SMTPC_RCPT: {
+        struct smtpc_outcome *o = &c->d->out[c->rcpt_next++];
+        if (!c->mail_failed && klass == 2)
+            c->accepted++;
+        else if (!c->mail_failed) {
+            o->klass = klass == 5 ? 5 : 4;
+            str_copy(o->reply, sizeof o->reply, text);
+        }
+        if (c->rcpt_next < c->d->n) {
+            if (!pipelined)
+                smtpc_send_rcpt(c, c->rcpt_next);
+            return;
+        }
+        if (!pipelined && c->accepted == 0) {
+            smtpc_tx_end(c);
+            return;
+        }
+        c->state = SMTPC_DATA;
+        smtpc_timeout(c, c->sc->conf->timeout_data_init_ms);
+        if (!pipelined)
+            smtpc_send(c, "DATA");
+        return;
+    }
+    case SMTPC_DATA:
+        if (code == 354 && c->accepted > 0) {
+            c->state = SMTPC_BODY;
+            c->body_off = 0;
+            c->body_line_start = 1;
+            smtpc_timeout(c, c->sc->conf->timeout_data_block_ms);
+            smtpc_body_fill(c);
+            return;
+        }
+        if (code == 354) { /* pipelined DATA although no recipient was accepted: empty message */
+            c->state = SMTPC_DOT;
+            smtpc_send(c, ".");
+            return;
+        }
+        if (c->accepted > 0)
+            smtpc_finish_some(c, klass == 5 ? 5 : 4, text);
+        smtpc_tx_end(c);
+        return;
+    case SMTPC_DOT:
+        if (c->accepted > 0)
+            smtpc_finish_some(c, klass == 2 ? 2 : klass == 5 ? 5 : 4, text);
+        smtpc_tx_end(c);
+        return;
+    default:
+        return;
+    }
+}
+
+/* One complete reply (code and the joined text of its lines). */
+static void smtpc_on_reply(struct smtpc_conn *c, int code, const char *text)
+{
+    switch (c->state) {
+    case SMTPC_GREETING:
+    case SMTPC_EHLO:
+    case SMTPC_HELO:
+    case SMTPC_STARTTLS:
+        smtpc_on_setup_reply(c, code, text);
+        return;
+    case SMTPC_MAIL:
+    case SMTPC_RCPT:
+    case SMTPC_DATA:
+    case SMTPC_DOT:
+        smtpc_on_tx_reply(c, code, text);
+        return;
+    case SMTPC_RSET:
+        if (code / 100 == 2 && (c->d = smtpc_dest_pop(c->dest))) {
+            smtpc_tx_start(c);
+            return;
+        }
+        c->state = SMTPC_QUIT;
+        smtpc_send(c, "QUIT");
+        return;
+    case SMTPC_QUIT:
+        smtpc_conn_close(c);
+        return;
+    default:
+        return; /* a reply while streaming the content: ignored, the dot reply decides */
+    }
+}
+
+/* Reads reply lines; returns when no complete reply is buffered or c was closed. */
+static void smtpc_on_read(struct bufferevent *bev, void *arg)
+{
+    struct smtpc_conn *c = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    size_t n;
+    char *line;
+    while ((line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF))) {
+        int ok = n >= 3 && line[0] >= '2' && line[0] <= '5' && line[1] >= '0' && line[1] <= '9' &&
+                 line[2] >= '0' && line[2] <= '9' && (n == 3 || line[3] == ' ' || line[3] == '-');
+        int more = ok && n > 3 && line[3] == '-';
+        if (ok && n > 4 && c->state == SMTPC_EHLO && c->reply.len > 0)
+            smtpc_ehlo_line(c, line + 4);
+        if (!ok || buf_printf(&c->reply, "%s%s", c->reply.len ? " " : "",
+                              c->reply.len ? line + (n > 3 ? 4 : 3) : line) < 0) {
+            free(line);
+            buf_reset(&c->reply);
+            smtpc_io_failed(c, "malformed or overlong reply");
+            return;
+        }
+        int code = atoi(line);
+        free(line);
+        if (more)
+            continue;
+        if (c->reply.len > 3 && c->reply.data[3] == '-')
+            c->reply.data[3] = ' ';
+        char text[SMTPC_REPLY_MAX];
+        str_copy(text, sizeof text, buf_cstr(&c->reply));
+        buf_reset(&c->reply);
+        smtpc_on_reply(c, code, text);
+        if (c->state == SMTPC_CLOSED || c->bev != bev)
+            return; /* closed, moved to another target, or TLS took over */
+    }
+    if (evbuffer_get_length(in) > SMTPC_REPLY_BUF)
+        smtpc_io_failed(c, "overlong reply line");
+}
