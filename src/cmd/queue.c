@@ -16,6 +16,8 @@
 #include <string.h>
 #include <sysexits.h>
 #include <time.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 struct queue_listing {
@@ -218,11 +220,106 @@ static int queue_show(const struct conf *c, const char *id)
     return 0;
 }
 
+/* Asks a running server to flush; -1 if none answers (errno ENOENT/ECONNREFUSED). */
+static int queue_flush_server(const struct conf *c, const char *id, char *reply, size_t size)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    if (str_fmt(sun.sun_path, sizeof sun.sun_path, "%s/control", c->data_dir) < 0) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof sun) < 0) {
+        int saved = errno;
+        if (fd >= 0)
+            close(fd);
+        errno = saved;
+        return -1;
+    }
+    struct timeval tv = {30, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char req[128];
+    str_fmt(req, sizeof req, "FLUSH%s%s\n", id ? " " : "", id ? id : "");
+    ssize_t n = -1;
+    if (write(fd, req, strlen(req)) == (ssize_t)strlen(req))
+        n = read(fd, reply, size - 1);
+    close(fd);
+    reply[n > 0 ? n : 0] = '\0';
+    reply[strcspn(reply, "\n")] = '\0';
+    return 0;
+}
+
+/* No server running: makes the deferred recipients due in the files themselves. */
+static int queue_flush_files(const struct conf *c, const char *id, size_t *count)
+{
+    struct queue_listing l = {0};
+    struct queue q;
+    if (queue_load_all(c, &l) < 0 || str_fmt(q.dir, sizeof q.dir, "%s/queue", c->data_dir) < 0)
+        return -1;
+    int r = 0, found = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        struct envelope *e = &l.msgs[i];
+        struct buf rec;
+        buf_init(&rec, BUF_UNLIMITED);
+        found |= id && strcmp(e->id, id) == 0;
+        for (size_t k = 0; k < e->n_rcpts && (!id || strcmp(e->id, id) == 0); k++)
+            if (e->rcpts[k].status == RCPT_DEFERRED) {
+                e->rcpts[k].next_attempt = 0;
+                envelope_format_state(e, k, &rec);
+            }
+        if (rec.len && queue_append(&q, e->id, rec.data, rec.len, 1) < 0)
+            r = -1;
+        *count += rec.len ? 1 : 0;
+        buf_free(&rec);
+        envelope_free(e);
+    }
+    free(l.msgs);
+    if (id && !found) {
+        errno = ENOENT;
+        return -1;
+    }
+    return r;
+}
+
+static int queue_flush(const struct conf *c, const char *id)
+{
+    char reply[128];
+    if (id && (strchr(id, '/') || strlen(id) > QUEUE_ID_MAX)) {
+        fprintf(stderr, "postino: no such message in the queue: %s\n", id);
+        return EX_NOINPUT;
+    }
+    if (queue_flush_server(c, id, reply, sizeof reply) == 0) {
+        if (strcmp(reply, "ERR no such message") == 0) {
+            fprintf(stderr, "postino: no such message in the queue: %s\n", id ? id : "");
+            return EX_NOINPUT;
+        }
+        if (strncmp(reply, "OK ", 3) != 0) {
+            fprintf(stderr, "postino: the server refused the flush: %s\n", reply);
+            return EX_SOFTWARE;
+        }
+        printf("%s message(s) with deferred mail will be tried now\n", reply + 3);
+        return 0;
+    }
+    size_t n = 0;
+    if (queue_flush_files(c, id, &n) < 0) {
+        if (errno == ENOENT && id) {
+            fprintf(stderr, "postino: no such message in the queue: %s\n", id);
+            return EX_NOINPUT;
+        }
+        fprintf(stderr, "postino: cannot update the queue: %s\n", strerror(errno));
+        return EX_IOERR;
+    }
+    printf("%zu message(s) with deferred mail will be tried when postino starts "
+           "(the server is not running)\n", n);
+    return 0;
+}
+
 static int queue_usage(int status)
 {
     fprintf(status ? stderr : stdout,
             "usage: postino queue [-c FILE] list [--json]\n"
-            "       postino queue [-c FILE] show ID\n");
+            "       postino queue [-c FILE] show ID\n"
+            "       postino queue [-c FILE] flush [ID]\n");
     return status;
 }
 
@@ -261,7 +358,9 @@ int cmd_queue(int argc, char **argv)
         status = queue_list(&c, json);
     else if (strcmp(sub, "show") == 0 && arg)
         status = queue_show(&c, arg);
-    else if (strcmp(sub, "flush") == 0 || strcmp(sub, "delete") == 0 || strcmp(sub, "hold") == 0 ||
+    else if (strcmp(sub, "flush") == 0)
+        status = queue_flush(&c, arg);
+    else if (strcmp(sub, "delete") == 0 || strcmp(sub, "hold") == 0 ||
              strcmp(sub, "release") == 0) {
         fprintf(stderr, "postino: queue %s is not available in this version yet\n", sub);
         status = EX_UNAVAILABLE;

@@ -9,6 +9,7 @@
 #include "lib/fsio.h"
 #include "lib/log.h"
 #include "mail/queue.h"
+#include "net/control.h"
 #include "net/diskq.h"
 #include "net/mx.h"
 #include "net/smtp_client.h"
@@ -101,6 +102,7 @@ static int serve_run(const struct conf *c)
 {
     struct serve sv = {0};
     struct queue q = {0};
+    struct control *control = NULL;
     int status = 1;
     /* The changelist folds the enable/disable pairs of each loop turn into one epoll_ctl. */
     struct event_config *cfg = event_config_new();
@@ -124,6 +126,8 @@ static int serve_run(const struct conf *c)
             log_err("data_dir %s: %s", c->data_dir, strerror(errno));
         else if (sched_load(sched) < 0)
             log_err("queue: scan failed: %s", strerror(errno));
+        else if (!(control = control_new(sv.base, c, sched)))
+            ;
         else {
             log_info("postino ready: hostname %s, data_dir %s", c->hostname, c->data_dir);
             event_base_dispatch(sv.base);
@@ -132,6 +136,7 @@ static int serve_run(const struct conf *c)
     }
     /* Order matters: stop new work, cancel outbound deliveries (their finished
      * outcomes are recorded by urgent disk jobs), then let the disk workers finish. */
+    control_free(control);
     if (sched)
         sched_stop(sched);
     if (smtpc)

@@ -335,6 +335,27 @@ void sched_stop(struct sched *s)
     s->stopping = 1;
 }
 
+long sched_flush(struct sched *s, const char *id)
+{
+    long n = 0;
+    int found = 0;
+    for (struct qmsg *m = s->all, *next; m; m = next) {
+        next = m->next;
+        if (id && strcmp(m->env.id, id) != 0)
+            continue;
+        found = 1;
+        int any = 0;
+        for (size_t i = 0; i < m->env.n_rcpts && !m->busy; i++)
+            if (m->env.rcpts[i].status == RCPT_DEFERRED) {
+                m->env.rcpts[i].next_attempt = 0;
+                any = 1;
+            }
+        n += any;
+        sched_kick(s, m);
+    }
+    return id && !found ? -1 : n;
+}
+
 size_t sched_count(const struct sched *s)
 {
     return s->count;

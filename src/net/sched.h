@@ -29,6 +29,9 @@ struct smtpc;
 void sched_set_client(struct sched *s, struct smtpc *sc);
 /* Starts no new work (shutdown); outcomes still arriving are recorded. */
 void sched_stop(struct sched *s);
+/* Makes the deferred recipients of message id (NULL: of every message) due now.
+ * Returns the number of messages that had any, -1 if there is no message id. */
+long sched_flush(struct sched *s, const char *id);
 /* Messages currently held in memory. */
 size_t sched_count(const struct sched *s);
 void sched_free(struct sched *s);
