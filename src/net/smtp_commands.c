@@ -134,11 +134,6 @@ static int smtps_sender_owned(const struct smtps_session *s, const struct addr *
 }
 
 /* RFC 6409 4.3: the submission port (and smtps, RFC 8314) takes mail only after AUTH. */
-static int smtps_is_submission(const struct smtps_session *s)
-{
-    return s->kind == LISTEN_SUBMISSION || s->kind == LISTEN_SMTPS;
-}
-
 static void smtps_mail(struct smtps_session *s, const struct smtp_cmd *cmd)
 {
     struct mail_params mp;

@@ -42,8 +42,9 @@ static void smtps_received(struct smtps_session *s, struct buf *b)
     char date[64], helo[256];
     rfc5322_date(time(NULL), date, sizeof date);
     smtps_clean_helo(s->helo, helo, sizeof helo);
-    /* RFC 3848: ESMTP, plus S with TLS (and A once authenticated) */
-    const char *with = !s->esmtp ? "SMTP" : s->tls_up ? "ESMTPS" : "ESMTP";
+    /* RFC 3848: ESMTP, plus S with TLS and A once authenticated */
+    static const char *withs[] = {"ESMTP", "ESMTPS", "ESMTPA", "ESMTPSA"};
+    const char *with = !s->esmtp ? "SMTP" : withs[(s->tls_up ? 1 : 0) + (s->auth_user[0] ? 2 : 0)];
     buf_printf(b, "Received: from %s ([%s%s])\r\n\tby %s (postino) with %s id %s", helo,
                strchr(s->client_ip, ':') ? "IPv6:" : "", s->client_ip, c->hostname, with, e->id);
     if (e->n_rcpts == 1)
@@ -77,11 +78,6 @@ static void smtps_header_end(void *ctx)
     buf_free(&add);
 }
 
-static int smtps_is_submission(const struct smtps_session *s)
-{
-    return s->kind == LISTEN_SUBMISSION || s->kind == LISTEN_SMTPS;
-}
-
 void smtps_data_start(struct smtps_session *s)
 {
     struct smtp_server *srv = s->srv;
@@ -90,6 +86,7 @@ void smtps_data_start(struct smtps_session *s)
     e->arrival = smtps_now_ms();
     e->helo = xstrdup(s->helo);
     e->client = xstrdup(s->client_ip);
+    e->auth = s->auth_user[0] ? xstrdup(s->auth_user) : NULL;
     size_t n = e->n_rcpts;
     for (size_t i = 0; i < n; i++)
         route_expand(srv->conf, e, i);

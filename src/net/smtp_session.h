@@ -102,6 +102,12 @@ struct smtps_session {
     struct diskq_job commit_job;
 };
 
+/* 1 on the message submission listeners (RFC 6409 submission, RFC 8314 smtps). */
+static inline int smtps_is_submission(const struct smtps_session *s)
+{
+    return s->kind == LISTEN_SUBMISSION || s->kind == LISTEN_SMTPS;
+}
+
 /* smtp_server.c */
 void smtps_reply(struct smtps_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void smtps_close(struct smtps_session *s);     /* after the pending replies are sent */
