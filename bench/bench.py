@@ -2,39 +2,63 @@
 """
 bench: end-to-end throughput and memory of postino against a private Postfix.
 
-For every session count in $SESSIONS and every run (1..$RUNS), and for each
-server (postfix, postino; the order alternates from run to run):
+Two modes ($MODE: maildir, relay, or both, the default):
 
-  1. fresh state: the server's work directory is removed and made anew, then
-     `sync`, so that no run inherits the previous run's dirty pages or queue;
-  2. the server is started and the script waits until its SMTP port accepts;
+  maildir  smtp-source -> server -> Maildir: the server delivers every message
+           to a local mailbox (u@bench.test); the clock stops when the
+           Maildir's new/ directory holds all the messages.
+  relay    smtp-source -> server -> smtp-sink: the server relays every message
+           (u@relay.test) through its SMTP client to its relayhost, an
+           smtp-sink on another loopback address ($SINK_ADDR:$SINK_PORT) that
+           appends each message it receives to a dump file; the clock stops
+           when the sink has counted all the messages, and the dump is then
+           checked: exactly as many messages as were sent, each (by its
+           Message-Id) exactly once.
+
+For every session count (maildir: 1 10 50; relay: 10 50; $SESSIONS overrides
+both) and every run (1..$RUNS), and for each server (postfix, postino; the
+order alternates from run to run):
+
+  1. fresh state: the server's work directory (and in relay mode the sink's
+     dump) is removed and made anew, then `sync`, so that no run inherits the
+     previous run's dirty pages or queue;
+  2. (relay) smtp-sink is started; the server is started and the script waits
+     until its SMTP port accepts;
   3. the clock starts, and `smtp-source -s S -m N -l 4096 ...` sends N
      messages over S parallel sessions (one full SMTP transaction per
      connection: no -d);
-  4. the clock stops when the recipient's Maildir new/ directory holds N
-     files; meanwhile, every 100 ms, the proportional set size (Pss) and the
-     resident set size (Rss) of all the server's processes (the Postfix master
-     and its descendants, or the postino process and its descendants) are read
-     from /proc/PID/smaps_rollup and summed; the peak of each sum is kept;
-  5. the server is stopped and the result checked (exactly N files).
+  4. the clock stops when all N messages have arrived (Maildir or sink);
+     meanwhile, every 100 ms, the proportional set size (Pss) and the resident
+     set size (Rss) of all the server's processes (the Postfix master and its
+     descendants, or the postino process and its descendants; never
+     smtp-sink) are read from /proc/PID/smaps_rollup and summed; the peak of
+     each sum is kept;
+  5. the server is stopped and the result checked (exactly N files; or, after
+     $SETTLE seconds, exactly N messages at the sink, N distinct).
 
 Every step is bounded in time ($TIMEOUT per run). Results go to $RESULTS
-(bench/RESULTS.md) as Markdown with medians, min/max, the postino/postfix
-ratio, the machine and the exact commands; raw runs to $RESULTS_JSON.
+(bench/RESULTS.md) as Markdown, one section per mode (a run of one mode
+rewrites its own section and keeps the other), with medians, min/max, the
+postino/postfix ratio, the machine and the exact commands; raw runs to
+$RESULTS_JSON (one key per mode).
 
-Environment: RUNS (3), MESSAGES (10000), SESSIONS ("1 10 50"), MSG_SIZE (4096),
-ONLY (postfix|postino, default both), TIMEOUT (seconds per run, 600),
-QUIET_WAIT (seconds to wait before each run for the machine to be idle, 60),
-RETRY_BUSY (times a run is repeated when other work kept more than 10% of the
-CPUs busy during it, 2; the last attempt counts whatever it measured),
-POSTINO_BIN (build/postino), PF_PORT (2625), PI_PORT (2725),
-BENCH_DIR (parent of the scratch directory, /var/tmp), KEEP=1 keeps it,
-RESULTS, RESULTS_JSON. Must run as root (Postfix's master needs it).
+Environment: MODE (both), RUNS (3), MESSAGES (10000), SESSIONS (per mode, see
+above), MSG_SIZE (4096), ONLY (postfix|postino, default both), TIMEOUT
+(seconds per run, 600), QUIET_WAIT (seconds to wait before each run for the
+machine to be idle, 60), RETRY_BUSY (times a run is repeated when other work
+kept more than 10% of the CPUs busy during it, 2; the last attempt counts
+whatever it measured), POSTINO_BIN (build/postino), PF_PORT (2625), PI_PORT
+(2725), SINK_ADDR (127.0.0.2), SINK_PORT (2825), SINK_DIR (/dev/shm, where the
+sink's dump goes), SETTLE (2: seconds to wait for stray duplicates before the
+sink is checked), BENCH_DIR (parent of the scratch directory, /var/tmp),
+KEEP=1 keeps the scratch directories, RESULTS, RESULTS_JSON. Must run as root
+(Postfix's master needs it).
 """
 import datetime
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import signal
@@ -48,15 +72,22 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
+MODES = ("maildir", "relay")
+MODE = os.environ.get("MODE", "both").strip() or "both"
+DEFAULT_SESSIONS = {"maildir": "1 10 50", "relay": "10 50"}
 RUNS = int(os.environ.get("RUNS", "3"))
 MESSAGES = int(os.environ.get("MESSAGES", "10000"))
-SESSIONS = [int(s) for s in os.environ.get("SESSIONS", "1 10 50").split()]
+SESSIONS_ENV = os.environ.get("SESSIONS", "").strip()
 MSG_SIZE = int(os.environ.get("MSG_SIZE", "4096"))
 ONLY = os.environ.get("ONLY", "").strip()
 TIMEOUT = float(os.environ.get("TIMEOUT", "600"))
 POSTINO_BIN = os.path.abspath(os.environ.get("POSTINO_BIN", os.path.join(ROOT, "build", "postino")))
 PF_PORT = int(os.environ.get("PF_PORT", "2625"))
 PI_PORT = int(os.environ.get("PI_PORT", "2725"))
+SINK_ADDR = os.environ.get("SINK_ADDR", "127.0.0.2")
+SINK_PORT = int(os.environ.get("SINK_PORT", "2825"))
+SINK_DIR = os.environ.get("SINK_DIR", "/dev/shm")
+SETTLE = float(os.environ.get("SETTLE", "2"))
 BENCH_DIR = os.environ.get("BENCH_DIR", "/var/tmp")
 QUIET_WAIT = float(os.environ.get("QUIET_WAIT", "60"))   # s to wait for an idle machine
 QUIET_BUSY = 0.10                                        # "idle": under 10% of CPUs busy
@@ -66,17 +97,22 @@ RESULTS = os.environ.get("RESULTS", os.path.join(HERE, "RESULTS.md"))
 RESULTS_JSON = os.environ.get("RESULTS_JSON", os.path.join(HERE, "results.json"))
 
 SMTP_SOURCE = shutil.which("smtp-source") or "/usr/sbin/smtp-source"
+SMTP_SINK = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
 POSTFIX = shutil.which("postfix") or "/usr/sbin/postfix"
-RCPT = "u@bench.test"
+RCPT = {"maildir": "u@bench.test", "relay": "u@relay.test"}
 SENDER = "sender@bench.local"
 HELO = "bench.client"
 VUID = VGID = 65534          # nobody:nogroup owns the Postfix virtual mailboxes
-POLL = 0.05                  # Maildir count poll interval (s)
+SINK_USER = "nobody"         # smtp-sink run as root must drop privileges (-u)
+POLL = 0.05                  # completion poll interval (s)
 MEM_EVERY = 0.1              # memory sample interval (s)
 
 
+def sessions_for(mode):
+    return [int(s) for s in (SESSIONS_ENV or DEFAULT_SESSIONS[mode]).split()]
 
-READING_NOTE = """## Reading the figures
+
+READING_NOTE = {"maildir": """## Reading the figures
 
 The spread between runs of the same server comes mostly from the file system, not the
 servers: ext4's inode allocator skips inodes freed in the last 60-300 seconds, checking each
@@ -85,7 +121,19 @@ kernel time on every file it creates (the slow postino runs show it as doubled C
 message). Postfix pays it on every message anyway, since it creates and deletes a queue file
 per message; postino recycles its queue files and creates one file per message, the Maildir
 copy. The medians are the comparison; the CPU time per message is the steadiest figure.
-"""
+""", "relay": """## Reading the figures
+
+Each message crosses two SMTP hops: smtp-source opens one connection per message to the
+server, which queues it (fsync) and relays it to smtp-sink with its SMTP client, which may
+reuse a connection for further messages (the "sink sessions" column: how many SMTP sessions
+the server opened to the sink in a run; fewer than the messages means reuse). The sink's work (it appends
+every message to a dump file on a tmpfs, so that it never competes for the disk with the
+servers' fsyncs) is the same for both servers and is not counted in their CPU time or
+memory. The clock stops when the sink has counted all the messages; the dump is then
+checked, after the settle time and with the server stopped, for exactly N messages with N
+distinct Message-Ids (smtp-source gives every message its own), so a message relayed twice
+or lost fails the run. The CPU time per message is the steadiest figure.
+"""}
 
 def log(msg):
     print("bench: " + msg, file=sys.stderr, flush=True)
@@ -218,12 +266,12 @@ def machine_busy(seconds=1.0):
     return 0.0 if t2 == t1 else (b2 - b1) / (t2 - t1)
 
 
-def wait_port(port, deadline, alive=lambda: True):
+def wait_port(port, deadline, alive=lambda: True, host="127.0.0.1"):
     while time.monotonic() < deadline:
         if not alive():
-            raise BenchError("server exited before listening on port %d" % port)
+            raise BenchError("server exited before listening on %s:%d" % (host, port))
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            with socket.create_connection((host, port), timeout=1) as s:
                 s.settimeout(2)
                 try:
                     s.recv(512)          # the greeting: the server is serving
@@ -232,14 +280,14 @@ def wait_port(port, deadline, alive=lambda: True):
             return
         except OSError:
             time.sleep(0.1)
-    raise BenchError("port %d never accepted a connection" % port)
+    raise BenchError("%s:%d never accepted a connection" % (host, port))
 
 
-def port_free(port):
+def port_free(port, host="127.0.0.1"):
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        s.bind(("127.0.0.1", port))
+        s.bind((host, port))
         return True
     except OSError:
         return False
@@ -273,7 +321,7 @@ def tail(path, n=20):
 
 # ---------------------------------------------------------------- servers
 
-POSTFIX_MAIN = """\
+POSTFIX_MAIN = {"maildir": """\
 # Private Postfix instance for bench/bench.py: default settings except what
 # is needed to accept mail for bench.test on 127.0.0.1:{port} and deliver it
 # with the virtual(8) agent into a Maildir. Queue files and Maildir files
@@ -307,7 +355,37 @@ default_process_limit = 100
 biff = no
 append_dot_mydomain = no
 smtputf8_enable = no
-"""
+""", "relay": """\
+# Private Postfix instance for bench/bench.py: default settings except what
+# is needed to accept mail from 127.0.0.0/8 on 127.0.0.1:{port} and relay it
+# all to the relayhost, smtp-sink on {sink}, with the smtp(8) client at its
+# default concurrency (and connection reuse). Queue files are fsync()ed
+# (Postfix's default, which cannot be turned off).
+compatibility_level = 3.6
+queue_directory = {w}/queue
+data_directory = {w}/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = bench.local
+mydomain = bench.local
+myorigin = $myhostname
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination
+alias_maps =
+alias_database =
+local_recipient_maps =
+local_transport = error:local delivery is disabled
+relayhost = {sink}
+maillog_file = {w}/maillog
+default_process_limit = 100
+biff = no
+append_dot_mydomain = no
+smtputf8_enable = no
+"""}
 
 # Debian's master.cf less the pipe(8) examples and the services that need a
 # chroot; chroot off everywhere (a chroot into a scratch queue directory would
@@ -340,6 +418,29 @@ scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 """
 
+POSTINO_CONF = {"maildir": """\
+hostname bench.local
+data_dir {w}/data
+listen smtp 127.0.0.1:{port}
+local_domains bench.test
+relay_networks 127.0.0.1/32
+max_connections 1000
+max_connections_per_ip 1000
+""", "relay": """\
+hostname bench.local
+data_dir {w}/data
+listen smtp 127.0.0.1:{port}
+local_domains bench.local
+relay_networks 127.0.0.1/32
+relayhost {sink}
+max_connections 1000
+max_connections_per_ip 1000
+"""}
+
+
+def sink_hop():
+    return "[%s]:%d" % (SINK_ADDR, SINK_PORT)
+
 
 class Postfix:
     name = "postfix"
@@ -351,23 +452,22 @@ class Postfix:
         self.maildir_new = os.path.join(self.w, "mail", "bench.test", "u", "new")
         self.logfile = os.path.join(self.w, "maillog")
 
-    def command(self):
-        return "%s -c %s start" % (POSTFIX, self.conf)
-
-    def prepare(self):
+    def prepare(self, mode):
         shutil.rmtree(self.w, ignore_errors=True)
         os.makedirs(self.conf)
         os.chmod(self.w, 0o755)
         os.mkdir(os.path.join(self.w, "queue"), 0o755)   # root-owned; `postfix start` fills it
-        mail = os.path.join(self.w, "mail")
-        os.mkdir(mail, 0o755)
-        os.chown(mail, VUID, VGID)    # virtual(8) creates the Maildir as this uid
         with open(os.path.join(self.conf, "main.cf"), "w") as f:
-            f.write(POSTFIX_MAIN.format(w=self.w, port=self.port, uid=VUID, gid=VGID))
+            f.write(POSTFIX_MAIN[mode].format(w=self.w, port=self.port, uid=VUID, gid=VGID,
+                                              sink=sink_hop()))
         with open(os.path.join(self.conf, "master.cf"), "w") as f:
             f.write(POSTFIX_MASTER.format(port=self.port))
-        with open(os.path.join(self.conf, "vmailbox"), "w") as f:
-            f.write("%s bench.test/u/\n" % RCPT)   # trailing slash: Maildir
+        if mode == "maildir":
+            mail = os.path.join(self.w, "mail")
+            os.mkdir(mail, 0o755)
+            os.chown(mail, VUID, VGID)    # virtual(8) creates the Maildir as this uid
+            with open(os.path.join(self.conf, "vmailbox"), "w") as f:
+                f.write("%s bench.test/u/\n" % RCPT["maildir"])   # trailing slash: Maildir
 
     def master_pid(self):
         try:
@@ -420,20 +520,11 @@ class Postino:
         self.logfile = os.path.join(self.w, "postino.log")
         self.proc = None
 
-    def command(self):
-        return "%s serve -c %s" % (POSTINO_BIN, self.conf)
-
-    def prepare(self):
+    def prepare(self, mode):
         shutil.rmtree(self.w, ignore_errors=True)
         os.makedirs(os.path.join(self.w, "data"))
         with open(self.conf, "w") as f:
-            f.write("hostname bench.local\n"
-                    "data_dir %s/data\n"
-                    "listen smtp 127.0.0.1:%d\n"
-                    "local_domains bench.test\n"
-                    "relay_networks 127.0.0.1/32\n"
-                    "max_connections 1000\n"
-                    "max_connections_per_ip 1000\n" % (self.w, self.port))
+            f.write(POSTINO_CONF[mode].format(w=self.w, port=self.port, sink=sink_hop()))
 
     def start(self):
         if not port_free(self.port):
@@ -474,99 +565,259 @@ class Postino:
         self.proc = None
 
 
+# ---------------------------------------------------------------- the sink
+
+SINK_COUNTERS = re.compile(rb"sess=(\d+) quit=(\d+) mesg=(\d+)")
+
+
+class Sink:
+    """smtp-sink on SINK_ADDR:SINK_PORT, the relayhost of both servers in relay
+    mode. -c makes it print "sess=S quit=Q mesg=M\\r" to stdout after every
+    session, QUIT and final dot (the count of messages read so far); -D appends
+    every message it receives, with its own X-Client-Addr:... header records
+    in front, to one dump file (each message whole: it is written from a
+    per-message temporary file when the final dot arrives, in a single-threaded
+    event loop, so messages never interleave)."""
+
+    def __init__(self, top):
+        self.w = top        # on a tmpfs: the sink must not compete for the disk
+        self.dump = os.path.join(self.w, "dump")
+        self.counters = os.path.join(self.w, "counters")
+        self.errfile = os.path.join(self.w, "stderr")
+        self.proc = None
+
+    def command(self, dump="DUMP"):
+        return [SMTP_SINK, "-c", "-u", SINK_USER, "-D", dump,
+                "%s:%d" % (SINK_ADDR, SINK_PORT), "1000"]
+
+    def prepare(self):
+        for p in (self.dump, self.counters, self.errfile):
+            try:
+                os.unlink(p)
+            except FileNotFoundError:
+                pass
+
+    def start(self):
+        if not port_free(SINK_PORT, SINK_ADDR):
+            raise BenchError("sink address %s:%d is in use" % (SINK_ADDR, SINK_PORT))
+        with open(self.counters, "wb") as out, open(self.errfile, "wb") as err:
+            self.proc = subprocess.Popen(self.command(self.dump), stdin=subprocess.DEVNULL,
+                                         stdout=out, stderr=err, cwd=self.w)
+        # the probe is a whole session (greeting, QUIT): it counts as one
+        # session and no message; the run's baseline is read after it
+        deadline = time.monotonic() + 15
+        while True:
+            if self.proc.poll() is not None:
+                raise BenchError("smtp-sink exited (%d): %s" % (self.proc.returncode,
+                                                                tail(self.errfile)))
+            try:
+                with socket.create_connection((SINK_ADDR, SINK_PORT), timeout=1) as s:
+                    s.settimeout(2)
+                    s.recv(512)
+                    s.sendall(b"QUIT\r\n")
+                    s.recv(512)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise BenchError("smtp-sink never accepted on %s:%d" % (SINK_ADDR, SINK_PORT))
+                time.sleep(0.05)
+        deadline = time.monotonic() + 5
+        while self.read_counters()[0] < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def read_counters(self):
+        """(sessions, quits, messages) so far, from the last complete record."""
+        try:
+            with open(self.counters, "rb") as f:
+                f.seek(0, os.SEEK_END)
+                size = f.tell()
+                f.seek(max(0, size - 256))
+                data = f.read()
+        except OSError:
+            return (0, 0, 0)
+        end = data.rfind(b"\r")
+        if end < 0:
+            return (0, 0, 0)
+        m = None
+        for m in SINK_COUNTERS.finditer(data[:end]):
+            pass
+        return tuple(int(x) for x in m.groups()) if m else (0, 0, 0)
+
+    def messages(self):
+        return self.read_counters()[2]
+
+    def cpu(self):
+        return cpu_seconds([self.proc.pid]) if self.proc and self.proc.poll() is None else 0.0
+
+    def check_dump(self):
+        """(records, distinct Message-Ids, records without one) in the dump."""
+        records, ids, no_id = 0, set(), 0
+        in_header, got_id = False, False
+        try:
+            f = open(self.dump, "rb")
+        except FileNotFoundError:
+            return 0, 0, 0
+        with f:
+            for line in f:
+                if line.startswith(b"X-Client-Addr: "):
+                    if records and not got_id:
+                        no_id += 1
+                    records += 1
+                    in_header, got_id = True, False
+                elif in_header:
+                    if line == b"\n":
+                        in_header = False
+                    elif line[:11].lower() == b"message-id:" and not got_id:
+                        ids.add(line[11:].strip())
+                        got_id = True
+        if records and not got_id:
+            no_id += 1
+        return records, len(ids), no_id
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.proc = None
+
 # ---------------------------------------------------------------- one run
 
-def smtp_source_cmd(sessions, port):
+def smtp_source_cmd(mode, sessions, port):
     return [SMTP_SOURCE, "-s", str(sessions), "-m", str(MESSAGES), "-l", str(MSG_SIZE),
-            "-M", HELO, "-f", SENDER, "-t", RCPT, "127.0.0.1:%s" % port]
+            "-M", HELO, "-f", SENDER, "-t", RCPT[mode], "127.0.0.1:%s" % port]
 
 
-def one_run(srv, sessions):
-    srv.prepare()
+def one_run(srv, sessions, mode, sink=None):
+    srv.prepare(mode)
+    if mode == "relay":
+        sink.prepare()
     subprocess.run(["sync"], timeout=120)
-    srv.start()
-    with open("/proc/loadavg") as f:
-        load1 = float(f.read().split()[0])
     try:
-        # the server is idle now: what keeps the CPUs busy is someone else;
-        # wait (bounded) for a quiet second, as other work skews the figures
-        quiet_until = time.monotonic() + QUIET_WAIT
-        busy = machine_busy(1.0)
-        while busy > QUIET_BUSY and time.monotonic() < quiet_until:
-            busy = machine_busy(1.0)
-        base_cpu = cpu_seconds(srv.pids())
-        base_pss, base_rss = mem_kib(srv.pids())
-        peak_pss, peak_rss = base_pss, base_rss
-        outf = tempfile.TemporaryFile()
-        all0, busy0 = cpu_snap()
-        own0, kt0 = own_cpu(), kthread_cpu()
-        t0 = time.monotonic()
-        src = subprocess.Popen(smtp_source_cmd(sessions, srv.port), stdin=subprocess.DEVNULL,
-                               stdout=outf, stderr=subprocess.STDOUT)
-        deadline = t0 + TIMEOUT
-        next_mem = t0
-        seen = set()
-        t_inject = t_done = None
-        n = 0
-        try:
-            while True:
-                now = time.monotonic()
-                if now >= next_mem:
-                    pids = srv.pids()
-                    seen.update(pids)
-                    pss, rss = mem_kib(pids)
-                    peak_pss, peak_rss = max(peak_pss, pss), max(peak_rss, rss)
-                    next_mem = now + MEM_EVERY
-                if t_inject is None and src.poll() is not None:
-                    t_inject = time.monotonic()
-                    if src.returncode != 0:
-                        outf.seek(0)
-                        raise BenchError("smtp-source exited %d: %s" % (
-                            src.returncode, outf.read().decode(errors="replace")[-2000:]))
-                if t_inject is not None:
-                    # all deliveries can finish only after all injections:
-                    # count only then, so the poll does not compete with the load
-                    n = count_files(srv.maildir_new)
-                    if n >= MESSAGES:
-                        t_done = time.monotonic()
-                        cpu = cpu_seconds(srv.pids()) - base_cpu
-                        all1, busy1 = cpu_snap()
-                        # CPU time that neither the server, smtp-source nor
-                        # this script used: someone else's load during the run
-                        # (nor the kernel's threads, which mostly work for it)
-                        # Per-process times are whole clock ticks, truncated:
-                        # allow up to a tick lost per server process (it
-                        # matters only in short runs of a many-process server)
-                        slack = (len(seen) + 4) / CLK_TCK
-                        other = max(0.0, (busy1 - busy0) - cpu - (own_cpu() - own0)
-                                    - (kthread_cpu() - kt0) - slack)
-                        other_share = other / (all1 - all0) if all1 > all0 else 0.0
-                        break
-                if now > deadline:
-                    raise BenchError("timeout after %.0f s: smtp-source %s, %d of %d in Maildir\n%s" % (
-                        TIMEOUT, "done" if t_inject else "running", count_files(srv.maildir_new),
-                        MESSAGES, tail(srv.logfile)))
-                time.sleep(POLL)
-        finally:
-            if src.poll() is None:
-                src.kill()
-                src.wait()
-            outf.close()
-        time.sleep(0.3)
-        n = count_files(srv.maildir_new)
-        if n != MESSAGES:
-            raise BenchError("%d files in Maildir, expected %d" % (n, MESSAGES))
-        elapsed = t_done - t0
-        return {"server": srv.name, "sessions": sessions, "messages": MESSAGES,
-                "seconds": round(elapsed, 3), "inject_seconds": round(t_inject - t0, 3),
-                "msgs_per_s": round(MESSAGES / elapsed, 1),
-                "peak_pss_kib": peak_pss, "peak_rss_kib": peak_rss,
-                "idle_pss_kib": base_pss, "cpu_seconds": round(cpu, 2),
-                "busy_before": round(busy, 3), "load1_before": load1,
-                "other_busy_during": round(other_share, 3)}
+        if mode == "relay":
+            sink.start()
+            arrived = sink.messages
+        else:
+            arrived = lambda: count_files(srv.maildir_new)   # noqa: E731
+        srv.start()
+        res = measure(srv, sessions, mode, arrived, sink)
+        if mode == "relay":
+            # wait for stray late (duplicate) deliveries, stop the server so
+            # that nothing more can arrive, then check the sink's dump
+            time.sleep(SETTLE)
+            srv.stop()
+            _, _, base_mesg = res.pop("sink_base")
+            sess, _, mesg = sink.read_counters()
+            records, distinct, no_id = sink.check_dump()
+            res.update({"sink_messages": mesg - base_mesg, "sink_records": records,
+                        "sink_distinct": distinct, "sink_sessions": sess - res.pop("sink_base_sess")})
+            if mesg - base_mesg != MESSAGES or records != MESSAGES or distinct != MESSAGES or no_id:
+                raise BenchError("the sink received %d messages (dump: %d, %d distinct Message-Ids, "
+                                 "%d without one), expected %d, each once" % (
+                                     mesg - base_mesg, records, distinct, no_id, MESSAGES))
+        else:
+            time.sleep(0.3)
+            n = count_files(srv.maildir_new)
+            if n != MESSAGES:
+                raise BenchError("%d files in Maildir, expected %d" % (n, MESSAGES))
+        return res
     finally:
         srv.stop()
+        if mode == "relay":
+            sink.stop()
+            if not KEEP:
+                sink.prepare()      # the dump is ~45 MB of tmpfs (memory) per run
 
+
+def measure(srv, sessions, mode, arrived, sink):
+    with open("/proc/loadavg") as f:
+        load1 = float(f.read().split()[0])
+    # the server is idle now: what keeps the CPUs busy is someone else;
+    # wait (bounded) for a quiet second, as other work skews the figures
+    quiet_until = time.monotonic() + QUIET_WAIT
+    busy = machine_busy(1.0)
+    while busy > QUIET_BUSY and time.monotonic() < quiet_until:
+        busy = machine_busy(1.0)
+    base_cpu = cpu_seconds(srv.pids())
+    base_pss, base_rss = mem_kib(srv.pids())
+    peak_pss, peak_rss = base_pss, base_rss
+    sink_base = sink.read_counters() if sink else (0, 0, 0)
+    sink_cpu0 = sink.cpu() if sink else 0.0
+    outf = tempfile.TemporaryFile()
+    all0, busy0 = cpu_snap()
+    own0, kt0 = own_cpu(), kthread_cpu()
+    t0 = time.monotonic()
+    src = subprocess.Popen(smtp_source_cmd(mode, sessions, srv.port), stdin=subprocess.DEVNULL,
+                           stdout=outf, stderr=subprocess.STDOUT)
+    deadline = t0 + TIMEOUT
+    next_mem = t0
+    seen = set()
+    t_inject = t_done = None
+    n = 0
+    try:
+        while True:
+            now = time.monotonic()
+            if now >= next_mem:
+                pids = srv.pids()
+                seen.update(pids)
+                pss, rss = mem_kib(pids)
+                peak_pss, peak_rss = max(peak_pss, pss), max(peak_rss, rss)
+                next_mem = now + MEM_EVERY
+            if t_inject is None and src.poll() is not None:
+                t_inject = time.monotonic()
+                if src.returncode != 0:
+                    outf.seek(0)
+                    raise BenchError("smtp-source exited %d: %s" % (
+                        src.returncode, outf.read().decode(errors="replace")[-2000:]))
+            if t_inject is not None:
+                # all deliveries can finish only after all injections:
+                # count only then, so the poll does not compete with the load
+                n = arrived()
+                if mode == "relay":
+                    n -= sink_base[2]
+                if n >= MESSAGES:
+                    t_done = time.monotonic()
+                    cpu = cpu_seconds(srv.pids()) - base_cpu
+                    sink_cpu = (sink.cpu() - sink_cpu0) if sink else 0.0
+                    all1, busy1 = cpu_snap()
+                    # CPU time that neither the server, smtp-source, the sink
+                    # nor this script used: someone else's load during the run
+                    # (nor the kernel's threads, which mostly work for it)
+                    # Per-process times are whole clock ticks, truncated:
+                    # allow up to a tick lost per server process (it
+                    # matters only in short runs of a many-process server)
+                    slack = (len(seen) + 4) / CLK_TCK
+                    other = max(0.0, (busy1 - busy0) - cpu - sink_cpu - (own_cpu() - own0)
+                                - (kthread_cpu() - kt0) - slack)
+                    other_share = other / (all1 - all0) if all1 > all0 else 0.0
+                    break
+            if now > deadline:
+                raise BenchError("timeout after %.0f s: smtp-source %s, %d of %d %s\n%s" % (
+                    TIMEOUT, "done" if t_inject else "running", n, MESSAGES,
+                    "at the sink" if mode == "relay" else "in Maildir", tail(srv.logfile)))
+            time.sleep(POLL)
+    finally:
+        if src.poll() is None:
+            src.kill()
+            src.wait()
+        outf.close()
+    elapsed = t_done - t0
+    res = {"server": srv.name, "sessions": sessions, "messages": MESSAGES,
+           "seconds": round(elapsed, 3), "inject_seconds": round(t_inject - t0, 3),
+           "msgs_per_s": round(MESSAGES / elapsed, 1),
+           "peak_pss_kib": peak_pss, "peak_rss_kib": peak_rss,
+           "idle_pss_kib": base_pss, "cpu_seconds": round(cpu, 2),
+           "busy_before": round(busy, 3), "load1_before": load1,
+           "other_busy_during": round(other_share, 3)}
+    if sink:
+        res.update({"sink_base": sink_base, "sink_base_sess": sink_base[0],
+                    "sink_cpu_seconds": round(sink_cpu, 2)})
+    return res
 
 # ---------------------------------------------------------------- report
 
@@ -607,17 +858,40 @@ def mib(kib):
     return "%.1f" % (kib / 1024.0)
 
 
-def write_results(results, failures, servers, info, started, finished):
+TITLE = {"maildir": "# postino vs Postfix: end-to-end SMTP-to-Maildir benchmark\n",
+         "relay": "# postino vs Postfix: end-to-end relay benchmark (SMTP in, SMTP out to smtp-sink)\n"}
+
+
+def render(mode, b):
+    """The Markdown section of one mode, from its block of results.json."""
+    results, failures, info = b["results"], b["failures"], b["machine"]
+    sessions, messages = b["sessions"], b["messages"]
+    names = b["servers"]
+    relay = mode == "relay"
+
     def pick(srv, s, key):
         return [r[key] for r in results if r["server"] == srv and r["sessions"] == s]
 
-    names = [s.name for s in servers]
-    L = []
-    L.append("# postino vs Postfix: end-to-end SMTP-to-Maildir benchmark\n")
-    L.append("Generated by `bench/run.sh` (bench/bench.py) on %s (run took %s)." % (
-        started.strftime("%Y-%m-%d %H:%M UTC"), str(finished - started).split(".")[0]))
+    def table(key, fmt, scale=1.0):
+        rows = []
+        for s in sessions:
+            cells, med = [], {}
+            for n in ("postino", "postfix"):
+                v = [x * scale for x in pick(n, s, key)]
+                if v:
+                    med[n] = statistics.median(v)
+                    cells.append(("%s (%s-%s)" % (fmt, fmt, fmt)) % (med[n], min(v), max(v)))
+                else:
+                    cells.append("-")
+            ratio = "%.2f" % (med["postino"] / med["postfix"]) if len(med) == 2 and med["postfix"] else "-"
+            rows.append("| %d | %s | %s | %s |" % (s, cells[0], cells[1], ratio))
+        return rows
+
+    L = [TITLE[mode]]
+    L.append("Generated by `bench/run.sh` (bench/bench.py, `MODE=%s`) on %s (run took %s)." % (
+        mode, b["started"], b["took"]))
     L.append("%d message(s) of %d bytes of body per run, %d run(s) per server and session count; "
-             "figures are medians (min-max in brackets).\n" % (MESSAGES, MSG_SIZE, RUNS))
+             "figures are medians (min-max in brackets).\n" % (messages, b["msg_size"], b["runs"]))
     if "postino" not in names:
         L.append("**Postfix only** (ONLY=postfix): the postino columns are empty. "
                  "Run `make bench` for the comparison.\n")
@@ -629,35 +903,38 @@ def write_results(results, failures, servers, info, started, finished):
     L.append("| memory | %s |" % info["memory"])
     L.append("| kernel | %s |" % info["kernel"])
     L.append("| OS | %s |" % info["os"])
-    L.append("| file system of the queues and Maildirs | %s (%s) |" % (info["fs"], info["fs_dir"]))
+    L.append("| file system of the queues%s | %s (%s) |" % (
+        "" if relay else " and Maildirs", info["fs"], info["fs_dir"]))
+    if relay:
+        L.append("| smtp-sink's dump | %s (%s) |" % (b.get("sink_fs", "?"), b.get("sink_dir", "?")))
     L.append("| Postfix | %s |" % info["postfix"])
     if info["postino"]:
         L.append("| postino | %s, commit %s |" % (info["postino"], info["commit"]))
     L.append("")
 
-    L.append("## Throughput: messages/s, end to end (smtp-source start until all are in the Maildir)\n")
+    if relay:
+        L.append("## Throughput: messages/s, end to end (smtp-source start until smtp-sink has "
+                 "received all of them)\n")
+    else:
+        L.append("## Throughput: messages/s, end to end (smtp-source start until all are in the Maildir)\n")
     L.append("| sessions | postino | Postfix | postino / Postfix |")
     L.append("|---:|---:|---:|---:|")
-    for s in SESSIONS:
-        cells, med = [], {}
-        for n in ("postino", "postfix"):
-            v = pick(n, s, "msgs_per_s")
-            if v:
-                med[n] = statistics.median(v)
-                cells.append("%.0f (%.0f-%.0f)" % (med[n], min(v), max(v)))
-            else:
-                cells.append("-")
-        ratio = "%.2f" % (med["postino"] / med["postfix"]) if len(med) == 2 else "-"
-        L.append("| %d | %s | %s | %s |" % (s, cells[0], cells[1], ratio))
+    L += table("msgs_per_s", "%.0f")
     L.append("")
 
     L.append("## Peak memory: proportional set size (Pss) summed over the server's processes, MiB\n")
     L.append("Sampled every 100 ms from /proc/PID/smaps_rollup during the run; Rss (summed, so "
-             "shared pages count once per process) for reference.\n")
-    L.append("| sessions | postino Pss | Postfix Pss | postino / Postfix | postino Rss | Postfix Rss |")
-    L.append("|---:|---:|---:|---:|---:|---:|")
-    for s in SESSIONS:
-        row, med = [], {}
+             "shared pages count once per process) for reference%s.\n" % (
+                 "; smtp-sink is not counted" if relay else ""))
+    if relay:
+        L.append("| sessions | postino Pss | Postfix Pss | Pss postino / Postfix | postino Rss "
+                 "| Postfix Rss | Rss postino / Postfix |")
+        L.append("|---:|---:|---:|---:|---:|---:|---:|")
+    else:
+        L.append("| sessions | postino Pss | Postfix Pss | postino / Postfix | postino Rss | Postfix Rss |")
+        L.append("|---:|---:|---:|---:|---:|---:|")
+    for s in sessions:
+        row, med, rss, rmed = [], {}, [], {}
         for n in ("postino", "postfix"):
             v = pick(n, s, "peak_pss_kib")
             if v:
@@ -665,31 +942,51 @@ def write_results(results, failures, servers, info, started, finished):
                 row.append("%s (%s-%s)" % (mib(med[n]), mib(min(v)), mib(max(v))))
             else:
                 row.append("-")
-        ratio = "%.2f" % (med["postino"] / med["postfix"]) if len(med) == 2 and med["postfix"] else "-"
-        rss = []
-        for n in ("postino", "postfix"):
             v = pick(n, s, "peak_rss_kib")
-            rss.append(mib(statistics.median(v)) if v else "-")
-        L.append("| %d | %s | %s | %s | %s | %s |" % (s, row[0], row[1], ratio, rss[0], rss[1]))
+            if v:
+                rmed[n] = statistics.median(v)
+                rss.append("%s (%s-%s)" % (mib(rmed[n]), mib(min(v)), mib(max(v))) if relay
+                           else mib(rmed[n]))
+            else:
+                rss.append("-")
+        ratio = "%.2f" % (med["postino"] / med["postfix"]) if len(med) == 2 and med["postfix"] else "-"
+        if relay:
+            rratio = "%.3f" % (rmed["postino"] / rmed["postfix"]) if len(rmed) == 2 and rmed["postfix"] else "-"
+            L.append("| %d | %s | %s | %s | %s | %s | %s |" % (s, row[0], row[1], ratio, rss[0],
+                                                              rss[1], rratio))
+        else:
+            L.append("| %d | %s | %s | %s | %s | %s |" % (s, row[0], row[1], ratio, rss[0], rss[1]))
     L.append("")
 
     L.append("## CPU time of the server, ms per message (user + system, all its processes)\n")
     L.append("Less sensitive than messages/s to other load on the machine; "
-             "smtp-source's own CPU time is not counted.\n")
+             "smtp-source's%s own CPU time is not counted.\n" % (" and smtp-sink's" if relay else ""))
     L.append("| sessions | postino | Postfix | postino / Postfix |")
     L.append("|---:|---:|---:|---:|")
-    for s in SESSIONS:
-        cells, med = [], {}
-        for n in ("postino", "postfix"):
-            v = [c * 1000.0 / MESSAGES for c in pick(n, s, "cpu_seconds")]
-            if v:
-                med[n] = statistics.median(v)
-                cells.append("%.2f (%.2f-%.2f)" % (med[n], min(v), max(v)))
-            else:
-                cells.append("-")
-        ratio = "%.2f" % (med["postino"] / med["postfix"]) if len(med) == 2 and med["postfix"] else "-"
-        L.append("| %d | %s | %s | %s |" % (s, cells[0], cells[1], ratio))
+    L += table("cpu_seconds", "%.2f", 1000.0 / messages)
     L.append("")
+
+    if relay:
+        L.append("## At the sink\n")
+        L.append("Checked after each run (the server stopped, %g s after the last message "
+                 "arrived): messages the sink counted, and in its dump the messages and the "
+                 "distinct Message-Ids; SMTP sessions the server opened to the sink.\n" % b["settle"])
+        L.append("| sessions | server | runs | every message exactly once | sink sessions per run |")
+        L.append("|---:|---|---:|---|---:|")
+        for s in sessions:
+            for n in ("postino", "postfix"):
+                rs = [r for r in results if r["server"] == n and r["sessions"] == s]
+                fs = [f for f in failures if f["server"] == n and f["sessions"] == s]
+                if not rs and not fs:
+                    continue
+                ok = sum(1 for r in rs if r["sink_messages"] == r["sink_records"]
+                         == r["sink_distinct"] == messages)
+                sess = [r["sink_sessions"] for r in rs]
+                L.append("| %d | %s | %d | %s | %s |" % (
+                    s, n, len(rs) + len(fs),
+                    "%d of %d runs" % (ok, len(rs) + len(fs)),
+                    ("%.0f (%d-%d)" % (statistics.median(sess), min(sess), max(sess))) if sess else "-"))
+        L.append("")
 
     if failures:
         L.append("## Failed runs (not in the figures above)\n")
@@ -700,64 +997,165 @@ def write_results(results, failures, servers, info, started, finished):
 
     L.append("## Every run\n")
     L.append("\"Other load\" is the share of all CPUs that something other than the server, "
-             "smtp-source, the driver, the kernel's threads and interrupts kept busy: in the second before the run (server up "
-             "and idle) and during the run; \"load\" is the 1-minute load average at the "
-             "start (which counts the benchmark's own earlier runs too).\n")
+             "smtp-source, %sthe driver, the kernel's threads and interrupts kept busy: in the second "
+             "before the run (server up and idle) and during the run; \"load\" is the 1-minute "
+             "load average at the start (which counts the benchmark's own earlier runs too).\n" % (
+                 "smtp-sink, " if relay else ""))
     L.append("A run during which the other load passed 10%% was repeated, up to %d times "
-             "(the last attempt counts whatever it measured).\n" % RETRY_BUSY)
+             "(the last attempt counts whatever it measured).\n" % b["retry_busy"])
     busy = [r for r in results if max(r["busy_before"], r["other_busy_during"]) > 0.10]
     if busy:
         L.append("**Warning: during %d of %d runs other work kept more than 10%% of the CPUs "
                  "busy; their messages/s understate the server.** Rerun on a quiet machine "
                  "for figures to quote.\n" % (len(busy), len(results)))
+    extra_h = " sink msgs / distinct | sink sessions | sink CPU s |" if relay else ""
+    extra_a = "---:|---:|---:|" if relay else ""
     L.append("| server | sessions | run | seconds | of which injecting | msgs/s | peak Pss MiB "
-             "| peak Rss MiB | CPU s | other load before | other load during | load |")
-    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+             "| peak Rss MiB | CPU s | other load before | other load during | load |" + extra_h)
+    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + extra_a)
     for r in results:
-        L.append("| %s | %d | %d | %.2f | %.2f | %.0f | %s | %s | %.1f | %.0f%% | %.0f%% | %.1f |" % (
+        extra = ""
+        if relay:
+            extra = " %d / %d | %d | %.1f |" % (r["sink_messages"], r["sink_distinct"],
+                                               r["sink_sessions"], r["sink_cpu_seconds"])
+        L.append("| %s | %d | %d | %.2f | %.2f | %.0f | %s | %s | %.1f | %.0f%% | %.0f%% | %.1f |%s" % (
             r["server"], r["sessions"], r["run"], r["seconds"], r["inject_seconds"],
             r["msgs_per_s"], mib(r["peak_pss_kib"]), mib(r["peak_rss_kib"]),
             r["cpu_seconds"], 100 * r["busy_before"], 100 * r["other_busy_during"],
-            r["load1_before"]))
+            r["load1_before"], extra))
     L.append("")
 
-    L.append(READING_NOTE)
+    L.append(READING_NOTE[mode])
     L.append("## Method and exact commands\n")
-    L.append("Before each run the server's scratch directory is removed and made anew and `sync` "
-             "is run; the server is started, and the clock starts when smtp-source does. "
-             "smtp-source opens one connection per message (no `-d`), so each message is a whole "
-             "SMTP session: greeting, HELO, MAIL, RCPT, DATA, QUIT. The clock stops when the "
-             "recipient's Maildir `new/` holds all the messages (counted every 50 ms once "
-             "smtp-source has finished). Both servers fsync queue files and Maildir files. "
-             "Runs alternate between the servers.\n")
-    L.append("Load, for S in %s:\n" % " ".join(map(str, SESSIONS)))
-    L.append("```\n%s\n```\n" % " ".join(smtp_source_cmd("S", "PORT")))
-    L.append("Postfix %s (PORT %d; private instance, not the system one; mailboxes owned by "
-             "uid/gid %d/%d):\n" % (info["postfix"], PF_PORT, VUID, VGID))
+    if relay:
+        L.append("Before each run the server's scratch directory and the sink's dump are removed "
+                 "and `sync` is run; smtp-sink and then the server are started, and the clock "
+                 "starts when smtp-source does. smtp-source opens one connection per message (no "
+                 "`-d`), so each message is a whole SMTP session into the server: greeting, HELO, "
+                 "MAIL, RCPT, DATA, QUIT. The server relays every message to its relayhost, "
+                 "smtp-sink on %s. The clock stops when smtp-sink's message counter (`-c`, read "
+                 "every 50 ms once smtp-source has finished) reaches the number sent. Both servers "
+                 "fsync their queue files; the sink does not fsync. Runs alternate between the "
+                 "servers.\n" % sink_hop())
+    else:
+        L.append("Before each run the server's scratch directory is removed and made anew and `sync` "
+                 "is run; the server is started, and the clock starts when smtp-source does. "
+                 "smtp-source opens one connection per message (no `-d`), so each message is a whole "
+                 "SMTP session: greeting, HELO, MAIL, RCPT, DATA, QUIT. The clock stops when the "
+                 "recipient's Maildir `new/` holds all the messages (counted every 50 ms once "
+                 "smtp-source has finished). Both servers fsync queue files and Maildir files. "
+                 "Runs alternate between the servers.\n")
+    L.append("Load, for S in %s:\n" % " ".join(map(str, sessions)))
+    L.append("```\n%s\n```\n" % " ".join(smtp_source_cmd(mode, "S", "PORT")))
+    if relay:
+        L.append("Sink (started before the server, as root; it drops to %s; SINKDIR is a "
+                 "directory on %s):\n" % (SINK_USER, b.get("sink_dir", SINK_DIR)))
+        L.append("```\n%s > SINKDIR/counters\n```\n" % " ".join(Sink(".").command("SINKDIR/dump")))
+    L.append("Postfix %s (PORT %d; private instance, not the system one%s):\n" % (
+        info["postfix"], b["pf_port"], "" if relay else
+        "; mailboxes owned by uid/gid %d/%d" % (VUID, VGID)))
     L.append("```\npostfix -c DIR/postfix/etc start      # stop: postfix -c DIR/postfix/etc stop\n```\n")
     L.append("DIR/postfix/etc/main.cf:\n")
-    L.append("```\n%s```\n" % POSTFIX_MAIN.format(w="DIR/postfix", port=PF_PORT, uid=VUID, gid=VGID))
+    L.append("```\n%s```\n" % POSTFIX_MAIN[mode].format(w="DIR/postfix", port=b["pf_port"], uid=VUID,
+                                                         gid=VGID, sink=b.get("sink", sink_hop())))
     L.append("DIR/postfix/etc/master.cf:\n")
-    L.append("```\n%s```\n" % POSTFIX_MASTER.format(port=PF_PORT))
-    L.append("DIR/postfix/etc/vmailbox:\n\n```\n%s bench.test/u/\n```\n" % RCPT)
-    L.append("postino (PORT %d):\n" % PI_PORT)
+    L.append("```\n%s```\n" % POSTFIX_MASTER.format(port=b["pf_port"]))
+    if not relay:
+        L.append("DIR/postfix/etc/vmailbox:\n\n```\n%s bench.test/u/\n```\n" % RCPT[mode])
+    L.append("postino (PORT %d):\n" % b["pi_port"])
     L.append("```\npostino serve -c DIR/postino/postino.conf\n```\n")
     L.append("DIR/postino/postino.conf:\n")
-    L.append("```\nhostname bench.local\ndata_dir DIR/postino/data\nlisten smtp 127.0.0.1:%d\n"
-             "local_domains bench.test\nrelay_networks 127.0.0.1/32\nmax_connections 1000\n"
-             "max_connections_per_ip 1000\n```\n" % PI_PORT)
-    L.append("Reproduce: `make bench` (or `RUNS=%d MESSAGES=%d SESSIONS=\"%s\" bench/run.sh`).\n" % (
-        RUNS, MESSAGES, " ".join(map(str, SESSIONS))))
-    with open(RESULTS, "w") as f:
-        f.write("\n".join(L))
+    L.append("```\n%s```\n" % POSTINO_CONF[mode].format(w="DIR/postino", port=b["pi_port"],
+                                                         sink=b.get("sink", sink_hop())))
+    L.append("Reproduce: `make bench` (both modes) or `MODE=%s RUNS=%d MESSAGES=%d SESSIONS=\"%s\" "
+             "bench/run.sh`.\n" % (mode, b["runs"], messages, " ".join(map(str, sessions))))
+    return "\n".join(L)
+
+
+# RESULTS.md holds one section per mode between these markers; a run of one
+# mode replaces its own section and keeps the others as they were.
+BEGIN, END = "<!-- bench:%s begin -->", "<!-- bench:%s end -->"
+
+
+def read_sections(path):
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        return {}
+    out = {}
+    for m in MODES:
+        b, e = text.find(BEGIN % m), text.find(END % m)
+        if b >= 0 and e > b:
+            out[m] = text[b + len(BEGIN % m):e].strip("\n") + "\n"
+    if not out and text.startswith(TITLE["maildir"].strip()):
+        out["maildir"] = text.rstrip("\n") + "\n"     # before there were sections
+    return out
+
+
+def write_sections(path, sections):
+    parts = ["<!-- Written by bench/bench.py: one section per mode (MODE=maildir, MODE=relay); "
+             "a run of one mode rewrites its own section only. -->\n"]
+    for m in MODES:
+        if m in sections:
+            parts.append("%s\n%s%s\n" % (BEGIN % m, sections[m], END % m))
+    with open(path, "w") as f:
+        f.write("\n".join(parts))
+
+
+def read_json(path):
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    if "results" in data:            # before there were modes: maildir only
+        return {"maildir": data}
+    return data
 
 
 # ---------------------------------------------------------------- main
 
+def run_mode(mode, servers, sink, results, failures):
+    sessions = sessions_for(mode)
+    for s in sessions:
+        for r in range(1, RUNS + 1):
+            order = servers if r % 2 else list(reversed(servers))
+            for srv in order:
+                for attempt in range(RETRY_BUSY + 1):
+                    try:
+                        res = one_run(srv, s, mode, sink)
+                    except (BenchError, subprocess.TimeoutExpired) as e:
+                        failures.append({"server": srv.name, "sessions": s, "run": r,
+                                         "error": str(e)})
+                        log("%s %s s=%d run %d FAILED: %s" % (mode, srv.name, s, r, e))
+                        break
+                    res["run"] = r
+                    log("%s %-7s s=%-3d run %d: %7.1f msgs/s (%.2f s, injection %.2f s), "
+                        "peak Pss %s MiB, Rss %s MiB, CPU %.1f s; other load %.0f%% "
+                        "before, %.0f%% during%s" % (
+                            mode, srv.name, s, r, res["msgs_per_s"], res["seconds"],
+                            res["inject_seconds"], mib(res["peak_pss_kib"]),
+                            mib(res["peak_rss_kib"]), res["cpu_seconds"],
+                            100 * res["busy_before"], 100 * res["other_busy_during"],
+                            "; sink: %d messages, %d distinct, %d sessions" % (
+                                res["sink_messages"], res["sink_distinct"], res["sink_sessions"])
+                            if mode == "relay" else ""))
+                    if res["other_busy_during"] <= QUIET_BUSY or attempt == RETRY_BUSY:
+                        res["attempts"] = attempt + 1
+                        results.append(res)
+                        break
+                    log("other work disturbed that run; repeating it")
+
+
 def main():
     if os.geteuid() != 0:
         sys.exit("bench: must run as root (the Postfix master needs it)")
-    for tool in (SMTP_SOURCE, POSTFIX):
+    modes = list(MODES) if MODE == "both" else [MODE]
+    if any(m not in MODES for m in modes):
+        sys.exit("bench: MODE must be maildir, relay or both")
+    tools = [SMTP_SOURCE, POSTFIX] + ([SMTP_SINK] if "relay" in modes else [])
+    for tool in tools:
         if not os.access(tool, os.X_OK):
             sys.exit("bench: %s not found: install the postfix package "
                      "(`POSTINO_BENCH=1 scripts/install-deps.sh`)" % tool)
@@ -775,62 +1173,70 @@ def main():
     os.makedirs(BENCH_DIR, exist_ok=True)
     top = tempfile.mkdtemp(prefix="postino-bench.", dir=BENCH_DIR)
     os.chmod(top, 0o755)       # virtual(8) runs as nobody and must reach the mail dir
+    sink_top, sink = None, None
     servers = []
     if ONLY in ("", "postfix"):
         servers.append(Postfix(top))
     if ONLY in ("", "postino"):
         servers.append(Postino(top))
-    started = datetime.datetime.now(datetime.timezone.utc)
     info = machine_info(top)
-    log("scratch directory %s (%s), %d run(s) x sessions %s x %s, %d messages" % (
-        top, info["fs"], RUNS, SESSIONS, [s.name for s in servers], MESSAGES))
-    results, failures = [], []
+    blocks = {}
+    interrupted = False
     try:
-        for s in SESSIONS:
-            for r in range(1, RUNS + 1):
-                order = servers if r % 2 else list(reversed(servers))
-                for srv in order:
-                    for attempt in range(RETRY_BUSY + 1):
-                        try:
-                            res = one_run(srv, s)
-                        except (BenchError, subprocess.TimeoutExpired) as e:
-                            failures.append({"server": srv.name, "sessions": s, "run": r,
-                                             "error": str(e)})
-                            log("%s s=%d run %d FAILED: %s" % (srv.name, s, r, e))
-                            break
-                        res["run"] = r
-                        log("%-7s s=%-3d run %d: %7.1f msgs/s (%.2f s, injection %.2f s), "
-                            "peak Pss %s MiB, Rss %s MiB, CPU %.1f s; other load %.0f%% "
-                            "before, %.0f%% during" % (
-                                srv.name, s, r, res["msgs_per_s"], res["seconds"],
-                                res["inject_seconds"], mib(res["peak_pss_kib"]),
-                                mib(res["peak_rss_kib"]), res["cpu_seconds"],
-                                100 * res["busy_before"], 100 * res["other_busy_during"]))
-                        if res["other_busy_during"] <= QUIET_BUSY or attempt == RETRY_BUSY:
-                            res["attempts"] = attempt + 1
-                            results.append(res)
-                            break
-                        log("other work disturbed that run; repeating it")
-    except KeyboardInterrupt:
-        log("interrupted; writing what was measured")
+        if "relay" in modes:
+            sink_top = tempfile.mkdtemp(prefix="postino-bench-sink.", dir=SINK_DIR)
+            os.chmod(sink_top, 0o755)
+            os.chown(sink_top, VUID, VGID)      # smtp-sink writes as nobody
+            sink = Sink(sink_top)
+        for mode in modes:
+            started = datetime.datetime.now(datetime.timezone.utc)
+            log("%s: scratch directory %s (%s), %d run(s) x sessions %s x %s, %d messages" % (
+                mode, top, info["fs"], RUNS, sessions_for(mode), [s.name for s in servers],
+                MESSAGES))
+            results, failures = [], []
+            blocks[mode] = {"machine": info, "messages": MESSAGES, "msg_size": MSG_SIZE,
+                            "runs": RUNS, "sessions": sessions_for(mode),
+                            "servers": [s.name for s in servers], "retry_busy": RETRY_BUSY,
+                            "pf_port": PF_PORT, "pi_port": PI_PORT,
+                            "started": started.strftime("%Y-%m-%d %H:%M UTC"),
+                            "results": results, "failures": failures}
+            if mode == "relay":
+                blocks[mode].update({"sink": sink_hop(), "settle": SETTLE, "sink_dir": SINK_DIR,
+                                     "sink_fs": sh("df -T %s | awk 'NR==2 {print $2}'" % sink_top)})
+            try:
+                run_mode(mode, servers, sink if mode == "relay" else None, results, failures)
+            except KeyboardInterrupt:
+                log("interrupted; writing what was measured")
+                interrupted = True
+            finally:
+                took = datetime.datetime.now(datetime.timezone.utc) - started
+                blocks[mode]["took"] = str(took).split(".")[0]
+            if interrupted:
+                break
     finally:
         for srv in servers:
             try:
                 srv.stop()
             except Exception as e:   # noqa: BLE001 -- best effort on the way out
                 log("stopping %s: %s" % (srv.name, e))
+        if sink:
+            sink.stop()
         if KEEP:
-            log("kept %s" % top)
+            log("kept %s%s" % (top, " and " + sink_top if sink_top else ""))
         else:
             shutil.rmtree(top, ignore_errors=True)
-    finished = datetime.datetime.now(datetime.timezone.utc)
-    write_results(results, failures, servers, info, started, finished)
+            if sink_top:
+                shutil.rmtree(sink_top, ignore_errors=True)
+    sections = read_sections(RESULTS)
+    data = read_json(RESULTS_JSON)
+    for mode, b in blocks.items():
+        sections[mode] = render(mode, b)
+        data[mode] = b
+    write_sections(RESULTS, sections)
     with open(RESULTS_JSON, "w") as f:
-        json.dump({"machine": info, "messages": MESSAGES, "msg_size": MSG_SIZE, "runs": RUNS,
-                   "sessions": SESSIONS, "results": results, "failures": failures},
-                  f, indent=1)
+        json.dump(data, f, indent=1)
     log("wrote %s" % RESULTS)
-    return 1 if failures else 0
+    return 1 if any(b["failures"] for b in blocks.values()) else 0
 
 
 if __name__ == "__main__":

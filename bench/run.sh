@@ -1,18 +1,27 @@
 #!/bin/bash
-# Benchmark postino against a private Postfix instance on this machine:
-# smtp-source sends MESSAGES 4 KiB messages over 1, 10 and 50 sessions to each
-# server; end-to-end messages/s (until all are in the Maildir) and peak memory
-# (Pss summed over the server's processes). Writes bench/RESULTS.md.
+# Benchmark postino against a private Postfix instance on this machine, in two
+# modes (MODE=both, the default, runs both; MODE=maildir or MODE=relay one):
+#   maildir: smtp-source sends MESSAGES 4 KiB messages over 1, 10 and 50
+#            sessions to each server, which delivers them to a local Maildir;
+#   relay:   the same over 10 and 50 sessions, and each server relays them to
+#            its relayhost, smtp-sink on 127.0.0.2:2825, which must receive
+#            every message exactly once.
+# End-to-end messages/s (until all are in the Maildir, or at the sink) and peak
+# memory (Pss and Rss summed over the server's processes). Writes
+# bench/RESULTS.md (one section per mode; a run of one mode keeps the other).
 #
-#   RUNS=3 MESSAGES=10000 SESSIONS="1 10 50" bench/run.sh
+#   RUNS=3 MESSAGES=10000 bench/run.sh                 # both modes
+#   MODE=relay MESSAGES=500 RUNS=1 bench/run.sh        # a quick relay check
 #   ONLY=postfix bench/run.sh         # Postfix only (no postino binary needed)
 #   ONLY=postino bench/run.sh         # postino only
 #
-# Other knobs (see bench/bench.py): MSG_SIZE, TIMEOUT (per run, s), QUIET_WAIT, RETRY_BUSY, POSTINO_BIN,
-# PF_PORT (2625), PI_PORT (2725), BENCH_DIR (/var/tmp), KEEP=1, RESULTS.
+# Other knobs (see bench/bench.py): SESSIONS, MSG_SIZE, TIMEOUT (per run, s),
+# QUIET_WAIT, RETRY_BUSY, POSTINO_BIN, PF_PORT (2625), PI_PORT (2725),
+# SINK_ADDR (127.0.0.2), SINK_PORT (2825), SINK_DIR (/dev/shm), SETTLE (2),
+# BENCH_DIR (/var/tmp), KEEP=1, RESULTS.
 # Needs root (Postfix's master runs as root) and the postfix package (for
-# smtp-source and the private instance; `make bench` installs it). The system
-# Postfix service is neither used nor started.
+# smtp-source, smtp-sink and the private instance; `make bench` installs it).
+# The system Postfix service is neither used nor started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,6 +41,17 @@ fi
 export PATH="$PATH:/usr/sbin:/sbin"
 # bench.py bounds every run (TIMEOUT) and stops the servers on exit; the outer
 # timeout is a last resort against a hung driver.
-runs=${RUNS:-3}; n_sess=$(wc -w <<<"${SESSIONS:-1 10 50}")
+export MODE=${MODE:-both}
+case "$MODE" in
+  maildir) n_sess=$(wc -w <<<"${SESSIONS:-1 10 50}") ;;
+  relay)   n_sess=$(wc -w <<<"${SESSIONS:-10 50}") ;;
+  both)    n_sess=$(( $(wc -w <<<"${SESSIONS:-1 10 50}") + $(wc -w <<<"${SESSIONS:-10 50}") )) ;;
+  *) echo "bench: MODE must be maildir, relay or both" >&2; exit 1 ;;
+esac
+if [ "$MODE" != maildir ] && ! command -v smtp-sink >/dev/null 2>&1 && [ ! -x /usr/sbin/smtp-sink ]; then
+  echo "bench: smtp-sink missing: POSTINO_BENCH=1 ./scripts/install-deps.sh" >&2
+  exit 1
+fi
+runs=${RUNS:-3}
 limit=$(( runs * n_sess * 2 * (${RETRY_BUSY:-2} + 1) * (${TIMEOUT:-600} + ${QUIET_WAIT:-60} + 90) + 60 ))
 exec timeout --foreground --signal=TERM --kill-after=60 "$limit" /usr/bin/python3 bench/bench.py

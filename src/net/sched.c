@@ -49,8 +49,7 @@ int sched_due(const struct sched *s, const struct env_rcpt *r, int64_t now, int 
     return 1;
 }
 
-/* Makes room in m->changed for every recipient (aliases may have added some). */
-static void sched_changed_fit(struct qmsg *m)
+void sched_changed_fit(struct qmsg *m)
 {
     if (m->changed_cap >= m->env.n_rcpts)
         return;
@@ -63,11 +62,12 @@ void sched_outcome(struct sched *s, struct qmsg *m, size_t i, enum rcpt_status s
                    const char *reply)
 {
     struct env_rcpt *r = &m->env.rcpts[i];
-    (void)s;
     r->status = st;
     free(r->last_reply);
     r->last_reply = reply ? xstrdup(reply) : NULL;
     m->changed[i] = 1;
+    if (st == RCPT_FAILED)
+        sched_notice_to_postmaster(s, m, i);
 }
 
 void sched_defer(struct sched *s, struct qmsg *m, size_t i, const char *why, int64_t now)
@@ -114,7 +114,7 @@ void sched_record_stage(struct diskq_job *j)
     struct sched_job *sj = j->ctx;
     struct envelope *e = &sj->m->env;
     char dir[PATH_MAX];
-    if (envelope_done(e)) {
+    if (envelope_done(e) && !sched_notice_owed(sj->s, sj->m, sched_now())) {
         if (queue_retire(sj->s->queue, e->id) < 0 ||
             queue_dir_of(sj->s->queue, e->id, dir, sizeof dir) < 0) {
             j->failed = 1;
@@ -127,9 +127,12 @@ void sched_record_stage(struct diskq_job *j)
     }
     struct buf rec;
     buf_init(&rec, BUF_UNLIMITED);
-    for (size_t i = 0; i < e->n_rcpts; i++)
-        if (sj->m->changed[i])
+    for (size_t i = 0; i < e->n_rcpts; i++) {
+        if (i >= sj->m->disk_rcpts)
+            envelope_format_rcpt(e, i, &rec); /* added since: the whole recipient */
+        else if (sj->m->changed[i])
             envelope_format_state(e, i, &rec);
+    }
     if (rec.len) {
         sj->record_fd = queue_append_open(sj->s->queue, e->id, rec.data, rec.len);
         if (sj->record_fd < 0) {
@@ -166,6 +169,7 @@ int sched_job_recorded(struct sched_job *sj)
         return 0;
     }
     memset(m->changed, 0, m->changed_cap);
+    m->disk_rcpts = m->env.n_rcpts;
     if (!sj->removed)
         return 0;
     log_info("%s: removed (all recipients done)", m->env.id);
@@ -205,7 +209,7 @@ void sched_job_done(struct sched *s, struct qmsg *m)
     m->busy--;
     if (m->busy > 0)
         return;
-    if (sched_any_changed(m) || envelope_done(&m->env))
+    if (sched_any_changed(m) || (envelope_done(&m->env) && !sched_notice_owed(s, m, sched_now())))
         sched_record_start(s, m);
     else
         sched_kick(s, m);
@@ -230,10 +234,12 @@ void sched_local_finished(struct sched *s)
     sched_pump(s);
 }
 
-/* What m needs now: 1 local delivery (or removal), 2 remote only, 0 nothing. */
+/* What m needs now: 1 local delivery (or removal), 2 remote only, 3 notices, 0 nothing. */
 static int sched_work(struct sched *s, struct qmsg *m, int64_t now)
 {
     int remote = 0, any_remote = 0;
+    if (sched_notice_owed(s, m, now))
+        return 3;
     if (envelope_done(&m->env))
         return 1;
     for (size_t i = 0; i < m->env.n_rcpts; i++)
@@ -252,6 +258,10 @@ void sched_kick(struct sched *s, struct qmsg *m)
     sched_changed_fit(m);
     int64_t now = sched_now();
     int work = sched_work(s, m, now);
+    if (work == 3) {
+        sched_notice_start(s, m);
+        return;
+    }
     if (work == 2) {
         sched_remote_start(s, m, now);
         return;
@@ -283,6 +293,7 @@ void sched_add(struct sched *s, struct envelope *e)
 {
     struct qmsg *m = xcalloc(1, sizeof *m);
     m->env = *e;
+    m->disk_rcpts = m->env.n_rcpts;
     envelope_init(e);
     m->next = s->all;
     if (s->all)

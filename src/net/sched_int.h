@@ -19,6 +19,7 @@ struct qmsg {
     int ready;
     unsigned char *changed;     /* per recipient: new state not yet recorded on disk */
     size_t changed_cap;
+    size_t disk_rcpts;          /* recipients the queue file knows (later ones: "rcpt" records) */
 };
 
 struct sched {
@@ -43,6 +44,8 @@ struct sched_job {
     struct maildir_msg *out;    /* local delivery: per recipient, the copy being written */
     int record_fd;              /* queue file opened to append the states */
     int removed;                /* the queue file was retired */
+    struct sched_notice *notices; /* notice job: the notices being queued */
+    size_t n_notices;
 };
 
 struct sched_job *sched_job_new(struct sched *s, struct qmsg *m);
@@ -53,6 +56,8 @@ void sched_record_stage(struct diskq_job *j);
 int sched_job_recorded(struct sched_job *sj);
 
 int64_t sched_now(void);
+/* Makes room in m->changed for every recipient (notices to postmaster may add one). */
+void sched_changed_fit(struct qmsg *m);
 /* 1 if recipient r waits and is due; *remote tells where it goes. */
 int sched_due(const struct sched *s, const struct env_rcpt *r, int64_t now, int *remote);
 /* Sets recipient i's state and marks it for the next record. */
@@ -71,6 +76,13 @@ void sched_kick(struct sched *s, struct qmsg *m);
 void sched_local_start(struct sched *s, struct qmsg *m);
 /* A local job ended: frees its slot and starts waiting ones. */
 void sched_local_finished(struct sched *s);
+/* sched_notice.c: 1 if m owes notices now; starts the job that queues them. */
+int sched_notice_owed(struct sched *s, const struct qmsg *m, int64_t now);
+void sched_notice_start(struct sched *s, struct qmsg *m);
+void sched_notice_free(struct sched_job *sj);
+/* A notice (null sender) failed for recipient i: it goes to the postmaster instead. */
+void sched_notice_to_postmaster(struct sched *s, struct qmsg *m, size_t i);
+
 /* sched_remote.c: starts every due remote delivery of m; returns how many. */
 unsigned sched_remote_start(struct sched *s, struct qmsg *m, int64_t now);
 

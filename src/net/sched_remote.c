@@ -9,6 +9,7 @@
 #include "lib/alloc.h"
 #include "lib/log.h"
 #include "lib/str.h"
+#include "mail/notify.h"
 #include "mail/route.h"
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,8 @@ static void sched_remote_apply(struct sched_remote *sr, const struct smtpc_outco
     free(r->remote_mta);
     r->remote_mta = sr->d.remote[0] ? xstrdup(sr->d.remote) : NULL;
     if (o->klass == 2) {
+        if (sr->d.peer_dsn)
+            r->dsn_sent |= NOTIFY_PASSED_ON; /* RFC 3461 6.2.1: the next hop reports now */
         sched_outcome(sr->s, m, o->idx, RCPT_RELAYED, o->reply);
         log_info("%s: to=<%s> relay=%s status=sent (%s)", m->env.id, r->addr,
                  sr->d.remote, o->reply);

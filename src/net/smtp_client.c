@@ -228,7 +228,11 @@ void smtpc_deliver(struct smtpc *sc, struct smtpc_delivery *d)
     for (size_t i = 0; i < d->n; i++)
         d->out[i].klass = 0;
     smtpc_dest_push(dest, d);
-    /* an idle connection would have taken it in smtpc_tx_next; otherwise start one */
+    for (struct smtpc_conn *c = sc->conns; c; c = c->next)
+        if (c->dest == dest && c->state == SMTPC_IDLE) {
+            smtpc_reuse(c);
+            return;
+        }
     smtpc_pump(sc, dest);
 }
 

@@ -15,6 +15,7 @@
 #define SMTPC_KEY_MAX 300
 #define SMTPC_REPLY_BUF 8192     /* a reply longer than this is a protocol error */
 #define SMTPC_BODY_HIGH (256 * 1024)
+#define SMTPC_IDLE_MS 2000       /* how long an idle connection waits for the next message */
 
 enum smtpc_state {
     SMTPC_RESOLVING,   /* waiting for net/mx */
@@ -31,6 +32,7 @@ enum smtpc_state {
     SMTPC_DOT,         /* final dot sent */
     SMTPC_RSET,        /* RSET before reusing the connection */
     SMTPC_QUIT,
+    SMTPC_IDLE,        /* transaction done, kept open a moment for the next message */
     SMTPC_CLOSED,      /* freed from the loop shortly (never inside a callback) */
 };
 
@@ -91,5 +93,7 @@ void smtpc_target_failed(struct smtpc_conn *c, int klass, const char *why);
 void smtpc_target_name(const struct smtpc_conn *c, char *out, size_t size);
 /* smtp_client_tx.c */
 void smtpc_connect_next(struct smtpc_conn *c);
+/* Reuses an idle connection for the next waiting delivery of its destination. */
+void smtpc_reuse(struct smtpc_conn *c);
 
 #endif

@@ -40,7 +40,7 @@ static const char *smtpc_phase(enum smtpc_state s)
 {
     static const char *names[] = {"DNS", "connect", "greeting", "EHLO", "HELO", "STARTTLS",
                                   "TLS handshake", "MAIL", "RCPT", "DATA", "message content",
-                                  "end of data", "RSET", "QUIT", "closed"};
+                                  "end of data", "RSET", "QUIT", "idle", "closed"};
     return names[s];
 }
 
@@ -70,14 +70,24 @@ static void smtpc_tx_end(struct smtpc_conn *c)
     c->d = NULL;
     smtpc_finish(d, 4, "4.4.2 no reply from the server");
     if (c->dest->wait_head && !c->sc->stopping) {
-        c->state = SMTPC_RSET;
-        smtpc_timeout(c, c->sc->conf->timeout_mail_ms);
-        smtpc_send(c, "RSET");
+        smtpc_reuse(c);
+        return;
+    }
+    if (!c->sc->stopping) { /* like Postfix's connection cache: the next message may come soon */
+        c->state = SMTPC_IDLE;
+        smtpc_timeout(c, SMTPC_IDLE_MS);
         return;
     }
     c->state = SMTPC_QUIT;
     smtpc_timeout(c, 5000);
     smtpc_send(c, "QUIT");
+}
+
+void smtpc_reuse(struct smtpc_conn *c)
+{
+    c->state = SMTPC_RSET;
+    smtpc_timeout(c, c->sc->conf->timeout_mail_ms);
+    smtpc_send(c, "RSET");
 }
 
 /* An I/O failure (timeout, dropped connection) in the current phase. */
@@ -127,6 +137,16 @@ static void smtpc_on_event(struct bufferevent *bev, short what, void *arg)
         return;
     }
     if (c->state == SMTPC_QUIT) {
+        smtpc_conn_close(c);
+        return;
+    }
+    if (c->state == SMTPC_IDLE) { /* idle time over, or the server hung up: just close */
+        if (what & BEV_EVENT_TIMEOUT) {
+            c->state = SMTPC_QUIT;
+            smtpc_timeout(c, 5000);
+            smtpc_send(c, "QUIT");
+            return;
+        }
         smtpc_conn_close(c);
         return;
     }
@@ -455,6 +475,7 @@ static void smtpc_on_reply(struct smtpc_conn *c, int code, const char *text)
         smtpc_send(c, "QUIT");
         return;
     case SMTPC_QUIT:
+    case SMTPC_IDLE: /* nothing is expected while idle: a 421, most likely */
         smtpc_conn_close(c);
         return;
     default:
