@@ -73,7 +73,6 @@ fuzz:
 	@./tests/fuzz/run.sh
 
 bench: build/postino
-	@POSTINO_BENCH=1 ./scripts/install-deps.sh
 	@./bench/run.sh
 
 PREFIX ?= /usr/local

@@ -174,10 +174,7 @@ static void put_date_field(struct buf *b, const char *name, int64_t ms)
 {
     char date[DATE_MAX];
     format_date(ms, date);
-    puts_(b, name);
-    puts_(b, ": ");
-    puts_(b, date);
-    puts_(b, "\r\n");
+    (void)buf_printf(b, "%s: %s\r\n", name, date);
 }
 
 /* ---- status codes (RFC 3463) ---- */
@@ -215,7 +212,7 @@ void dsn_status_from_reply(const char *reply, int default_class, char out[DSN_ST
     }
     size_t n;
     int c = status_parse(p, &n);
-    if (c > 0 && (p[n] == '\0' || (unsigned char)p[n] <= ' ')) {
+    if (c > 0 && (unsigned char)p[n] <= ' ') { /* ends the word, NUL included */
         out[0] = (char)('0' + (coded ? cls : c));
         memcpy(out + 1, p + 1, n - 1);
         out[n] = '\0';
@@ -529,10 +526,7 @@ static void text_rcpt(struct buf *t, struct buf *s, const struct dsn_rcpt *r)
     buf_reset(s);
     puts_(s, "<");
     put_clean(s, r->final_rcpt, 1000);
-    puts_(s, ">: ");
-    puts_(s, dsn_action_name(r->action));
-    puts_(s, ", status ");
-    puts_(s, status);
+    (void)buf_printf(s, ">: %s, status %s", dsn_action_name(r->action), status);
     put_wrapped(t, "* ", buf_cstr(s), "    ", TEXT_WIDTH);
     if (r->diagnostic && r->diagnostic[0]) {
         buf_reset(s);
@@ -549,9 +543,7 @@ static void text_rcpt(struct buf *t, struct buf *s, const struct dsn_rcpt *r)
     if (r->action == DSN_ACTION_DELAYED && r->will_retry_until_ms > 0) {
         format_date(r->will_retry_until_ms, date);
         buf_reset(s);
-        puts_(s, "The mail system will keep trying until ");
-        puts_(s, date);
-        puts_(s, ".");
+        (void)buf_printf(s, "The mail system will keep trying until %s.", date);
         put_wrapped(t, "    ", buf_cstr(s), "    ", TEXT_WIDTH);
     }
 }
@@ -579,10 +571,7 @@ static void build_text(const struct dsn_input *in, const struct dsn_rcpt **v, co
     buf_init(&s, BUF_UNLIMITED);
     puts_(t, "Content-Description: Notification\r\n"
              "Content-Type: text/plain; charset=us-ascii\r\n\r\n");
-    buf_reset(&s);
-    puts_(&s, "This is the mail system at host ");
-    puts_(&s, host);
-    puts_(&s, ".");
+    (void)buf_printf(&s, "This is the mail system at host %s.", host);
     put_wrapped(t, "", buf_cstr(&s), "", TEXT_WIDTH);
     for (size_t i = 0; i < in->n_rcpts; i++) {
         if (i == 0 || v[i]->action != v[i - 1]->action) {
@@ -683,7 +672,8 @@ static void build_original(const struct orig *o, struct buf *p)
     if (o->why == ORIG_FULL)
         puts_(p, "Content-Description: Original Message\r\nContent-Type: message/rfc822\r\n");
     else
-        puts_(p, "Content-Description: Original Message Headers\r\nContent-Type: text/rfc822-headers\r\n");
+        puts_(p, "Content-Description: Original Message Headers\r\n"
+                 "Content-Type: text/rfc822-headers\r\n");
     if (dsn_has_8bit(o->content.data, o->content.len))
         puts_(p, "Content-Transfer-Encoding: 8bit\r\n");
     puts_(p, "\r\n");
@@ -706,7 +696,7 @@ static int is_name_char(char c)
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '-' || c == '_';
 }
 
-/* The queue id's letters, digits, '-' and '_' (safe in a Message-ID and a boundary); "0" if none. */
+/* The queue id's letters, digits, '-' and '_' (fit for a Message-ID and a boundary). */
 static void safe_token(const char *s, size_t max, char *out, size_t size)
 {
     size_t k = 0;
@@ -801,12 +791,8 @@ static void build_header(const struct dsn_input *in, const struct dsn_rcpt **v, 
     char date[DATE_MAX], line[600];
     buf_init(&tmp, BUF_UNLIMITED);
     format_date(in->now_ms, date);
-    puts_(h, "Date: ");
-    puts_(h, date);
-    puts_(h, "\r\nFrom: Mail Delivery System <MAILER-DAEMON@");
-    puts_(h, host);
-    puts_(h, ">\r\n");
-    buf_reset(&tmp);
+    (void)buf_printf(h, "Date: %s\r\nFrom: Mail Delivery System <MAILER-DAEMON@%s>\r\n", date,
+                     host);
     puts_(&tmp, "<");
     put_clean(&tmp, in->to, 1000);
     puts_(&tmp, ">");

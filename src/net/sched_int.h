@@ -42,6 +42,7 @@ struct sched_job {
     struct sched *s;
     struct qmsg *m;
     struct maildir_msg *out;    /* local delivery: per recipient, the copy being written */
+    size_t n_out;               /* recipients when the job started (out has room for them) */
     int record_fd;              /* queue file opened to append the states */
     int removed;                /* the queue file was retired */
     struct sched_notice *notices; /* notice job: the notices being queued */

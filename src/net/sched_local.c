@@ -24,6 +24,15 @@ static void sched_local_one(struct sched_job *sj, size_t i, int fd, int64_t now)
     char mailbox[ADDR_LOCAL_MAX + 1], local[256], domain[256], why[512], name[512];
     enum route_kind k = route_classify(c, e->rcpts[i].addr, mailbox, sizeof mailbox);
     route_split(e->rcpts[i].addr, local, sizeof local, domain, sizeof domain);
+    if (k == ROUTE_ALIAS) {
+        /* became an alias after it was queued (postmaster, or a changed aliases file):
+         * expand it now; the targets are delivered by the next job */
+        route_expand(c, e, i);
+        sched_changed_fit(m);
+        m->changed[i] = 1;
+        log_info("%s: to=<%s> status=expanded", e->id, e->rcpts[i].addr);
+        return;
+    }
     e->rcpts[i].attempts++;
     if (k == ROUTE_UNKNOWN_USER || k == ROUTE_BAD_MAILBOX) {
         sched_outcome(sj->s, m, i, RCPT_FAILED, "550 5.1.1 no such mailbox here");
@@ -49,7 +58,8 @@ static void sched_local_write(struct diskq_job *j)
     struct envelope *e = &sj->m->env;
     int64_t now = sched_now();
     int fd = -1, remote;
-    for (size_t i = 0; i < e->n_rcpts; i++) {
+    size_t n = e->n_rcpts; /* recipients an alias adds now wait for the next job */
+    for (size_t i = 0; i < n; i++) {
         if (!sched_due(sj->s, &e->rcpts[i], now, &remote) || remote)
             continue;
         if (fd < 0)
@@ -64,7 +74,7 @@ static void sched_local_write(struct diskq_job *j)
 static void sched_local_publish(struct diskq_job *j)
 {
     struct sched_job *sj = j->ctx;
-    for (size_t i = 0; i < sj->m->env.n_rcpts; i++) {
+    for (size_t i = 0; i < sj->n_out; i++) {
         struct maildir_msg *o = &sj->out[i];
         if (o->fd < 0)
             continue;
@@ -88,7 +98,7 @@ static void sched_local_done(struct diskq_job *j)
     struct sched_job *sj = j->ctx;
     struct sched *s = sj->s;
     struct qmsg *m = sj->m;
-    for (size_t i = 0; i < m->env.n_rcpts; i++) {
+    for (size_t i = 0; i < sj->n_out; i++) {
         if (sj->out[i].fd >= 0 || sj->out[i].tmp[0]) {
             maildir_abort(&sj->out[i]); /* never published: undo, retry later */
             if (m->env.rcpts[i].status == RCPT_DELIVERED)
@@ -108,6 +118,7 @@ void sched_local_start(struct sched *s, struct qmsg *m)
     struct sched_job *sj = sched_job_new(s, m);
     size_t n = m->env.n_rcpts ? m->env.n_rcpts : 1;
     sj->out = xcalloc(n, sizeof *sj->out);
+    sj->n_out = m->env.n_rcpts;
     for (size_t i = 0; i < n; i++)
         sj->out[i].fd = -1;
     sj->job.write = sched_local_write;
