@@ -82,6 +82,22 @@ static void sched_notice_host(const char *remote, char *out, size_t size)
         *b = '\0';
 }
 
+/* The remote server's reply within our diagnostic, or NULL: the reply itself, or
+ * what follows "last error: " in an expiry diagnostic (4.4.7). */
+static const char *sched_notice_remote_reply(const struct env_rcpt *r)
+{
+    const char *reply = r->last_reply;
+    if (!r->remote_mta || !reply)
+        return NULL;
+    const char *inner = strstr(reply, "last error: ");
+    if (inner)
+        reply = inner + strlen("last error: ");
+    return reply[0] >= '2' && reply[0] <= '5' && reply[1] >= '0' && reply[1] <= '9' &&
+                   reply[2] >= '0' && reply[2] <= '9'
+               ? reply
+               : NULL;
+}
+
 /* Fills the per-recipient report fields of notice nt. */
 static void sched_notice_rcpts(struct sched_job *sj, struct sched_notice *nt, int64_t now,
                                struct dsn_rcpt *rc, char (*status)[DSN_STATUS_MAX],
@@ -101,7 +117,7 @@ static void sched_notice_rcpts(struct sched_job *sj, struct sched_notice *nt, in
         rc[k].status = status[k];
         rc[k].remote_mta = hosts[k][0] ? hosts[k] : NULL;
         /* Diagnostic-Code carries what a remote server said, nothing of ours */
-        rc[k].diagnostic = r->remote_mta && reply[0] >= '2' && reply[0] <= '5' ? reply : NULL;
+        rc[k].diagnostic = sched_notice_remote_reply(r);
         rc[k].last_attempt_ms = r->attempts ? now : 0;
         rc[k].will_retry_until_ms =
             action == DSN_ACTION_DELAYED ? e->arrival + sj->s->conf->queue_lifetime_ms : 0;

@@ -1344,3 +1344,67 @@ class RelayTestCase(lib.IntegTestCase):
         self.assertRegex(first, r"\bid %s\b" % qid)
         self.assertEqual(rest, original)
         self.assertNotRegex(data.replace(b"\r\n", b""), b"[\r\n]", "bare CR or LF in %r" % data)
+
+
+# --------------------------------------------------------------------------
+# The base class of the notice tests (t_22 .. t_27)
+
+LOCAL_SENDER = "alice@example.test"   # a sender with a Maildir on the server under test
+
+# relay settings for notice tests: notices on, delay notices off unless asked
+DSN_DEFAULTS = dict(RELAY_DEFAULTS, delay_warning="0")
+
+
+class DsnTestCase(RelayTestCase):
+    """RelayTestCase with helpers to send with DSN parameters and collect
+    the notices (parsed and checked by lib.parse_notice)."""
+
+    def dsn_server(self, **settings):
+        s = dict(DSN_DEFAULTS)
+        s.update(settings)
+        return self.relay_server(**s)
+
+    def send_dsn(self, srv, rcpts, subject="dsn test", sender=LOCAL_SENDER, mail_options=(),
+                 rcpt_options=None, msg=None, source=None):
+        """One message with smtplib: MAIL with mail_options, RCPT for each of
+        rcpts with rcpt_options.get(addr, ()); returns (qid, msg bytes)."""
+        if isinstance(rcpts, str):
+            rcpts = [rcpts]
+        rcpt_options = rcpt_options or {}
+        if msg is None:
+            msg = lib.make_message(subject, sender=sender or "mailer-daemon@client.test",
+                                   to=rcpts[0])
+        with lib.smtp_client(srv.port, source) as s:
+            code, _ = s.ehlo()
+            self.assertEqual(code, 250)
+            lib.expect_smtplib(s.mail(sender, list(mail_options)), 250, "2.1.0")
+            for r in rcpts:
+                lib.expect_smtplib(s.rcpt(r, list(rcpt_options.get(r, ()))), 250, "2.1.5")
+            text = lib.expect_smtplib(s.data(msg), 250, "2.0.0")
+        return lib.queue_id_of(text), msg
+
+    def notice_lines(self, srv, qid=None):
+        """The "ID: sender notice (KIND, N recipient(s)) queued as NID" log lines."""
+        return [l for l in srv.log().splitlines()
+                if "sender notice (" in l and (qid is None or "%s: sender notice" % qid in l)]
+
+    def wait_notices(self, srv, count, local="alice", domain="example.test", sender=None,
+                     timeout=10.0):
+        """Waits until local@domain's Maildir holds count messages (fails if it
+        then holds more), checks each as a notice to sender (default
+        local@domain) and returns them (lib.Notice), in arrival order."""
+        raws = lib.wait_maildir_count(srv.data, domain, local, count, timeout)
+        return [lib.parse_notice(r, sender or "%s@%s" % (local, domain)) for r in raws]
+
+    def settle(self, srv, timeout=10.0):
+        """Bounded wait for a quiet server: the queue empty (an owed notice is
+        queued before its original is removed, and stays queued until delivered)."""
+        self.wait_queue_empty(srv, timeout)
+
+    def assertNoNotice(self, srv, qid=None):
+        self.assertEqual(self.notice_lines(srv, qid), [], srv.log_tail(30))
+        for p in lib.all_maildir_files(srv.data):
+            with open(p, "rb") as f:
+                head = f.read().split(b"\n\n", 1)[0]
+            self.assertNotRegex(head, rb"(?im)^content-type:\s*multipart/report",
+                                "a notice in %s" % p)
