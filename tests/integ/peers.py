@@ -1388,18 +1388,40 @@ class DsnTestCase(RelayTestCase):
         return [l for l in srv.log().splitlines()
                 if "sender notice (" in l and (qid is None or "%s: sender notice" % qid in l)]
 
+    def alive(self, srv):
+        """Fails at once (with the log) if the server under test has exited."""
+        if not srv.running():
+            raise AssertionError("postino serve exited with %s:\n%s"
+                                 % (srv.proc.returncode if srv.proc else None, srv.log_tail(60)))
+
+    def wait_alive(self, srv, pred, timeout, what):
+        """lib.wait_for(pred), failing at once if the server exits meanwhile."""
+        def check():
+            self.alive(srv)
+            return pred()
+        return lib.wait_for(check, timeout, interval=0.05, what=what)
+
+    def wait_log(self, srv, *needles, timeout=10.0):
+        return self.wait_alive(srv, lambda: self.log_lines(srv, *needles), timeout,
+                               lambda: "a log line with %r; log:\n%s" % (needles, srv.log_tail(30)))
+
     def wait_notices(self, srv, count, local="alice", domain="example.test", sender=None,
                      timeout=10.0):
         """Waits until local@domain's Maildir holds count messages (fails if it
         then holds more), checks each as a notice to sender (default
         local@domain) and returns them (lib.Notice), in arrival order."""
-        raws = lib.wait_maildir_count(srv.data, domain, local, count, timeout)
+        self.wait_alive(srv, lambda: len(lib.maildir_files(srv.data, domain, local)) >= count,
+                        timeout, lambda: "%d message(s) in %s@%s (found %d); log:\n%s"
+                        % (count, local, domain, len(lib.maildir_files(srv.data, domain, local)),
+                           srv.log_tail(30)))
+        raws = lib.wait_maildir_count(srv.data, domain, local, count, 0)
         return [lib.parse_notice(r, sender or "%s@%s" % (local, domain)) for r in raws]
 
     def settle(self, srv, timeout=10.0):
         """Bounded wait for a quiet server: the queue empty (an owed notice is
         queued before its original is removed, and stays queued until delivered)."""
-        self.wait_queue_empty(srv, timeout)
+        self.wait_alive(srv, lambda: lib.queue_json(srv.conf) == [], timeout,
+                        lambda: "an empty queue; still queued: %s" % lib.queue_json(srv.conf))
 
     def assertNoNotice(self, srv, qid=None):
         self.assertEqual(self.notice_lines(srv, qid), [], srv.log_tail(30))
