@@ -476,7 +476,7 @@ static void vet_original(const struct dsn_input *in, enum dsn_action worst, stru
     if (!want_full)
         o->why = in->ret == DSN_RET_HDRS ? ORIG_HDRS_ASKED : ORIG_HDRS_DEFAULT;
     else if (!in->original_complete)
-        o->why = ORIG_INCOMPLETE;
+        o->why = in->original_too_big ? ORIG_TOO_BIG : ORIG_INCOMPLETE;
     else if (in->return_limit == 0 || len > in->return_limit)
         o->why = ORIG_TOO_BIG;
     else

@@ -54,6 +54,7 @@ struct dsn_input {
     const char *original;       /* the original content as queued, or NULL */
     size_t original_len;
     int original_complete;      /* 0: original holds only (a prefix with) the header section */
+    int original_too_big;       /* with original_complete 0: because of return_limit */
     size_t return_limit;        /* dsn_return_limit: most octets returned whole; 0 = headers only */
     const char *original_message_id; /* "<id@host>" (see dsn_find_message_id), or NULL */
     const struct dsn_rcpt *rcpts;

@@ -38,7 +38,9 @@ static enum notify_kind notify_candidate(const struct envelope *e, size_t i, int
     case RCPT_FAILED: return NOTIFY_FAILED;
     case RCPT_DELIVERED: return NOTIFY_DELIVERED;
     case RCPT_RELAYED: return (r->dsn_sent & NOTIFY_PASSED_ON) ? NOTIFY_NONE : NOTIFY_RELAYED;
-    case RCPT_EXPANDED: return notify_children(e, i) > 1 ? NOTIFY_EXPANDED : NOTIFY_NONE;
+    case RCPT_EXPANDED:
+        return (r->dsn_sent & NOTIFY_LIST) || notify_children(e, i) > 1 ? NOTIFY_EXPANDED
+                                                                         : NOTIFY_NONE;
     case RCPT_PENDING:
     case RCPT_DEFERRED:
         return delay_warning_ms > 0 && now_ms - e->arrival >= delay_warning_ms ? NOTIFY_DELAYED

@@ -20,6 +20,9 @@
 
 /* dsn_sent bit: relayed to a next hop that offered DSN; it reports from now on. */
 #define NOTIFY_PASSED_ON 16u
+/* dsn_sent bit: an alias of several targets (a list: "expanded"), whatever the
+ * number of targets that were new recipients; without it an alias is a forward. */
+#define NOTIFY_LIST 32u
 
 enum notify_kind { NOTIFY_NONE = 0, NOTIFY_FAILED, NOTIFY_DELAYED, NOTIFY_DELIVERED,
                    NOTIFY_RELAYED, NOTIFY_EXPANDED };

@@ -5,6 +5,7 @@
 #include "mail/alias.h"
 #include "mail/auth.h"
 #include "mail/maildir.h"
+#include "mail/notify.h"
 #include "lib/str.h"
 #include <string.h>
 
@@ -74,6 +75,8 @@ static size_t route_expand_depth(const struct conf *c, struct envelope *e, size_
     if (!targets || n == 0)
         return 0;
     e->rcpts[i].status = RCPT_EXPANDED;
+    if (n > 1)
+        e->rcpts[i].dsn_sent |= NOTIFY_LIST; /* a list, even if some targets were recipients */
     /* A forward keeps NOTIFY and ORCPT; an expansion drops SUCCESS (RFC 3461 6.2.7). */
     unsigned notify = e->rcpts[i].notify;
     if (n > 1 && (notify & NOTIFY_SUCCESS)) {

@@ -58,6 +58,8 @@ void sched_changed_fit(struct qmsg *m)
     m->changed_cap = m->env.n_rcpts;
 }
 
+/* Note: a failure of a notice adds a postmaster recipient, which may move
+ * m->env.rcpts: callers must not keep a pointer into it across this call. */
 void sched_outcome(struct sched *s, struct qmsg *m, size_t i, enum rcpt_status st,
                    const char *reply)
 {
@@ -77,8 +79,8 @@ void sched_defer(struct sched *s, struct qmsg *m, size_t i, const char *why, int
     if (now - m->env.arrival >= c->queue_lifetime_ms) {
         char msg[512];
         str_fmt(msg, sizeof msg, "4.4.7 delivery time expired; last error: %s", why);
-        sched_outcome(s, m, i, RCPT_FAILED, msg);
         log_info("%s: to=<%s> status=failed (%s)", m->env.id, r->addr, msg);
+        sched_outcome(s, m, i, RCPT_FAILED, msg); /* may add a recipient: r moves */
         return;
     }
     static _Thread_local unsigned seed;

@@ -147,6 +147,7 @@ static int sched_notice_compose(struct sched_job *sj, struct sched_notice *nt,
         .original = orig->data,
         .original_len = orig->len,
         .original_complete = complete,
+        .original_too_big = !complete,
         .return_limit = (size_t)sj->s->conf->dsn_return_limit,
         .original_message_id =
             dsn_find_message_id(orig->data ? orig->data : "", orig->len, msgid, sizeof msgid) == 0

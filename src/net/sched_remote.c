@@ -36,9 +36,10 @@ static void sched_remote_apply(struct sched_remote *sr, const struct smtpc_outco
         log_info("%s: to=<%s> relay=%s status=sent (%s)", m->env.id, r->addr,
                  sr->d.remote, o->reply);
     } else if (o->klass == 5) {
-        sched_outcome(sr->s, m, o->idx, RCPT_FAILED, o->reply);
+        /* log first: a failed notice adds a postmaster recipient, moving the array r is in */
         log_info("%s: to=<%s> relay=%s status=failed (%s)", m->env.id, r->addr,
                  sr->d.remote[0] ? sr->d.remote : "none", o->reply);
+        sched_outcome(sr->s, m, o->idx, RCPT_FAILED, o->reply);
     } else {
         log_info("%s: to=<%s> relay=%s status=deferred (%s)", m->env.id, r->addr,
                  sr->d.remote[0] ? sr->d.remote : "none", o->reply);

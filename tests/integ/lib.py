@@ -737,6 +737,9 @@ DSN_MSG_ORDER = ("original-envelope-id", "reporting-mta", "dsn-gateway", "receiv
 DSN_RCPT_ORDER = ("original-recipient", "final-recipient", "action", "status", "remote-mta",
                   "diagnostic-code", "last-attempt-date", "final-log-id", "will-retry-until")
 MSGID_RE = re.compile(r"^<[^<>@\s]+@[^<>@\s]+>$")
+DATE_RE = re.compile(r"^(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?\d{1,2} "
+                     r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} "
+                     r"\d\d:\d\d(?::\d\d)? [+-]\d{4}(?: \([^()]*\))?$")
 
 
 class Notice:
@@ -771,6 +774,8 @@ def dsn_addr(value):
 
 def dsn_date(value, what):
     """Parses an RFC 5322 date (a notice's Date, Arrival-Date, ...): aware datetime."""
+    if not DATE_RE.match(value.strip()):
+        raise AssertionError("%s: not an RFC 5322 date-time: %r" % (what, value))
     try:
         d = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError) as e:
@@ -851,7 +856,7 @@ def parse_notice(raw, sender, hostname=HOSTNAME, stored=True):
                  "MIME-Version", "Content-Type"):
         if len(msg.get_all(name) or []) != 1:
             raise AssertionError("header %s appears %d times" % (name, len(msg.get_all(name) or [])))
-    nt.date = dsn_date(str(msg["Date"]), "Date")
+    nt.date = dsn_date(header_value(raw.replace(b"\r\n", b"\n"), "Date") or "", "Date")
     froms = email.utils.getaddresses([str(msg["From"])])
     if [a.lower() for _, a in froms] != [("MAILER-DAEMON@%s" % hostname).lower()]:
         raise AssertionError("From %r" % str(msg["From"]))

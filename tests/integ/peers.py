@@ -1406,14 +1406,17 @@ class DsnTestCase(RelayTestCase):
                                lambda: "a log line with %r; log:\n%s" % (needles, srv.log_tail(30)))
 
     def wait_notices(self, srv, count, local="alice", domain="example.test", sender=None,
-                     timeout=10.0):
-        """Waits until local@domain's Maildir holds count messages (fails if it
-        then holds more), checks each as a notice to sender (default
-        local@domain) and returns them (lib.Notice), in arrival order."""
+                     timeout=10.0, settle=True):
+        """Waits until local@domain's Maildir holds count messages, then (settle)
+        until the queue is empty, fails if it then holds more than count,
+        checks each as a notice to sender (default local@domain) and returns
+        them (lib.Notice), in file-name order."""
         self.wait_alive(srv, lambda: len(lib.maildir_files(srv.data, domain, local)) >= count,
                         timeout, lambda: "%d message(s) in %s@%s (found %d); log:\n%s"
                         % (count, local, domain, len(lib.maildir_files(srv.data, domain, local)),
                            srv.log_tail(30)))
+        if settle:
+            self.settle(srv, timeout)
         raws = lib.wait_maildir_count(srv.data, domain, local, count, 0)
         return [lib.parse_notice(r, sender or "%s@%s" % (local, domain)) for r in raws]
 

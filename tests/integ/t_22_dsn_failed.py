@@ -3,9 +3,11 @@ t_22_dsn_failed: failure notices (DSN.md 3-4, RFC 3461 6.2, RFC 3464).
 A remote 550 for a recipient without NOTIFY gives one "failed" notice to
 the sender's Maildir (Return-Path <>, From MAILER-DAEMON, multipart/report
 with three parts, the delivery-status fields one by one, the original
-returned whole); NOTIFY=NEVER gives none; several recipients failing
-together share one notice; a failure and a success in one message give two
-notices, one kind each. Every notice is parsed and checked by
+returned whole); NOTIFY=NEVER gives none, nor does NOTIFY=SUCCESS alone;
+an unknown local user found at delivery (behind an alias) gives a failed
+notice with no Remote-MTA and no Diagnostic-Code; several recipients
+failing together share one notice; a failure and a success in one message
+give two notices, one kind each. Every notice is parsed and checked by
 lib.parse_notice (email package, policy=default, no defects).
 """
 import re
@@ -27,7 +29,6 @@ class Failed(peers.DsnTestCase):
         srv = self.dsn_server()
         qid, msg = self.send_dsn(srv, ["bob@r.test"], "t22 default")
         [n] = self.wait_notices(srv, 1)
-        self.settle(srv)
         # the header section of the notice
         self.assertEqual(n.subject, "Undelivered Mail Returned to Sender")
         self.assertEqual(str(n.msg["In-Reply-To"]).strip(), "<t22-default@client.test>")
@@ -72,6 +73,34 @@ class Failed(peers.DsnTestCase):
         self.assertNoNotice(srv)
         self.assertEqual(lib.all_maildir_files(srv.data), [])
 
+    def test_notify_success_alone_gives_no_failure_notice(self):
+        self.peer("127.0.0.2", {"rcpt": "550 5.1.1 no such user"})
+        srv = self.dsn_server()
+        qid, _ = self.send_dsn(srv, ["only-success@r.test"], "t22 success only",
+                               rcpt_options={"only-success@r.test": ["NOTIFY=SUCCESS"]})
+        self.wait_log(srv, qid, "to=<only-success@r.test>", "status=failed")
+        self.settle(srv)
+        self.assertNoNotice(srv)
+        self.assertEqual(lib.all_maildir_files(srv.data), [])
+
+    def test_unknown_local_user_found_late(self):
+        # the alias is valid at RCPT time; its target is not a user: the
+        # local delivery fails, with no remote server involved
+        users = ["alice@example.test:{PLAIN}secret"]
+        srv = self.dsn_server(users=users, aliases=["old@example.test: nosuch@example.test"])
+        qid, _ = self.send_dsn(srv, ["old@example.test"], "t22 late",
+                               rcpt_options={"old@example.test": ["ORCPT=rfc822;old@example.test"]})
+        [n] = self.wait_notices(srv, 1)
+        [r] = n.rcpts
+        self.assertEqual(r["original-recipient"].replace(" ", ""), "rfc822;old@example.test")
+        self.assertEqual(r["final-recipient"], "rfc822; nosuch@example.test")
+        self.assertEqual(r["action"], "failed")
+        self.assertEqual(r["status"], "5.1.1")
+        self.assertNotIn("remote-mta", r)
+        self.assertNotIn("diagnostic-code", r)     # DSN.md 4: only a remote reply
+        self.assertEqual(n.original_type, "message/rfc822")
+        self.assertEqual(lib.all_maildir_files(srv.data), srv.maildir("alice"))
+
     def test_several_recipients_one_notice(self):
         self.peer("127.0.0.2", {"rcpt": {"a1@r.test": "550 5.1.1 unknown a1",
                                          "a2@r.test": "553 5.1.3 bad address a2",
@@ -81,7 +110,6 @@ class Failed(peers.DsnTestCase):
         rcpts = ["a1@r.test", "a2@r.test", "a3@r.test", "ok@r.test"]
         qid, msg = self.send_dsn(srv, rcpts, "t22 several")
         [n] = self.wait_notices(srv, 1)
-        self.settle(srv)
         self.assertEqual(n.final_recipients(), ["a1@r.test", "a2@r.test", "a3@r.test"])
         self.assertEqual(n.actions(), ["failed"])
         want = {"a1@r.test": ("5.1.1", "550 5.1.1 unknown a1"),
@@ -103,7 +131,6 @@ class Failed(peers.DsnTestCase):
         qid, _ = self.send_dsn(srv, ["gone@r.test", "bob@example.test"], "t22 mixed",
                                rcpt_options={"bob@example.test": ["NOTIFY=SUCCESS,FAILURE"]})
         notices = self.wait_notices(srv, 2)
-        self.settle(srv)
         self.assertEqual(len(srv.maildir("bob")), 1)
         by_action = {tuple(n.actions()): n for n in notices}
         self.assertEqual(sorted(by_action), [("delivered",), ("failed",)])
@@ -112,6 +139,7 @@ class Failed(peers.DsnTestCase):
         self.assertEqual(failed.subject, "Undelivered Mail Returned to Sender")
         self.assertEqual(delivered.final_recipients(), ["bob@example.test"])
         self.assertEqual(delivered.subject, "Successful Mail Delivery Report")
+        self.assertNotEqual(str(failed.msg["Message-ID"]), str(delivered.msg["Message-ID"]))
         self.assertEqual(len(self.notice_lines(srv, qid)), 2)
         self.assertEqual(sorted(re.search(r"\((\w+),", l).group(1)
                                 for l in self.notice_lines(srv, qid)), ["delivered", "failed"])

@@ -1,7 +1,9 @@
 """
 t_23_dsn_content: what a notice carries back (RFC 3461 4.3-4.4, RFC 3464 2.2-2.3,
 DSN.md 4). RET=HDRS returns the header section (text/rfc822-headers), RET=FULL
-the whole message (message/rfc822, body included); ENVID is returned decoded
+the whole message (message/rfc822, body included); with no RET a failure
+returns the whole message within dsn_return_limit and the header section
+past it (saying so); ENVID is returned decoded
 from xtext (ENVID=abc+2Bdef -> Original-Envelope-Id: abc+def, the first
 per-message field); ORCPT is returned as Original-Recipient (decoded, before
 Final-Recipient). A message with 8-bit text and a 2000-octet line gives a
@@ -34,7 +36,6 @@ class Content(peers.DsnTestCase):
     def one_notice(self, srv, subject, **kw):
         qid, msg = self.send_dsn(srv, ["bob@r.test"], subject, **kw)
         [n] = self.wait_notices(srv, 1)
-        self.settle(srv)
         self.assertEqual(n.actions(), ["failed"])
         return qid, msg, n
 
@@ -61,6 +62,29 @@ class Content(peers.DsnTestCase):
         inner = n.msg.get_payload()[2].get_payload()[0]
         self.assertEqual(str(inner["Subject"]), "t23 full")
         self.assertIn(".leading dot", inner.get_content())
+
+    def test_past_the_return_limit_headers_only(self):
+        # no RET and a failure: the whole message, but only up to dsn_return_limit;
+        # past it the header section alone, and part 1 says why
+        srv = self.dsn_server(dsn_return_limit="1K")
+        body = "".join("body line %03d of a message past the limit\r\n" % i for i in range(100))
+        msg = lib.make_message("t23 limit", body=body, to="bob@r.test")
+        qid, _, n = self.one_notice(srv, "t23 limit", msg=msg)
+        self.assertEqual(n.original_type, "text/rfc822-headers")
+        orig_head = lf(msg).split(b"\n\n", 1)[0] + b"\n"
+        self.assertTrue(n.original_headers.endswith(orig_head), n.original_headers)
+        self.assertNotIn(b"body line 000", n.raw)
+        # the reason given is the size limit, not that the message was unavailable
+        self.assertIn("limit", n.text, n.text)
+        self.assertNotIn("not available", n.text, n.text)
+
+    def test_within_the_return_limit_whole(self):
+        srv = self.dsn_server(dsn_return_limit="8K")
+        body = "".join("body line %03d, within the limit\r\n" % i for i in range(50))
+        msg = lib.make_message("t23 within", body=body, to="bob@r.test")
+        qid, _, n = self.one_notice(srv, "t23 within", msg=msg)
+        self.assertEqual(n.original_type, "message/rfc822")
+        self.assertTrue((n.original + b"\n").endswith(lf(msg)), n.original[-200:])
 
     def test_envid_decoded_from_xtext(self):
         srv = self.dsn_server()
@@ -93,8 +117,9 @@ class Content(peers.DsnTestCase):
         msg = head + b"Gr\xc3\xbc\xc3\x9fe aus K\xc3\xb6ln.\r\n" + long_line + b"\r\nend\r\n"
         qid, _ = self.send_dsn(srv, ["bob@r.test"], sender=sender, msg=msg,
                                mail_options=["BODY=8BITMIME", "RET=FULL"])
-        [t] = sp.wait_messages(1)
+        sp.wait_messages(1)
         self.settle(srv)
+        [t] = sp.messages()
         self.assertEqual(t.sender, "")
         self.assertEqual(t.accepted, [sender])
         self.assertEqual(t.mail_params.get("BODY", "").upper(), "8BITMIME", t.mail_arg)

@@ -7,7 +7,9 @@ duty passed on); a next hop without DSN gives a "relayed" notice. An alias
 of several targets gives one "expanded" notice and its targets lose SUCCESS
 but keep FAILURE (no ORCPT); an alias of one target is a forward: the
 target's delivery gives a "delivered" notice whose Original-Recipient is
-the ORCPT given for the alias.
+the ORCPT given for the alias; relayed to a DSN peer, a forward's target
+carries the alias's NOTIFY and ORCPT, an expansion's targets NOTIFY without
+SUCCESS and no inherited ORCPT.
 """
 import unittest
 
@@ -19,6 +21,8 @@ ALIASES = [
     "list@example.test: bob@example.test, carol@example.test",
     "team@example.test: dave@example.test, gone@r.test",
     "fwd@example.test: erin@example.test",
+    "fwd2@example.test: far1@r.test",
+    "multi@example.test: m1@r.test, m2@r.test",
 ]
 
 
@@ -33,7 +37,6 @@ class Success(peers.DsnTestCase):
         qid, msg = self.send_dsn(srv, ["bob@example.test"], "t24 delivered",
                                  rcpt_options={"bob@example.test": ["NOTIFY=SUCCESS"]})
         [n] = self.wait_notices(srv, 1)
-        self.settle(srv)
         self.assertEqual(len(srv.maildir("bob")), 1)
         self.assertEqual(n.subject, "Successful Mail Delivery Report")
         [r] = n.rcpts
@@ -76,7 +79,6 @@ class Success(peers.DsnTestCase):
                                                            "ORCPT=rfc822;rl@r.test"]})
         [t] = p.wait_messages(1)
         [n] = self.wait_notices(srv, 1)
-        self.settle(srv)
         for line in [l for l in p.commands() if l.upper().startswith(("MAIL ", "RCPT "))]:
             for param in ("RET=", "ENVID=", "NOTIFY=", "ORCPT="):
                 self.assertNotIn(param, line.upper())
@@ -111,6 +113,25 @@ class Success(peers.DsnTestCase):
         [line] = self.notice_lines(srv, qid)
         self.assertIn("(expanded, 1 recipient(s))", line)
 
+    def test_expanded_notice_when_a_target_is_already_a_recipient(self):
+        # list@ has two targets; bob@ is also a recipient in its own right, so
+        # only carol@ is added for list@. list@ is still an alias of several
+        # addresses (its targets lose SUCCESS): the sender who asked SUCCESS
+        # for it must get the "expanded" notice, or no success news at all
+        srv = self.dsn_server(aliases=ALIASES)
+        qid, _ = self.send_dsn(srv, ["bob@example.test", "list@example.test"], "t24 dedup",
+                               rcpt_options={"list@example.test": ["NOTIFY=SUCCESS"]})
+        self.assertEqual(len(srv.wait_mail("bob")), 1)
+        self.assertEqual(len(srv.wait_mail("carol")), 1)
+        self.settle(srv)
+        notices = lib.notices_in(srv.data, "example.test", "alice")
+        self.assertEqual(len(notices), 1, "notices for list@example.test (NOTIFY=SUCCESS): %d; "
+                         "log:\n%s" % (len(notices), srv.log_tail(20)))
+        n = lib.parse_notice(notices[0], LOCAL_SENDER)
+        [r] = n.rcpts
+        self.assertEqual(r["final-recipient"], "rfc822; list@example.test")
+        self.assertEqual(r["action"], "expanded")
+
     def test_expanded_targets_keep_failure(self):
         self.peer("127.0.0.2", {"rcpt": "550 5.1.1 gone"})
         srv = self.dsn_server(aliases=ALIASES)
@@ -118,7 +139,6 @@ class Success(peers.DsnTestCase):
                                rcpt_options={"team@example.test": ["NOTIFY=SUCCESS,FAILURE",
                                                                    "ORCPT=rfc822;team@example.test"]})
         notices = self.wait_notices(srv, 2)
-        self.settle(srv)
         self.assertEqual(len(srv.maildir("dave")), 1)
         by_action = {tuple(n.actions()): n for n in notices}
         self.assertEqual(sorted(by_action), [("expanded",), ("failed",)])
@@ -145,6 +165,31 @@ class Success(peers.DsnTestCase):
         self.assertRegex(r["status"], r"^2\.")
         [line] = self.notice_lines(srv, qid)
         self.assertIn("(delivered, 1 recipient(s))", line)
+
+    def test_alias_targets_relayed_to_a_dsn_peer(self):
+        p = self.peer("127.0.0.2")          # offers DSN
+        srv = self.dsn_server(aliases=ALIASES)
+        qid, _ = self.send_dsn(srv, ["fwd2@example.test", "multi@example.test"], "t24 alias relay",
+                               rcpt_options={"fwd2@example.test": ["NOTIFY=SUCCESS,DELAY",
+                                                                  "ORCPT=rfc822;fwd2@example.test"],
+                                             "multi@example.test": ["NOTIFY=SUCCESS,FAILURE"]})
+        [t] = p.wait_messages(1)
+        [n] = self.wait_notices(srv, 1)
+        self.assertEqual(sorted(t.accepted), ["far1@r.test", "m1@r.test", "m2@r.test"])
+        # the forward: NOTIFY and ORCPT follow the new address
+        far = t.rcpt_params("far1@r.test")
+        self.assertEqual(sorted(far.get("NOTIFY", "").upper().split(",")), ["DELAY", "SUCCESS"])
+        self.assertEqual(far.get("ORCPT"), "rfc822;fwd2@example.test")
+        # the expansion: FAILURE kept, SUCCESS dropped, no ORCPT inherited
+        for a in ("m1@r.test", "m2@r.test"):
+            params = t.rcpt_params(a)
+            self.assertEqual(params.get("NOTIFY", "").upper(), "FAILURE", params)
+            if "ORCPT" in params:       # RFC 3461 6.1: one may be made from the address
+                self.assertEqual(params["ORCPT"].lower(), "rfc822;" + a)
+        # the one notice: "expanded" for multi@ (the peer reports on the rest)
+        [r] = n.rcpts
+        self.assertEqual(r["final-recipient"], "rfc822; multi@example.test")
+        self.assertEqual(r["action"], "expanded")
 
 
 if __name__ == "__main__":

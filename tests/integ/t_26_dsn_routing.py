@@ -7,10 +7,10 @@ postmaster@<first local domain> (not a notice: no multipart/report is made,
 the copy keeps the null sender) - with one failing recipient, with four
 (the postmaster recipient is added while the outcomes are applied: the
 recipient array grows past its first 4 slots), and with four expiring
-after queue_lifetime (4.4.7). A notice
-to a remote sender goes to the sender domain's MX with MAIL FROM:<>. A
-notice to a sender whose domain does not exist fails in turn and ends in
-postmaster's Maildir, with no further notice (no loop).
+after queue_lifetime (4.4.7). A notice to a remote sender goes to the
+sender domain's MX with MAIL FROM:<>. A notice to a sender whose domain
+does not exist fails in turn and ends in postmaster's Maildir, with no
+further notice (no loop).
 """
 import unittest
 
@@ -44,8 +44,8 @@ class Routing(peers.DsnTestCase):
         # the documented fallback: the message itself, once, to the postmaster
         pm = "postmaster@%s" % PM_DOMAIN
         [line] = self.log_lines(srv, qid, "given to <%s>" % pm)
-        self.assertIn("notice undeliverable to <%s>" % rcpts[0], line)
-        [stored] = srv.wait_mail("postmaster", domain=PM_DOMAIN)
+        self.assertTrue(any("notice undeliverable to <%s>" % a in line for a in rcpts), line)
+        [stored] = lib.wait_maildir_count(srv.data, PM_DOMAIN, "postmaster", 1, 0)
         headers, body = lib.split_message(stored)
         self.assertEqual(headers[0], "Return-Path: <>")
         self.assertIn("Subject: %s" % subject, headers)
@@ -72,8 +72,9 @@ class Routing(peers.DsnTestCase):
         srv = self.dsn_server()
         sender = "alice@far.test"
         qid, msg = self.send_dsn(srv, ["bob@r.test"], "t26 remote sender", sender=sender)
-        [t] = mx.wait_messages(1)
+        mx.wait_messages(1)
         self.settle(srv)
+        [t] = mx.messages()
         self.assertEqual(t.sender, "")
         mail = [l for l in mx.commands() if l.upper().startswith("MAIL ")]
         self.assertEqual(len(mail), 1, mail)
@@ -94,10 +95,8 @@ class Routing(peers.DsnTestCase):
         srv = self.dsn_server()
         sender = "alice@nowhere.test"
         qid, msg = self.send_dsn(srv, ["bob@r.test"], "t26 nxdomain sender", sender=sender)
-        [stored] = srv.wait_mail("postmaster", domain=PM_DOMAIN)
-        self.settle(srv)
         # the notice itself, addressed to the sender, kept by the postmaster
-        n = lib.parse_notice(stored, sender)
+        [n] = self.wait_notices(srv, 1, local="postmaster", domain=PM_DOMAIN, sender=sender)
         self.assertEqual(n.final_recipients(), ["bob@r.test"])
         self.assertEqual(n.rcpt("bob@r.test")["action"], "failed")
         [line] = self.notice_lines(srv)
@@ -105,7 +104,6 @@ class Routing(peers.DsnTestCase):
         nid = line.rsplit(" ", 1)[1]
         failed = self.log_lines(srv, nid, "to=<%s>" % sender, "status=failed")
         self.assertEqual(len(failed), 1, srv.log_tail(20))
-        self.log_lines(srv, nid, "given to <postmaster@%s>" % PM_DOMAIN)
         self.assertEqual(len(self.log_lines(srv, nid, "given to <postmaster@%s>" % PM_DOMAIN)), 1)
         # no loop: one notice in all, nothing else anywhere
         self.assertEqual(len(self.notice_lines(srv)), 1, srv.log_tail(20))
