@@ -15,6 +15,7 @@
 #include "net/smtp_client.h"
 #include "net/tls.h"
 #include "net/sched.h"
+#include "net/pop3_server.h"
 #include "net/smtp_server.h"
 #include <errno.h>
 #include <grp.h>
@@ -31,6 +32,7 @@
 struct serve {
     struct event_base *base;
     struct smtp_server *smtp;
+    struct pop3_server *pop3;
     struct event *drain;
     struct timeval drain_deadline;
 };
@@ -117,11 +119,12 @@ static int serve_run(const struct conf *c)
     if (smtpc)
         sched_set_client(sched, smtpc);
     sv.smtp = smtpc ? smtp_server_new(sv.base, c, &q, dq, sched) : NULL;
+    sv.pop3 = sv.smtp ? pop3_server_new(sv.base, c, dq) : NULL;
     struct event *sigterm = evsignal_new(sv.base, SIGTERM, serve_on_signal, &sv);
     struct event *sigint = evsignal_new(sv.base, SIGINT, serve_on_signal, &sv);
     event_add(sigterm, NULL);
     event_add(sigint, NULL);
-    if (sv.smtp && serve_drop_privileges(c->run_as) == 0) {
+    if (sv.pop3 && serve_drop_privileges(c->run_as) == 0) {
         if (fsio_mkdir_p(c->data_dir, 0700) < 0 || queue_init(&q, c->data_dir) < 0)
             log_err("data_dir %s: %s", c->data_dir, strerror(errno));
         else if (sched_load(sched) < 0)
@@ -144,6 +147,7 @@ static int serve_run(const struct conf *c)
     mx_resolver_free(mx);
     smtpc_free(smtpc);
     diskq_free(dq); /* finishes commits and records in flight, runs their completions */
+    pop3_server_free(sv.pop3);
     smtp_server_free(sv.smtp);
     sched_free(sched);
     if (tls_client)

@@ -1,0 +1,42 @@
+/*
+ * mailbox: a POP3 session's view of one Maildir (INTERFACE.md "Mailboxes":
+ * DATA_DIR/mail/DOMAIN/LOCAL/{tmp,new,cur}). A snapshot taken at login:
+ * every regular file of new/ and cur/, sorted by name (Maildir names begin
+ * with the arrival time), with the size as POP3 sends it (LF -> CRLF: file
+ * bytes + number of LFs) and its UIDL, the Maildir unique name (the part
+ * before ":2,"), stable across sessions. Mail arriving later is not seen.
+ * Reading marks a message seen the Maildir way (new/NAME -> cur/NAME:2,S);
+ * deletion is an unlink, done only by mailbox_commit (POP3 UPDATE state).
+ * Blocking file I/O: no event loop here.
+ */
+#ifndef POSTINO_MAILBOX_H
+#define POSTINO_MAILBOX_H
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct mailbox_msg {
+    char *name;         /* file name within its folder */
+    char *uid;          /* the unique name: name up to ":2," */
+    int in_new;         /* 1: in new/, 0: in cur/ */
+    uint64_t size;      /* octets as sent: bytes + LFs */
+    int deleted;        /* marked by DELE */
+};
+
+struct mailbox {
+    char dir[PATH_MAX];
+    struct mailbox_msg *msgs;
+    size_t n;
+};
+
+/* Snapshots the mailbox of local@domain (missing folders = empty). 0, or -1 with errno. */
+int mailbox_open(struct mailbox *mb, const char *data_dir, const char *domain, const char *local);
+/* The path of message i (0-based). 0, or -1 if too long. */
+int mailbox_path(const struct mailbox *mb, size_t i, char *out, size_t size);
+/* Moves message i from new/ to cur/ with ":2,S" (or adds S in cur/). 0 or -1 (errno). */
+int mailbox_mark_seen(struct mailbox *mb, size_t i);
+/* Unlinks the messages marked deleted; returns how many could not be removed. */
+size_t mailbox_commit(struct mailbox *mb);
+void mailbox_close(struct mailbox *mb);
+
+#endif
