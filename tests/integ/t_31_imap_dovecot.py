@@ -14,11 +14,13 @@ as root, so when the test runs as root the delivered mailbox is chowned to
 `nobody` and the mail processes run with that uid.
 The test is skipped only if dovecot is missing and cannot be installed.
 """
+import ctypes
 import imaplib
 import os
 import pwd
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -132,6 +134,7 @@ class Dovecot:
             f.write("\n".join(lines) + "\n")
 
     def start(self, timeout=30.0):
+        become_subreaper()
         self.proc = subprocess.Popen([DOVECOT, "-F", "-c", self.conf],
                                      stdin=subprocess.DEVNULL,
                                      stdout=open(os.path.join(self.tmp, "stdout"), "wb"),
@@ -153,19 +156,88 @@ class Dovecot:
 
     def close(self):
         if self.proc is not None:
+            family = descendants(self.proc.pid)
             if self.proc.poll() is None:
                 self.proc.terminate()
                 try:
                     self.proc.wait(15)
                 except subprocess.TimeoutExpired:
-                    # the master did not stop: kill it (its children exit when
-                    # the master's pipe closes)
                     self.proc.kill()
                     self.proc.wait(5)
             lib._running.discard(self.proc)
             self.proc = None
+            # The master's children (log, auth, imap...) exit on their own once
+            # the master is gone; wait for them, kill by pid those that linger.
+            try:
+                lib.wait_for(lambda: not any(reap(p) for p in family), timeout=10,
+                             what="dovecot's processes to exit")
+            except AssertionError:
+                for p in family:
+                    if reap(p):
+                        try:
+                            os.kill(p[0], signal.SIGKILL)
+                        except ProcessLookupError:
+                            pass
         if os.environ.get("KEEP_TMP") != "1":
             shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def descendants(pid):
+    """(pid, start time) of every live descendant of pid, from /proc."""
+    parent = {}
+    for n in os.listdir("/proc"):
+        if n.isdigit():
+            st = proc_stat(int(n))
+            if st:
+                parent[int(n)] = st
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        for child, (ppid, start) in parent.items():
+            if ppid == p:
+                out.append((child, start))
+                todo.append(child)
+    return out
+
+
+def proc_stat(pid):
+    """(ppid, start time) of pid, or None if it is gone or a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    if fields[0] == "Z":
+        return None
+    return int(fields[1]), fields[19]
+
+
+def become_subreaper():
+    """Dovecot's children outlive the master by a moment; as a child subreaper
+    this process inherits them and can reap them (a PID 1 that does not reap
+    would leave zombies in our process group)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(36, 1, 0, 0, 0)   # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
+
+
+def reap(entry):
+    """True while the process is alive; reaps it if it became our zombie."""
+    try:
+        pid, _ = os.waitpid(entry[0], os.WNOHANG)
+        if pid:
+            return False
+    except ChildProcessError:
+        pass
+    return alive(entry)
+
+
+def alive(entry):
+    pid, start = entry
+    st = proc_stat(pid)
+    return st is not None and st[1] == start
 
 
 def chown_tree(path, uid, gid):
