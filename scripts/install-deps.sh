@@ -5,8 +5,11 @@ set -eu
 
 # postfix: its smtp-source/smtp-sink drive the benchmark, and a private
 # Postfix instance is the DSN interoperability peer of the integration tests.
+# dovecot-imapd: a private Dovecot (own config, base_dir and free loopback
+# port) reads postino's Maildirs in t_31_imap_dovecot; a system Dovecot the
+# package may start on 143/993 is not used and does not get in the way.
 PKGS="build-essential pkg-config libevent-dev libssl-dev libc-ares-dev libcrypt-dev
-libcmocka-dev python3 python3-aiosmtpd dnsmasq-base openssl clang postfix"
+libcmocka-dev python3 python3-aiosmtpd dnsmasq-base openssl clang postfix dovecot-imapd"
 
 missing=""
 for p in $PKGS; do
