@@ -5,6 +5,7 @@
  */
 #include "cmd/cmd.h"
 #include "lib/alloc.h"
+#include "lib/fsio.h"
 #include "lib/json.h"
 #include "lib/str.h"
 #include "mail/queue.h"
@@ -220,8 +221,8 @@ static int queue_show(const struct conf *c, const char *id)
     return 0;
 }
 
-/* Asks a running server to flush; -1 if none answers (errno ENOENT/ECONNREFUSED). */
-static int queue_flush_server(const struct conf *c, const char *id, char *reply, size_t size)
+/* Sends one request line to a running server; -1 if none answers (errno ENOENT/ECONNREFUSED). */
+static int queue_control(const struct conf *c, const char *req, char *reply, size_t size)
 {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
     if (str_fmt(sun.sun_path, sizeof sun.sun_path, "%s/control", c->data_dir) < 0) {
@@ -238,8 +239,6 @@ static int queue_flush_server(const struct conf *c, const char *id, char *reply,
     }
     struct timeval tv = {30, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    char req[128];
-    str_fmt(req, sizeof req, "FLUSH%s%s\n", id ? " " : "", id ? id : "");
     ssize_t n = -1;
     if (write(fd, req, strlen(req)) == (ssize_t)strlen(req))
         n = read(fd, reply, size - 1);
@@ -288,7 +287,9 @@ static int queue_flush(const struct conf *c, const char *id)
         fprintf(stderr, "postino: no such message in the queue: %s\n", id);
         return EX_NOINPUT;
     }
-    if (queue_flush_server(c, id, reply, sizeof reply) == 0) {
+    char req[128];
+    str_fmt(req, sizeof req, "FLUSH%s%s\n", id ? " " : "", id ? id : "");
+    if (queue_control(c, req, reply, sizeof reply) == 0) {
         if (strcmp(reply, "ERR no such message") == 0) {
             fprintf(stderr, "postino: no such message in the queue: %s\n", id ? id : "");
             return EX_NOINPUT;
@@ -314,12 +315,66 @@ static int queue_flush(const struct conf *c, const char *id)
     return 0;
 }
 
+/* No server running: hold/release/delete in the queue files themselves. */
+static int queue_change_file(const struct conf *c, const char *verb, const char *id)
+{
+    struct queue q;
+    char path[PATH_MAX], dir[PATH_MAX];
+    struct envelope e;
+    if (str_fmt(q.dir, sizeof q.dir, "%s/queue", c->data_dir) < 0 ||
+        queue_path(&q, id, path, sizeof path) < 0 || queue_load(path, &e) < 0) {
+        errno = ENOENT;
+        return -1;
+    }
+    envelope_free(&e);
+    if (strcmp(verb, "DELETE") == 0)
+        return queue_remove(&q, id) < 0 || queue_dir_of(&q, id, dir, sizeof dir) < 0
+                   ? -1
+                   : fsio_fsync_dir(dir);
+    const char *rec = strcmp(verb, "HOLD") == 0 ? "hold 1\n" : "hold 0\n";
+    return queue_append(&q, id, rec, strlen(rec), 1);
+}
+
+/* queue hold / release / delete ID: through the running server, else in the files. */
+static int queue_change(const struct conf *c, const char *sub, const char *id)
+{
+    const char *verb = strcmp(sub, "hold") == 0 ? "HOLD" : strcmp(sub, "release") == 0 ? "RELEASE"
+                                                                                      : "DELETE";
+    char req[128], reply[128];
+    if (strchr(id, '/') || strlen(id) > QUEUE_ID_MAX) {
+        fprintf(stderr, "postino: no such message in the queue: %s\n", id);
+        return EX_NOINPUT;
+    }
+    str_fmt(req, sizeof req, "%s %s\n", verb, id);
+    if (queue_control(c, req, reply, sizeof reply) == 0) {
+        if (strcmp(reply, "ERR no such message") == 0) {
+            fprintf(stderr, "postino: no such message in the queue: %s\n", id);
+            return EX_NOINPUT;
+        }
+        if (strncmp(reply, "OK", 2) != 0) {
+            fprintf(stderr, "postino: queue %s %s: %s\n", sub, id, reply + (reply[0] ? 4 : 0));
+            return strstr(reply, "busy") ? EX_TEMPFAIL : EX_SOFTWARE;
+        }
+    } else if (queue_change_file(c, verb, id) < 0) {
+        if (errno == ENOENT) {
+            fprintf(stderr, "postino: no such message in the queue: %s\n", id);
+            return EX_NOINPUT;
+        }
+        fprintf(stderr, "postino: cannot update the queue: %s\n", strerror(errno));
+        return EX_IOERR;
+    }
+    printf("%s: %s\n", id, strcmp(sub, "hold") == 0 ? "held" : strcmp(sub, "release") == 0
+                                                           ? "released" : "deleted");
+    return 0;
+}
+
 static int queue_usage(int status)
 {
     fprintf(status ? stderr : stdout,
             "usage: postino queue [-c FILE] list [--json]\n"
             "       postino queue [-c FILE] show ID\n"
-            "       postino queue [-c FILE] flush [ID]\n");
+            "       postino queue [-c FILE] flush [ID]\n"
+            "       postino queue [-c FILE] hold|release|delete ID\n");
     return status;
 }
 
@@ -360,11 +415,10 @@ int cmd_queue(int argc, char **argv)
         status = queue_show(&c, arg);
     else if (strcmp(sub, "flush") == 0)
         status = queue_flush(&c, arg);
-    else if (strcmp(sub, "delete") == 0 || strcmp(sub, "hold") == 0 ||
-             strcmp(sub, "release") == 0) {
-        fprintf(stderr, "postino: queue %s is not available in this version yet\n", sub);
-        status = EX_UNAVAILABLE;
-    } else
+    else if ((strcmp(sub, "delete") == 0 || strcmp(sub, "hold") == 0 ||
+              strcmp(sub, "release") == 0) && arg)
+        status = queue_change(&c, sub, arg);
+    else
         status = queue_usage(EX_USAGE);
     conf_free(&c);
     return status;

@@ -60,6 +60,16 @@ static void control_request(struct control *ctl, struct bufferevent *bev, char *
         }
         return;
     }
+    if (arg && *arg && (strcmp(line, "HOLD") == 0 || strcmp(line, "RELEASE") == 0 ||
+                        strcmp(line, "DELETE") == 0)) {
+        int r = strcmp(line, "DELETE") == 0 ? sched_delete(ctl->sched, arg)
+                                            : sched_hold(ctl->sched, arg, strcmp(line, "HOLD") == 0);
+        control_reply(bev, r == 0    ? "OK 1"
+                           : r == -1 ? "ERR no such message"
+                           : r == -3 ? "ERR busy: being delivered, try again"
+                                     : "ERR cannot update the queue file");
+        return;
+    }
     control_reply(bev, "ERR unknown request");
 }
 

@@ -5,6 +5,7 @@
  * server answers they work on the queue files directly. One request line
  * per connection, one reply line:
  *   FLUSH [ID]   ->  OK <messages made due now> | ERR no such message
+ *   HOLD ID, RELEASE ID, DELETE ID  ->  OK 1 | ERR <reason>
  * Anything else  ->  ERR <reason>
  */
 #ifndef POSTINO_CONTROL_H

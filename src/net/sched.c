@@ -5,6 +5,7 @@
  */
 #include "net/sched_int.h"
 #include "lib/alloc.h"
+#include "lib/fsio.h"
 #include "lib/log.h"
 #include "lib/str.h"
 #include "mail/route.h"
@@ -367,6 +368,47 @@ long sched_flush(struct sched *s, const char *id)
         sched_kick(s, m);
     }
     return id && !found ? -1 : n;
+}
+
+static struct qmsg *sched_find(struct sched *s, const char *id)
+{
+    for (struct qmsg *m = s->all; m; m = m->next)
+        if (strcmp(m->env.id, id) == 0)
+            return m;
+    return NULL;
+}
+
+int sched_hold(struct sched *s, const char *id, int hold)
+{
+    struct qmsg *m = sched_find(s, id);
+    if (!m)
+        return -1;
+    char rec[16];
+    str_fmt(rec, sizeof rec, "hold %d\n", hold ? 1 : 0);
+    /* an operator's command: one small fsync'd append on the loop thread */
+    if (queue_append(s->queue, id, rec, strlen(rec), 1) < 0)
+        return -2;
+    m->env.hold = hold;
+    log_info("%s: %s by the operator", id, hold ? "held" : "released");
+    if (!hold)
+        sched_kick(s, m);
+    return 0;
+}
+
+int sched_delete(struct sched *s, const char *id)
+{
+    struct qmsg *m = sched_find(s, id);
+    char dir[PATH_MAX];
+    if (!m)
+        return -1;
+    if (m->busy || m->ready)
+        return -3; /* being delivered right now: the caller says try again */
+    if (queue_remove(s->queue, id) < 0 || queue_dir_of(s->queue, id, dir, sizeof dir) < 0 ||
+        fsio_fsync_dir(dir) < 0)
+        return -2;
+    log_info("%s: deleted by the operator", id);
+    sched_unlink(s, m);
+    return 0;
 }
 
 size_t sched_count(const struct sched *s)

@@ -32,6 +32,11 @@ void sched_stop(struct sched *s);
 /* Makes the deferred recipients of message id (NULL: of every message) due now.
  * Returns the number of messages that had any, -1 if there is no message id. */
 long sched_flush(struct sched *s, const char *id);
+/* Freezes (hold 1) or unfreezes a message, durably. 0, -1 no such message, -2 I/O error. */
+int sched_hold(struct sched *s, const char *id, int hold);
+/* Removes a message from the queue. 0, -1 no such message, -2 I/O error,
+ * -3 a delivery of it is in flight right now (try again in a moment). */
+int sched_delete(struct sched *s, const char *id);
 /* Messages currently held in memory. */
 size_t sched_count(const struct sched *s);
 void sched_free(struct sched *s);
