@@ -18,6 +18,7 @@
 #include "mail/auth.h"
 #include "mail/mailbox.h"
 #include "mail/maildir.h"
+#include "net/netconn.h"
 #include "net/tls.h"
 #include "proto/pop3_parse.h"
 #include "proto/sasl.h"
@@ -136,19 +137,10 @@ static void pop3s_drop(struct pop3_session *s)
     pop3s_free(s);
 }
 
-static size_t pop3s_unsent(struct pop3_session *s)
-{
-    size_t n = evbuffer_get_length(bufferevent_get_output(s->bev));
-    struct bufferevent *lower = bufferevent_get_underlying(s->bev);
-    if (lower)
-        n += evbuffer_get_length(bufferevent_get_output(lower));
-    return n;
-}
-
 static void pop3s_on_closed_write(struct bufferevent *bev, void *arg)
 {
     (void)bev;
-    if (pop3s_unsent(arg) == 0)
+    if (netconn_unsent(((struct pop3_session *)arg)->bev) == 0)
         pop3s_drop(arg);
 }
 
@@ -185,7 +177,7 @@ static void pop3s_close(struct pop3_session *s)
     if (lower)
         evbuffer_add_cb(bufferevent_get_output(lower), pop3s_on_lower_drained, s);
     /* the timer frees the session: at once if nothing waits, else after timeout_pop3 */
-    int64_t ms = pop3s_unsent(s) ? s->srv->conf->timeout_pop3_ms : 0;
+    int64_t ms = netconn_unsent(s->bev) ? s->srv->conf->timeout_pop3_ms : 0;
     struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
     evtimer_del(s->delay);
     event_add(s->delay, &tv);
@@ -654,16 +646,6 @@ static int pop3s_start_tls(struct pop3_session *s)
     return 0;
 }
 
-static int pop3s_is_loopback(const struct sockaddr *sa)
-{
-    if (sa->sa_family == AF_INET)
-        return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
-    if (sa->sa_family != AF_INET6)
-        return 0;
-    const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-    return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
-}
-
 static void pop3s_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
                             int socklen, void *arg)
 {
@@ -689,12 +671,8 @@ static void pop3s_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct
     s->bev = pop3s_checked(bev);
     s->send_fd = -1;
     s->tls = pl->kind == LISTEN_POP3S;
-    s->loopback = pop3s_is_loopback(sa);
-    const void *a = sa->sa_family == AF_INET6
-                        ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
-                        : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
-    if (!inet_ntop(sa->sa_family, a, s->client_ip, sizeof s->client_ip))
-        str_copy(s->client_ip, sizeof s->client_ip, "unknown");
+    s->loopback = netconn_is_loopback(sa);
+    netconn_peer(sa, s->client_ip, sizeof s->client_ip);
     s->delay = evtimer_new(srv->base, pop3s_on_timer, s);
     s->next = srv->sessions;
     if (srv->sessions)
@@ -708,31 +686,17 @@ static void pop3s_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct
 
 static int pop3s_listen(struct pop3_server *srv, const struct listen_spec *ls)
 {
-    struct sockaddr_storage ss;
-    int len = sizeof ss;
-    char text[96];
-    str_fmt(text, sizeof text, strchr(ls->addr, ':') ? "[%s]:%d" : "%s:%d", ls->addr, ls->port);
-    if (evutil_parse_sockaddr_port(text, (struct sockaddr *)&ss, &len) < 0) {
-        log_err("listen %s: bad address", text);
-        return -1;
-    }
     if (ls->kind == LISTEN_POP3S && !srv->tls_ctx) {
-        log_err("listen pop3s %s: needs tls_cert and tls_key", text);
+        log_err("listen pop3s %s:%d: needs tls_cert and tls_key", ls->addr, ls->port);
         return -1;
     }
     struct pop3_listener *pl = &srv->listeners[srv->n_listeners];
     pl->srv = srv;
     pl->kind = ls->kind;
-    pl->l = evconnlistener_new_bind(srv->base, pop3s_on_accept, pl,
-                                    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
-                                        LEV_OPT_CLOSE_ON_EXEC,
-                                    511, (struct sockaddr *)&ss, len);
-    if (!pl->l) {
-        log_err("listen %s: %s", text, strerror(errno));
+    pl->l = netconn_listen(srv->base, ls, pop3s_on_accept, pl);
+    if (!pl->l)
         return -1;
-    }
     srv->n_listeners++;
-    log_info("listening for %s on %s", conf_listen_kind_name(ls->kind), text);
     return 0;
 }
 

@@ -14,6 +14,7 @@
  */
 #include "net/smtp_server.h"
 #include "net/smtp_session.h"
+#include "net/netconn.h"
 #include "lib/alloc.h"
 #include "lib/log.h"
 #include "lib/str.h"
@@ -84,16 +85,6 @@ static void smtps_drop(struct smtps_session *s)
     smtps_free(s);
 }
 
-/* Octets of replies not yet handed to the kernel, a TLS filter's lower layer included. */
-static size_t smtps_unsent(struct smtps_session *s)
-{
-    size_t n = evbuffer_get_length(bufferevent_get_output(s->bev));
-    struct bufferevent *lower = bufferevent_get_underlying(s->bev);
-    if (lower)
-        n += evbuffer_get_length(bufferevent_get_output(lower));
-    return n;
-}
-
 /* The last replies left, or could not leave within timeout_server. */
 static void smtps_on_close_due(evutil_socket_t fd, short what, void *arg)
 {
@@ -111,7 +102,7 @@ static void smtps_close_soon(struct smtps_session *s)
 static void smtps_on_flushed(struct bufferevent *bev, void *arg)
 {
     (void)bev;
-    if (smtps_unsent(arg) == 0)
+    if (netconn_unsent(((struct smtps_session *)arg)->bev) == 0)
         smtps_close_soon(arg);
 }
 
@@ -156,7 +147,7 @@ void smtps_close(struct smtps_session *s)
     struct bufferevent *lower = bufferevent_get_underlying(s->bev);
     if (lower)
         evbuffer_add_cb(bufferevent_get_output(lower), smtps_on_lower_drained, s);
-    if (smtps_unsent(s) == 0)
+    if (netconn_unsent(s->bev) == 0)
         smtps_close_soon(s);
 }
 
@@ -324,26 +315,6 @@ static unsigned smtps_count_ip(const struct smtp_server *srv, const char *ip)
     return n;
 }
 
-static void smtps_client_ip(const struct sockaddr *sa, char *out, size_t size)
-{
-    const void *a = sa->sa_family == AF_INET6
-                        ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
-                        : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
-    if (!inet_ntop(sa->sa_family, a, out, (socklen_t)size))
-        str_copy(out, size, "unknown");
-}
-
-/* 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104. */
-static int smtps_is_loopback(const struct sockaddr *sa)
-{
-    if (sa->sa_family == AF_INET)
-        return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
-    if (sa->sa_family != AF_INET6)
-        return 0;
-    const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-    return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
-}
-
 /*
  * Hooks s->bev (new, or just wrapped in TLS) to the session: callbacks,
  * limits, timeouts. timeout_server bounds both a silent client (read) and
@@ -403,9 +374,9 @@ static struct smtps_session *smtps_new(struct smtp_server *srv, evutil_socket_t 
     s->bev = bev;
     s->tls = kind == LISTEN_SMTPS;
     memcpy(&s->sa, sa, (size_t)socklen < sizeof s->sa ? (size_t)socklen : sizeof s->sa);
-    smtps_client_ip(sa, s->client_ip, sizeof s->client_ip);
+    netconn_peer(sa, s->client_ip, sizeof s->client_ip);
     s->relay_ok = conf_in_relay_networks(srv->conf, sa);
-    s->loopback = smtps_is_loopback(sa);
+    s->loopback = netconn_is_loopback(sa);
     envelope_init(&s->tx.env);
     s->next = srv->sessions;
     if (srv->sessions)
@@ -478,23 +449,11 @@ static void smtps_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct
 
 static int smtps_listen(struct smtp_server *srv, const struct listen_spec *ls)
 {
-    struct sockaddr_storage ss;
-    int len = sizeof ss;
-    char text[96];
-    str_fmt(text, sizeof text, strchr(ls->addr, ':') ? "[%s]:%d" : "%s:%d", ls->addr, ls->port);
-    if (evutil_parse_sockaddr_port(text, (struct sockaddr *)&ss, &len) < 0) {
-        log_err("listen %s: bad address", text);
-        return -1;
-    }
     struct smtps_listener_ctx *ctx = xcalloc(1, sizeof *ctx);
     ctx->srv = srv;
     ctx->kind = ls->kind;
-    struct evconnlistener *l = evconnlistener_new_bind(
-        srv->base, smtps_on_accept, ctx,
-        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 511,
-        (struct sockaddr *)&ss, len);
+    struct evconnlistener *l = netconn_listen(srv->base, ls, smtps_on_accept, ctx);
     if (!l) {
-        log_err("listen %s: %s", text, strerror(errno));
         free(ctx);
         return -1;
     }
@@ -503,7 +462,6 @@ static int smtps_listen(struct smtp_server *srv, const struct listen_spec *ls)
         xrealloc(srv->listener_ctx, (srv->n_listeners + 1) * sizeof *srv->listener_ctx);
     srv->listener_ctx[srv->n_listeners] = ctx;
     srv->listeners[srv->n_listeners++] = l;
-    log_info("listening for %s on %s", conf_listen_kind_name(ls->kind), text);
     return 0;
 }
 
