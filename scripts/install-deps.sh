@@ -8,8 +8,11 @@ set -eu
 # dovecot-imapd: a private Dovecot (own config, base_dir and free loopback
 # port) reads postino's Maildirs in t_31_imap_dovecot; a system Dovecot the
 # package may start on 143/993 is not used and does not get in the way.
+# bsd-mailx: a real mail(1) that calls sendmail, for t_36_sendmail (it needs an
+# MTA package; postfix, installed in the same run, is the one it gets).
 PKGS="build-essential pkg-config libevent-dev libssl-dev libc-ares-dev libcrypt-dev
-libcmocka-dev python3 python3-aiosmtpd dnsmasq-base openssl clang postfix dovecot-imapd"
+libcmocka-dev python3 python3-aiosmtpd dnsmasq-base openssl clang postfix dovecot-imapd
+bsd-mailx"
 
 missing=""
 for p in $PKGS; do

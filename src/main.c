@@ -1,6 +1,7 @@
 /*
  * main: subcommand dispatch only. "postino CMD ..." or, when called as
- * "sendmail" (a symlink), the sendmail-compatible interface.
+ * "sendmail", "mailq" or "newaliases" (symlinks), the sendmail-compatible
+ * interface (mailq = sendmail -bp, newaliases = sendmail -bi).
  */
 #include "cmd/cmd.h"
 #include <stdio.h>
@@ -39,7 +40,8 @@ int main(int argc, char **argv)
 {
     const char *prog = strrchr(argv[0], '/');
     prog = prog ? prog + 1 : argv[0];
-    if (strcmp(prog, "sendmail") == 0)
+    if (strcmp(prog, "sendmail") == 0 || strcmp(prog, "mailq") == 0 ||
+        strcmp(prog, "newaliases") == 0)
         return cmd_sendmail(argc, argv);
     if (argc < 2) {
         usage(stderr);

@@ -16,7 +16,7 @@
 
 #define CMD_SYSTEM_CONF "/etc/postino/postino.conf"
 
-int cmd_load_conf(const char *explicit_path, struct conf *c)
+static int cmd_load(const char *explicit_path, struct conf *c, int tables)
 {
     const char *path = explicit_path;
     if (!path) {
@@ -28,11 +28,21 @@ int cmd_load_conf(const char *explicit_path, struct conf *c)
     }
     struct buf err;
     buf_init(&err, 1 << 16);
-    int r = conf_load(path, c, &err);
+    int r = tables ? conf_load(path, c, &err) : conf_load_settings(path, c, &err);
     if (r < 0)
         fprintf(stderr, "%s\n", buf_cstr(&err));
     buf_free(&err);
     return r;
+}
+
+int cmd_load_conf(const char *explicit_path, struct conf *c)
+{
+    return cmd_load(explicit_path, c, 1);
+}
+
+int cmd_load_conf_settings(const char *explicit_path, struct conf *c)
+{
+    return cmd_load(explicit_path, c, 0);
 }
 
 static void check_usage(FILE *out)

@@ -15,6 +15,8 @@
  * On error prints "FILE:LINE: message" to stderr and returns -1.
  */
 int cmd_load_conf(const char *explicit_path, struct conf *c);
+/* The same without the users and aliases files (sendmail). */
+int cmd_load_conf_settings(const char *explicit_path, struct conf *c);
 
 int cmd_serve(int argc, char **argv);
 int cmd_check(int argc, char **argv);

@@ -100,18 +100,95 @@ static void queue_json(const struct envelope *e, struct buf *b)
     buf_appends(b, "]}\n");
 }
 
-static void queue_human(const struct envelope *e, struct buf *b)
+/*
+ * The human listing, laid out like Postfix's mailq: per message a line with
+ * the queue id ('!' after it when held), the size in octets, the arrival
+ * time (UTC) and the sender; under the sender, each recipient still waiting
+ * (pending or deferred) with its status, then its last reply in parentheses;
+ * a blank line between messages and a summary line at the end. The id and
+ * size columns are as wide as the widest value, so every line lines up.
+ */
+struct queue_columns {
+    int id, size; /* widths: id includes the hold marker */
+};
+
+#define QUEUE_STATUS_WIDTH 8 /* "deferred" */
+
+/* Appends s with control characters shown as '?' (a reply is remote text). */
+static void queue_put_text(struct buf *b, const char *s)
+{
+    size_t start = 0, i = 0;
+    for (; s[i]; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch < 0x20 || ch == 0x7f) {
+            buf_append(b, s + start, i - start);
+            buf_putc(b, '?');
+            start = i + 1;
+        }
+    }
+    buf_append(b, s + start, i - start);
+}
+
+static int queue_rcpt_waiting(const struct env_rcpt *r)
+{
+    return r->status == RCPT_PENDING || r->status == RCPT_DEFERRED;
+}
+
+static struct queue_columns queue_columns(const struct queue_listing *l)
+{
+    struct queue_columns w = {(int)strlen("-Queue ID-"), (int)strlen("-Size-")};
+    char digits[24];
+    for (size_t i = 0; i < l->n; i++) {
+        int id = (int)strlen(l->msgs[i].id) + 1;
+        int size = snprintf(digits, sizeof digits, "%" PRIu64, l->msgs[i].size);
+        w.id = id > w.id ? id : w.id;
+        w.size = size > w.size ? size : w.size;
+    }
+    return w;
+}
+
+/* The column where the sender and the recipients start. */
+static int queue_sender_column(const struct queue_columns *w)
+{
+    return w->id + 1 + w->size + 2 + 20 + 2;
+}
+
+static void queue_human_header(const struct queue_columns *w, struct buf *b)
+{
+    buf_printf(b, "%-*s %*s  %-20s  %s\n", w->id, "-Queue ID-", w->size, "-Size-",
+               "-Arrival Time-", "-Sender/Recipient-");
+}
+
+static void queue_human(const struct envelope *e, const struct queue_columns *w, struct buf *b)
 {
     char arrival[32];
+    int indent = queue_sender_column(w);
     queue_time(e->arrival, arrival, sizeof arrival);
-    buf_printf(b, "%-16s%s %9" PRIu64 "  %s  %s\n", e->id, e->hold ? "!" : " ", e->size, arrival,
-               e->sender[0] ? e->sender : "<>");
+    buf_printf(b, "%s%-*s %*" PRIu64 "  %-20s  ", e->id, w->id - (int)strlen(e->id),
+               e->hold ? "!" : "", w->size, e->size, arrival);
+    queue_put_text(b, e->sender[0] ? e->sender : "<>");
+    buf_putc(b, '\n');
     for (size_t i = 0; i < e->n_rcpts; i++) {
         const struct env_rcpt *r = &e->rcpts[i];
-        buf_printf(b, "%50s%-9s %s\n", "", rcpt_status_name(r->status), r->addr);
-        if (r->last_reply && r->status != RCPT_DELIVERED)
-            buf_printf(b, "%60s(%s)\n", "", r->last_reply);
+        if (!queue_rcpt_waiting(r))
+            continue;
+        buf_printf(b, "%*s%-*s  ", indent, "", QUEUE_STATUS_WIDTH, rcpt_status_name(r->status));
+        queue_put_text(b, r->addr);
+        buf_putc(b, '\n');
+        if (r->last_reply) {
+            buf_printf(b, "%*s(", indent + QUEUE_STATUS_WIDTH + 2, "");
+            queue_put_text(b, r->last_reply);
+            buf_appends(b, ")\n");
+        }
     }
+    buf_putc(b, '\n');
+}
+
+/* "-- 12 Kbytes in 3 Requests." as mailq ends. */
+static void queue_human_summary(size_t n, uint64_t total, struct buf *b)
+{
+    buf_printf(b, "-- %" PRIu64 " Kbytes in %zu Request%s.\n", (total + 1023) / 1024, n,
+               n == 1 ? "" : "s");
 }
 
 static int queue_load_all(const struct conf *c, struct queue_listing *l)
@@ -137,22 +214,29 @@ static int queue_list(const struct conf *c, int json)
     }
     struct buf out;
     buf_init(&out, BUF_UNLIMITED);
+    struct queue_columns w = queue_columns(&l);
     if (!json && l.n == 0)
         buf_appends(&out, "Mail queue is empty\n");
     else if (!json)
-        buf_printf(&out, "%-17s %9s  %-20s  %s\n", "-Queue ID-", "-Size-", "-Arrival Time-",
-                   "-Sender/Recipient-");
+        queue_human_header(&w, &out);
     uint64_t total = 0;
     for (size_t i = 0; i < l.n; i++) {
-        (json ? queue_json : queue_human)(&l.msgs[i], &out);
+        if (json)
+            queue_json(&l.msgs[i], &out);
+        else
+            queue_human(&l.msgs[i], &w, &out);
         total += l.msgs[i].size;
         envelope_free(&l.msgs[i]);
     }
     if (!json && l.n)
-        buf_printf(&out, "-- %zu message(s), %" PRIu64 " bytes\n", l.n, total);
+        queue_human_summary(l.n, total, &out);
     fwrite(out.data ? out.data : "", 1, out.len, stdout);
     buf_free(&out);
     free(l.msgs);
+    if (fflush(stdout) == EOF || ferror(stdout)) {
+        fprintf(stderr, "postino: cannot write the listing: %s\n", strerror(errno));
+        return EX_IOERR;
+    }
     return 0;
 }
 

@@ -12,6 +12,7 @@
 #include "net/control.h"
 #include "net/diskq.h"
 #include "net/mx.h"
+#include "net/pickup.h"
 #include "net/smtp_client.h"
 #include "net/tls.h"
 #include "net/sched.h"
@@ -105,6 +106,7 @@ static int serve_run(const struct conf *c)
     struct serve sv = {0};
     struct queue q = {0};
     struct control *control = NULL;
+    struct pickup *pickup = NULL;
     int status = 1;
     /* The changelist folds the enable/disable pairs of each loop turn into one epoll_ctl. */
     struct event_config *cfg = event_config_new();
@@ -125,10 +127,15 @@ static int serve_run(const struct conf *c)
     event_add(sigterm, NULL);
     event_add(sigint, NULL);
     if (sv.pop3 && serve_drop_privileges(c->run_as) == 0) {
-        if (fsio_mkdir_p(c->data_dir, 0700) < 0 || queue_init(&q, c->data_dir) < 0)
+        /* 0711: local users reach the drop directory (mail/maildrop.h), nothing else */
+        if (fsio_mkdir_p(c->data_dir, 0711) < 0 || queue_init(&q, c->data_dir) < 0)
             log_err("data_dir %s: %s", c->data_dir, strerror(errno));
+        else if (!(pickup = pickup_new(sv.base, c, &q, dq, sched)))
+            ; /* before sched_load: a drop file already queued is removed before delivery starts */
         else if (sched_load(sched) < 0)
             log_err("queue: scan failed: %s", strerror(errno));
+        else if (pickup_start(pickup), 0)
+            ;
         else if (!(control = control_new(sv.base, c, sched)))
             ;
         else {
@@ -140,6 +147,7 @@ static int serve_run(const struct conf *c)
     /* Order matters: stop new work, cancel outbound deliveries (their finished
      * outcomes are recorded by urgent disk jobs), then let the disk workers finish. */
     control_free(control);
+    pickup_stop(pickup);
     if (sched)
         sched_stop(sched);
     if (smtpc)
@@ -147,6 +155,7 @@ static int serve_run(const struct conf *c)
     mx_resolver_free(mx);
     smtpc_free(smtpc);
     diskq_free(dq); /* finishes commits and records in flight, runs their completions */
+    pickup_free(pickup);
     pop3_server_free(sv.pop3);
     smtp_server_free(sv.smtp);
     sched_free(sched);

@@ -554,7 +554,7 @@ static int conf_read(struct conf_ctx *x, const char *path)
     return linefile_each(path, CONF_FILE_MAX, 0, conf_parse_file_line, x, x->err);
 }
 
-int conf_load(const char *path, struct conf *c, struct buf *err)
+static int conf_load_as(const char *path, struct conf *c, struct buf *err, int tables)
 {
     struct conf_ctx x = {.c = c, .file = path, .err = err};
     conf_defaults(c);
@@ -567,12 +567,22 @@ int conf_load(const char *path, struct conf *c, struct buf *err)
         if (conf_read(&x, path) < 0 || conf_check(&x) < 0)
             goto fail;
     }
-    if (conf_load_tables(c, err) < 0)
+    if (tables && conf_load_tables(c, err) < 0)
         goto fail;
     return 0;
 fail:
     conf_free(c);
     return -1;
+}
+
+int conf_load(const char *path, struct conf *c, struct buf *err)
+{
+    return conf_load_as(path, c, err, 1);
+}
+
+int conf_load_settings(const char *path, struct conf *c, struct buf *err)
+{
+    return conf_load_as(path, c, err, 0);
 }
 
 void conf_defaults(struct conf *c)

@@ -79,6 +79,9 @@ void conf_defaults(struct conf *c);
  * "FILE:LINE: message" (or "FILE: message" for an unreadable file) in err.
  */
 int conf_load(const char *path, struct conf *c, struct buf *err);
+/* The same without reading the users and aliases files (for `postino sendmail`, which
+ * any local user runs: the users file holds password hashes and need not be readable). */
+int conf_load_settings(const char *path, struct conf *c, struct buf *err);
 void conf_free(struct conf *c);
 /* Prints the effective settings, one "key value" line each, in config-file syntax. */
 void conf_print(const struct conf *c, FILE *out);

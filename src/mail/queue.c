@@ -171,6 +171,34 @@ int queue_writer_open(struct queue *q, const struct envelope *e, struct queue_wr
     return w->fd < 0 ? -1 : 0;
 }
 
+int queue_writer_open_at(struct queue_writer *w, const struct envelope *e, const char *dir,
+                         const char *name, mode_t mode)
+{
+    memset(w, 0, sizeof *w);
+    w->fd = -1;
+    buf_init(&w->pending, BUF_UNLIMITED);
+    if (str_copy(w->dir, sizeof w->dir, dir) < 0 ||
+        str_fmt(w->path, sizeof w->path, "%s/%s", dir, name) < 0) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    if (envelope_format_head(e, &w->pending, &w->size_offset) < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    w->head_len = w->pending.len;
+    char tmp[PATH_MAX];
+    if (str_fmt(tmp, sizeof tmp, "%s.tmp", w->path) < 0) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    w->fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (w->fd < 0)
+        return -1;
+    str_copy(w->tmp_path, sizeof w->tmp_path, tmp); /* ours now: abort may remove it */
+    return fchmod(w->fd, mode); /* whatever the umask */
+}
+
 static void queue_writer_flush(struct queue_writer *w)
 {
     if (!w->error && w->pending.len && fsio_write_all(w->fd, w->pending.data, w->pending.len) < 0)
@@ -320,12 +348,9 @@ static int queue_load_head(int fd, struct envelope *e)
     return r;
 }
 
-int queue_load(const char *path, struct envelope *e)
+int queue_load_fd(int fd, struct envelope *e)
 {
     envelope_init(e);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
     struct buf tail;
     buf_init(&tail, QUEUE_HEAD_MAX);
     int r = queue_load_head(fd, e);
@@ -339,13 +364,25 @@ int queue_load(const char *path, struct envelope *e)
         r = n < 0 ? -1 : envelope_parse_tail(tail.data ? tail.data : "", tail.len, e);
     }
     buf_free(&tail);
-    close(fd);
     if (r != 0) {
         envelope_free(e);
         errno = EINVAL;
         return -1;
     }
     return 0;
+}
+
+int queue_load(const char *path, struct envelope *e)
+{
+    envelope_init(e);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int r = queue_load_fd(fd, e);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return r;
 }
 
 int queue_open_content(const struct queue *q, const struct envelope *e)

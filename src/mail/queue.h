@@ -24,6 +24,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include "lib/buf.h"
 #include "mail/envelope.h"
 
@@ -67,6 +68,10 @@ int queue_dir_of(const struct queue *q, const char *id, char *out, size_t size);
 
 /* Takes a pooled file (or creates XX/ID.tmp) and writes the envelope head. */
 int queue_writer_open(struct queue *q, const struct envelope *e, struct queue_writer *w);
+/* Same for a file outside the queue: dir/name, written as dir/name.tmp with
+ * the given mode (the local submission drop files, mail/maildrop.h). */
+int queue_writer_open_at(struct queue_writer *w, const struct envelope *e, const char *dir,
+                         const char *name, mode_t mode);
 /* Buffers content; errors are remembered in w->error and reported by finish. */
 void queue_writer_write(struct queue_writer *w, const void *p, size_t n);
 /* Flushes, writes "end" and patches the size. No fsync. */
@@ -89,6 +94,8 @@ int queue_remove(const struct queue *q, const char *id);
 int queue_retire(struct queue *q, const char *id);
 /* Loads the envelope (head and state records) of a queued file. */
 int queue_load(const char *path, struct envelope *e);
+/* The same from a file just opened (read from its start). */
+int queue_load_fd(int fd, struct envelope *e);
 /* Opens the file for reading its content (at e->content_offset, e->size bytes). */
 int queue_open_content(const struct queue *q, const struct envelope *e);
 

@@ -1,0 +1,155 @@
+/*
+ * maildrop: writing and checking local submission drop files (maildrop.h).
+ */
+#include "mail/maildrop.h"
+#include "lib/fsio.h"
+#include "lib/str.h"
+#include "proto/addr.h"
+#include "proto/smtp_parse.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAILDROP_ID_LEN 16
+#define MAILDROP_RAND_LEN 16
+
+int maildrop_path(const char *data_dir, char *out, size_t size)
+{
+    return str_fmt(out, size, "%s/" MAILDROP_DIR, data_dir);
+}
+
+int maildrop_init(const char *data_dir)
+{
+    char dir[PATH_MAX];
+    struct stat st;
+    if (maildrop_path(data_dir, dir, sizeof dir) < 0) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    if (mkdir(dir, 01733) < 0 && errno != EEXIST)
+        return -1;
+    if (stat(dir, &st) < 0)
+        return -1;
+    if ((st.st_mode & 07777) != 01733 && chmod(dir, 01733) < 0)
+        return -1;
+    return fsio_fsync_dir(data_dir);
+}
+
+static void maildrop_random(char *out, size_t size)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char r[MAILDROP_RAND_LEN / 2];
+    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
+        /* no entropy source: still unique through the pid and the clock */
+        uint64_t v = ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)out ^ (uint64_t)time(NULL);
+        memcpy(r, &v, sizeof r < sizeof v ? sizeof r : sizeof v);
+    }
+    size_t j = 0;
+    for (size_t i = 0; i < sizeof r && j + 2 < size; i++) {
+        out[j++] = hex[r[i] >> 4];
+        out[j++] = hex[r[i] & 15];
+    }
+    out[j] = '\0';
+}
+
+int maildrop_open(const char *data_dir, struct envelope *e, struct queue_writer *w)
+{
+    char dir[PATH_MAX], name[MAILDROP_NAME_MAX], rnd[MAILDROP_RAND_LEN + 1];
+    if (maildrop_path(data_dir, dir, sizeof dir) < 0) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (int tries = 0; tries < 8; tries++) {
+        if (tries > 0 || !e->id[0]) /* the caller may have chosen the id (a Message-ID uses it) */
+            queue_new_id(e->id);
+        maildrop_random(rnd, sizeof rnd);
+        str_fmt(name, sizeof name, "%s.%s", e->id, rnd);
+        /* readable by the server's user, who may not be the submitter; the
+         * directory cannot be listed, and the name is not guessable */
+        if (queue_writer_open_at(w, e, dir, name, 0644) == 0)
+            return 0;
+        if (errno != EEXIST)
+            return -1;
+        queue_writer_abort(w);
+    }
+    return -1;
+}
+
+int maildrop_commit(struct queue_writer *w)
+{
+    if (queue_writer_finish(w) < 0 || fsync(w->fd) < 0 || queue_writer_publish(w) < 0 ||
+        fsio_fsync_dir(w->dir) < 0) {
+        int saved = errno;
+        queue_writer_abort(w);
+        errno = saved;
+        return -1;
+    }
+    return 0;
+}
+
+static int maildrop_hex(const char *s, size_t n, const char *digits)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!s[i] || !strchr(digits, s[i]))
+            return 0;
+    return 1;
+}
+
+int maildrop_name_id(const char *name, char id[QUEUE_ID_MAX + 1])
+{
+    if (strlen(name) != MAILDROP_ID_LEN + 1 + MAILDROP_RAND_LEN ||
+        !maildrop_hex(name, MAILDROP_ID_LEN, "0123456789ABCDEF") || name[MAILDROP_ID_LEN] != '.' ||
+        !maildrop_hex(name + MAILDROP_ID_LEN + 1, MAILDROP_RAND_LEN, "0123456789abcdef"))
+        return -1;
+    str_ncopy(id, QUEUE_ID_MAX + 1, name, MAILDROP_ID_LEN);
+    return 0;
+}
+
+static int maildrop_printable(const char *s, size_t max)
+{
+    size_t n = 0;
+    for (; s[n]; n++)
+        if ((unsigned char)s[n] < 0x20 || (unsigned char)s[n] > 0x7e || n >= max)
+            return 0;
+    return 1;
+}
+
+static const char *maildrop_check_rcpt(const struct env_rcpt *r)
+{
+    struct addr a;
+    if (!r->addr || addr_parse_mailbox(r->addr, &a) != ADDR_OK || !a.domain[0])
+        return "bad recipient address";
+    if (r->notify > 15 || ((r->notify & NOTIFY_NEVER) && r->notify != NOTIFY_NEVER))
+        return "bad NOTIFY";
+    if (r->orcpt && (!strchr(r->orcpt, ';') || !maildrop_printable(r->orcpt, DSN_ORCPT_MAX + 32)))
+        return "bad ORCPT";
+    if (r->parent != -1 || r->status != RCPT_PENDING || r->attempts || r->dsn_sent ||
+        r->last_reply || r->remote_mta)
+        return "recipient carries delivery state";
+    return NULL;
+}
+
+const char *maildrop_check(const struct envelope *e)
+{
+    struct addr a;
+    if (!e->sender || (e->sender[0] && (addr_parse_mailbox(e->sender, &a) != ADDR_OK ||
+                                        !a.domain[0])))
+        return "bad sender address";
+    if (e->n_rcpts == 0)
+        return "no recipients";
+    if (e->n_rcpts > MAILDROP_RCPT_MAX)
+        return "too many recipients";
+    if (e->envid && !maildrop_printable(e->envid, DSN_ENVID_MAX))
+        return "bad ENVID";
+    for (size_t i = 0; i < e->n_rcpts; i++) {
+        const char *why = maildrop_check_rcpt(&e->rcpts[i]);
+        if (why)
+            return why;
+    }
+    return NULL;
+}
