@@ -10,9 +10,10 @@ set -eu
 # package may start on 143/993 is not used and does not get in the way.
 # bsd-mailx: a real mail(1) that calls sendmail, for t_36_sendmail (it needs an
 # MTA package; postfix, installed in the same run, is the one it gets).
+# man-db, groff-base: tests/install.sh renders the installed man pages.
 PKGS="build-essential pkg-config libevent-dev libssl-dev libc-ares-dev libcrypt-dev
 libcmocka-dev python3 python3-aiosmtpd dnsmasq-base openssl clang postfix dovecot-imapd
-bsd-mailx"
+bsd-mailx man-db groff-base"
 
 missing=""
 for p in $PKGS; do

@@ -20,6 +20,8 @@ suite() {
 
 echo "== unit tests (normal and sanitizer builds)"
 suite ./tests/run-unit.sh build build-asan
+echo "== make install"
+suite ./tests/install.sh
 echo "== integration tests, normal build"
 suite env POSTINO_BIN="$PWD/build/postino" /usr/bin/python3 tests/integ/run.py
 echo "== integration tests, sanitizer build"
