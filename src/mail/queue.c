@@ -148,21 +148,34 @@ static int queue_writer_recycle(struct queue *q, struct queue_writer *w)
     return -1;
 }
 
-int queue_writer_open(struct queue *q, const struct envelope *e, struct queue_writer *w)
+/* A writer with the envelope head in its buffer, no file yet (paths set by the caller first). */
+static int queue_writer_head(struct queue_writer *w, const struct envelope *e)
 {
-    memset(w, 0, sizeof *w);
-    w->fd = -1;
-    buf_init(&w->pending, BUF_UNLIMITED);
-    if (queue_path(q, e->id, w->path, sizeof w->path) < 0 ||
-        queue_dir_of(q, e->id, w->dir, sizeof w->dir) < 0) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
     if (envelope_format_head(e, &w->pending, &w->size_offset) < 0) {
         errno = EINVAL;
         return -1;
     }
     w->head_len = w->pending.len;
+    return 0;
+}
+
+static void queue_writer_init(struct queue_writer *w)
+{
+    memset(w, 0, sizeof *w);
+    w->fd = -1;
+    buf_init(&w->pending, BUF_UNLIMITED);
+}
+
+int queue_writer_open(struct queue *q, const struct envelope *e, struct queue_writer *w)
+{
+    queue_writer_init(w);
+    if (queue_path(q, e->id, w->path, sizeof w->path) < 0 ||
+        queue_dir_of(q, e->id, w->dir, sizeof w->dir) < 0) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    if (queue_writer_head(w, e) < 0)
+        return -1;
     if (queue_writer_recycle(q, w) == 0)
         return 0;
     if (str_fmt(w->tmp_path, sizeof w->tmp_path, "%s.tmp", w->path) < 0)
@@ -174,24 +187,16 @@ int queue_writer_open(struct queue *q, const struct envelope *e, struct queue_wr
 int queue_writer_open_at(struct queue_writer *w, const struct envelope *e, const char *dir,
                          const char *name, mode_t mode)
 {
-    memset(w, 0, sizeof *w);
-    w->fd = -1;
-    buf_init(&w->pending, BUF_UNLIMITED);
-    if (str_copy(w->dir, sizeof w->dir, dir) < 0 ||
-        str_fmt(w->path, sizeof w->path, "%s/%s", dir, name) < 0) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    if (envelope_format_head(e, &w->pending, &w->size_offset) < 0) {
-        errno = EINVAL;
-        return -1;
-    }
-    w->head_len = w->pending.len;
     char tmp[PATH_MAX];
-    if (str_fmt(tmp, sizeof tmp, "%s.tmp", w->path) < 0) {
+    queue_writer_init(w);
+    if (str_copy(w->dir, sizeof w->dir, dir) < 0 ||
+        str_fmt(w->path, sizeof w->path, "%s/%s", dir, name) < 0 ||
+        str_fmt(tmp, sizeof tmp, "%s.tmp", w->path) < 0) {
         errno = ENAMETOOLONG;
         return -1;
     }
+    if (queue_writer_head(w, e) < 0)
+        return -1;
     w->fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (w->fd < 0)
         return -1;

@@ -77,12 +77,7 @@ class CrashKill9(lib.IntegTestCase):
         srv.start()      # same config, same data_dir, same port
         srv.wait_queue_empty(60)
         # the Maildir has stopped growing: same count over a few polls after the queue emptied
-        history = []
-
-        def stable():
-            history.append(len(srv.maildir("victim")))
-            return len(history) >= 10 and len(set(history[-10:])) == 1
-        lib.wait_for(stable, timeout=30, interval=0.05, what="the Maildir to stop growing")
+        lib.wait_maildir_stable(srv, "victim")
 
         seen = {}
         broken = []

@@ -63,12 +63,7 @@ class CrashSendmail(lib.IntegTestCase):
         dropdir = os.path.join(srv.data, "maildrop")
         lib.wait_for(lambda: not os.listdir(dropdir), timeout=60, what="the drop directory emptied")
         srv.wait_queue_empty(60)
-        history = []
-
-        def stable():
-            history.append(len(srv.maildir("victim")))
-            return len(history) >= 10 and len(set(history[-10:])) == 1
-        lib.wait_for(stable, timeout=30, interval=0.05, what="the Maildir to stop growing")
+        lib.wait_maildir_stable(srv, "victim")
 
         seen, broken = {}, []
         for path in srv.maildir("victim"):

@@ -133,6 +133,16 @@ def wait_maildir_count(data_dir, domain, local, count, timeout=DELIVERY_TIMEOUT)
     return msgs
 
 
+def wait_maildir_stable(srv, local, polls=10, timeout=30):
+    """Waits until srv's Maildir of local holds the same number of files over polls polls."""
+    history = []
+
+    def stable():
+        history.append(len(srv.maildir(local)))
+        return len(history) >= polls and len(set(history[-polls:])) == 1
+    wait_for(stable, timeout=timeout, interval=0.05, what="the Maildir to stop growing")
+
+
 def all_maildir_files(data_dir):
     """Every message file under DATA/mail/*/*/new."""
     out = []
