@@ -1,14 +1,20 @@
 """
 t_34_send: `postino send`, the SMTP submission client: a message reaches a
 local Maildir intact (dot-stuffing, LF -> CRLF); DSN options reach the server;
-AUTH PLAIN on the submission listener; a wrong password, a refused recipient
-and a refused connection give the sysexits codes; STARTTLS works.
+AUTH PLAIN on the submission listener, also after STARTTLS; implicit TLS
+(--tls) on an smtps listener, -v showing the handshake before the greeting;
+the sysexits codes: a wrong password, a refused recipient, --starttls to a
+server without STARTTLS, --tls to a plain port, a 4xx RCPT (scripted 451,
+max_recipients 452), a refused connection, usage (missing --from/--to) and
+unreadable input (66).
 """
 import os
+import re
 import shutil
 import tempfile
 
 import lib
+import peers
 from t_30_pop3 import make_cert
 
 USER, PASSWORD = "bob@example.test", "s3cret"
@@ -21,10 +27,12 @@ class Send(lib.SharedServerTestCase):
         cls.tmpdir = tempfile.mkdtemp(prefix="postino-send-")
         cert, key = make_cert(cls.tmpdir)
         cls.sub_port = lib.free_port()
+        cls.smtps_port = lib.free_port()
         return dict(users=["%s:{PLAIN}%s" % (USER, PASSWORD)],
                     tls_cert=cert, tls_key=key,
                     relayhost="[127.0.0.1]:%d" % lib.free_port(),
-                    extra=["listen submission 127.0.0.1:%d" % cls.sub_port])
+                    extra=["listen submission 127.0.0.1:%d" % cls.sub_port,
+                           "listen smtps 127.0.0.1:%d" % cls.smtps_port])
 
     @classmethod
     def tearDownClass(cls):
@@ -126,3 +134,121 @@ class Send(lib.SharedServerTestCase):
         cp = lib.run_cli(["send", "--server", "127.0.0.1:25", "--from", "a", "--to", "b",
                           "/nonexistent/file"])
         self.assertEqual(cp.returncode, 66)
+
+    # ---- TLS --------------------------------------------------------------
+
+    def test_implicit_tls(self):
+        # smtps is a submission port (RFC 8314): without AUTH, MAIL gets 530 -> 69
+        cp = self.send(["--tls", "--from", USER, "--to", USER, "-v"], port=self.smtps_port)
+        self.assertEqual(cp.returncode, 69, cp.stderr)
+        self.assertIn("-- TLS established", cp.stderr)
+        self.assertIn("MAIL FROM: 530", cp.stderr)
+        before = self.count()
+        cp = self.send(["--tls", "--auth", "%s:%s" % (USER, PASSWORD), "--from", USER,
+                        "--to", USER, "-v"], b"Subject: t34 smtps\n\nx\n", port=self.smtps_port)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertNotIn(PASSWORD, cp.stderr)
+        self.assertIn("S: 235", cp.stderr)
+        self.assertNotIn("C: STARTTLS", cp.stderr)
+        # the handshake comes first, before the server's greeting
+        tls = cp.stderr.find("-- TLS established: TLSv1.")
+        greeting = cp.stderr.find("S: 220")
+        self.assertGreaterEqual(tls, 0, cp.stderr)
+        self.assertGreater(greeting, tls, cp.stderr)
+        self.assertIn("certificate not verified", cp.stderr)
+        self.assertIn("%s: 250" % USER, cp.stdout)
+        msgs = lib.wait_maildir_count(self.srv.data, "example.test", "bob", before + 1)
+        self.assertTrue(any(b"t34 smtps" in m for m in msgs))
+
+    def test_implicit_tls_against_plain_port(self):
+        cp = self.send(["--tls", "--from", "alice@sender.test", "--to", USER])
+        self.assertEqual(cp.returncode, 75, cp.stderr)
+        self.assertIn("TLS handshake failed", cp.stderr)
+        self.assertEqual(cp.stdout, "")
+
+    def test_starttls_and_auth_submission(self):
+        before = self.count()
+        cp = self.send(["--starttls", "--auth", "%s:%s" % (USER, PASSWORD),
+                        "--from", USER, "--to", USER, "-v"],
+                       b"Subject: t34 tls auth\n\nx\n", port=self.sub_port)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertNotIn(PASSWORD, cp.stderr)
+        err = cp.stderr
+        order = [err.find(s) for s in ("C: STARTTLS", "-- TLS established",
+                                       "C: AUTH PLAIN <credentials hidden>", "S: 235",
+                                       "C: MAIL FROM:<%s>" % USER)]
+        self.assertTrue(all(i >= 0 for i in order) and order == sorted(order), (order, err))
+        msgs = lib.wait_maildir_count(self.srv.data, "example.test", "bob", before + 1)
+        self.assertTrue(any(b"t34 tls auth" in m for m in msgs))
+
+    def test_starttls_not_offered(self):
+        # a server without a certificate does not offer STARTTLS: the client
+        # must not go on in the clear
+        port = lib.free_port()
+        with peers.ScriptedPeer("127.0.0.1", port) as p:
+            cp = self.send(["--starttls", "--from", "alice@sender.test", "--to", USER, "-v"],
+                           port=port)
+            self.assertEqual(cp.returncode, 69, cp.stderr)
+            self.assertIn("does not offer STARTTLS", cp.stderr)
+            self.assertEqual(cp.stdout, "")
+            p.wait_closed(1)
+            self.assertFalse(any(l.upper().startswith(("MAIL", "RCPT", "DATA", "STARTTLS"))
+                                 for l in p.commands()), p.commands())
+            self.assertEqual(p.transactions(), [])
+
+    # ---- temporary failures -------------------------------------------------
+
+    def test_rcpt_4xx_scripted(self):
+        port = lib.free_port()
+        plan = {"rcpt": {"later@r.test": "451 4.3.0 t34 try later"}}
+        with peers.ScriptedPeer("127.0.0.1", port, plan) as p:
+            cp = self.send(["--from", "alice@sender.test", "--to", "later@r.test"], port=port)
+            self.assertEqual(cp.returncode, 75, cp.stderr)
+            self.assertRegex(cp.stdout, r"(?m)^later@r\.test: 451 4\.3\.0 t34 try later$")
+            self.assertIn("no recipient accepted", cp.stderr)
+            cp = self.send(["--from", "alice@sender.test", "--to", "later@r.test",
+                            "--to", "ok@r.test"], port=port)
+            self.assertEqual(cp.returncode, 75, cp.stderr)
+            self.assertRegex(cp.stdout, r"(?m)^ok@r\.test: 250 ")
+            [m] = p.wait_messages(1)
+            self.assertEqual([a for a, _, c in m.rcpts if c == 250], ["ok@r.test"])
+
+    def test_too_many_recipients_452(self):
+        # the server's max_recipients is 5: the sixth RCPT gets 452 4.5.3
+        rcpts = ["r%d@remote.test" % i for i in range(6)]
+        args = ["--from", "alice@sender.test"]
+        for r in rcpts:
+            args += ["--to", r]
+        cp = self.send(args, b"Subject: t34 many\n\nx\n")
+        self.assertEqual(cp.returncode, 75, cp.stderr)
+        for r in rcpts[:5]:
+            self.assertRegex(cp.stdout, r"(?m)^%s: 250 " % re.escape(r))
+        self.assertRegex(cp.stdout, r"(?m)^r5@remote\.test: 452 4\.5\.3 ")
+        qid = lib.queue_id_of(cp.stdout.strip().splitlines()[-1])
+        [m] = [m for m in self.srv.queue() if m["id"] == qid]
+        self.assertEqual(sorted(r["address"] for r in m["recipients"]), rcpts[:5])
+
+    # ---- usage and input errors ----------------------------------------------
+
+    def test_missing_from_or_to(self):
+        server = "127.0.0.1:%d" % self.srv.port
+        for args in (["--to", USER], ["--from", "alice@sender.test"], []):
+            cp = lib.run_cli(["send", "--server", server] + args + [self.msgfile(b"x\n")])
+            self.assertEqual(cp.returncode, 64, (args, cp.stderr))
+            self.assertIn("--server, --from and --to are required", cp.stderr)
+        cp = lib.run_cli(["send", "--from", "a@b.test", "--to", USER])
+        self.assertEqual(cp.returncode, 64, cp.stderr)
+        cp = lib.run_cli(["send", "--server", server, "--starttls", "--tls",
+                          "--from", "a@b.test", "--to", USER])
+        self.assertEqual(cp.returncode, 64, cp.stderr)
+        self.assertIn("exclude each other", cp.stderr)
+
+    def test_unreadable_input(self):
+        # documented: 66 for unreadable input (a missing file, a directory)
+        server = "127.0.0.1:%d" % self.srv.port
+        for path in (os.path.join(self.tmpdir, "missing.eml"), self.tmpdir):
+            cp = lib.run_cli(["send", "--server", server, "--from", "alice@sender.test",
+                              "--to", USER, path])
+            self.assertEqual(cp.returncode, 66, (path, cp.stderr))
+            self.assertIn(path, cp.stderr)
+            self.assertEqual(cp.stdout, "")
