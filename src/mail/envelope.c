@@ -7,6 +7,8 @@
 #include "lib/alloc.h"
 #include <inttypes.h>
 #include <stdlib.h>
+#include <errno.h>
+#include <limits.h>
 #include <string.h>
 
 #define ENV_MAX_TOKENS 12
@@ -210,8 +212,9 @@ static char *env_dup(char *t)
 static int env_num(const char *t, int64_t min, int64_t *out)
 {
     char *end;
+    errno = 0;
     long long v = strtoll(t, &end, 10);
-    if (!*t || *end || v < min)
+    if (!*t || *end || v < min || errno == ERANGE)
         return -1;
     *out = v;
     return 0;
@@ -242,7 +245,8 @@ static int env_apply_state(struct env_rcpt *r, char **tok)
 {
     int64_t attempts, next, dsn;
     if (env_status(tok[0], &r->status) < 0 || env_num(tok[1], 0, &attempts) < 0 ||
-        env_num(tok[2], 0, &next) < 0 || env_num(tok[3], 0, &dsn) < 0)
+        env_num(tok[2], 0, &next) < 0 || env_num(tok[3], 0, &dsn) < 0 || attempts > UINT_MAX ||
+        dsn > UINT_MAX)
         return -1;
     r->attempts = (unsigned)attempts;
     r->next_attempt = next;
@@ -258,8 +262,8 @@ static int env_apply_state(struct env_rcpt *r, char **tok)
 static int env_parse_rcpt(struct envelope *e, char **tok, size_t n)
 {
     int64_t notify, parent;
-    if (n != 11 || env_num(tok[2], 0, &notify) < 0 || env_num(tok[4], -1, &parent) < 0 ||
-        parent >= (int64_t)e->n_rcpts)
+    if (n != 11 || env_num(tok[2], 0, &notify) < 0 || notify > UINT_MAX ||
+        env_num(tok[4], -1, &parent) < 0 || parent >= (int64_t)e->n_rcpts)
         return -1;
     char *addr = env_unescape(tok[1]);
     if (!addr)

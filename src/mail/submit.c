@@ -202,6 +202,35 @@ static int submit_line(struct submit *s)
     return r;
 }
 
+/*
+ * The line being assembled passed SUBMIT_LINE_MAX: in the body it goes out in
+ * pieces (it cannot be a lone "."); in the header section it is either a
+ * field, which is too long, or the first line of a body without its blank line.
+ * Either way the line buffer stays bounded whatever the input.
+ */
+static int submit_long_line(struct submit *s)
+{
+    if (s->state == SUBMIT_HEAD) {
+        /* decided on the first SUBMIT_LINE_MAX + 1 octets only, so that where
+         * the input was cut into pieces does not change the outcome */
+        const char *p = s->line.data;
+        int fold = (p[0] == ' ' || p[0] == '\t') && s->n_fields > 0;
+        if (fold || submit_field_name(p, SUBMIT_LINE_MAX + 1) ||
+            (s->lines == 0 && memcmp(p, "From ", 5) == 0))
+            return submit_fail(s, SUBMIT_BAD_HEADER, "header section larger than %u octets",
+                               SUBMIT_HEAD_MAX);
+        if (submit_head_end(s) < 0 || submit_out(s, "\r\n", 2) < 0)
+            return -1;
+    }
+    if (s->state != SUBMIT_BODY)
+        return 0;
+    if (submit_out(s, s->line.data, s->line.len) < 0)
+        return -1;
+    buf_reset(&s->line);
+    s->partial = 1;
+    return 0;
+}
+
 int submit_feed(struct submit *s, const char *p, size_t n)
 {
     for (size_t i = 0; i < n && s->state != SUBMIT_END; i++) {
@@ -226,13 +255,8 @@ int submit_feed(struct submit *s, const char *p, size_t n)
                 run++;
             buf_append(&s->line, p + i, run);
             i += run - 1;
-            if (s->state == SUBMIT_BODY && s->line.len > SUBMIT_LINE_MAX) {
-                /* a very long body line goes out in pieces; it cannot be a lone "." */
-                if (submit_out(s, s->line.data, s->line.len) < 0)
-                    return -1;
-                buf_reset(&s->line);
-                s->partial = 1;
-            }
+            if (s->line.len > SUBMIT_LINE_MAX && submit_long_line(s) < 0)
+                return -1;
         }
     }
     return s->err ? -1 : 0;
@@ -240,7 +264,9 @@ int submit_feed(struct submit *s, const char *p, size_t n)
 
 int submit_finish(struct submit *s)
 {
-    if (s->state != SUBMIT_END && (s->cr || s->line.len)) {
+    /* a line cut short by the end of the input still gets its CRLF, also when
+     * the rest of an overlong one went out already (partial) */
+    if (s->state != SUBMIT_END && (s->cr || s->line.len || s->partial)) {
         s->cr = 0;
         if (submit_line(s) < 0)
             return -1;

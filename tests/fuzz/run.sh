@@ -23,6 +23,11 @@ for harness in tests/fuzz/fuzz_*.c; do
     # mail/dsn (the notice builder) is a pure module too, layered on proto/ and lib/.
     extra=""
     [ "$name" = fuzz_dsn ] && extra="src/mail/dsn.c"
+    # the drop file path: envelope parser and maildrop_check (maildrop.c
+    # links queue.c for the writer; neither touches src/net)
+    [ "$name" = fuzz_envelope ] && extra="src/mail/envelope.c src/mail/maildrop.c src/mail/queue.c"
+    # the sendmail message filter, a pure state machine
+    [ "$name" = fuzz_submit ] && extra="src/mail/submit.c"
     echo "== $name: building"
     # shellcheck disable=SC2086
     if ! $CC $CFLAGS "$harness" $extra $LIB_SRC -o "$bin"; then
