@@ -490,7 +490,9 @@ int cmd_queue(int argc, char **argv)
             return queue_usage(EX_USAGE);
     }
     struct conf c;
-    if (cmd_load_conf(path, &c) < 0)
+    /* the users and aliases files play no part here (and need not be readable by
+     * whoever runs mailq) */
+    if (cmd_load_conf_settings(path, &c) < 0)
         return EXIT_CONFIG_ERROR;
     int status;
     if (strcmp(sub, "list") == 0 && !arg)

@@ -31,13 +31,35 @@ int maildrop_init(const char *data_dir)
         errno = ENAMETOOLONG;
         return -1;
     }
-    if (mkdir(dir, 01733) < 0 && errno != EEXIST)
+    int created = mkdir(dir, 01733) == 0;
+    if (!created && errno != EEXIST)
         return -1;
     if (stat(dir, &st) < 0)
         return -1;
-    if ((st.st_mode & 07777) != 01733 && chmod(dir, 01733) < 0)
+    /* the owner (the server's user) puts a wrong mode right; a local user just uses it */
+    if ((st.st_mode & 07777) != 01733 && st.st_uid == geteuid() && chmod(dir, 01733) < 0)
         return -1;
-    return fsio_fsync_dir(data_dir);
+    return created ? fsio_fsync_dir(data_dir) : 0;
+}
+
+/*
+ * Makes the rename durable. A local user cannot open the 1733 directory to
+ * fsync it (no read permission): then the whole file system is synced.
+ */
+static int maildrop_sync_dir(const struct queue_writer *w)
+{
+    if (fsio_fsync_dir(w->dir) == 0)
+        return 0;
+    if (errno != EACCES)
+        return -1;
+    int fd = open(w->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int r = syncfs(fd);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return r;
 }
 
 static void maildrop_random(char *out, size_t size)
@@ -83,7 +105,7 @@ int maildrop_open(const char *data_dir, struct envelope *e, struct queue_writer 
 int maildrop_commit(struct queue_writer *w)
 {
     if (queue_writer_finish(w) < 0 || fsync(w->fd) < 0 || queue_writer_publish(w) < 0 ||
-        fsio_fsync_dir(w->dir) < 0) {
+        maildrop_sync_dir(w) < 0) {
         int saved = errno;
         queue_writer_abort(w);
         errno = saved;

@@ -359,6 +359,30 @@ class SendmailServerDown(lib.IntegTestCase):
         self.assertIn("rejected", srv.log())
         self.assertEqual(lib.queue_json(srv.conf), [])
 
+    def test_unprivileged_user_submits(self):
+        """Any local user may submit: the drop directory is 1733, the users file (hashes)
+        need not be readable, and the directory fsync falls back to syncfs."""
+        if os.geteuid() != 0:
+            self.skipTest("needs root to run sendmail as another user")
+        srv = self.server(users=["bob@example.test:{PLAIN}pw"])
+        os.chmod(srv.tmp, 0o711)
+        os.chmod(srv.users_file, 0o600)
+        binary = os.path.join(srv.tmp, "postino")
+        shutil.copy(lib.BIN, binary)
+        os.chmod(binary, 0o755)
+        os.chmod(srv.conf, 0o644)
+
+        def as_nobody():
+            os.setgid(65534)
+            os.setuid(65534)
+        cp = subprocess.run([binary, "sendmail", "-C", srv.conf, "bob@example.test"],
+                            input=b"Subject: t36 nobody\n\nfrom nobody\n", stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, timeout=30, preexec_fn=as_nobody)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        raw = messages_with(srv.data, "example.test", "bob", b"t36 nobody")[0]
+        self.assertIn(b"from userid 65534", raw)
+        self.assertEqual(os.stat(os.path.join(srv.data, "maildrop")).st_mode & 0o7777, 0o1733)
+
     def test_cannot_store_is_tempfail(self):
         tmp = tempfile.mkdtemp(prefix="postino-nostore-")
         self.addCleanup(shutil.rmtree, tmp, True)
