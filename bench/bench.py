@@ -2,7 +2,8 @@
 """
 bench: end-to-end throughput and memory of postino against a private Postfix.
 
-Two modes ($MODE: maildir, relay, or both, the default):
+Three modes ($MODE: maildir, relay, sendmail, or both, the default, which runs
+maildir and relay):
 
   maildir  smtp-source -> server -> Maildir: the server delivers every message
            to a local mailbox (u@bench.test); the clock stops when the
@@ -14,6 +15,18 @@ Two modes ($MODE: maildir, relay, or both, the default):
            when the sink has counted all the messages, and the dump is then
            checked: exactly as many messages as were sent, each (by its
            Message-Id) exactly once.
+  sendmail local submission -> server -> Maildir: no SMTP; W workers (the
+           "sessions" list, default 1 8) each run the server's sendmail
+           command once per message, message on stdin (`postino sendmail -C
+           CONF -f SENDER u@bench.test`, into DATA_DIR/maildrop, picked up
+           through inotify; Postfix's `sendmail -C DIR -f SENDER u@bench.test`,
+           i.e. postdrop into queue/maildrop, woken pickup(8)); both servers
+           set up as in maildir mode; N defaults to 2000. Measured: submission
+           rate (until every command exited 0), end to end (until all are in
+           the Maildir), server memory and CPU, and the commands' own CPU time
+           apart; then every message (by its unique Subject) must be in the
+           Maildir exactly once. The load is this script run as
+           `bench.py --sendmail-load W N SIZE -- CMD...`.
 
 For every session count (maildir: 1 10 50; relay: 10 50; $SESSIONS overrides
 both) and every run (1..$RUNS), and for each server (postfix, postino; the
@@ -42,7 +55,7 @@ rewrites its own section and keeps the other), with medians, min/max, the
 postino/postfix ratio, the machine and the exact commands; raw runs to
 $RESULTS_JSON (one key per mode).
 
-Environment: MODE (both), RUNS (3), MESSAGES (10000), SESSIONS (per mode, see
+Environment: MODE (both), RUNS (3), MESSAGES (10000; sendmail 2000), SESSIONS (per mode, see
 above), MSG_SIZE (4096), ONLY (postfix|postino, default both), TIMEOUT
 (seconds per run, 600), QUIET_WAIT (seconds to wait before each run for the
 machine to be idle, 60), RETRY_BUSY (times a run is repeated when other work
@@ -72,11 +85,17 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
-MODES = ("maildir", "relay")
+MODES = ("maildir", "relay", "sendmail")
 MODE = os.environ.get("MODE", "both").strip() or "both"
-DEFAULT_SESSIONS = {"maildir": "1 10 50", "relay": "10 50"}
+BOTH = ("maildir", "relay")              # MODE=both; sendmail runs only as MODE=sendmail
+DEFAULT_SESSIONS = {"maildir": "1 10 50", "relay": "10 50", "sendmail": "1 8"}
+DEFAULT_MESSAGES = {"maildir": 10000, "relay": 10000, "sendmail": 2000}
+# the servers' configuration in each mode: sendmail mode sets both up exactly
+# as maildir mode does (the SMTP listener stays, unused)
+CONF_MODE = {"maildir": "maildir", "relay": "relay", "sendmail": "maildir"}
 RUNS = int(os.environ.get("RUNS", "3"))
-MESSAGES = int(os.environ.get("MESSAGES", "10000"))
+MESSAGES_ENV = os.environ.get("MESSAGES", "").strip()
+MESSAGES = int(MESSAGES_ENV or "10000")  # set per mode in main()
 SESSIONS_ENV = os.environ.get("SESSIONS", "").strip()
 MSG_SIZE = int(os.environ.get("MSG_SIZE", "4096"))
 ONLY = os.environ.get("ONLY", "").strip()
@@ -99,7 +118,9 @@ RESULTS_JSON = os.environ.get("RESULTS_JSON", os.path.join(HERE, "results.json")
 SMTP_SOURCE = shutil.which("smtp-source") or "/usr/sbin/smtp-source"
 SMTP_SINK = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
 POSTFIX = shutil.which("postfix") or "/usr/sbin/postfix"
-RCPT = {"maildir": "u@bench.test", "relay": "u@relay.test"}
+POSTFIX_SENDMAIL = "/usr/sbin/sendmail"     # Postfix's, which runs postdrop
+POSTDROP = "/usr/sbin/postdrop"
+RCPT = {"maildir": "u@bench.test", "relay": "u@relay.test", "sendmail": "u@bench.test"}
 SENDER = "sender@bench.local"
 HELO = "bench.client"
 VUID = VGID = 65534          # nobody:nogroup owns the Postfix virtual mailboxes
@@ -112,6 +133,10 @@ def sessions_for(mode):
     return [int(s) for s in (SESSIONS_ENV or DEFAULT_SESSIONS[mode]).split()]
 
 
+def messages_for(mode):
+    return int(MESSAGES_ENV or DEFAULT_MESSAGES[mode])
+
+
 READING_NOTE = {"maildir": """## Reading the figures
 
 The spread between runs of the same server comes mostly from the file system, not the
@@ -121,6 +146,22 @@ kernel time on every file it creates (the slow postino runs show it as doubled C
 message). Postfix pays it on every message anyway, since it creates and deletes a queue file
 per message; postino recycles its queue files and creates one file per message, the Maildir
 copy. The medians are the comparison; the CPU time per message is the steadiest figure.
+""", "sendmail": """## Reading the figures
+
+Every message costs a process: the sendmail command is started, reads the message from its
+stdin, makes it durable and exits, so the submission rate includes the fork and exec of the
+command (and, for Postfix, of postdrop, which sendmail runs) and its fsyncs, and it is bounded
+by how many workers submit at once. End to end adds the server's pickup of the drop file,
+queueing and delivery to the Maildir; the two rates differ by how far delivery lags behind
+submission. postino watches its maildrop with inotify; Postfix's postdrop wakes pickup through
+the public/pickup socket (pickup's 60 s wakeup timer is only the fallback), so neither side
+waits on a polling interval (the "seconds" and "of which submitting" columns agree to within the
+50 ms poll: delivery keeps up). Both make the same durable writes per message: the drop file
+(fsync'd by the command), a queue file (postino's pickup copies the untrusted drop file into its
+queue; Postfix's pickup hands it to cleanup, which writes an incoming queue file) and the Maildir
+file. The server's CPU time excludes the sendmail processes, which are reported separately; the
+CPU time per message is the steadiest figure. postino's Pss includes libssl/libcrypto, which it
+links, and varies with how many other processes map the same pages at that moment.
 """, "relay": """## Reading the figures
 
 Each message crosses two SMTP hops: smtp-source opens one connection per message to the
@@ -458,11 +499,11 @@ class Postfix:
         os.chmod(self.w, 0o755)
         os.mkdir(os.path.join(self.w, "queue"), 0o755)   # root-owned; `postfix start` fills it
         with open(os.path.join(self.conf, "main.cf"), "w") as f:
-            f.write(POSTFIX_MAIN[mode].format(w=self.w, port=self.port, uid=VUID, gid=VGID,
+            f.write(POSTFIX_MAIN[CONF_MODE[mode]].format(w=self.w, port=self.port, uid=VUID, gid=VGID,
                                               sink=sink_hop()))
         with open(os.path.join(self.conf, "master.cf"), "w") as f:
             f.write(POSTFIX_MASTER.format(port=self.port))
-        if mode == "maildir":
+        if CONF_MODE[mode] == "maildir":
             mail = os.path.join(self.w, "mail")
             os.mkdir(mail, 0o755)
             os.chown(mail, VUID, VGID)    # virtual(8) creates the Maildir as this uid
@@ -490,6 +531,40 @@ class Postfix:
 
     def pids(self):
         return tree(self.master_pid())
+
+    def sendmail_cmd(self, conf=None):
+        """Local submission (sendmail mode): Postfix's sendmail(1), which runs
+        postdrop(1) (setgid postdrop) to write the message into the instance's
+        maildrop/ and wake its pickup(8) through the public/pickup socket."""
+        return [POSTFIX_SENDMAIL, "-C", conf or self.conf, "-f", SENDER, RCPT["sendmail"]]
+
+    def check_postdrop(self):
+        """postdrop must be able to write into this instance's maildrop:
+        the postdrop group, the setgid bit on postdrop(1), and maildrop/ and
+        public/ owned by postfix:postdrop, group-writable/searchable (which
+        `postfix start` normally sets up; `postfix set-permissions` repairs)."""
+        import grp
+        import stat
+        try:
+            gid = grp.getgrnam("postdrop").gr_gid
+        except KeyError:
+            raise BenchError("no postdrop group: reinstall the postfix package")
+        st = os.stat(POSTDROP)
+        if not (st.st_mode & stat.S_ISGID and st.st_gid == gid):
+            raise BenchError("%s is not setgid postdrop: `postfix set-permissions`" % POSTDROP)
+
+        def ok():
+            for d, bits in (("maildrop", 0o030), ("public", 0o010)):
+                st = os.stat(os.path.join(self.w, "queue", d))
+                if st.st_gid != gid or (st.st_mode & bits) != bits:
+                    return False
+            return True
+        if not ok():
+            log("fixing the private instance's maildrop permissions (postfix set-permissions)")
+            run([POSTFIX, "-c", self.conf, "set-permissions"], timeout=120)
+            if not ok():
+                raise BenchError("%s/queue/maildrop or public/ is not writable by the postdrop "
+                                 "group" % self.w)
 
     def stop(self):
         pid = self.master_pid()
@@ -524,7 +599,7 @@ class Postino:
         shutil.rmtree(self.w, ignore_errors=True)
         os.makedirs(os.path.join(self.w, "data"))
         with open(self.conf, "w") as f:
-            f.write(POSTINO_CONF[mode].format(w=self.w, port=self.port, sink=sink_hop()))
+            f.write(POSTINO_CONF[CONF_MODE[mode]].format(w=self.w, port=self.port, sink=sink_hop()))
 
     def start(self):
         if not port_free(self.port):
@@ -543,6 +618,13 @@ class Postino:
         if self.proc is None or self.proc.poll() is not None:
             return []
         return tree(self.proc.pid)
+
+    def sendmail_cmd(self, conf=None):
+        """Local submission (sendmail mode): `postino sendmail`, which writes
+        the message (fsync'd) into DATA_DIR/maildrop/; the server sees it
+        through inotify and queues and delivers it."""
+        return [POSTINO_BIN if conf is None else "postino", "sendmail", "-C", conf or self.conf,
+                "-f", SENDER, RCPT["sendmail"]]
 
     def stop(self):
         if self.proc is None:
@@ -693,6 +775,81 @@ def smtp_source_cmd(mode, sessions, port):
             "-M", HELO, "-f", SENDER, "-t", RCPT[mode], "127.0.0.1:%s" % port]
 
 
+def bench_message(i, size):
+    """Message number i of the sendmail load: a unique Subject and Message-ID
+    and a body of size bytes (lines of 76 x's)."""
+    head = ("From: <%s>\nTo: <%s>\nSubject: bench message %d\n"
+            "Message-ID: <bench.%d@%s>\n\n" % (SENDER, RCPT["sendmail"], i, i, HELO))
+    body = ("x" * 75 + "\n") * (size // 76)
+    body += "x" * (size - len(body) - 1) + "\n" if size - len(body) > 1 else "\n" * (size - len(body))
+    return (head + body).encode()
+
+
+SUBJECT_RE = re.compile(rb"^Subject: bench message (\d+)$", re.M)
+
+
+def sendmail_load(argv):
+    """The sendmail mode's load, run as a child of the driver (like
+    smtp-source): `bench.py --sendmail-load P N SIZE -- CMD...`. P threads
+    each run CMD once per message (message on stdin), messages 0..N-1 dealt
+    round robin; every CMD must exit 0. Prints the CPU time of all the CMD
+    processes (and theirs: postdrop) as "client-cpu SECONDS"."""
+    import threading
+    workers, n, size = int(argv[0]), int(argv[1]), int(argv[2])
+    cmd = argv[4:]
+    errors = []
+
+    def worker(w):
+        for i in range(w, n, workers):
+            if errors:
+                return
+            p = subprocess.run(cmd, input=bench_message(i, size), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+            if p.returncode != 0:
+                errors.append("message %d: %s exited %d: %s" % (
+                    i, cmd[0], p.returncode, p.stderr.decode(errors="replace").strip()[-500:]))
+                return
+    threads = [threading.Thread(target=worker, args=(w,)) for w in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print("client-cpu %.3f" % (ru.ru_utime + ru.ru_stime), flush=True)
+    if errors:
+        print("\n".join(errors[:5]), file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+def load_cmd(mode, sessions, srv):
+    if mode == "sendmail":
+        return [sys.executable, os.path.abspath(__file__), "--sendmail-load", str(sessions),
+                str(MESSAGES), str(MSG_SIZE), "--"] + srv.sendmail_cmd()
+    return smtp_source_cmd(mode, sessions, srv.port)
+
+
+def check_subjects(d):
+    """Every message 0..MESSAGES-1 exactly once in the Maildir directory d
+    (by the Subject the sendmail load gave it); raise otherwise."""
+    seen, bad = {}, 0
+    for name in os.listdir(d):
+        with open(os.path.join(d, name), "rb") as f:
+            head = f.read(4096).split(b"\n\n", 1)[0]
+        m = SUBJECT_RE.search(head)
+        if not m:
+            bad += 1
+            continue
+        i = int(m.group(1))
+        seen[i] = seen.get(i, 0) + 1
+    dup = sum(1 for c in seen.values() if c > 1)
+    missing = sum(1 for i in range(MESSAGES) if i not in seen)
+    if bad or dup or missing or len(seen) != MESSAGES:
+        raise BenchError("Maildir check: %d distinct messages of %d, %d duplicated, %d missing, "
+                         "%d files without a bench Subject" % (len(seen), MESSAGES, dup, missing, bad))
+    return len(seen)
+
+
 def one_run(srv, sessions, mode, sink=None):
     srv.prepare(mode)
     if mode == "relay":
@@ -705,6 +862,8 @@ def one_run(srv, sessions, mode, sink=None):
         else:
             arrived = lambda: count_files(srv.maildir_new)   # noqa: E731
         srv.start()
+        if mode == "sendmail" and srv.name == "postfix":
+            srv.check_postdrop()
         res = measure(srv, sessions, mode, arrived, sink)
         if mode == "relay":
             # wait for stray late (duplicate) deliveries, stop the server so
@@ -725,6 +884,12 @@ def one_run(srv, sessions, mode, sink=None):
             n = count_files(srv.maildir_new)
             if n != MESSAGES:
                 raise BenchError("%d files in Maildir, expected %d" % (n, MESSAGES))
+            if mode == "sendmail":
+                srv.stop()          # nothing more may arrive
+                n = count_files(srv.maildir_new)
+                if n != MESSAGES:
+                    raise BenchError("%d files in Maildir after stop, expected %d" % (n, MESSAGES))
+                res["distinct"] = check_subjects(srv.maildir_new)
         return res
     finally:
         srv.stop()
@@ -752,7 +917,7 @@ def measure(srv, sessions, mode, arrived, sink):
     all0, busy0 = cpu_snap()
     own0, kt0 = own_cpu(), kthread_cpu()
     t0 = time.monotonic()
-    src = subprocess.Popen(smtp_source_cmd(mode, sessions, srv.port), stdin=subprocess.DEVNULL,
+    src = subprocess.Popen(load_cmd(mode, sessions, srv), stdin=subprocess.DEVNULL,
                            stdout=outf, stderr=subprocess.STDOUT)
     deadline = t0 + TIMEOUT
     next_mem = t0
@@ -772,8 +937,8 @@ def measure(srv, sessions, mode, arrived, sink):
                 t_inject = time.monotonic()
                 if src.returncode != 0:
                     outf.seek(0)
-                    raise BenchError("smtp-source exited %d: %s" % (
-                        src.returncode, outf.read().decode(errors="replace")[-2000:]))
+                    raise BenchError("%s exited %d: %s" % (
+                        "the sendmail load" if mode == "sendmail" else "smtp-source", src.returncode, outf.read().decode(errors="replace")[-2000:]))
             if t_inject is not None:
                 # all deliveries can finish only after all injections:
                 # count only then, so the poll does not compete with the load
@@ -805,6 +970,8 @@ def measure(srv, sessions, mode, arrived, sink):
         if src.poll() is None:
             src.kill()
             src.wait()
+        outf.seek(0)
+        src_out = outf.read()
         outf.close()
     elapsed = t_done - t0
     res = {"server": srv.name, "sessions": sessions, "messages": MESSAGES,
@@ -814,6 +981,11 @@ def measure(srv, sessions, mode, arrived, sink):
            "idle_pss_kib": base_pss, "cpu_seconds": round(cpu, 2),
            "busy_before": round(busy, 3), "load1_before": load1,
            "other_busy_during": round(other_share, 3)}
+    if mode == "sendmail":
+        # the sendmail (and postdrop) processes: not the server's CPU time
+        m = re.search(rb"^client-cpu ([0-9.]+)$", src_out, re.M)
+        res.update({"submit_msgs_per_s": round(MESSAGES / (t_inject - t0), 1),
+                    "client_cpu_seconds": float(m.group(1)) if m else None})
     if sink:
         res.update({"sink_base": sink_base, "sink_base_sess": sink_base[0],
                     "sink_cpu_seconds": round(sink_cpu, 2)})
@@ -859,7 +1031,8 @@ def mib(kib):
 
 
 TITLE = {"maildir": "# postino vs Postfix: end-to-end SMTP-to-Maildir benchmark\n",
-         "relay": "# postino vs Postfix: end-to-end relay benchmark (SMTP in, SMTP out to smtp-sink)\n"}
+         "relay": "# postino vs Postfix: end-to-end relay benchmark (SMTP in, SMTP out to smtp-sink)\n",
+         "sendmail": "# postino vs Postfix: local submission benchmark (sendmail command to Maildir)\n"}
 
 
 def render(mode, b):
@@ -868,6 +1041,9 @@ def render(mode, b):
     sessions, messages = b["sessions"], b["messages"]
     names = b["servers"]
     relay = mode == "relay"
+    sm = mode == "sendmail"
+    col = "workers" if sm else "sessions"
+    loader = "the sendmail commands" if sm else "smtp-source"
 
     def pick(srv, s, key):
         return [r[key] for r in results if r["server"] == srv and r["sessions"] == s]
@@ -885,13 +1061,19 @@ def render(mode, b):
                     cells.append("-")
             ratio = "%.2f" % (med["postino"] / med["postfix"]) if len(med) == 2 and med["postfix"] else "-"
             rows.append("| %d | %s | %s | %s |" % (s, cells[0], cells[1], ratio))
+        rows.insert(0, "|---:|---:|---:|---:|")
+        rows.insert(0, "| %s | postino | Postfix | postino / Postfix |" % col)
         return rows
 
     L = [TITLE[mode]]
-    L.append("Generated by `bench/run.sh` (bench/bench.py, `MODE=%s`) on %s (run took %s)." % (
-        mode, b["started"], b["took"]))
+    L.append("Generated by %s on %s (run took %s)." % (
+        "`bench/bench.py` (`MODE=sendmail`)" if sm else
+        "`bench/run.sh` (bench/bench.py, `MODE=%s`)" % mode, b["started"], b["took"]))
     L.append("%d message(s) of %d bytes of body per run, %d run(s) per server and session count; "
              "figures are medians (min-max in brackets).\n" % (messages, b["msg_size"], b["runs"]))
+    if "load_start" in b:
+        L.append("Load average (1, 5, 15 min) when this mode's runs began: %s.%s\n" % (
+            b["load_start"], (" " + b["note"]) if b.get("note") else ""))
     if "postino" not in names:
         L.append("**Postfix only** (ONLY=postfix): the postino columns are empty. "
                  "Run `make bench` for the comparison.\n")
@@ -915,23 +1097,32 @@ def render(mode, b):
     if relay:
         L.append("## Throughput: messages/s, end to end (smtp-source start until smtp-sink has "
                  "received all of them)\n")
+    elif sm:
+        L.append("## Submission: messages/s until every sendmail command has exited 0\n")
+        L.append("The rate at which W parallel workers (the first column) get messages accepted "
+                 "(durably queued) by the sendmail command, one process per message. Delivery "
+                 "keeps up with submission, so the end-to-end rate below is close to it (the "
+                 "Maildir is counted every 50 ms once the last command has exited).\n")
+        L += table("submit_msgs_per_s", "%.0f")
+        L.append("")
+        L.append("## Throughput: messages/s, end to end (first sendmail started until all are in "
+                 "the Maildir)\n")
     else:
         L.append("## Throughput: messages/s, end to end (smtp-source start until all are in the Maildir)\n")
-    L.append("| sessions | postino | Postfix | postino / Postfix |")
-    L.append("|---:|---:|---:|---:|")
     L += table("msgs_per_s", "%.0f")
     L.append("")
 
     L.append("## Peak memory: proportional set size (Pss) summed over the server's processes, MiB\n")
     L.append("Sampled every 100 ms from /proc/PID/smaps_rollup during the run; Rss (summed, so "
              "shared pages count once per process) for reference%s.\n" % (
-                 "; smtp-sink is not counted" if relay else ""))
+                 "; smtp-sink is not counted" if relay else
+                 "; the sendmail commands (and Postfix's postdrop) are not counted" if sm else ""))
     if relay:
-        L.append("| sessions | postino Pss | Postfix Pss | Pss postino / Postfix | postino Rss "
+        L.append("| %s | postino Pss | Postfix Pss | Pss postino / Postfix | postino Rss " % col +
                  "| Postfix Rss | Rss postino / Postfix |")
         L.append("|---:|---:|---:|---:|---:|---:|---:|")
     else:
-        L.append("| sessions | postino Pss | Postfix Pss | postino / Postfix | postino Rss | Postfix Rss |")
+        L.append("| %s | postino Pss | Postfix Pss | postino / Postfix | postino Rss | Postfix Rss |" % col)
         L.append("|---:|---:|---:|---:|---:|---:|")
     for s in sessions:
         row, med, rss, rmed = [], {}, [], {}
@@ -960,11 +1151,18 @@ def render(mode, b):
 
     L.append("## CPU time of the server, ms per message (user + system, all its processes)\n")
     L.append("Less sensitive than messages/s to other load on the machine; "
-             "smtp-source's%s own CPU time is not counted.\n" % (" and smtp-sink's" if relay else ""))
-    L.append("| sessions | postino | Postfix | postino / Postfix |")
-    L.append("|---:|---:|---:|---:|")
+             "%s%s own CPU time is not counted.\n" % (
+                 "the sendmail commands' (and postdrop's)" if sm else "smtp-source's",
+                 " and smtp-sink's" if relay else ""))
     L += table("cpu_seconds", "%.2f", 1000.0 / messages)
     L.append("")
+    if sm:
+        L.append("## CPU time of the sendmail commands, ms per message (user + system)\n")
+        L.append("The client side, not in the server's figures above: `postino sendmail`, or "
+                 "Postfix's sendmail and the postdrop it runs (the driver's own Python threads "
+                 "are not counted).\n")
+        L += table("client_cpu_seconds", "%.2f", 1000.0 / messages)
+        L.append("")
 
     if relay:
         L.append("## At the sink\n")
@@ -997,7 +1195,7 @@ def render(mode, b):
 
     L.append("## Every run\n")
     L.append("\"Other load\" is the share of all CPUs that something other than the server, "
-             "smtp-source, %sthe driver, the kernel's threads and interrupts kept busy: in the second "
+             + loader + ", %sthe driver, the kernel's threads and interrupts kept busy: in the second "
              "before the run (server up and idle) and during the run; \"load\" is the 1-minute "
              "load average at the start (which counts the benchmark's own earlier runs too).\n" % (
                  "smtp-sink, " if relay else ""))
@@ -1008,9 +1206,10 @@ def render(mode, b):
         L.append("**Warning: during %d of %d runs other work kept more than 10%% of the CPUs "
                  "busy; their messages/s understate the server.** Rerun on a quiet machine "
                  "for figures to quote.\n" % (len(busy), len(results)))
-    extra_h = " sink msgs / distinct | sink sessions | sink CPU s |" if relay else ""
-    extra_a = "---:|---:|---:|" if relay else ""
-    L.append("| server | sessions | run | seconds | of which injecting | msgs/s | peak Pss MiB "
+    extra_h = " sink msgs / distinct | sink sessions | sink CPU s |" if relay else \
+        " submit msgs/s | sendmail CPU s | distinct in Maildir |" if sm else ""
+    extra_a = "---:|---:|---:|" if relay or sm else ""
+    L.append("| server | " + col + " | run | seconds | of which " + ("submitting" if sm else "injecting") + " | msgs/s | peak Pss MiB "
              "| peak Rss MiB | CPU s | other load before | other load during | load |" + extra_h)
     L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + extra_a)
     for r in results:
@@ -1018,6 +1217,9 @@ def render(mode, b):
         if relay:
             extra = " %d / %d | %d | %.1f |" % (r["sink_messages"], r["sink_distinct"],
                                                r["sink_sessions"], r["sink_cpu_seconds"])
+        elif sm:
+            extra = " %.0f | %s | %d |" % (r["submit_msgs_per_s"], "-" if r["client_cpu_seconds"] is None
+                                           else "%.1f" % r["client_cpu_seconds"], r["distinct"])
         L.append("| %s | %d | %d | %.2f | %.2f | %.0f | %s | %s | %.1f | %.0f%% | %.0f%% | %.1f |%s" % (
             r["server"], r["sessions"], r["run"], r["seconds"], r["inject_seconds"],
             r["msgs_per_s"], mib(r["peak_pss_kib"]), mib(r["peak_rss_kib"]),
@@ -1037,6 +1239,25 @@ def render(mode, b):
                  "every 50 ms once smtp-source has finished) reaches the number sent. Both servers "
                  "fsync their queue files; the sink does not fsync. Runs alternate between the "
                  "servers.\n" % sink_hop())
+    elif sm:
+        L.append("Both servers are set up exactly as in the maildir mode (same main.cf, master.cf "
+                 "with its pickup service, and postino.conf; their SMTP listeners are up but "
+                 "unused). Before each run the server's scratch directory is removed and made "
+                 "anew and `sync` is run; the server is started, and the clock starts when the "
+                 "load does: W worker threads of a Python driver (`bench.py --sendmail-load`) each "
+                 "run the server's sendmail command once per message, the message (%d bytes of "
+                 "body, a unique `Subject: bench message I` and Message-ID) on its stdin, the "
+                 "messages dealt round robin; every command must exit 0. Submission ends when the "
+                 "last one has exited; the clock stops when the recipient's Maildir `new/` holds "
+                 "all the messages (counted every 50 ms from then on). The server is then "
+                 "stopped and the Maildir checked: exactly N files, every subject 0..N-1 exactly "
+                 "once, or the run fails. `postino sendmail` writes the message to "
+                 "`DATA_DIR/maildrop/` (file and directory fsync'd) and the server picks it up "
+                 "through inotify; Postfix's sendmail runs postdrop (setgid postdrop), which "
+                 "writes `queue/maildrop/` and wakes pickup(8) through `public/pickup`, and "
+                 "pickup passes the message to cleanup, qmgr and virtual(8). Both fsync queue "
+                 "files and Maildir files. Both commands run as root. Runs alternate between the "
+                 "servers.\n" % b["msg_size"])
     else:
         L.append("Before each run the server's scratch directory is removed and made anew and `sync` "
                  "is run; the server is started, and the clock starts when smtp-source does. "
@@ -1045,8 +1266,15 @@ def render(mode, b):
                  "recipient's Maildir `new/` holds all the messages (counted every 50 ms once "
                  "smtp-source has finished). Both servers fsync queue files and Maildir files. "
                  "Runs alternate between the servers.\n")
-    L.append("Load, for S in %s:\n" % " ".join(map(str, sessions)))
-    L.append("```\n%s\n```\n" % " ".join(smtp_source_cmd(mode, "S", "PORT")))
+    if sm:
+        L.append("Load, for W in %s, once per message and worker (message on stdin):\n" %
+                 " ".join(map(str, sessions)))
+        L.append("```\n%s     # postino\n%s    # Postfix\n```\n" % (
+            " ".join(Postino(".").sendmail_cmd("DIR/postino/postino.conf")),
+            " ".join(Postfix(".").sendmail_cmd("DIR/postfix/etc"))))
+    else:
+        L.append("Load, for S in %s:\n" % " ".join(map(str, sessions)))
+        L.append("```\n%s\n```\n" % " ".join(smtp_source_cmd(mode, "S", "PORT")))
     if relay:
         L.append("Sink (started before the server, as root; it drops to %s; SINKDIR is a "
                  "directory on %s):\n" % (SINK_USER, b.get("sink_dir", SINK_DIR)))
@@ -1056,7 +1284,7 @@ def render(mode, b):
         "; mailboxes owned by uid/gid %d/%d" % (VUID, VGID)))
     L.append("```\npostfix -c DIR/postfix/etc start      # stop: postfix -c DIR/postfix/etc stop\n```\n")
     L.append("DIR/postfix/etc/main.cf:\n")
-    L.append("```\n%s```\n" % POSTFIX_MAIN[mode].format(w="DIR/postfix", port=b["pf_port"], uid=VUID,
+    L.append("```\n%s```\n" % POSTFIX_MAIN[CONF_MODE[mode]].format(w="DIR/postfix", port=b["pf_port"], uid=VUID,
                                                          gid=VGID, sink=b.get("sink", sink_hop())))
     L.append("DIR/postfix/etc/master.cf:\n")
     L.append("```\n%s```\n" % POSTFIX_MASTER.format(port=b["pf_port"]))
@@ -1065,10 +1293,16 @@ def render(mode, b):
     L.append("postino (PORT %d):\n" % b["pi_port"])
     L.append("```\npostino serve -c DIR/postino/postino.conf\n```\n")
     L.append("DIR/postino/postino.conf:\n")
-    L.append("```\n%s```\n" % POSTINO_CONF[mode].format(w="DIR/postino", port=b["pi_port"],
+    L.append("```\n%s```\n" % POSTINO_CONF[CONF_MODE[mode]].format(w="DIR/postino", port=b["pi_port"],
                                                          sink=b.get("sink", sink_hop())))
-    L.append("Reproduce: `make bench` (both modes) or `MODE=%s RUNS=%d MESSAGES=%d SESSIONS=\"%s\" "
-             "bench/run.sh`.\n" % (mode, b["runs"], messages, " ".join(map(str, sessions))))
+    if sm:
+        L.append("Reproduce (as root, after `make build/postino`): `MODE=sendmail RUNS=%d "
+                 "MESSAGES=%d SESSIONS=\"%s\" python3 bench/bench.py` (MODE=both, the default "
+                 "of `make bench`, does not include this mode).\n" % (
+                     b["runs"], messages, " ".join(map(str, sessions))))
+    else:
+        L.append("Reproduce: `make bench` (both modes) or `MODE=%s RUNS=%d MESSAGES=%d SESSIONS=\"%s\" "
+                 "bench/run.sh`.\n" % (mode, b["runs"], messages, " ".join(map(str, sessions))))
     return "\n".join(L)
 
 
@@ -1094,7 +1328,8 @@ def read_sections(path):
 
 
 def write_sections(path, sections):
-    parts = ["<!-- Written by bench/bench.py: one section per mode (MODE=maildir, MODE=relay); "
+    parts = ["<!-- Written by bench/bench.py: one section per mode (MODE=maildir, MODE=relay, "
+             "MODE=sendmail); "
              "a run of one mode rewrites its own section only. -->\n"]
     for m in MODES:
         if m in sections:
@@ -1151,10 +1386,13 @@ def run_mode(mode, servers, sink, results, failures):
 def main():
     if os.geteuid() != 0:
         sys.exit("bench: must run as root (the Postfix master needs it)")
-    modes = list(MODES) if MODE == "both" else [MODE]
+    global MESSAGES
+    modes = list(BOTH) if MODE == "both" else [MODE]
     if any(m not in MODES for m in modes):
-        sys.exit("bench: MODE must be maildir, relay or both")
-    tools = [SMTP_SOURCE, POSTFIX] + ([SMTP_SINK] if "relay" in modes else [])
+        sys.exit("bench: MODE must be maildir, relay, sendmail or both (maildir and relay)")
+    tools = [POSTFIX] + ([SMTP_SOURCE] if set(modes) & set(BOTH) else []) + \
+        ([SMTP_SINK] if "relay" in modes else []) + \
+        ([POSTFIX_SENDMAIL, POSTDROP] if "sendmail" in modes else [])
     for tool in tools:
         if not os.access(tool, os.X_OK):
             sys.exit("bench: %s not found: install the postfix package "
@@ -1189,6 +1427,7 @@ def main():
             os.chown(sink_top, VUID, VGID)      # smtp-sink writes as nobody
             sink = Sink(sink_top)
         for mode in modes:
+            MESSAGES = messages_for(mode)
             started = datetime.datetime.now(datetime.timezone.utc)
             log("%s: scratch directory %s (%s), %d run(s) x sessions %s x %s, %d messages" % (
                 mode, top, info["fs"], RUNS, sessions_for(mode), [s.name for s in servers],
@@ -1199,6 +1438,8 @@ def main():
                             "servers": [s.name for s in servers], "retry_busy": RETRY_BUSY,
                             "pf_port": PF_PORT, "pi_port": PI_PORT,
                             "started": started.strftime("%Y-%m-%d %H:%M UTC"),
+                            "load_start": " ".join(open("/proc/loadavg").read().split()[:3]),
+                            "note": os.environ.get("BENCH_NOTE", "").strip(),
                             "results": results, "failures": failures}
             if mode == "relay":
                 blocks[mode].update({"sink": sink_hop(), "settle": SETTLE, "sink_dir": SINK_DIR,
@@ -1240,4 +1481,6 @@ def main():
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--sendmail-load"]:
+        sys.exit(sendmail_load(sys.argv[2:]))
     sys.exit(main())

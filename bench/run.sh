@@ -1,6 +1,6 @@
 #!/bin/bash
 # Benchmark postino against a private Postfix instance on this machine, in two
-# modes (MODE=both, the default, runs both; MODE=maildir or MODE=relay one):
+# modes (MODE=both, the default, runs maildir and relay; MODE=maildir, relay or sendmail one):
 #   maildir: smtp-source sends MESSAGES 4 KiB messages over 1, 10 and 50
 #            sessions to each server, which delivers them to a local Maildir;
 #   relay:   the same over 10 and 50 sessions, and each server relays them to
@@ -45,8 +45,9 @@ export MODE=${MODE:-both}
 case "$MODE" in
   maildir) n_sess=$(wc -w <<<"${SESSIONS:-1 10 50}") ;;
   relay)   n_sess=$(wc -w <<<"${SESSIONS:-10 50}") ;;
+  sendmail) n_sess=$(wc -w <<<"${SESSIONS:-1 8}") ;;
   both)    n_sess=$(( $(wc -w <<<"${SESSIONS:-1 10 50}") + $(wc -w <<<"${SESSIONS:-10 50}") )) ;;
-  *) echo "bench: MODE must be maildir, relay or both" >&2; exit 1 ;;
+  *) echo "bench: MODE must be maildir, relay, sendmail or both" >&2; exit 1 ;;
 esac
 if [ "$MODE" != maildir ] && ! command -v smtp-sink >/dev/null 2>&1 && [ ! -x /usr/sbin/smtp-sink ]; then
   echo "bench: smtp-sink missing: POSTINO_BENCH=1 ./scripts/install-deps.sh" >&2
