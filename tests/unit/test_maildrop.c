@@ -13,21 +13,7 @@
 #include "mail/maildrop.h"
 #include "testutil.h"
 
-static char tmpdir[64];
-
-static int setup(void **st)
-{
-    (void)st;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/postino-maildrop-XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **st)
-{
-    (void)st;
-    testutil_rm_rf(tmpdir);
-    return 0;
-}
+TESTUTIL_TMPDIR_FIXTURES("maildrop")
 
 static void test_name_id(void **st)
 {

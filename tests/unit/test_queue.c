@@ -14,21 +14,7 @@
 #include "mail/queue.h"
 #include "testutil.h"
 
-static char tmpdir[64];
-
-static int setup(void **st)
-{
-    (void)st;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/postino-queue-XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **st)
-{
-    (void)st;
-    testutil_rm_rf(tmpdir);
-    return 0;
-}
+TESTUTIL_TMPDIR_FIXTURES("queue")
 
 static void new_env(struct envelope *e)
 {

@@ -3,6 +3,7 @@
 #define POSTINO_TESTUTIL_H
 #include <ftw.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 static int testutil_rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
@@ -18,5 +19,24 @@ static inline void testutil_rm_rf(const char *path)
 {
     nftw(path, testutil_rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
+
+/*
+ * A temporary folder per test, made by setup() and removed by teardown():
+ *   TESTUTIL_TMPDIR_FIXTURES("queue")  ->  static char tmpdir[], setup, teardown
+ */
+#define TESTUTIL_TMPDIR_FIXTURES(name)                                             \
+    static char tmpdir[64];                                                        \
+    static int setup(void **st)                                                    \
+    {                                                                              \
+        (void)st;                                                                  \
+        snprintf(tmpdir, sizeof tmpdir, "/tmp/postino-" name "-XXXXXX");           \
+        return mkdtemp(tmpdir) ? 0 : -1;                                           \
+    }                                                                              \
+    static int teardown(void **st)                                                 \
+    {                                                                              \
+        (void)st;                                                                  \
+        testutil_rm_rf(tmpdir);                                                    \
+        return 0;                                                                  \
+    }
 
 #endif
