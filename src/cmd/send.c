@@ -6,6 +6,7 @@
  */
 #include "cmd/cmd.h"
 #include "lib/buf.h"
+#include "lib/fsio.h"
 #include "proto/xtext.h"
 
 #include <ctype.h>
@@ -79,23 +80,14 @@ static void usage(FILE *f)
 
 static int conn_write(struct sconn *c, const char *p, size_t n)
 {
+    if (!c->ssl)
+        return fsio_write_all(c->fd, p, n); /* SIGPIPE is ignored: a closed peer is EPIPE */
     while (n > 0) {
-        if (c->ssl) {
-            int w = SSL_write(c->ssl, p, n > 65536 ? 65536 : (int)n);
-            if (w <= 0)
-                return -1;
-            p += w;
-            n -= (size_t)w;
-        } else {
-            ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
-            if (w < 0) {
-                if (errno == EINTR)
-                    continue;
-                return -1;
-            }
-            p += w;
-            n -= (size_t)w;
-        }
+        int w = SSL_write(c->ssl, p, n > 65536 ? 65536 : (int)n);
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
     }
     return 0;
 }

@@ -9,6 +9,7 @@
  */
 #include "cmd/cmd.h"
 #include "cmd/sendmail.h"
+#include "lib/alloc.h"
 #include "lib/str.h"
 #include "proto/addr.h"
 #include "proto/addrlist.h"
@@ -121,9 +122,7 @@ static int sm_option(struct sm_args *a, int argc, char **argv, int *i)
 static int sm_parse_args(struct sm_args *a, int argc, char **argv)
 {
     a->dot_ends = 1;
-    a->rcpts = calloc((size_t)argc + 1, sizeof *a->rcpts);
-    if (!a->rcpts)
-        return -1;
+    a->rcpts = xcalloc((size_t)argc + 1, sizeof *a->rcpts);
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--") == 0) {
             while (++i < argc)
@@ -191,7 +190,7 @@ static int sm_dsn_options(const struct sm_args *a, struct sm_drop *d)
                             "ASCII characters\n", DSN_ENVID_MAX);
             return -1;
         }
-        d->env.envid = strdup(a->envid);
+        d->env.envid = xstrdup(a->envid);
     }
     return 0;
 }
@@ -326,7 +325,7 @@ int cmd_sendmail(int argc, char **argv)
     else if (a.mode == SM_FLUSH)
         status = sm_queue(&a, "flush");
     else if (a.mode == SM_SMTP)
-        status = sm_smtp_session(&c, a.verbose);
+        status = sm_smtp_session(&c);
     else if (a.mode == SM_NEWALIASES)
         fprintf(stderr, "postino: the aliases file is read by the server; nothing to rebuild\n");
     else

@@ -40,6 +40,6 @@ const char *sm_default_domain(const struct conf *c);
 void sm_login_name(char *out, size_t size);
 
 /* -bs: an SMTP dialogue on stdin/stdout; returns the exit status. */
-int sm_smtp_session(const struct conf *c, int verbose);
+int sm_smtp_session(const struct conf *c);
 
 #endif

@@ -6,6 +6,7 @@
  * "250 queued" comes only after it is durably stored there.
  */
 #include "cmd/sendmail.h"
+#include "lib/alloc.h"
 #include "lib/buf.h"
 #include "lib/str.h"
 #include "proto/smtp_parse.h"
@@ -115,7 +116,7 @@ static void bs_mail(struct bs *b, const struct smtp_cmd *cmd)
     sm_drop_init(&b->drop, b->conf, sender, NULL);
     b->has_drop = 1;
     b->drop.env.ret = mp.ret;
-    b->drop.env.envid = mp.has_envid ? strdup(mp.envid) : NULL;
+    b->drop.env.envid = mp.has_envid ? xstrdup(mp.envid) : NULL;
     b->state = BS_MAIL;
     bs_reply(b, "250 2.1.0 Ok");
 }
@@ -222,12 +223,11 @@ static void bs_command(struct bs *b, const char *line, size_t len)
     }
 }
 
-int sm_smtp_session(const struct conf *c, int verbose)
+int sm_smtp_session(const struct conf *c)
 {
     struct bs b = {.conf = c, .state = BS_GREETED};
     struct buf line;
     int partial;
-    (void)verbose;
     buf_init(&line, BUF_UNLIMITED);
     bs_reply(&b, "220 %s ESMTP postino", c->hostname);
     while (b.state != BS_QUIT && !b.write_failed && bs_read_line(&line, BS_LINE_MAX, &partial)) {

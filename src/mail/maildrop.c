@@ -12,7 +12,6 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #define MAILDROP_ID_LEN 16
@@ -62,21 +61,19 @@ static int maildrop_sync_dir(const struct queue_writer *w)
     return r;
 }
 
-static void maildrop_random(char *out, size_t size)
+/* 16 random hex digits: a name other users cannot guess. -1 without a random source. */
+static int maildrop_random(char out[MAILDROP_RAND_LEN + 1])
 {
     static const char hex[] = "0123456789abcdef";
     unsigned char r[MAILDROP_RAND_LEN / 2];
-    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
-        /* no entropy source: still unique through the pid and the clock */
-        uint64_t v = ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)out ^ (uint64_t)time(NULL);
-        memcpy(r, &v, sizeof r < sizeof v ? sizeof r : sizeof v);
+    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
+        return -1;
+    for (size_t i = 0; i < sizeof r; i++) {
+        out[2 * i] = hex[r[i] >> 4];
+        out[2 * i + 1] = hex[r[i] & 15];
     }
-    size_t j = 0;
-    for (size_t i = 0; i < sizeof r && j + 2 < size; i++) {
-        out[j++] = hex[r[i] >> 4];
-        out[j++] = hex[r[i] & 15];
-    }
-    out[j] = '\0';
+    out[MAILDROP_RAND_LEN] = '\0';
+    return 0;
 }
 
 int maildrop_open(const char *data_dir, struct envelope *e, struct queue_writer *w)
@@ -89,7 +86,8 @@ int maildrop_open(const char *data_dir, struct envelope *e, struct queue_writer 
     for (int tries = 0; tries < 8; tries++) {
         if (tries > 0 || !e->id[0]) /* the caller may have chosen the id (a Message-ID uses it) */
             queue_new_id(e->id);
-        maildrop_random(rnd, sizeof rnd);
+        if (maildrop_random(rnd) < 0)
+            return -1;
         str_fmt(name, sizeof name, "%s.%s", e->id, rnd);
         /* readable by the server's user, who may not be the submitter; the
          * directory cannot be listed, and the name is not guessable */

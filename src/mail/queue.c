@@ -346,8 +346,9 @@ static int queue_load_head(int fd, struct envelope *e)
             r = -1;
             break;
         }
-        /* parse once the head is complete: not again after every chunk */
-        if (!memmem(b.data, b.len, "\ndata\n", 6))
+        /* parse once the head is complete, looking only at what is new */
+        size_t from = b.len - (size_t)n > 5 ? b.len - (size_t)n - 5 : 0;
+        if (!memmem(b.data + from, b.len - from, "\ndata\n", 6))
             continue;
         envelope_free(e);
         r = envelope_parse_head(b.data, b.len, e);

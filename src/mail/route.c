@@ -100,6 +100,13 @@ size_t route_expand(const struct conf *c, struct envelope *e, size_t i)
     return route_expand_depth(c, e, i, 0);
 }
 
+void route_expand_all(const struct conf *c, struct envelope *e)
+{
+    size_t n = e->n_rcpts; /* the targets appended are expanded by route_expand itself */
+    for (size_t i = 0; i < n; i++)
+        route_expand(c, e, i);
+}
+
 void route_next_hop(const struct conf *c, const char *domain, struct route_hop *hop)
 {
     memset(hop, 0, sizeof *hop);

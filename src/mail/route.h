@@ -51,5 +51,7 @@ int route_split(const char *addr, char *local, size_t lsize, char *domain, size_
  * addresses already pending in e). Returns the number of recipients added.
  */
 size_t route_expand(const struct conf *c, struct envelope *e, size_t i);
+/* Expands every recipient of a new message (at SMTP DATA, at pickup). */
+void route_expand_all(const struct conf *c, struct envelope *e);
 
 #endif

@@ -7,6 +7,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
+#include <stdlib.h>
 #include <netinet/in.h>
 #include <string.h>
 
@@ -58,4 +60,52 @@ size_t netconn_unsent(struct bufferevent *bev)
     if (lower)
         n += evbuffer_get_length(bufferevent_get_output(lower));
     return n;
+}
+
+/* libevent fails these only when out of memory. */
+static struct bufferevent *netconn_checked(struct bufferevent *bev)
+{
+    if (!bev) {
+        log_err("cannot create a bufferevent: out of memory");
+        abort();
+    }
+    return bev;
+}
+
+struct bufferevent *netconn_bev_new(struct event_base *base, evutil_socket_t fd, SSL *ssl)
+{
+    if (!ssl)
+        return netconn_checked(bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE));
+    return netconn_checked(bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                                          BEV_OPT_CLOSE_ON_FREE));
+}
+
+struct bufferevent *netconn_start_tls(struct event_base *base, struct bufferevent *plain, SSL *ssl,
+                                      size_t *junk)
+{
+    struct evbuffer *in = bufferevent_get_input(plain);
+    *junk = evbuffer_get_length(in);
+    evbuffer_drain(in, *junk);
+    return netconn_checked(bufferevent_openssl_filter_new(base, plain, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                                          BEV_OPT_CLOSE_ON_FREE));
+}
+
+/*
+ * A TLS filter re-arms its write timer after every write, even with nothing
+ * left to send, so there the write timeout goes to the socket below it,
+ * which has the socket semantics (armed only while output waits); the
+ * filter passes it up.
+ */
+void netconn_attach(struct bufferevent *bev, bufferevent_data_cb on_read,
+                    bufferevent_data_cb on_write, bufferevent_event_cb on_event, void *ctx,
+                    size_t read_high, const struct timeval *idle, int tls)
+{
+    struct bufferevent *lower = bufferevent_get_underlying(bev);
+    bufferevent_setcb(bev, on_read, on_write, on_event, ctx);
+    bufferevent_setwatermark(bev, EV_READ, 0, read_high);
+    bufferevent_set_timeouts(bev, idle, lower ? NULL : idle);
+    if (lower)
+        bufferevent_set_timeouts(lower, NULL, idle);
+    if (tls) /* a client that closes without close_notify has said QUIT, or nothing */
+        bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 }

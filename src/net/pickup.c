@@ -127,9 +127,7 @@ static void pickup_envelope(struct pickup_job *pj, const struct envelope *drop, 
     for (size_t i = 0; i < drop->n_rcpts; i++)
         envelope_add_rcpt(e, drop->rcpts[i].addr, drop->rcpts[i].notify, drop->rcpts[i].orcpt, -1,
                           RCPT_PENDING);
-    size_t n = e->n_rcpts;
-    for (size_t i = 0; i < n; i++)
-        route_expand(pj->p->conf, e, i);
+    route_expand_all(pj->p->conf, e);
 }
 
 static void pickup_received(struct pickup_job *pj, struct buf *b)
@@ -260,13 +258,11 @@ static void pickup_job_done(struct diskq_job *j)
     struct pickup_job *pj = j->ctx;
     struct pickup *p = pj->p;
     pickup_log(pj, j->failed, j->err);
-    if (!j->failed && pj->outcome == PICKUP_QUEUED) {
+    if (!j->failed && pj->outcome == PICKUP_QUEUED)
         sched_add(p->sched, &pj->env);
-        p->progress = 1;
-    } else if (pj->writer_open) {
+    else if (pj->writer_open)
         queue_writer_abort(&pj->w); /* removes a copy that is not durably queued */
-    }
-    if (!j->failed && pj->outcome != PICKUP_RETRY)
+    if (!j->failed && pj->outcome != PICKUP_RETRY) /* the file is gone or set aside */
         p->progress = 1;
     diskq_job_release(j);
     envelope_free(&pj->env);

@@ -610,23 +610,8 @@ static void pop3s_attach(struct pop3_session *s)
 {
     int64_t ms = s->srv->conf->timeout_pop3_ms;
     struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
-    struct bufferevent *lower = bufferevent_get_underlying(s->bev);
-    bufferevent_setcb(s->bev, pop3s_on_read, pop3s_on_write, pop3s_on_event, s);
-    bufferevent_setwatermark(s->bev, EV_READ, 0, 64 * 1024);
-    bufferevent_set_timeouts(s->bev, &tv, lower ? NULL : &tv);
-    if (lower)
-        bufferevent_set_timeouts(lower, NULL, &tv);
-    if (s->tls)
-        bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
-}
-
-static struct bufferevent *pop3s_checked(struct bufferevent *bev)
-{
-    if (!bev) {
-        log_err("pop3: cannot create a bufferevent: out of memory");
-        abort();
-    }
-    return bev;
+    netconn_attach(s->bev, pop3s_on_read, pop3s_on_write, pop3s_on_event, s, 64 * 1024, &tv,
+                   s->tls);
 }
 
 static int pop3s_start_tls(struct pop3_session *s)
@@ -635,11 +620,10 @@ static int pop3s_start_tls(struct pop3_session *s)
     if (!ssl)
         return -1;
     pop3s_reply(s, "+OK Begin TLS negotiation");
-    struct evbuffer *in = bufferevent_get_input(s->bev);
-    evbuffer_drain(in, evbuffer_get_length(in)); /* plaintext sent after STLS: CVE-2011-0411 */
-    struct bufferevent *plain = s->bev;
-    s->bev = pop3s_checked(bufferevent_openssl_filter_new(
-        s->srv->base, plain, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE));
+    size_t junk;
+    s->bev = netconn_start_tls(s->srv->base, s->bev, ssl, &junk);
+    if (junk)
+        log_warn("pop3: %s: discarded %zu octets sent after STLS", s->client_ip, junk);
     s->tls = 1;
     pop3s_attach(s);
     bufferevent_enable(s->bev, EV_READ | EV_WRITE);
@@ -654,21 +638,15 @@ static void pop3s_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct
     (void)l;
     (void)socklen;
     evutil_make_socket_nonblocking(fd);
-    struct bufferevent *bev;
-    if (pl->kind == LISTEN_POP3S) {
-        SSL *ssl = tls_server_new(srv->tls_ctx);
-        if (!ssl) {
-            evutil_closesocket(fd);
-            return;
-        }
-        bev = bufferevent_openssl_socket_new(srv->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                             BEV_OPT_CLOSE_ON_FREE);
-    } else {
-        bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    SSL *ssl = NULL;
+    if (pl->kind == LISTEN_POP3S && !(ssl = tls_server_new(srv->tls_ctx))) {
+        evutil_closesocket(fd);
+        return;
     }
+    struct bufferevent *bev = netconn_bev_new(srv->base, fd, ssl);
     struct pop3_session *s = xcalloc(1, sizeof *s);
     s->srv = srv;
-    s->bev = pop3s_checked(bev);
+    s->bev = bev;
     s->send_fd = -1;
     s->tls = pl->kind == LISTEN_POP3S;
     s->loopback = netconn_is_loopback(sa);

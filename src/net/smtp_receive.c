@@ -87,9 +87,7 @@ void smtps_data_start(struct smtps_session *s)
     e->helo = xstrdup(s->helo);
     e->client = xstrdup(s->client_ip);
     e->auth = s->auth_user[0] ? xstrdup(s->auth_user) : NULL;
-    size_t n = e->n_rcpts;
-    for (size_t i = 0; i < n; i++)
-        route_expand(srv->conf, e, i);
+    route_expand_all(srv->conf, e);
     if (queue_writer_open(srv->queue, e, &s->tx.writer) < 0) {
         log_err("%s: cannot create queue file: %s", e->id, strerror(errno));
         queue_writer_abort(&s->tx.writer);

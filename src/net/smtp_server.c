@@ -315,48 +315,21 @@ static unsigned smtps_count_ip(const struct smtp_server *srv, const char *ip)
     return n;
 }
 
-/*
- * Hooks s->bev (new, or just wrapped in TLS) to the session: callbacks,
- * limits, timeouts. timeout_server bounds both a silent client (read) and
- * one that does not take its replies (write). A TLS filter re-arms its
- * write timer after every write, even with nothing left to send, so there
- * the write timeout goes to the socket below it, which has the socket
- * semantics (armed only while output waits); the filter passes it up.
- */
+/* Hooks s->bev (new, or just wrapped in TLS) to the session; timeout_server bounds reads and writes. */
 static void smtps_attach_bev(struct smtps_session *s)
 {
     struct timeval tv = smtps_timeout(s);
-    struct bufferevent *lower = bufferevent_get_underlying(s->bev);
-    bufferevent_setcb(s->bev, smtps_on_read, NULL, smtps_on_event, s);
-    bufferevent_setwatermark(s->bev, EV_READ, 0, SMTPS_READ_HIGH);
-    bufferevent_set_timeouts(s->bev, &tv, lower ? NULL : &tv);
-    if (lower)
-        bufferevent_set_timeouts(lower, NULL, &tv);
-    if (s->tls) /* a client that closes without close_notify has still said QUIT, or nothing */
-        bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
-}
-
-/* libevent fails these only when out of memory: abort as xmalloc does. */
-static struct bufferevent *smtps_checked(struct bufferevent *bev)
-{
-    if (!bev) {
-        log_err("smtp: cannot create a bufferevent: out of memory");
-        abort();
-    }
-    return bev;
+    netconn_attach(s->bev, smtps_on_read, NULL, smtps_on_event, s, SMTPS_READ_HIGH, &tv, s->tls);
 }
 
 /* The connection's bufferevent: plain, or TLS from the first byte on a smtps listener. NULL on error. */
 static struct bufferevent *smtps_new_bev(struct smtp_server *srv, evutil_socket_t fd,
                                          enum listen_kind kind)
 {
-    if (kind != LISTEN_SMTPS)
-        return smtps_checked(bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE));
-    SSL *ssl = tls_server_new(srv->tls_ctx);
-    if (!ssl)
+    SSL *ssl = NULL;
+    if (kind == LISTEN_SMTPS && !(ssl = tls_server_new(srv->tls_ctx)))
         return NULL;
-    return smtps_checked(bufferevent_openssl_socket_new(srv->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                                        BEV_OPT_CLOSE_ON_FREE));
+    return netconn_bev_new(srv->base, fd, ssl);
 }
 
 static struct smtps_session *smtps_new(struct smtp_server *srv, evutil_socket_t fd,
@@ -393,26 +366,16 @@ int smtps_start_tls(struct smtps_session *s)
     if (!ssl)
         return -1;
     smtps_reply(s, "220 2.0.0 Ready to start TLS");
-    /* CVE-2011-0411: what the client sent after STARTTLS was sent in the clear. */
-    struct evbuffer *in = bufferevent_get_input(s->bev);
-    size_t junk = evbuffer_get_length(in);
-    if (junk) {
+    size_t junk;
+    s->bev = netconn_start_tls(s->srv->base, s->bev, ssl, &junk);
+    if (junk)
         log_warn("smtp: %s: discarded %zu octets sent after STARTTLS", s->client_ip, junk);
-        evbuffer_drain(in, junk);
-    }
-    struct bufferevent *plain = s->bev;
-    s->bev = smtps_checked(bufferevent_openssl_filter_new(s->srv->base, plain, ssl,
-                                                          BUFFEREVENT_SSL_ACCEPTING,
-                                                          BEV_OPT_CLOSE_ON_FREE));
     s->tls = 1;
     s->overlong = 0;
     smtps_attach_bev(s);
     bufferevent_enable(s->bev, EV_READ | EV_WRITE);
     return 0;
 }
-
-static void smtps_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-                            int socklen, void *arg);
 
 struct smtps_listener_ctx {
     struct smtp_server *srv;

@@ -441,15 +441,17 @@ class BlackholeDns:
 # Certificates
 
 
-def make_cert(directory, cn="peer.test"):
+def make_cert(directory, cn="peer.test", name="cert", ip=None):
     """A throwaway self-signed certificate (EC P-256, 2 days) made with the
-    openssl CLI; returns (cert_path, key_path)."""
-    cert = os.path.join(directory, "cert.pem")
-    key = os.path.join(directory, "key.pem")
+    openssl CLI, for DNS:cn (and IP:ip when given), written as NAME.crt and
+    NAME.key in directory; returns (cert_path, key_path)."""
+    cert = os.path.join(directory, name + ".crt")
+    key = os.path.join(directory, name + ".key")
+    san = "DNS:" + cn + (",IP:" + ip if ip else "")
     cp = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
                          "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
                          "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=" + cn,
-                         "-addext", "subjectAltName=DNS:" + cn],
+                         "-addext", "subjectAltName=" + san],
                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                         stderr=subprocess.STDOUT, timeout=30)
     if cp.returncode != 0:

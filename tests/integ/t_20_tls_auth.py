@@ -27,6 +27,7 @@ import time
 import unittest
 
 import lib
+import peers
 from lib import expect
 
 STRANGER = "127.0.0.9"   # outside relay_networks (127.0.0.1/32), still loopback
@@ -36,14 +37,7 @@ CRYPT_USER, CRYPT_PASSWORD = "carol@example.test", "c0rrect horse"
 
 def make_cert(folder, name):
     """A self-signed EC certificate for mx.test and 127.0.0.1: (cert path, key path)."""
-    cert = os.path.join(folder, name + ".crt")
-    key = os.path.join(folder, name + ".key")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
-                    "-days", "2", "-subj", "/CN=" + lib.HOSTNAME,
-                    "-addext", "subjectAltName=DNS:%s,IP:127.0.0.1" % lib.HOSTNAME],
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
-    return cert, key
+    return peers.make_cert(folder, cn=lib.HOSTNAME, name=name, ip="127.0.0.1")
 
 
 def crypt_hash(password):

@@ -8,28 +8,22 @@ wrong password (-ERR [AUTH]), a second session (-ERR [IN-USE]), AUTH PLAIN,
 STLS and pop3s with a throwaway certificate.
 """
 import base64
-import os
 import poplib
 import shutil
 import socket
 import ssl
-import subprocess
 import tempfile
 
 import lib
+import peers
 
 PASSWORD = "secret"
 USERS = ["u%d@example.test" % i for i in range(1, 10)]
 
 
 def make_cert(folder):
-    cert, key = os.path.join(folder, "p.crt"), os.path.join(folder, "p.key")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
-                    "-days", "2", "-subj", "/CN=" + lib.HOSTNAME,
-                    "-addext", "subjectAltName=DNS:%s,IP:127.0.0.1" % lib.HOSTNAME],
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
-    return cert, key
+    """The server's certificate: for HOSTNAME and 127.0.0.1."""
+    return peers.make_cert(folder, cn=lib.HOSTNAME, ip="127.0.0.1")
 
 
 class Pop3(lib.SharedServerTestCase):

@@ -169,13 +169,19 @@ class QueueAdmin(peers.RelayTestCase):
 
     # ---- delete while the delivery is in flight ---------------------------
 
-    def test_delete_during_delivery(self):
-        gate = GatedPeer("127.0.0.2", self.port, final="451 4.3.0 t33 slow and late")
+    def in_flight(self, final, rcpt, subject):
+        """A server whose delivery of a new message to rcpt hangs until gate.answer()
+        makes the peer reply final: (gate, srv, qid)."""
+        gate = GatedPeer("127.0.0.2", self.port, final=final)
         gate.start()
         self.addCleanup(gate.stop)
         srv = self.relay_server(retry_min="1h", retry_max="2h", timeout_data_end="30s")
-        qid, _ = self.send(srv, ["slow@h.test"], "t33 in flight")
+        qid, _ = self.send(srv, [rcpt], subject)
         gate.wait_dot()          # postino sent the message and waits for the reply
+        return gate, srv, qid
+
+    def test_delete_during_delivery(self):
+        gate, srv, qid = self.in_flight("451 4.3.0 t33 slow and late", "slow@h.test", "t33 in flight")
         out = self.cli(srv, "delete", qid, code=75)
         self.assertIn("being delivered", out.stderr)
         self.assertIn(qid, out.stderr)
@@ -199,12 +205,7 @@ class QueueAdmin(peers.RelayTestCase):
         self.assertEqual(lib.queue_json(srv.conf), [])
 
     def test_delete_during_delivery_then_delivered(self):
-        gate = GatedPeer("127.0.0.2", self.port, final="250 2.0.0 t33 got it")
-        gate.start()
-        self.addCleanup(gate.stop)
-        srv = self.relay_server(retry_min="1h", retry_max="2h", timeout_data_end="30s")
-        qid, _ = self.send(srv, ["slow2@h.test"], "t33 in flight 2")
-        gate.wait_dot()
+        gate, srv, qid = self.in_flight("250 2.0.0 t33 got it", "slow2@h.test", "t33 in flight 2")
         self.cli(srv, "delete", qid, code=75)
         self.assertEqual([m["id"] for m in lib.queue_json(srv.conf)], [qid])
         gate.answer()

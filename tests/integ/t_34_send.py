@@ -15,7 +15,6 @@ import tempfile
 
 import lib
 import peers
-from t_30_pop3 import make_cert
 
 USER, PASSWORD = "bob@example.test", "s3cret"
 
@@ -25,7 +24,7 @@ class Send(lib.SharedServerTestCase):
     @classmethod
     def server_options(cls):
         cls.tmpdir = tempfile.mkdtemp(prefix="postino-send-")
-        cert, key = make_cert(cls.tmpdir)
+        cert, key = peers.make_cert(cls.tmpdir, cn=lib.HOSTNAME, ip="127.0.0.1")
         cls.sub_port = lib.free_port()
         cls.smtps_port = lib.free_port()
         return dict(users=["%s:{PLAIN}%s" % (USER, PASSWORD)],

@@ -196,10 +196,21 @@ class SendmailRunning(lib.SharedServerTestCase):
                       env=env, prog=os.path.join(tmp, "sendmail"))
         self.assertEqual(cp.returncode, 0, cp.stderr)
         messages_with(self.srv.data, "example.test", "argv0", b"t36 argv0")
+        # mailq lists the queue: a message waiting for remote.test among the rest
+        cp = sendmail(["-v", "mailq@remote.test"], b"Subject: t36 mailq\n\nx\n", env=env,
+                      prog=os.path.join(tmp, "sendmail"))
+        qid = cp.stderr.split("queued as ")[1].split()[0]
+        lib.wait_for(lambda: qid in [m["id"] for m in lib.queue_json(self.srv.conf)],
+                     what="%s queued" % qid)
+        before = set(m["id"] for m in lib.queue_json(self.srv.conf))
         cp = sendmail([], env=env, prog=os.path.join(tmp, "mailq"))
         self.assertEqual(cp.returncode, 0, cp.stderr)
-        direct = lib.run_cli(["queue", "-c", self.srv.conf, "list"])
-        self.assertEqual(cp.stdout.splitlines()[:1], direct.stdout.splitlines()[:1])
+        after = set(m["id"] for m in lib.queue_json(self.srv.conf))
+        listed = set(re.findall(r"^([0-9A-F]{16})!?\s", cp.stdout, re.M))
+        self.assertIn(qid, listed, cp.stdout)
+        self.assertLessEqual(after, listed, cp.stdout)   # messages only leave meanwhile
+        self.assertLessEqual(listed, before, cp.stdout)
+        self.assertIn("mailq@remote.test", cp.stdout)
 
     def test_bp_lists_and_q_flushes(self):
         cp = self.sm(["-v", "bp@remote.test"], b"Subject: t36 bp\n\nx\n")
@@ -209,10 +220,12 @@ class SendmailRunning(lib.SharedServerTestCase):
         cp = self.sm(["-bp"])
         self.assertEqual(cp.returncode, 0, cp.stderr)
         self.assertIn("bp@remote.test", cp.stdout)
-        cp = self.sm(["-q"])
-        self.assertEqual(cp.returncode, 0, cp.stderr)
-        cp = self.sm(["-q15m"])
-        self.assertEqual(cp.returncode, 0, cp.stderr)
+        # -q (with or without an interval) is one flush of the whole queue by the server
+        for arg in ("-q", "-q15m"):
+            flushes = self.srv.log().count("control: flush all")
+            cp = self.sm([arg])
+            self.assertEqual(cp.returncode, 0, cp.stderr)
+            self.assertEqual(self.srv.log().count("control: flush all"), flushes + 1, arg)
 
     def test_bs_smtp_on_stdin(self):
         dialogue = (b"EHLO client.test\r\n"
