@@ -1,9 +1,9 @@
 /*
  * smtp_server: listeners, connection limits and the session I/O loop.
  * Reads command lines (at most 512 octets, RFC 5321 4.5.3.1.4; MAIL 612
- * and RCPT 1012, RFC 3461 4; longer lines are discarded and answered
- * 500 5.5.2 without ending the session; AUTH lines may be longer, RFC 4954
- * 4), hands them to smtp_commands.c or,
+ * and RCPT 1012, RFC 3461 4; AUTH lines may be longer, RFC 4954 4; longer
+ * lines are discarded and answered 500 5.5.2 without ending the session),
+ * hands them to smtp_commands.c or,
  * inside an AUTH exchange, to smtp_auth.c, and streams DATA to
  * smtp_receive.c. Replies accumulate in the output buffer and leave when
  * the read callback returns, so pipelined commands (RFC 2920) get their
