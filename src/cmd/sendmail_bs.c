@@ -3,7 +3,9 @@
  * (RFC 5321, with PIPELINING, 8BITMIME, DSN, SIZE, ENHANCEDSTATUSCODES),
  * as programs that speak SMTP to a local sendmail expect. Each accepted
  * message goes into the drop directory like any other sendmail message;
- * "250 queued" comes only after it is durably stored there.
+ * "250 queued" comes only after it is durably stored there. Command lines
+ * follow the server's rules: 512 octets, MAIL 612, RCPT 1012 (RFC 3461 4);
+ * an HTTP request or a header line as a command ends the dialogue (421).
  */
 #include "cmd/sendmail.h"
 #include "lib/alloc.h"
@@ -16,7 +18,8 @@
 #include <string.h>
 #include <sysexits.h>
 
-#define BS_LINE_MAX 4096          /* a command line; data lines may be longer */
+/* Read cap for a command line: the longest smtp_line_limit allows (data lines may be longer). */
+#define BS_LINE_MAX SMTP_RCPT_LINE_MAX
 
 enum bs_state { BS_GREETED, BS_READY, BS_MAIL, BS_QUIT };
 
@@ -219,6 +222,11 @@ static void bs_command(struct bs *b, const char *line, size_t len)
     case SMTP_VRFY: bs_reply(b, "252 2.0.0 Send some mail, I'll try my best"); break;
     case SMTP_QUIT: bs_reply(b, "221 2.0.0 Bye"); b->state = BS_QUIT; break;
     case SMTP_UNKNOWN: bs_reply(b, "500 5.5.2 Error: command not recognized"); break;
+    case SMTP_FORBIDDEN: /* as the server: 421 (RFC 5321 3.8), nothing more is read */
+        bs_reply(b, "421 4.7.0 %s Error: not an SMTP command, closing connection",
+                 b->conf->hostname);
+        b->state = BS_QUIT;
+        break;
     default: bs_reply(b, "502 5.5.1 Error: command not implemented"); break;
     }
 }
@@ -231,7 +239,7 @@ int sm_smtp_session(const struct conf *c)
     buf_init(&line, BUF_UNLIMITED);
     bs_reply(&b, "220 %s ESMTP postino", c->hostname);
     while (b.state != BS_QUIT && !b.write_failed && bs_read_line(&line, BS_LINE_MAX, &partial)) {
-        if (partial) {
+        if (partial || line.len + 2 > smtp_line_limit(line.data, line.len)) {
             while (partial && bs_read_line(&line, BS_LINE_MAX, &partial))
                 ; /* skip the rest of the overlong line */
             bs_reply(&b, "500 5.5.2 Error: line too long");

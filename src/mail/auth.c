@@ -6,6 +6,11 @@
  * after the '@', so a {PLAIN} password may hold ':'), a table sorted by the lower-case
  * address (binary search: 100k users cost ~17 comparisons), and checking a
  * password against crypt(3) hashes or {PLAIN} text in constant time.
+ * Every check runs exactly one crypt(3): the user's own hash, or the dummy
+ * yescrypt hash for an unknown user, a {PLAIN} user (success or failure
+ * alike: no branch on the secret before the cost is paid) and a hash that
+ * crypt(3) refuses (disabled "!...", "*", malformed). So a failed login
+ * takes as long whatever the user is, and tells no one who exists.
  * Addresses follow proto/addr's RFC 5321 syntax, with a dot-atom local part
  * without '/', because it names a Maildir folder (INTERFACE.md "Mailboxes").
  * Never logs a password or a hash; never trusts the file: every line is
@@ -19,6 +24,8 @@
 #include <crypt.h>
 #include <ctype.h>
 #include <errno.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,28 +215,50 @@ const char *users_lookup(const struct users *u, const char *local, const char *d
     return e ? e->addr : NULL;
 }
 
-/* Compares without an early exit, so the time does not tell where they differ. */
-static int auth_ct_equal(const char *a, const char *b)
+/*
+ * 1 if the strings are equal. Both are hashed first and the digests compared
+ * without an early exit, so the time tells neither where they differ nor
+ * how long the secret is.
+ */
+static int auth_secret_equal(const char *a, const char *b)
 {
-    size_t na = strlen(a), nb = strlen(b);
-    volatile unsigned char diff = (unsigned char)(na != nb);
-    for (size_t i = 0; i < nb; i++)
-        diff |= (unsigned char)(b[i] ^ (na ? a[i % na] : 0));
-    return diff == 0;
+    unsigned char da[EVP_MAX_MD_SIZE], db[EVP_MAX_MD_SIZE];
+    unsigned na = 0, nb = 0;
+    int ok = EVP_Digest(a, strlen(a), da, &na, EVP_sha256(), NULL) == 1 &&
+             EVP_Digest(b, strlen(b), db, &nb, EVP_sha256(), NULL) == 1 && na == nb &&
+             CRYPTO_memcmp(da, db, na) == 0;
+    explicit_bzero(da, sizeof da);
+    explicit_bzero(db, sizeof db);
+    return ok;
 }
 
-/* 1 if password matches hash ({PLAIN} or crypt(3)). */
+/* One crypt(3) check: 1 match, 0 mismatch, -1 if crypt refuses the hash (disabled, malformed). */
+static int auth_crypt_check(const char *hash, const char *password)
+{
+    struct crypt_data *cd = xcalloc(1, sizeof *cd);
+    const char *out = crypt_rn(password, hash, cd, (int)sizeof *cd);
+    int r = out && out[0] != '*' ? auth_secret_equal(hash, out) : -1;
+    explicit_bzero(cd, sizeof *cd);
+    free(cd);
+    return r;
+}
+
+/*
+ * 1 if password matches hash ({PLAIN} or crypt(3)). Whatever the hash, one
+ * crypt of comparable cost runs: the dummy one stands in where the user's
+ * own hash gives none.
+ */
 static int auth_verify(const char *hash, const char *password)
 {
     size_t p = str_iprefix(hash, "{PLAIN}");
-    if (p)
-        return auth_ct_equal(hash + p, password);
-    struct crypt_data *cd = xcalloc(1, sizeof *cd);
-    const char *out = crypt_rn(password, hash, cd, (int)sizeof *cd);
-    int ok = out && out[0] != '*' && auth_ct_equal(hash, out);
-    explicit_bzero(cd, sizeof *cd);
-    free(cd);
-    return ok;
+    if (p) {
+        (void)auth_crypt_check(auth_dummy_hash, password); /* for its cost only */
+        return auth_secret_equal(hash + p, password);
+    }
+    int r = auth_crypt_check(hash, password);
+    if (r < 0)
+        (void)auth_crypt_check(auth_dummy_hash, password);
+    return r == 1;
 }
 
 int users_check_password(const struct users *u, const char *login, const char *password)

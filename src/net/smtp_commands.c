@@ -5,7 +5,8 @@
  * STARTTLS; RFC 6409 submission policy). Each verb is check (state and
  * syntax) -> act (change the transaction) -> reply. AUTH lives in
  * smtp_auth.c. VRFY answers 252 (we never disclose users); EXPN is refused
- * with 502.
+ * with 502. An HTTP request or a header line as a command ends the session
+ * (421 4.7.0), as Postfix's "forbidden commands".
  */
 #include "net/smtp_session.h"
 #include "net/smtp_server.h"
@@ -300,6 +301,23 @@ static void smtps_simple(struct smtps_session *s, const struct smtp_cmd *cmd)
     }
 }
 
+/*
+ * An HTTP request or a header line where a command belongs: a web client,
+ * a proxy abused to reach us, or a client out of step with the dialogue
+ * (sending content as commands). Nothing it says next can be trusted, so
+ * the session ends at once without reading further pipelined input, as
+ * Postfix's "forbidden commands" do. The reply is 421, not Postfix's 221:
+ * RFC 5321 3.8 has a server close on its own with 421 (221 answers QUIT).
+ */
+static void smtps_forbidden(struct smtps_session *s, const struct smtp_cmd *cmd)
+{
+    int n = cmd->name_len > 64 ? 64 : (int)cmd->name_len; /* letters, digits, '-', ':' only */
+    log_warn("smtp: %s: forbidden command %.*s, closing", s->client_ip, n, cmd->name);
+    smtps_reply(s, "421 4.7.0 %s Error: not an SMTP command, closing connection",
+                s->srv->conf->hostname);
+    smtps_close(s);
+}
+
 void smtps_command(struct smtps_session *s, const char *line, size_t len)
 {
     struct smtp_cmd cmd;
@@ -313,6 +331,7 @@ void smtps_command(struct smtps_session *s, const char *line, size_t len)
     case SMTP_STARTTLS: smtps_starttls(s, &cmd); break;
     case SMTP_AUTH: smtps_auth_command(s, &cmd); break;
     case SMTP_UNKNOWN: smtps_bad(s, "500 5.5.2 Error: command not recognized"); break;
+    case SMTP_FORBIDDEN: smtps_forbidden(s, &cmd); break;
     default: smtps_simple(s, &cmd); break;
     }
     if (s->errors >= SMTPS_MAX_ERRORS && s->state != SMTPS_CLOSING) {

@@ -1,9 +1,10 @@
 /*
  * smtp_server: listeners, connection limits and the session I/O loop.
- * Reads command lines (at most 512 octets, RFC 5321 4.5.3.1.4; longer
+ * Reads command lines (at most 512 octets, RFC 5321 4.5.3.1.4; MAIL 612
+ * and RCPT 1012, RFC 3461 4; AUTH lines may be longer, RFC 4954 4; longer
  * lines are discarded and answered 500 5.5.2 without ending the session;
- * AUTH lines may be longer, RFC 4954 4; a line must be complete within
- * timeout_server of its first octet), hands them to smtp_commands.c or,
+ * a line must be complete within timeout_server of its first octet),
+ * hands them to smtp_commands.c or,
  * inside an AUTH exchange, to smtp_auth.c, and streams DATA to
  * smtp_receive.c. Replies accumulate in the output buffer and leave when
  * the read callback returns, so pipelined commands (RFC 2920) get their
@@ -186,19 +187,23 @@ void smtps_resume(struct smtps_session *s)
 }
 
 /*
- * The longest line taken now, CRLF included: 512 octets, but a SASL
- * response or an AUTH command with an initial response may be longer where
- * AUTH is offered (RFC 4954 4).
+ * The longest line taken now, CRLF included: 512 octets, MAIL 612 and RCPT
+ * 1012 (RFC 3461 4, room for the DSN parameters), but a SASL response or an
+ * AUTH command with an initial response may be longer where AUTH is offered
+ * (RFC 4954 4). The verb is judged from the line's first octets.
  */
 static size_t smtps_line_limit(struct smtps_session *s, struct evbuffer *in)
 {
-    char head[5];
+    char head[SMTP_VERB_HEAD];
     if (s->state == SMTPS_AUTH)
         return SMTPS_AUTH_LINE_MAX;
-    if (smtps_auth_offered(s) && evbuffer_copyout(in, head, sizeof head) == (ev_ssize_t)sizeof head &&
+    ev_ssize_t n = evbuffer_copyout(in, head, sizeof head);
+    if (n < 0)
+        n = 0;
+    if (smtps_auth_offered(s) && n == (ev_ssize_t)sizeof head &&
         strncasecmp(head, "AUTH ", sizeof head) == 0)
         return SMTPS_AUTH_LINE_MAX;
-    return SMTPS_LINE_MAX;
+    return smtp_line_limit(head, (size_t)n);
 }
 
 /*

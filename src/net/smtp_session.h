@@ -23,11 +23,12 @@
 #include "proto/smtp_parse.h"
 #include "proto/smtp_data.h"
 
-#define SMTPS_LINE_MAX 512          /* RFC 5321 4.5.3.1.4, CRLF included */
 #define SMTPS_MAX_ERRORS 50         /* then 421 and close */
 #define SMTPS_RCPT_OVERSHOOT 1000   /* RCPTs past max_recipients before they count as errors */
 /* RFC 4954 4: the 512-octet limit does not apply to AUTH lines and SASL responses. */
 #define SMTPS_AUTH_LINE_MAX (SASL_RESPONSE_MAX + 32)
+/* The line buffer (SMTPS_AUTH_LINE_MAX) holds every command line smtp_line_limit allows. */
+_Static_assert(SMTPS_AUTH_LINE_MAX >= SMTP_RCPT_LINE_MAX, "line buffer too small for RCPT");
 
 enum smtps_state {
     SMTPS_CONNECTED,   /* greeting sent, no HELO/EHLO yet */

@@ -2,7 +2,10 @@
  * smtp_parse: pure parsers for SMTP server command lines (RFC 5321 4.1) and
  * the ESMTP parameters of MAIL and RCPT: SIZE (RFC 1870), BODY (RFC 6152),
  * RET, ENVID, NOTIFY, ORCPT (RFC 3461 4), AUTH (RFC 4954 5).
- * Owns: verb recognition, "FROM:"/"TO:" splitting, the esmtp-param grammar
+ * Owns: verb recognition (and the lines that are no SMTP: an HTTP request or
+ * a header line, which the server answers by closing, as Postfix's
+ * "forbidden commands"), the command line length limits, "FROM:"/"TO:"
+ * splitting, the esmtp-param grammar
  * (RFC 5321 4.1.2) and the reply each malformed input deserves. It is liberal
  * where Postfix is (spaces after "FROM:", a mailbox without angle brackets)
  * and strict about values that later reach the queue file or a DSN header
@@ -28,6 +31,11 @@ static const struct smtp_verb_name smtp_verbs[] = {
     { "VRFY", SMTP_VRFY }, { "EXPN", SMTP_EXPN }, { "HELP", SMTP_HELP },
     { "NOOP", SMTP_NOOP }, { "QUIT", SMTP_QUIT }, { "STARTTLS", SMTP_STARTTLS },
     { "AUTH", SMTP_AUTH }, { "BDAT", SMTP_BDAT },
+};
+
+/* HTTP methods (RFC 9110 9.3): a browser or proxy client talking to the SMTP port. */
+static const char *const smtp_http_methods[] = {
+    "GET", "POST", "CONNECT", "PUT", "HEAD", "OPTIONS", "DELETE", "PATCH",
 };
 
 /* One ESMTP parameter: parse() gets the value (NULL when there is no "=") and the
@@ -85,16 +93,56 @@ static size_t smtp_token_len(const char *s, size_t len)
     return n;
 }
 
+/* Length of the header field name and colon at line ("Host:"), or 0 if it is no header line. */
+static size_t smtp_header_name_len(const char *line, size_t len)
+{
+    size_t i = 0;
+    unsigned char c = len ? (unsigned char)line[0] : 0;
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')))
+        return 0;
+    while (++i < len) {
+        c = (unsigned char)line[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'))
+            break;
+    }
+    return i < len && line[i] == ':' ? i + 1 : 0;
+}
+
+/* SMTP_FORBIDDEN (with cmd->name_len set) if the line is an HTTP request or a header line. */
+static enum smtp_verb smtp_forbidden(const char *line, size_t len, size_t n, struct smtp_cmd *cmd)
+{
+    for (size_t i = 0; i < sizeof smtp_http_methods / sizeof smtp_http_methods[0]; i++)
+        if (smtp_ieq(line, n, smtp_http_methods[i]))
+            return SMTP_FORBIDDEN;
+    size_t h = smtp_header_name_len(line, len);
+    if (h)
+        cmd->name_len = h;
+    return h ? SMTP_FORBIDDEN : SMTP_UNKNOWN;
+}
+
 enum smtp_verb smtp_parse_command(const char *line, size_t len, struct smtp_cmd *cmd)
 {
     size_t n = line ? smtp_token_len(line, len) : 0;
     cmd->verb = SMTP_UNKNOWN;
+    cmd->name = line ? line : "";
+    cmd->name_len = n;
     for (size_t i = 0; i < sizeof smtp_verbs / sizeof smtp_verbs[0]; i++)
         if (smtp_ieq(line, n, smtp_verbs[i].name))
             cmd->verb = smtp_verbs[i].verb;
+    if (cmd->verb == SMTP_UNKNOWN && line)
+        cmd->verb = smtp_forbidden(line, len, n, cmd);
     cmd->arg = n < len ? line + n + 1 : "";
     cmd->arg_len = n < len ? len - n - 1 : 0;
     return cmd->verb;
+}
+
+size_t smtp_line_limit(const char *head, size_t len)
+{
+    if (head && len >= SMTP_VERB_HEAD && strncasecmp(head, "MAIL ", SMTP_VERB_HEAD) == 0)
+        return SMTP_MAIL_LINE_MAX;
+    if (head && len >= SMTP_VERB_HEAD && strncasecmp(head, "RCPT ", SMTP_VERB_HEAD) == 0)
+        return SMTP_RCPT_LINE_MAX;
+    return SMTP_LINE_MAX;
 }
 
 /* A bare (liberal) address: "user@domain", or "Postmaster" where allowed. */

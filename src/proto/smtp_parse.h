@@ -4,6 +4,8 @@
  * RET/ENVID/NOTIFY/ORCPT (RFC 3461), AUTH (RFC 4954). No I/O, no policy:
  * the caller decides what the values mean (e.g. SIZE over the limit).
  * Each failure is described by the SMTP reply the server should send.
+ * Also says how long a command line may be (RFC 5321 4.5.3.1.4, RFC 3461 4)
+ * and which lines are no SMTP at all (an HTTP request, a header line).
  */
 #ifndef POSTINO_SMTP_PARSE_H
 #define POSTINO_SMTP_PARSE_H
@@ -16,12 +18,22 @@ enum smtp_verb {
     SMTP_HELO, SMTP_EHLO, SMTP_MAIL, SMTP_RCPT, SMTP_DATA, SMTP_RSET,
     SMTP_VRFY, SMTP_EXPN, SMTP_HELP, SMTP_NOOP, SMTP_QUIT,
     SMTP_STARTTLS, SMTP_AUTH, SMTP_BDAT,
+    SMTP_FORBIDDEN,    /* an HTTP request or a header line: end the session (as Postfix) */
 };
+
+/* The longest command lines, CRLF included: RFC 5321 4.5.3.1.4, and RFC 3461 4
+ * (MAIL may be 100 octets longer, RCPT 500, for the DSN parameters). */
+#define SMTP_LINE_MAX 512
+#define SMTP_MAIL_LINE_MAX (SMTP_LINE_MAX + 100)
+#define SMTP_RCPT_LINE_MAX (SMTP_LINE_MAX + 500)
+#define SMTP_VERB_HEAD 5    /* octets smtp_line_limit needs to see: "MAIL " */
 
 struct smtp_cmd {
     enum smtp_verb verb;
     const char *arg;   /* points into the line: text after the verb and one space; "" if none */
     size_t arg_len;
+    const char *name;  /* the verb as sent (for SMTP_FORBIDDEN: "GET", "Host:"), for logs */
+    size_t name_len;
 };
 
 /* A reply to send when parsing fails. */
@@ -65,9 +77,19 @@ struct rcpt_params {
 /*
  * Splits a command line (without CRLF) into verb and argument. The verb is
  * matched case-insensitively and must be followed by a space or the end of
- * the line. Returns the verb (SMTP_UNKNOWN when not recognised).
+ * the line. Returns the verb (SMTP_UNKNOWN when not recognised), or
+ * SMTP_FORBIDDEN for a line that is no SMTP: an HTTP method (GET, POST,
+ * CONNECT, PUT, HEAD, OPTIONS, DELETE, PATCH, any case, then a space or the
+ * end) or a header line ("^[A-Za-z][A-Za-z0-9-]*:"; "MAIL FROM:" is none).
  */
 enum smtp_verb smtp_parse_command(const char *line, size_t len, struct smtp_cmd *cmd);
+
+/*
+ * The longest a command line may be, CRLF included, judged from its first
+ * len octets (SMTP_VERB_HEAD are enough): SMTP_MAIL_LINE_MAX for "MAIL ",
+ * SMTP_RCPT_LINE_MAX for "RCPT " (any case), else SMTP_LINE_MAX.
+ */
+size_t smtp_line_limit(const char *head, size_t len);
 
 /*
  * Parses the argument of MAIL ("FROM:<path> [params]"). esmtp: the session

@@ -5,7 +5,9 @@
  * Checks the invariants the queue and DSN code rely on: an error carries a
  * 501/555 code and static texts; a success yields NUL-terminated, in-bounds
  * strings, with no control bytes in the decoded ENVID/ORCPT, and NOTIFY bits
- * that are valid. Build: see tests/fuzz/run.sh.
+ * that are valid; a command's name lies within the line (a forbidden one is
+ * a non-empty prefix); the line limit is one of the three. Build: see
+ * tests/fuzz/run.sh.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -90,6 +92,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     assert(cmd.arg_len <= size);
     if (cmd.arg_len)
         assert(cmd.arg >= s && cmd.arg + cmd.arg_len == s + size);
+    assert(cmd.name_len <= size && (cmd.name_len == 0 || cmd.name == s));
+    if (cmd.verb == SMTP_FORBIDDEN)
+        assert(cmd.name_len > 0);
+    size_t limit = smtp_line_limit(s, size);
+    assert(limit == SMTP_LINE_MAX || limit == SMTP_MAIL_LINE_MAX || limit == SMTP_RCPT_LINE_MAX);
     for (int esmtp = 0; esmtp < 2; esmtp++) {
         fuzz_mail(cmd.arg, cmd.arg_len, esmtp);
         fuzz_rcpt(cmd.arg, cmd.arg_len, esmtp);

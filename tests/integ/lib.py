@@ -302,6 +302,14 @@ def queue_id_of(reply_text):
     return m.group(1)
 
 
+def padded_command(head, tail, octets):
+    """head, spaces, tail: a command line of exactly octets octets once the
+    CRLF is added (RFC 5321 and RFC 3461 4 count the CRLF in a line's length)."""
+    pad = octets - 2 - len(head) - len(tail)
+    assert pad >= 1, (head, tail, octets)
+    return head + " " * pad + tail
+
+
 # --------------------------------------------------------------------------
 # Raw-socket dialogue
 

@@ -123,7 +123,8 @@ class Commands(lib.SharedServerTestCase):
     def test_unknown_command(self):
         c = self.conn()
         expect(c.cmd("FOO bar"), 500, "5.5.2")
-        expect(c.cmd("MAILFROM:<a@b.test>"), 500, "5.5.2")
+        # ("MAILFROM:<a@b.test>" looks like a header line: it ends the session, t_37)
+        expect(c.cmd("MAILFROM <a@b.test>"), 500, "5.5.2")
         expect(c.cmd(""), 500, "5.5.2")
         # the session goes on
         expect(c.cmd("NOOP"), 250, "2.0.0")

@@ -1,6 +1,8 @@
 """
 t_03_limits: the size limits of RFC 5321 4.5.3.1 and the config's own:
-command lines over 512 octets (500 5.5.2, session continues), local part 64,
+command lines over 512 octets (500 5.5.2, session continues) except MAIL
+up to 612 and RCPT up to 1012 (RFC 3461 4, room for the DSN parameters),
+local part 64,
 domain 255, max_recipients (452 4.5.3), SIZE= at MAIL and oversized data
 (552 5.3.4, nothing stored), long text lines stored unchanged, and max_hops
 (more Received headers than max_hops: 554 5.4.6).
@@ -44,6 +46,28 @@ class Limits(lib.SharedServerTestCase):
         expect(c.cmd(line), 250, "2.0.0")
         expect(c.cmd(line + "y"), 500, "5.5.2")
         expect(c.cmd("NOOP"), 250, "2.0.0")
+
+    def test_mail_line_612_ok_613_too_long(self):
+        c = self.conn()
+        head, envid = "MAIL FROM:<alice@sender.test> RET=HDRS", "ENVID=" + "e" * 100
+        expect(c.cmd(lib.padded_command(head, envid, 613)), 500, "5.5.2")
+        expect(c.cmd("NOOP"), 250, "2.0.0")                 # the session goes on
+        expect(c.cmd(lib.padded_command(head, envid, 612)), 250, "2.1.0")
+        # a value over its own limit in a line that fits: 501 5.5.4, not "too long"
+        expect(c.cmd("RSET"), 250, "2.0.0")
+        expect(c.cmd(lib.padded_command(head, envid + "e", 612)), 501, "5.5.4")
+
+    def test_rcpt_line_1012_ok_1013_too_long(self):
+        c = self.conn()
+        expect(c.cmd("MAIL FROM:<alice@sender.test>"), 250, "2.1.0")
+        head, orcpt = "RCPT TO:<bob@example.test> NOTIFY=SUCCESS", "ORCPT=rfc822;" + "o" * 493
+        expect(c.cmd(lib.padded_command(head, orcpt, 1013)), 500, "5.5.2")
+        expect(c.cmd("NOOP"), 250, "2.0.0")
+        expect(c.cmd(lib.padded_command(head, orcpt, 1012)), 250, "2.1.5")
+        expect(c.cmd(lib.padded_command(head, orcpt + "o", 1012)), 501, "5.5.4")
+        # other commands keep the 512-octet limit
+        expect(c.cmd(lib.padded_command("NOOP", "x", 513)), 500, "5.5.2")
+        expect(c.cmd(lib.padded_command("RSET", "", 600)), 500, "5.5.2")
 
     def test_very_long_lines_one_reply_each(self):
         c = self.conn()

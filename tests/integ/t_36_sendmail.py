@@ -253,6 +253,20 @@ class SendmailRunning(lib.SharedServerTestCase):
         self.assertEqual(nt.rcpt("bs1@example.test")["original-recipient"].replace(" ", ""),
                          "rfc822;bs1@example.test")
 
+    def test_bs_line_limits_and_forbidden_command(self):
+        mail, rcpt = "MAIL FROM:<bslong@example.test> RET=HDRS", "RCPT TO:<bs3@example.test> NOTIFY=SUCCESS"
+        envid, orcpt = "ENVID=" + "e" * 100, "ORCPT=rfc822;" + "o" * 493
+        lines = [lib.padded_command(mail, envid, 613), lib.padded_command(mail, envid, 612),
+                 lib.padded_command(rcpt, orcpt, 1013), lib.padded_command(rcpt, orcpt, 1012),
+                 lib.padded_command("NOOP", "x", 513), "NOOP",
+                 "User-Agent: x", "RSET", "QUIT"]
+        cp = self.sm(["-bs"], ("EHLO client.test\r\n" + "\r\n".join(lines) + "\r\n").encode())
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        finals = [l[:9] for l in cp.stdout.split("\r\n") if l[3:4] == " "]
+        self.assertEqual(finals, ["220 " + lib.HOSTNAME[:5], "250 ENHAN",
+                                  "500 5.5.2", "250 2.1.0", "500 5.5.2", "250 2.1.5",
+                                  "500 5.5.2", "250 2.0.0", "421 4.7.0"], cp.stdout)
+
     def test_bsd_mailx_through_sendmail_symlink(self):
         mailx = shutil.which("bsd-mailx")
         if not mailx:

@@ -3,7 +3,8 @@
  * comments and odd but valid spellings, every kind of bad line reported as
  * "FILE:LINE: message", case-insensitive lookup that returns the file's
  * spelling, {PLAIN} and crypt(3) checks (a hash made by auth_hash_password,
- * a $6$ one), wrong passwords, and a 100k-user file.
+ * a $6$ one), wrong passwords, a 100k-user file, and the cost of a failed
+ * check, which must not tell an unknown user from a known one.
  * Fixtures live in a mkdtemp() folder that is removed afterwards.
  */
 #define _XOPEN_SOURCE 700
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "lib/buf.h"
 #include "lib/str.h"
 #include "mail/auth.h"
@@ -265,13 +267,74 @@ static void test_many_users(void **state)
     buf_free(&err);
 }
 
+/* Seconds one users_check_password call takes (wall clock: what a client sees). */
+static double check_seconds(const struct users *u, const char *login, const char *password)
+{
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    assert_false(users_check_password(u, login, password));
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    return (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/*
+ * Timing oracle: a failed login costs the same whether the user is unknown
+ * (checked against a dummy hash), has a {PLAIN} password, a crypt(3) hash,
+ * or a disabled/malformed hash. Medians of interleaved runs, so a busy
+ * machine slows every kind alike; the bound is generous (half the
+ * unknown-user time), where the old {PLAIN} check was ~1000x faster.
+ */
+static void test_failure_cost_uniform(void **state)
+{
+    (void)state;
+    enum { N = 15, KINDS = 5 };
+    static const char *const logins[KINDS] = {
+        "nobody@example.org", "plain@example.org", "crypt@example.org",
+        "locked@example.org", "star@example.org",
+    };
+    struct buf h, text;
+    buf_init(&h, 1024);
+    buf_init(&text, 4096);
+    assert_int_equal(auth_hash_password("right password", &h), 0);
+    assert_int_equal(buf_printf(&text, "plain@example.org:{PLAIN}right password\n"
+                                       "crypt@example.org:%s\nlocked@example.org:!%s\n"
+                                       "star@example.org:*\n", buf_cstr(&h), buf_cstr(&h)), 0);
+    struct users *u = load_ok(buf_cstr(&text));
+    double t[KINDS][N];
+    for (int i = 0; i < N; i++)
+        for (int k = 0; k < KINDS; k++)
+            t[k][i] = check_seconds(u, logins[k], "wrong password");
+    for (int k = 0; k < KINDS; k++)
+        qsort(t[k], N, sizeof t[k][0], cmp_double);
+    double unknown = t[0][N / 2];
+    int fast = 0;
+    for (int k = 1; k < KINDS; k++)
+        if (t[k][N / 2] < unknown * 0.5) {
+            print_error("failed check for %s: median %.6fs, unknown user %.6fs\n", logins[k],
+                        t[k][N / 2], unknown);
+            fast++;
+        }
+    assert_int_equal(fast, 0);
+    assert_true(users_check_password(u, "plain@example.org", "right password"));
+    assert_true(users_check_password(u, "crypt@example.org", "right password"));
+    users_free(u);
+    buf_free(&h);
+    buf_free(&text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_and_lookup), cmocka_unit_test(test_bad_lines),
         cmocka_unit_test(test_duplicates),       cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_plain_passwords),  cmocka_unit_test(test_crypt_passwords),
-        cmocka_unit_test(test_many_users),
+        cmocka_unit_test(test_many_users),       cmocka_unit_test(test_failure_cost_uniform),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -110,6 +110,58 @@ static void test_command_bounds(void **state)
     assert_int_equal(smtp_parse_command("MA\0L x", 6, &cmd), SMTP_UNKNOWN);
 }
 
+/* Postfix's "forbidden commands": an HTTP request or a header line sent as a command. */
+static void test_command_forbidden(void **state)
+{
+    (void)state;
+    static const struct { const char *line; const char *name; } bad[] = {
+        { "GET / HTTP/1.1", "GET" }, { "get", "get" }, { "POST /x HTTP/1.0", "POST" },
+        { "CONNECT example.org:25 HTTP/1.1", "CONNECT" }, { "PUT /", "PUT" },
+        { "HEAD /", "HEAD" }, { "OPTIONS *", "OPTIONS" }, { "Delete /", "Delete" },
+        { "PATCH /", "PATCH" }, { "Host: mx.example.org", "Host:" },
+        { "User-Agent: curl/8.0", "User-Agent:" }, { "Received: from x", "Received:" },
+        { "From: <a@b>", "From:" }, { "from:<a@b>", "from:" }, { "X-1:", "X-1:" },
+        { "MAIL:x", "MAIL:" }, { "a:", "a:" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct smtp_cmd cmd;
+        const char *l = bad[i].line;
+        if (smtp_parse_command(l, strlen(l), &cmd) != SMTP_FORBIDDEN)
+            fail_msg("\"%s\" should be forbidden", l);
+        assert_ptr_equal(cmd.name, l);
+        assert_int_equal(cmd.name_len, strlen(bad[i].name));
+    }
+    static const char *const fine[] = {
+        "MAIL FROM:<a@b>", "RCPT TO:<a@b>", "mail from: <a@b>", "GETX /", "GET\t/",
+        "POSTMASTER", "HELO host:25", "EHLO [IPv6:::1]", "NOOP Host: x", "1Host: x",
+        "-x: y", "Host : x", "Ho st: x", ":", "",
+    };
+    for (size_t i = 0; i < sizeof fine / sizeof fine[0]; i++) {
+        struct smtp_cmd cmd;
+        if (smtp_parse_command(fine[i], strlen(fine[i]), &cmd) == SMTP_FORBIDDEN)
+            fail_msg("\"%s\" should not be forbidden", fine[i]);
+    }
+    /* only the given length is looked at: "Host" then ':' past the end is not a header */
+    struct smtp_cmd cmd;
+    assert_int_not_equal(smtp_parse_command("Host:", 4, &cmd), SMTP_FORBIDDEN);
+}
+
+/* RFC 3461 4: MAIL lines may be 100 octets longer, RCPT lines 500, than 512. */
+static void test_line_limit(void **state)
+{
+    (void)state;
+    assert_int_equal(smtp_line_limit("MAIL FROM:<a@b>", 15), 612);
+    assert_int_equal(smtp_line_limit("mail ", 5), 612);
+    assert_int_equal(smtp_line_limit("RCPT TO:<a@b>", 13), 1012);
+    assert_int_equal(smtp_line_limit("rCpT ", 5), 1012);
+    assert_int_equal(smtp_line_limit("NOOP xxx", 8), 512);
+    assert_int_equal(smtp_line_limit("MAILX", 5), 512);
+    assert_int_equal(smtp_line_limit("RCPT", 4), 512); /* not yet known to be RCPT */
+    assert_int_equal(smtp_line_limit("MAIL FROM", 3), 512);
+    assert_int_equal(smtp_line_limit("", 0), 512);
+    assert_int_equal(smtp_line_limit(NULL, 0), 512);
+}
+
 static void test_mail_basic(void **state)
 {
     (void)state;
@@ -496,6 +548,8 @@ int main(void)
         cmocka_unit_test(test_command_verbs),
         cmocka_unit_test(test_command_args),
         cmocka_unit_test(test_command_bounds),
+        cmocka_unit_test(test_command_forbidden),
+        cmocka_unit_test(test_line_limit),
         cmocka_unit_test(test_mail_basic),
         cmocka_unit_test(test_mail_liberal),
         cmocka_unit_test(test_mail_syntax),
