@@ -82,10 +82,11 @@ const char *notify_remote_reply(const struct env_rcpt *r)
     const char *reply = r->last_reply;
     if (!r->remote_mta || !r->remote_mta[0] || !reply || (r->dsn_sent & NOTIFY_OWN_REPLY))
         return NULL;
-    const char *inner = strstr(reply, LAST_ERROR);
-    if (inner)
-        reply = inner + strlen(LAST_ERROR);
-    return dsn_reply_coded(reply) ? reply : NULL;
+    if (dsn_reply_coded(reply))
+        return reply; /* the server's reply, whatever its text says */
+    const char *inner = strstr(reply, LAST_ERROR); /* our expiry wrapping the last reply */
+    return inner && dsn_reply_coded(inner + strlen(LAST_ERROR)) ? inner + strlen(LAST_ERROR)
+                                                                : NULL;
 }
 
 char *notify_own_reason(const struct env_rcpt *r)

@@ -144,6 +144,10 @@ static void test_remote_reply(void **st)
                 "4.4.7 delivery time expired; last error: 451 4.3.0 busy", NOTIFY_OWN_REPLY);
     assert_null(notify_remote_reply(r));
     assert_own(r, "4.4.7 delivery time expired; last error: 451 4.3.0 busy");
+    /* a server's reply that happens to contain our expiry wording is still all its own */
+    r = replied(&e, "mx.x.test[192.0.2.1]", "550 5.7.1 no; last error: 250 ok", 0);
+    assert_string_equal(notify_remote_reply(r), "550 5.7.1 no; last error: 250 ok");
+    assert_own(r, "");
     r = replied(&e, "mx.x.test[192.0.2.1]", NULL, 0);
     assert_null(notify_remote_reply(r));
     assert_own(r, "");
