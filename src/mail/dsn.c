@@ -35,6 +35,7 @@ enum orig_why {
     ORIG_FULL,          /* the whole message */
     ORIG_HDRS_ASKED,    /* RET=HDRS */
     ORIG_HDRS_DEFAULT,  /* no RET and not a failure */
+    ORIG_HDRS_NOT_FAILURE,  /* RET=FULL, but not a failure: RET governs failure notices only */
     ORIG_INCOMPLETE,    /* the caller gave only the header section */
     ORIG_TOO_BIG,       /* past return_limit */
     ORIG_LONG_LINE,     /* a line over 998 octets */
@@ -179,6 +180,12 @@ static void put_date_field(struct buf *b, const char *name, int64_t ms)
 
 /* ---- status codes (RFC 3463) ---- */
 
+int dsn_reply_coded(const char *p)
+{
+    return p[0] >= '2' && p[0] <= '5' && is_digit(p[1]) && is_digit(p[2]) &&
+           (p[3] == ' ' || p[3] == '-' || p[3] == '\0');
+}
+
 /* Parses "C.S.D" (class 2/4/5, 1-3 digits each) at s: the class, *len set; -1 if none. */
 static int status_parse(const char *s, size_t *len)
 {
@@ -202,8 +209,7 @@ void dsn_status_from_reply(const char *reply, int default_class, char out[DSN_ST
     const char *p = reply ? reply : "";
     while (*p == ' ')
         p++;
-    if ((p[0] == '2' || p[0] == '4' || p[0] == '5') && is_digit(p[1]) && is_digit(p[2]) &&
-        (p[3] == ' ' || p[3] == '-' || p[3] == '\0')) {
+    if (dsn_reply_coded(p) && p[0] != '3') {
         cls = p[0] - '0';
         coded = 1;
         p += p[3] ? 4 : 3;
@@ -471,10 +477,13 @@ static void vet_original(const struct dsn_input *in, enum dsn_action worst, stru
     size_t len = in->original ? in->original_len : 0, next;
     int blank;
     size_t hlen = header_scan(p, len, &blank);
-    int want_full = in->ret == DSN_RET_FULL ||
-                    (in->ret != DSN_RET_HDRS && worst == DSN_ACTION_FAILED);
+    /* RET=FULL asks for the message in a failure notice only: success, delay,
+     * relay and expansion notices never carry it (no reflection through them) */
+    int want_full = worst == DSN_ACTION_FAILED && in->ret != DSN_RET_HDRS;
     if (!want_full)
-        o->why = in->ret == DSN_RET_HDRS ? ORIG_HDRS_ASKED : ORIG_HDRS_DEFAULT;
+        o->why = in->ret == DSN_RET_HDRS   ? ORIG_HDRS_ASKED
+                 : in->ret == DSN_RET_FULL ? ORIG_HDRS_NOT_FAILURE
+                                           : ORIG_HDRS_DEFAULT;
     else if (!in->original_complete)
         o->why = in->original_too_big ? ORIG_TOO_BIG : ORIG_INCOMPLETE;
     else if (in->return_limit == 0 || len > in->return_limit)
@@ -506,17 +515,49 @@ static const struct dsn_rcpt **sort_rcpts(const struct dsn_input *in)
     return v;
 }
 
+/*
+ * The human-readable part is postino's own prose (not another MTA's template,
+ * so that bounce parsers do not mistake the notice for one of theirs). It
+ * says who reports, what happened to each recipient, quotes a remote server's
+ * answer as such and gives postino's own reasons as its own.
+ */
 static const char *const intro[] = {
-    "Your message could not be delivered to the following recipients. The mail system has "
-    "given up on them.",
-    "Your message has not been delivered yet to the following recipients. The mail system "
-    "keeps trying; you do not need to send it again.",
-    "Your message was delivered to the following recipients.",
-    "Your message was passed on to the next mail server for the following recipients. That "
-    "server does not send delivery notices, so you may hear no more about them.",
-    "Your message was delivered to the following addresses, which passed it on to further "
-    "recipients (an alias or a mailing list).",
+    "Your message could not be delivered to the recipients below, and no further attempt "
+    "will be made.",
+    "Your message has not reached the recipients below yet. Delivery is still being retried, "
+    "so you do not need to send it again.",
+    "Your message was delivered to the mailboxes of the recipients below.",
+    "Your message was handed on to the next server for the recipients below. That server "
+    "does not send delivery reports, so you may hear nothing more about them.",
+    "Your message reached the addresses below, which are aliases or mailing lists; each "
+    "passed it on to its own recipients.",
 };
+
+/* s without a leading reply code ("550 ") and RFC 3463 code ("5.3.4 "): the words. */
+static const char *reason_words(const char *s)
+{
+    size_t n;
+    while (*s == ' ')
+        s++;
+    if (dsn_reply_coded(s))
+        s += s[3] ? 4 : 3;
+    if (status_parse(s, &n) > 0 && (s[n] == ' ' || s[n] == '\0'))
+        s += n;
+    while (*s == ' ')
+        s++;
+    return s;
+}
+
+/* Appends "    prefix VALUE suffix", VALUE cleaned, wrapped under the recipient. */
+static void text_line(struct buf *t, struct buf *s, const char *prefix, const char *value,
+                      size_t max, const char *suffix)
+{
+    buf_reset(s);
+    puts_(s, prefix);
+    put_clean(s, value, max);
+    puts_(s, suffix);
+    put_wrapped(t, "    ", buf_cstr(s), "    ", TEXT_WIDTH);
+}
 
 /* One recipient's paragraph in the human-readable part. */
 static void text_rcpt(struct buf *t, struct buf *s, const struct dsn_rcpt *r)
@@ -528,40 +569,57 @@ static void text_rcpt(struct buf *t, struct buf *s, const struct dsn_rcpt *r)
     put_clean(s, r->final_rcpt, 1000);
     (void)buf_printf(s, ">: %s, status %s", dsn_action_name(r->action), status);
     put_wrapped(t, "* ", buf_cstr(s), "    ", TEXT_WIDTH);
-    if (r->diagnostic && r->diagnostic[0]) {
+    if (r->reason && reason_words(r->reason)[0])
+        text_line(t, s, "Reason: ", reason_words(r->reason), 2000, "");
+    if (r->diagnostic && r->diagnostic[0] && r->remote_mta && r->remote_mta[0]) {
         buf_reset(s);
-        if (r->remote_mta && r->remote_mta[0]) {
-            puts_(s, "The mail server ");
-            put_clean(s, r->remote_mta, 300);
-            puts_(s, " answered: ");
-        } else {
-            puts_(s, "Reason: ");
-        }
+        puts_(s, "The server ");
+        put_clean(s, r->remote_mta, 300);
+        puts_(s, " answered: \"");
         put_clean(s, r->diagnostic, 2000);
+        puts_(s, "\"");
         put_wrapped(t, "    ", buf_cstr(s), "    ", TEXT_WIDTH);
+    } else if (r->diagnostic && r->diagnostic[0]) {
+        text_line(t, s, "Reason: ", r->diagnostic, 2000, "");
     }
     if (r->action == DSN_ACTION_DELAYED && r->will_retry_until_ms > 0) {
         format_date(r->will_retry_until_ms, date);
-        buf_reset(s);
-        (void)buf_printf(s, "The mail system will keep trying until %s.", date);
-        put_wrapped(t, "    ", buf_cstr(s), "    ", TEXT_WIDTH);
+        text_line(t, s, "Delivery will be retried until ", date, DATE_MAX, ".");
     }
 }
 
 /* Indexed by enum orig_why. */
 static const char *const why_text[] = {
-    "The original message is attached.",
-    "The header section of the original message is attached, as the sender asked (RET=HDRS).",
-    "The header section of the original message is attached.",
-    "The header section of the original message is attached; the full message was not "
-    "available for return.",
-    "The header section of the original message is attached; the full message is larger than "
-    "the limit for returned messages.",
-    "The header section of the original message is attached; the full message has lines "
-    "longer than 998 octets and cannot be returned intact.",
-    "The header section of the original message is attached; the full message contains NUL "
-    "octets and cannot be returned intact.",
+    "Your original message is attached.",
+    "The header section of your message is attached, as you asked (RET=HDRS).",
+    "The header section of your message is attached.",
+    "The header section of your message is attached. A whole message is returned only "
+    "when its delivery failed, so it is not included here.",
+    "The header section of your message is attached; the whole message was not available "
+    "for return.",
+    "The header section of your message is attached; the whole message is larger than the "
+    "limit for returned messages.",
+    "The header section of your message is attached; the whole message has lines longer "
+    "than 998 octets and cannot be returned intact.",
+    "The header section of your message is attached; the whole message contains NUL octets "
+    "and cannot be returned intact.",
 };
+
+/* The opening sentence: who reports, about which message. */
+static void text_opening(const struct dsn_input *in, const char *host, struct buf *s,
+                         struct buf *t)
+{
+    char date[DATE_MAX];
+    buf_reset(s);
+    (void)buf_printf(s, "Hello. This is postino, the mail server at %s, with a report on the "
+                        "message it received from you", host);
+    if (in->arrival_ms > 0) {
+        format_date(in->arrival_ms, date);
+        (void)buf_printf(s, " on %s", date);
+    }
+    puts_(s, ".");
+    put_wrapped(t, "", buf_cstr(s), "", TEXT_WIDTH);
+}
 
 /* Part 1: text/plain, a short explanation. */
 static void build_text(const struct dsn_input *in, const struct dsn_rcpt **v, const char *host,
@@ -571,8 +629,7 @@ static void build_text(const struct dsn_input *in, const struct dsn_rcpt **v, co
     buf_init(&s, BUF_UNLIMITED);
     puts_(t, "Content-Description: Notification\r\n"
              "Content-Type: text/plain; charset=us-ascii\r\n\r\n");
-    (void)buf_printf(&s, "This is the mail system at host %s.", host);
-    put_wrapped(t, "", buf_cstr(&s), "", TEXT_WIDTH);
+    text_opening(in, host, &s, t);
     for (size_t i = 0; i < in->n_rcpts; i++) {
         if (i == 0 || v[i]->action != v[i - 1]->action) {
             puts_(t, "\r\n");
@@ -595,8 +652,10 @@ static void build_text(const struct dsn_input *in, const struct dsn_rcpt **v, co
     }
     if (in->queue_id && in->queue_id[0]) {
         buf_reset(&s);
-        puts_(&s, "The mail system's queue ID for your message: ");
+        (void)buf_printf(&s, "If you ask the administrator of %s about this report, please "
+                             "quote the queue ID ", host);
         put_clean(&s, in->queue_id, 64);
+        puts_(&s, ".");
         puts_(t, "\r\n");
         put_wrapped(t, "", buf_cstr(&s), "", TEXT_WIDTH);
     }
@@ -621,10 +680,7 @@ static const char *diag_type(const char *d)
 {
     while (*d == ' ')
         d++;
-    return (d[0] >= '2' && d[0] <= '5' && is_digit(d[1]) && is_digit(d[2]) &&
-            (d[3] == ' ' || d[3] == '-' || d[3] == '\0'))
-               ? "smtp"
-               : "X-Postino";
+    return dsn_reply_coded(d) ? "smtp" : "X-Postino";
 }
 
 /* Part 2: message/delivery-status, fields in RFC 3464 section 2.2 / 2.3 order. */

@@ -37,9 +37,11 @@ struct dsn_rcpt {
     enum dsn_action action;
     const char *status;         /* "5.1.1"; NULL or invalid: taken from diagnostic, else X.0.0 */
     const char *remote_mta;     /* next-hop host that answered, or NULL */
-    const char *diagnostic;     /* "550 5.1.1 no such user", or NULL */
+    const char *diagnostic;     /* the remote server's reply, "550 5.1.1 no such user", or NULL */
     int64_t last_attempt_ms;    /* ms since the epoch; <= 0: field omitted */
     int64_t will_retry_until_ms;/* delayed only; <= 0: field omitted */
+    const char *reason;         /* postino's own explanation, text part only (a leading reply
+                                 * code and RFC 3463 code are not shown), or NULL */
 };
 
 struct dsn_input {
@@ -65,14 +67,18 @@ struct dsn_input {
 const char *dsn_action_name(enum dsn_action a);
 
 /*
- * Appends the notice to out. The third part is message/rfc822 (RET=FULL, or no
- * RET and a failure) when the original is complete, within return_limit and
- * every line fits 998 octets; otherwise text/rfc822-headers. Recipients are
+ * Appends the notice to out. The third part is message/rfc822 for a failure
+ * notice (RET=FULL or no RET; RFC 3461 4.3: RET governs failure notices only)
+ * when the original is complete, within return_limit and every line fits 998
+ * octets; otherwise, and in every other notice, text/rfc822-headers. Recipients are
  * listed failed first, then delayed, delivered, relayed, expanded (stable);
  * the Subject follows the worst. 0, or -1 (out unchanged) on invalid input
  * (no reporting_mta, empty to, no recipient, unknown action) or out's limit.
  */
 int dsn_build(const struct dsn_input *in, struct buf *out);
+
+/* 1 if p starts with an SMTP reply code: [2-5] digit digit, then space, '-' or the end. */
+int dsn_reply_coded(const char *p);
 
 /* 1 if p holds an octet >= 0x80: the notice must then go with BODY=8BITMIME. */
 int dsn_has_8bit(const char *p, size_t n);

@@ -2,6 +2,11 @@
  * notify: the notice decisions of RFC 3461 (see notify.h).
  */
 #include "mail/notify.h"
+#include "lib/alloc.h"
+#include "mail/dsn.h"
+#include <string.h>
+
+#define LAST_ERROR "; last error: "
 
 static size_t notify_children(const struct envelope *e, size_t i)
 {
@@ -70,4 +75,26 @@ int notify_any_owed(const struct envelope *e, int64_t now_ms, int64_t delay_warn
         if (notify_owed(e, i, now_ms, delay_warning_ms) != NOTIFY_NONE)
             return 1;
     return 0;
+}
+
+const char *notify_remote_reply(const struct env_rcpt *r)
+{
+    const char *reply = r->last_reply;
+    if (!r->remote_mta || !r->remote_mta[0] || !reply || (r->dsn_sent & NOTIFY_OWN_REPLY))
+        return NULL;
+    if (dsn_reply_coded(reply))
+        return reply; /* the server's reply, whatever its text says */
+    const char *inner = strstr(reply, LAST_ERROR); /* our expiry wrapping the last reply */
+    return inner && dsn_reply_coded(inner + strlen(LAST_ERROR)) ? inner + strlen(LAST_ERROR)
+                                                                : NULL;
+}
+
+char *notify_own_reason(const struct env_rcpt *r)
+{
+    const char *remote = notify_remote_reply(r);
+    if (!r->last_reply || remote == r->last_reply)
+        return NULL;
+    if (!remote)
+        return xstrdup(r->last_reply);
+    return xstrndup(r->last_reply, (size_t)(remote - r->last_reply) - strlen(LAST_ERROR));
 }

@@ -10,7 +10,8 @@
  *   expanded   r is an alias of several targets, NOTIFY has SUCCESS
  * never for NOTIFY=NEVER, and never for a message with the null sender.
  * What was sent is remembered in env_rcpt.dsn_sent (NOTIFY_* bits, plus
- * NOTIFY_PASSED_ON when a DSN-capable next hop took the duty over).
+ * NOTIFY_PASSED_ON when a DSN-capable next hop took the duty over), which also
+ * tells whose words last_reply holds (NOTIFY_OWN_REPLY).
  */
 #ifndef POSTINO_NOTIFY_H
 #define POSTINO_NOTIFY_H
@@ -23,6 +24,11 @@
 /* dsn_sent bit: an alias of several targets (a list: "expanded"), whatever the
  * number of targets that were new recipients; without it an alias is a forward. */
 #define NOTIFY_LIST 32u
+/* dsn_sent bit: last_reply is postino's own decision (e.g. a message larger than the
+ * next hop's advertised SIZE), not an answer of the server remote_mta names. Absent
+ * (as in files written before it existed): a reply with an SMTP code from a named
+ * remote server is that server's. */
+#define NOTIFY_OWN_REPLY 64u
 
 enum notify_kind { NOTIFY_NONE = 0, NOTIFY_FAILED, NOTIFY_DELAYED, NOTIFY_DELIVERED,
                    NOTIFY_RELAYED, NOTIFY_EXPANDED };
@@ -35,5 +41,19 @@ int notify_any_owed(const struct envelope *e, int64_t now_ms, int64_t delay_warn
 /* The dsn_sent bit that records a notice of this kind. */
 unsigned notify_sent_bit(enum notify_kind k);
 const char *notify_kind_name(enum notify_kind k);   /* "failed", "delayed", ... */
+
+/*
+ * What a remote server said for recipient r, within its last reply: the reply
+ * itself, or what follows "last error: " in an expiry (4.4.7); NULL when no
+ * remote server answered (no remote_mta, NOTIFY_OWN_REPLY, or no SMTP code).
+ * Only this may become a notice's "Diagnostic-Code: smtp;".
+ */
+const char *notify_remote_reply(const struct env_rcpt *r);
+/*
+ * postino's own words in r's last reply (malloc'd), or NULL: all of it when no
+ * remote server answered, the part before "; last error: " when the remote
+ * reply is embedded, nothing when the whole reply is the server's.
+ */
+char *notify_own_reason(const struct env_rcpt *r);
 
 #endif

@@ -82,26 +82,10 @@ static void sched_notice_host(const char *remote, char *out, size_t size)
         *b = '\0';
 }
 
-/* The remote server's reply within our diagnostic, or NULL: the reply itself, or
- * what follows "last error: " in an expiry diagnostic (4.4.7). */
-static const char *sched_notice_remote_reply(const struct env_rcpt *r)
-{
-    const char *reply = r->last_reply;
-    if (!r->remote_mta || !reply)
-        return NULL;
-    const char *inner = strstr(reply, "last error: ");
-    if (inner)
-        reply = inner + strlen("last error: ");
-    return reply[0] >= '2' && reply[0] <= '5' && reply[1] >= '0' && reply[1] <= '9' &&
-                   reply[2] >= '0' && reply[2] <= '9'
-               ? reply
-               : NULL;
-}
-
-/* Fills the per-recipient report fields of notice nt. */
+/* Fills the per-recipient report fields of notice nt; reasons[k] are malloc'd. */
 static void sched_notice_rcpts(struct sched_job *sj, struct sched_notice *nt, int64_t now,
                                struct dsn_rcpt *rc, char (*status)[DSN_STATUS_MAX],
-                               char (*hosts)[256])
+                               char (*hosts)[256], char **reasons)
 {
     const struct envelope *e = &sj->m->env;
     enum dsn_action action = sched_notice_action(nt->kind);
@@ -116,8 +100,11 @@ static void sched_notice_rcpts(struct sched_job *sj, struct sched_notice *nt, in
         rc[k].action = action;
         rc[k].status = status[k];
         rc[k].remote_mta = hosts[k][0] ? hosts[k] : NULL;
-        /* Diagnostic-Code carries what a remote server said, nothing of ours */
-        rc[k].diagnostic = sched_notice_remote_reply(r);
+        /* Diagnostic-Code carries what a remote server said, nothing of ours; our
+         * own reasons for a failure or delay go to the text part only */
+        rc[k].diagnostic = notify_remote_reply(r);
+        if (action == DSN_ACTION_FAILED || action == DSN_ACTION_DELAYED)
+            rc[k].reason = reasons[k] = notify_own_reason(r);
         rc[k].last_attempt_ms = r->attempts ? now : 0;
         rc[k].will_retry_until_ms =
             action == DSN_ACTION_DELAYED ? e->arrival + sj->s->conf->queue_lifetime_ms : 0;
@@ -133,8 +120,9 @@ static int sched_notice_compose(struct sched_job *sj, struct sched_notice *nt,
     struct dsn_rcpt *rc = xcalloc(nt->n, sizeof *rc);
     char (*status)[DSN_STATUS_MAX] = xcalloc(nt->n, sizeof *status);
     char (*hosts)[256] = xcalloc(nt->n, sizeof *hosts);
+    char **reasons = xcalloc(nt->n, sizeof *reasons);
     char msgid[DSN_MSGID_MAX];
-    sched_notice_rcpts(sj, nt, now, rc, status, hosts);
+    sched_notice_rcpts(sj, nt, now, rc, status, hosts, reasons);
     struct dsn_input in = {
         .reporting_mta = sj->s->conf->hostname,
         .envid = e->envid,
@@ -160,6 +148,9 @@ static int sched_notice_compose(struct sched_job *sj, struct sched_notice *nt,
     free(rc);
     free(status);
     free(hosts);
+    for (size_t k = 0; k < nt->n; k++)
+        free(reasons[k]);
+    free(reasons);
     return r;
 }
 

@@ -29,6 +29,10 @@ static void sched_remote_apply(struct sched_remote *sr, const struct smtpc_outco
     struct env_rcpt *r = &m->env.rcpts[o->idx];
     free(r->remote_mta);
     r->remote_mta = sr->d.remote[0] ? xstrdup(sr->d.remote) : NULL;
+    if (o->from_server)
+        r->dsn_sent &= ~NOTIFY_OWN_REPLY;
+    else
+        r->dsn_sent |= NOTIFY_OWN_REPLY; /* our decision: no notice may quote it as the server's */
     if (o->klass == 2) {
         if (sr->d.peer_dsn)
             r->dsn_sent |= NOTIFY_PASSED_ON; /* RFC 3461 6.2.1: the next hop reports now */

@@ -51,12 +51,14 @@ struct smtpc_delivery *smtpc_dest_pop(struct smtpc_dest *dest)
     return d;
 }
 
-/* Gives every undecided recipient of d the outcome klass/text and completes d. */
+/* Gives every undecided recipient of d the outcome klass/text (postino's own) and
+ * completes d. */
 void smtpc_finish(struct smtpc_delivery *d, int klass, const char *text)
 {
     for (size_t i = 0; i < d->n; i++)
         if (d->out[i].klass == 0) {
             d->out[i].klass = klass;
+            d->out[i].from_server = 0;
             str_copy(d->out[i].reply, sizeof d->out[i].reply, text);
         }
     d->done(d);
@@ -226,7 +228,7 @@ void smtpc_deliver(struct smtpc *sc, struct smtpc_delivery *d)
     d->peer_dsn = 0;
     d->canceled = 0;
     for (size_t i = 0; i < d->n; i++)
-        d->out[i].klass = 0;
+        d->out[i].klass = d->out[i].from_server = 0;
     smtpc_dest_push(dest, d);
     for (struct smtpc_conn *c = sc->conns; c; c = c->next)
         if (c->dest == dest && c->state == SMTPC_IDLE) {

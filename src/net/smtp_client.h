@@ -25,6 +25,8 @@ struct smtpc_outcome {
     size_t idx;                        /* recipient index in the envelope */
     int klass;                         /* 2 done, 4 temporary, 5 permanent */
     char reply[SMTPC_REPLY_MAX];       /* the reply or diagnostic, "550 5.1.1 ..." */
+    int from_server;                   /* 1: reply is the server's answer; 0: postino's own
+                                        * decision ("5.3.4 ... larger than the limit ...") */
 };
 
 struct smtpc_delivery {

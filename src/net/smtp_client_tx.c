@@ -153,12 +153,15 @@ static void smtpc_on_event(struct bufferevent *bev, short what, void *arg)
     smtpc_io_failed(c, (what & BEV_EVENT_TIMEOUT) ? "timeout" : "connection lost");
 }
 
-/* Decides every recipient of c->d still undecided (klass 0). */
-static void smtpc_finish_some(struct smtpc_conn *c, int klass, const char *text)
+/* Decides every recipient of c->d still undecided (klass 0); from_server: text is
+ * the server's reply, not postino's own decision. */
+static void smtpc_finish_some(struct smtpc_conn *c, int klass, const char *text,
+                              int from_server)
 {
     for (size_t i = 0; i < c->d->n; i++)
         if (c->d->out[i].klass == 0) {
             c->d->out[i].klass = klass;
+            c->d->out[i].from_server = from_server;
             str_copy(c->d->out[i].reply, sizeof c->d->out[i].reply, text);
         }
 }
@@ -217,11 +220,13 @@ static void smtpc_tx_start(struct smtpc_conn *c)
     c->rcpt_next = 0;
     c->accepted = 0;
     c->mail_failed = 0;
-    if (c->size_limit && e->size > c->size_limit) {
-        char why[SMTPC_REPLY_MAX];
-        str_fmt(why, sizeof why, "552 5.3.4 message size %llu exceeds the limit %llu of the server",
-                (unsigned long long)e->size, (unsigned long long)c->size_limit);
-        smtpc_finish_some(c, 5, why);
+    if (c->size_limit && e->size > c->size_limit) { /* RFC 1870 6: not sent, our decision */
+        char why[SMTPC_REPLY_MAX], name[300];
+        smtpc_target_name(c, name, sizeof name);
+        str_fmt(why, sizeof why, "5.3.4 the message of %llu bytes is larger than the limit of "
+                "%llu bytes advertised by %s, so postino did not send it",
+                (unsigned long long)e->size, (unsigned long long)c->size_limit, name);
+        smtpc_finish_some(c, 5, why, 0);
         smtpc_tx_end(c);
         return;
     }
@@ -246,7 +251,7 @@ static void smtpc_body_fill(struct smtpc_conn *c)
         ssize_t n = pread(c->d->fd, chunk, left < sizeof chunk ? (size_t)left : sizeof chunk,
                           (off_t)(e->content_offset + c->body_off));
         if (n <= 0) {
-            smtpc_finish_some(c, 4, "4.3.0 cannot read the queue file");
+            smtpc_finish_some(c, 4, "4.3.0 cannot read the queue file", 0);
             struct smtpc_delivery *d = c->d;
             c->d = NULL;
             d->done(d);
@@ -388,7 +393,7 @@ static void smtpc_on_tx_reply(struct smtpc_conn *c, int code, const char *text)
     case SMTPC_MAIL:
         if (klass != 2) {
             c->mail_failed = 1;
-            smtpc_finish_some(c, klass == 5 ? 5 : 4, text);
+            smtpc_finish_some(c, klass == 5 ? 5 : 4, text, 1);
         }
         if (!pipelined && c->mail_failed) {
             smtpc_tx_end(c);
@@ -405,6 +410,7 @@ static void smtpc_on_tx_reply(struct smtpc_conn *c, int code, const char *text)
             c->accepted++;
         else if (!c->mail_failed) {
             o->klass = klass == 5 ? 5 : 4;
+            o->from_server = 1;
             str_copy(o->reply, sizeof o->reply, text);
         }
         if (c->rcpt_next < c->d->n) {
@@ -437,12 +443,12 @@ static void smtpc_on_tx_reply(struct smtpc_conn *c, int code, const char *text)
             return;
         }
         if (c->accepted > 0)
-            smtpc_finish_some(c, klass == 5 ? 5 : 4, text);
+            smtpc_finish_some(c, klass == 5 ? 5 : 4, text, 1);
         smtpc_tx_end(c);
         return;
     case SMTPC_DOT:
         if (c->accepted > 0)
-            smtpc_finish_some(c, klass == 2 ? 2 : klass == 5 ? 5 : 4, text);
+            smtpc_finish_some(c, klass == 2 ? 2 : klass == 5 ? 5 : 4, text, 1);
         smtpc_tx_end(c);
         return;
     default:

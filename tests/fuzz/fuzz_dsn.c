@@ -1,13 +1,14 @@
 /*
  * fuzz_dsn: libFuzzer harness for mail/dsn (the notice builder). The first
  * four bytes choose the flags (actions of two recipients, RET, whether the
- * original is complete, the return limit, whether the diagnostic and ENVID
- * come from the input too); the rest is the original message. Checks, with
+ * original is complete, the return limit, whether the diagnostic, reason and
+ * ENVID come from the input too); the rest is the original message. Checks, with
  * a small scanner independent of dsn.c: a notice is always produced, the same
  * input gives the same bytes, every line ends with CRLF (no bare CR or LF) and
  * fits 998 octets, the boundary occurs only in the Content-Type and the four
  * delimiter lines, the three parts have the expected types (message/rfc822
- * exactly when the whole original may and can be returned), the report parts
+ * exactly when the whole original may and can be returned: only in a failure
+ * notice, RET=FULL or not), the report parts
  * are 7-bit, the 8bit labels match the content, the delivery-status part has
  * one block per recipient plus one, and a returned original keeps its bytes.
  * Build: tests/fuzz/run.sh.
@@ -61,7 +62,7 @@ static void check_lines(struct view m)
 static int expect_full(const uint8_t *d, size_t n, int ret, int worst_failed, int complete,
                        size_t limit)
 {
-    if (!(ret == DSN_RET_FULL || (ret != DSN_RET_HDRS && worst_failed)) || !complete ||
+    if (!worst_failed || ret == DSN_RET_HDRS || !complete ||
         limit == 0 || n > limit || memchr(d, 0, n))
         return 0;
     size_t col = 0;
@@ -163,13 +164,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         {"carol@example.net", NULL, (enum dsn_action)((data[0] >> 3) % 5), "4.4.1", NULL,
          (data[2] & 4) ? copy : NULL, 0, 5000},
     };
+    r[1].reason = (data[2] & 16) ? copy : NULL;
     size_t n_rcpts = (data[0] & 0x80) ? 2 : 1;
     int ret = data[1] % 3, complete = data[2] & 1;
     size_t limit = limits[data[3] % 5];
-    struct dsn_input in = {"mail.example.org", (data[2] & 2) ? copy : NULL, "client.example",
-                           1, "alice@example.org", (enum dsn_ret)ret, "QID123", 123456789,
-                           (const char *)orig, n, complete, limit,
-                           (data[2] & 8) ? copy : "<m@x>", r, n_rcpts};
+    struct dsn_input in = {.reporting_mta = "mail.example.org",
+                           .envid = (data[2] & 2) ? copy : NULL,
+                           .received_from_mta = "client.example",
+                           .arrival_ms = 1,
+                           .to = "alice@example.org",
+                           .ret = (enum dsn_ret)ret,
+                           .queue_id = "QID123",
+                           .now_ms = 123456789,
+                           .original = (const char *)orig,
+                           .original_len = n,
+                           .original_complete = complete,
+                           .return_limit = limit,
+                           .original_message_id = (data[2] & 8) ? copy : "<m@x>",
+                           .rcpts = r,
+                           .n_rcpts = n_rcpts};
     int worst_failed = r[0].action == DSN_ACTION_FAILED ||
                        (n_rcpts == 2 && r[1].action == DSN_ACTION_FAILED);
 

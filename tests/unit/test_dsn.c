@@ -4,8 +4,9 @@
  * no line over 998 octets, three parts, a boundary found nowhere inside them.
  * Covers each action, RFC 3464 field order, ENVID/ORCPT present and absent,
  * RET x size limit, 8-bit originals, overlong lines (folded or dropped),
- * mixed actions, Message-ID/In-Reply-To, determinism, hostile values, and the
- * helpers (status codes, header length, Message-ID lookup).
+ * mixed actions, Message-ID/In-Reply-To, determinism, hostile values, the text
+ * part (golden, postino's own words, own reasons apart from remote answers), and
+ * the helpers (status codes, header length, Message-ID lookup).
  * With DSN_SAMPLES_DIR set, writes sample notices there for tests/unit/dsn_check.py.
  */
 #include <setjmp.h>
@@ -152,6 +153,24 @@ static char *part_body(const char *msg, int k)
     return r;
 }
 
+/* The text part of msg with its lines joined (CRLF and indentation -> one space). */
+static char *flat_text(const char *msg)
+{
+    char *t = part_body(msg, 0), *w = t;
+    for (const char *r = t; *r; r++) {
+        if (r[0] == '\r' && r[1] == '\n') {
+            r++;
+            while (r[1] == ' ')
+                r++;
+            *w++ = ' ';
+            continue;
+        }
+        *w++ = *r;
+    }
+    *w = '\0';
+    return t;
+}
+
 /* 1 if the header section of msg (up to the first empty line) has line "want". */
 static int has_header(const char *msg, const char *want)
 {
@@ -269,6 +288,113 @@ static void test_field_order(void **st)
     free(m);
 }
 
+/* The text part in postino's words, for the default failure (golden). */
+static void test_text_golden(void **st)
+{
+    (void)st;
+    char *m = build(), *text = part_body(m, 0);
+    assert_string_equal(
+        text,
+        "Hello. This is postino, the mail server at mail.example.org, with a report\r\n"
+        "on the message it received from you on Tue, 24 Nov 2026 08:36:55 +0000.\r\n"
+        "\r\n"
+        "Your message could not be delivered to the recipients below, and no further\r\n"
+        "attempt will be made.\r\n"
+        "\r\n"
+        "* <bob@example.net>: failed, status 5.1.1\r\n"
+        "    The server mx.example.net answered: \"550 5.1.1 <bob@example.net>: user\r\n"
+        "    unknown\"\r\n"
+        "\r\n"
+        "Your original message is attached.\r\n"
+        "\r\n"
+        "If you ask the administrator of mail.example.org about this report, please\r\n"
+        "quote the queue ID 0A1B2C3D4E.\r\n");
+    free(text);
+    free(m);
+}
+
+/*
+ * A failure postino decided itself (a message over the next hop's SIZE): the
+ * report names the hop (Remote-MTA: it was involved) but has no Diagnostic-Code
+ * (no server said anything), and the text gives the reason as postino's own.
+ */
+static void test_own_reason(void **st)
+{
+    (void)st;
+    rcpt.status = "5.3.4";
+    rcpt.diagnostic = NULL;
+    rcpt.reason = "5.3.4 the message of 5000 bytes is larger than the limit of 1000 bytes "
+                  "advertised by mx.example.net[192.0.2.7], so postino did not send it";
+    char *m = build(), *ds = part_body(m, 1), *text = flat_text(m);
+    const char *block = strstr(ds, "\r\n\r\n");
+    assert_non_null(block);
+    assert_string_equal(block + 4, "Original-Recipient: rfc822; Bob@Example.NET\r\n"
+                                   "Final-Recipient: rfc822; bob@example.net\r\n"
+                                   "Action: failed\r\n"
+                                   "Status: 5.3.4\r\n"
+                                   "Remote-MTA: dns; mx.example.net\r\n"
+                                   "Last-Attempt-Date: Tue, 24 Nov 2026 08:37:54 +0000\r\n");
+    assert_non_null(strstr(text, "* <bob@example.net>: failed, status 5.3.4 Reason: the message "
+                                 "of 5000 bytes is larger than the limit of 1000 bytes "
+                                 "advertised by mx.example.net[192.0.2.7], so postino did not "
+                                 "send it "));
+    assert_null(strstr(text, "answered"));
+    free(text);
+    free(ds);
+    free(m);
+    /* an own reason next to a remote answer (expiry): both, each as what it is */
+    rcpt.status = "4.4.7";
+    rcpt.reason = "4.4.7 delivery time expired";
+    rcpt.diagnostic = "451 4.3.0 mailbox busy";
+    m = build(), text = flat_text(m);
+    assert_non_null(strstr(text, "status 4.4.7 Reason: delivery time expired The server "
+                                 "mx.example.net answered: \"451 4.3.0 mailbox busy\""));
+    assert_non_null(strstr(m, "\r\nDiagnostic-Code: smtp; 451 4.3.0 mailbox busy\r\n"));
+    free(text);
+    free(m);
+}
+
+/* 1 if some line of t holds "a" and, after it, "b" (how bounce parsers spot a template). */
+static int line_has_both(const char *t, const char *a, const char *b)
+{
+    for (const char *l = t; l && *l; l = strstr(l, "\r\n"), l = l ? l + 2 : l) {
+        size_t n = strcspn(l, "\r");
+        char line[1000];
+        snprintf(line, sizeof line, "%.*s", (int)n, l);
+        const char *p = strstr(line, a);
+        if (p && strstr(p + strlen(a), b))
+            return 1;
+    }
+    return 0;
+}
+
+/* No notice's text borrows another MTA's words (Postfix's opening sentence and
+ * the phrases bounce parsers use to recognise its notices). */
+static void test_text_own_words(void **st)
+{
+    (void)st;
+    struct dsn_rcpt r[5];
+    for (int a = 0; a < 5; a++) {
+        r[a] = rcpt;
+        r[a].action = (enum dsn_action)a;
+        r[a].status = NULL;
+    }
+    for (size_t n = 1; n <= 5; n++) {
+        in.rcpts = n == 5 ? r : &r[n - 1];
+        in.n_rcpts = n == 5 ? 5 : 1;
+        in.ret = n == 2 ? DSN_RET_FULL : DSN_RET_UNSET;
+        char *m = build(), *text = part_body(m, 0);
+        assert_null(strstr(text, "This is the"));
+        assert_null(strstr(text, "mail system"));
+        assert_null(strstr(text, "Postfix"));
+        assert_false(line_has_both(text, "The ", "program"));
+        assert_non_null(strstr(text, "postino"));
+        assert_non_null(strstr(text, "mail.example.org"));
+        free(text);
+        free(m);
+    }
+}
+
 static void test_envid(void **st)
 {
     (void)st;
@@ -345,13 +471,31 @@ static void test_ret_and_limit(void **st)
             in.return_limit = over ? len - 1 : len;
             rcpt.action = DSN_ACTION_FAILED;
             assert_int_equal(returns_full(), expect_failed[r][over]);
-            /* other outcomes: headers only unless RET=FULL asked for the message */
-            rcpt.action = DSN_ACTION_DELAYED;
-            rcpt.status = "4.4.1";
-            assert_int_equal(returns_full(), rets[r] == DSN_RET_FULL && !over);
+            /* other outcomes: headers only, RET=FULL or not (RFC 3461 4.3: RET is
+             * about failure notices; a success notice must not reflect the body) */
+            static const enum dsn_action others[] = {DSN_ACTION_DELAYED, DSN_ACTION_DELIVERED,
+                                                     DSN_ACTION_RELAYED, DSN_ACTION_EXPANDED};
+            for (size_t a = 0; a < 4; a++) {
+                rcpt.action = others[a];
+                rcpt.status = others[a] == DSN_ACTION_DELAYED ? "4.4.1" : "2.0.0";
+                assert_int_equal(returns_full(), 0);
+            }
             rcpt.status = "5.1.1";
         }
     }
+    /* several outcomes in one notice: the message only when it reports a failure */
+    struct dsn_rcpt mixed[2] = {rcpt, rcpt};
+    mixed[0].action = DSN_ACTION_DELIVERED, mixed[0].status = "2.0.0";
+    mixed[1].action = DSN_ACTION_DELAYED, mixed[1].status = "4.4.1";
+    in.rcpts = mixed, in.n_rcpts = 2, in.ret = DSN_RET_FULL, in.return_limit = len;
+    assert_int_equal(returns_full(), 0);
+    char *m = build(), *text = flat_text(m);
+    assert_non_null(strstr(text, "returned only when its delivery failed"));
+    free(text);
+    free(m);
+    mixed[1].action = DSN_ACTION_FAILED, mixed[1].status = "5.1.1";
+    assert_int_equal(returns_full(), 1);
+    in.rcpts = &rcpt, in.n_rcpts = 1;
     in.ret = DSN_RET_UNSET;
     rcpt.action = DSN_ACTION_FAILED;
     in.return_limit = 0; /* 0 = headers only */
@@ -359,7 +503,7 @@ static void test_ret_and_limit(void **st)
     in.return_limit = len;
     in.original_complete = 0; /* the caller had only the header section */
     assert_int_equal(returns_full(), 0);
-    char *m = build(), *text = part_body(m, 0);
+    m = build(), text = flat_text(m);
     assert_non_null(strstr(text, "not available"));
     free(text);
     free(m);
@@ -801,6 +945,11 @@ static void test_samples(void **st)
     setup_input();
     in.original = "", in.original_len = 0;
     save("10-failed-empty-original");
+    setup_input();
+    rcpt.status = "5.3.4", rcpt.diagnostic = NULL;
+    rcpt.reason = "5.3.4 the message of 5000 bytes is larger than the limit of 1000 bytes "
+                  "advertised by mx.example.net[192.0.2.7], so postino did not send it";
+    save("11-failed-own-reason");
 }
 
 int main(void)
@@ -809,6 +958,9 @@ int main(void)
         cmocka_unit_test(test_action_names),
         cmocka_unit_test_setup(test_each_action, setup),
         cmocka_unit_test_setup(test_field_order, setup),
+        cmocka_unit_test_setup(test_text_golden, setup),
+        cmocka_unit_test_setup(test_own_reason, setup),
+        cmocka_unit_test_setup(test_text_own_words, setup),
         cmocka_unit_test_setup(test_envid, setup),
         cmocka_unit_test_setup(test_orcpt, setup),
         cmocka_unit_test_setup(test_ret_and_limit, setup),
