@@ -1,7 +1,8 @@
 /*
  * queue: "postino queue list [--json]" and "postino queue show ID". Reads
  * the queue files directly, so it works whether or not the server runs;
- * a file removed meanwhile is skipped and a torn last record ignored.
+ * a file removed meanwhile is skipped and a torn last record ignored;
+ * damaged files (in the queue or moved to DATA_DIR/corrupt) are counted.
  */
 #include "cmd/cmd.h"
 #include "lib/alloc.h"
