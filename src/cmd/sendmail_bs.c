@@ -197,7 +197,7 @@ static void bs_data(struct bs *b)
     } else if (submit_finish(&s) < 0) {
         bs_reply(b, "%s %s", s.err == SUBMIT_TOO_BIG ? "552 5.3.4" : "554 5.6.0", s.why);
     } else if (sm_drop_commit(&b->drop) < 0) {
-        int err = errno; /* 452 4.3.1 when the disk is full */
+        int err = errno; /* the reply code and enhanced code: 452 4.3.1 when storage ran out */
         bs_reply(b, "%.9s Error: cannot store the message: %s", queue_error_reply(err),
                  strerror(err));
     } else {

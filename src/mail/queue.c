@@ -293,7 +293,8 @@ static int queue_open_append(const struct queue *q, const char *id)
         errno = ENAMETOOLONG;
         return -1;
     }
-    return open(path, O_RDWR | O_APPEND | O_CLOEXEC); /* read: fsio_append_records checks the tail */
+    /* read too: fsio_append_records looks at the tail */
+    return open(path, O_RDWR | O_APPEND | O_CLOEXEC);
 }
 
 int queue_append(const struct queue *q, const char *id, const char *data, size_t n, int sync)

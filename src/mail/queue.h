@@ -16,7 +16,8 @@
  * file and XX/ID.tmp for a new one; both are garbage after a crash. A crash leaves either a .tmp (removed at start) or a complete
  * file. State changes are appended and fsync'd, whole or not at all (a
  * failed or short append is cut back); a torn last record is ignored on
- * reading and cut off at the server's start (queue_load_repair). This module does file I/O only: no sockets, no events.
+ * reading and cut off at the server's start (queue_load_repair). This
+ * module does file I/O only: no sockets, no events.
  * The directory fsyncs are left to the caller so one fsync serves a batch.
  */
 #ifndef POSTINO_QUEUE_H
