@@ -1,13 +1,15 @@
 /*
  * queue: "postino queue list [--json]" and "postino queue show ID". Reads
  * the queue files directly, so it works whether or not the server runs;
- * a file removed meanwhile is skipped and a torn last record ignored.
+ * a file removed meanwhile is skipped and a torn last record ignored;
+ * damaged files (in the queue or moved to DATA_DIR/corrupt) are counted.
  */
 #include "cmd/cmd.h"
 #include "lib/alloc.h"
 #include "lib/fsio.h"
 #include "lib/json.h"
 #include "lib/str.h"
+#include "mail/quarantine.h"
 #include "mail/queue.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +26,7 @@
 struct queue_listing {
     struct envelope *msgs;
     size_t n, cap;
+    size_t unreadable;  /* damaged files still in the queue (the server moves them at start) */
 };
 
 static int queue_collect(void *ctx, const char *path, const char *id)
@@ -31,8 +34,10 @@ static int queue_collect(void *ctx, const char *path, const char *id)
     struct queue_listing *l = ctx;
     struct envelope e;
     (void)id;
-    if (queue_load(path, &e) < 0)
-        return 0; /* removed meanwhile, or unreadable: not listed */
+    if (queue_load(path, &e) < 0) {
+        l->unreadable += errno != ENOENT; /* removed meanwhile: not listed, not counted */
+        return 0;
+    }
     if (l->n == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 64;
         l->msgs = xrealloc(l->msgs, l->cap * sizeof *l->msgs);
@@ -205,6 +210,23 @@ static int queue_load_all(const struct conf *c, struct queue_listing *l)
     return 0;
 }
 
+/* The damaged files, never silently left out: "-- N corrupt queue files in DIR". */
+static void queue_damage_note(const struct conf *c, const struct queue_listing *l,
+                              const char *prefix, struct buf *b)
+{
+    char dir[PATH_MAX];
+    long corrupt = quarantine_count(c->data_dir);
+    if (quarantine_dir(c->data_dir, dir, sizeof dir) < 0)
+        return;
+    if (corrupt != 0)
+        buf_printf(b, "%s%ld corrupt queue file%s in %s\n", prefix, corrupt,
+                   corrupt == 1 ? "" : "s", dir);
+    if (l->unreadable)
+        buf_printf(b, "%s%zu unreadable queue file%s in %s/queue (moved to %s at the next "
+                   "start)\n", prefix, l->unreadable, l->unreadable == 1 ? "" : "s",
+                   c->data_dir, dir);
+}
+
 static int queue_list(const struct conf *c, int json)
 {
     struct queue_listing l = {0};
@@ -230,7 +252,13 @@ static int queue_list(const struct conf *c, int json)
     }
     if (!json && l.n)
         queue_human_summary(l.n, total, &out);
+    /* --json keeps stdout one message object a line: the note goes to stderr */
+    struct buf note;
+    buf_init(&note, BUF_UNLIMITED);
+    queue_damage_note(c, &l, json ? "postino: " : "-- ", json ? &note : &out);
     fwrite(out.data ? out.data : "", 1, out.len, stdout);
+    fwrite(note.data ? note.data : "", 1, note.len, stderr);
+    buf_free(&note);
     buf_free(&out);
     free(l.msgs);
     if (fflush(stdout) == EOF || ferror(stdout)) {

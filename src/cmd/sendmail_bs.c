@@ -200,7 +200,9 @@ static void bs_data(struct bs *b)
     } else if (submit_finish(&s) < 0) {
         bs_reply(b, "%s %s", s.err == SUBMIT_TOO_BIG ? "552 5.3.4" : "554 5.6.0", s.why);
     } else if (sm_drop_commit(&b->drop) < 0) {
-        bs_reply(b, "451 4.3.0 Error: cannot store the message: %s", strerror(errno));
+        int err = errno; /* the reply code and enhanced code: 452 4.3.1 when storage ran out */
+        bs_reply(b, "%.9s Error: cannot store the message: %s", queue_error_reply(err),
+                 strerror(err));
     } else {
         bs_reply(b, "250 2.0.0 Ok: queued as %s", b->drop.env.id);
     }

@@ -119,3 +119,65 @@ int fsio_read_file(const char *path, struct buf *out, size_t max)
     close(fd);
     return 0;
 }
+
+/* Offset just after the last '\n' before end, or -1 (errno EINVAL when there is none). */
+static off_t fsio_last_newline_end(int fd, off_t end)
+{
+    char chunk[4096];
+    while (end > 0) {
+        size_t want = end < (off_t)sizeof chunk ? (size_t)end : sizeof chunk;
+        ssize_t n = pread(fd, chunk, want, end - (off_t)want);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n != (ssize_t)want) {
+            if (n >= 0)
+                errno = EIO;
+            return -1;
+        }
+        const char *nl = memrchr(chunk, '\n', want);
+        if (nl)
+            return end - (off_t)want + (off_t)(nl - chunk) + 1;
+        end -= (off_t)want;
+    }
+    errno = EINVAL;
+    return -1;
+}
+
+int fsio_append_undo(int fd, off_t old)
+{
+    if (ftruncate(fd, old) < 0 || fsync(fd) < 0)
+        return -1;
+    return 0;
+}
+
+int fsio_cut_torn_tail(int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return -1;
+    if (st.st_size == 0)
+        return 0;
+    off_t good = fsio_last_newline_end(fd, st.st_size);
+    if (good < 0)
+        return -1;
+    if (good == st.st_size)
+        return 0;
+    return fsio_append_undo(fd, good) < 0 ? -1 : 1;
+}
+
+int fsio_append_records(int fd, const void *p, size_t n, off_t *old)
+{
+    if (fsio_cut_torn_tail(fd) < 0)
+        return -1;
+    off_t end = lseek(fd, 0, SEEK_END);
+    if (end < 0)
+        return -1;
+    if (old)
+        *old = end;
+    if (fsio_write_all(fd, p, n) == 0)
+        return 0;
+    int saved = errno;
+    fsio_append_undo(fd, end); /* best effort; a torn tail left behind is cut next time */
+    errno = saved;
+    return -1;
+}

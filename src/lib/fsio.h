@@ -19,6 +19,22 @@ int fsio_mkdir_p(const char *path, mode_t mode);
 int fsio_write_atomic(const char *path, const void *data, size_t n);
 /* Reads a whole file into out (appending); -1 on error or if larger than max. */
 int fsio_read_file(const char *path, struct buf *out, size_t max);
+/*
+ * Appending newline-ended records to a file so that a failure never leaves
+ * half a record for the next append to land after: the file is first cut
+ * back to its last complete record (a torn tail left by a power loss), the
+ * records are written at the end, and on any error or short write the file
+ * is cut back to where it was (and fsync'd) before -1 is returned. *old (may
+ * be NULL) gets the length before the append, for fsio_append_undo after a
+ * failed fsync. The caller fsyncs after a success.
+ */
+int fsio_append_records(int fd, const void *p, size_t n, off_t *old); /* fd open for reading too */
+/* Cuts the file back to old and fsyncs it: undoes an append whose fsync failed. */
+int fsio_append_undo(int fd, off_t old);
+/* Cuts bytes after the file's last newline (a torn record) and fsyncs.
+ * 1 if something was cut, 0 if the file ends with a newline (or is empty),
+ * -1 on error (EINVAL: no newline at all; nothing is cut then). */
+int fsio_cut_torn_tail(int fd);
 /* Directory part of path into dir (dirname without modifying path). */
 int fsio_dirname(const char *path, char *dir, size_t size);
 

@@ -242,7 +242,8 @@ int queue_writer_finish(struct queue_writer *w)
     return 0;
 }
 
-int queue_writer_publish(struct queue_writer *w)
+/* Closes the file and renames it into place with renameat2 flags. */
+static int queue_writer_rename(struct queue_writer *w, unsigned flags)
 {
     if (close(w->fd) < 0) {
         w->fd = -1;
@@ -250,13 +251,23 @@ int queue_writer_publish(struct queue_writer *w)
         return -1;
     }
     w->fd = -1;
-    if (renameat2(AT_FDCWD, w->tmp_path, AT_FDCWD, w->path, RENAME_NOREPLACE) < 0) {
+    if (renameat2(AT_FDCWD, w->tmp_path, AT_FDCWD, w->path, flags) < 0) {
         w->error = errno;
         return -1;
     }
     w->renamed = 1;
     buf_free(&w->pending);
     return 0;
+}
+
+int queue_writer_publish(struct queue_writer *w)
+{
+    return queue_writer_rename(w, RENAME_NOREPLACE);
+}
+
+int queue_writer_replace(struct queue_writer *w)
+{
+    return queue_writer_rename(w, 0);
 }
 
 void queue_writer_abort(struct queue_writer *w)
@@ -274,17 +285,31 @@ void queue_writer_abort(struct queue_writer *w)
     buf_free(&w->pending);
 }
 
-int queue_append(const struct queue *q, const char *id, const char *data, size_t n, int sync)
+/* Opens a queued message's file for appending records. */
+static int queue_open_append(const struct queue *q, const char *id)
 {
     char path[PATH_MAX];
-    if (queue_path(q, id, path, sizeof path) < 0)
+    if (queue_path(q, id, path, sizeof path) < 0) {
+        errno = ENAMETOOLONG;
         return -1;
-    int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    }
+    /* read too: fsio_append_records looks at the tail */
+    return open(path, O_RDWR | O_APPEND | O_CLOEXEC);
+}
+
+int queue_append(const struct queue *q, const char *id, const char *data, size_t n, int sync)
+{
+    off_t old = 0;
+    int fd = queue_append_open(q, id, data, n, &old);
     if (fd < 0)
         return -1;
-    int r = fsio_write_all(fd, data, n);
-    if (r == 0 && sync)
-        r = fdatasync(fd);
+    int r = 0;
+    if (sync && fdatasync(fd) < 0) {
+        r = -1;
+        int saved = errno;
+        fsio_append_undo(fd, old);
+        errno = saved;
+    }
     int saved = errno;
     close(fd);
     errno = saved;
@@ -310,19 +335,28 @@ int queue_retire(struct queue *q, const char *id)
     return (unlink(path) < 0 && errno != ENOENT) ? -1 : 0;
 }
 
-int queue_append_open(const struct queue *q, const char *id, const char *data, size_t n)
+int queue_append_open(const struct queue *q, const char *id, const char *data, size_t n,
+                      off_t *old)
 {
-    char path[PATH_MAX];
-    if (queue_path(q, id, path, sizeof path) < 0)
-        return -1;
-    int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
-    if (fd >= 0 && fsio_write_all(fd, data, n) < 0) {
+    int fd = queue_open_append(q, id);
+    if (fd >= 0 && fsio_append_records(fd, data, n, old) < 0) {
         int saved = errno;
         close(fd);
         errno = saved;
         return -1;
     }
     return fd;
+}
+
+int queue_error_full(int err)
+{
+    return err == ENOSPC || err == EDQUOT || err == EFBIG;
+}
+
+const char *queue_error_reply(int err)
+{
+    return queue_error_full(err) ? "452 4.3.1 Error: insufficient system storage"
+                                 : "451 4.3.0 Error: queue file write error";
 }
 
 int queue_remove(const struct queue *q, const char *id)
@@ -333,7 +367,8 @@ int queue_remove(const struct queue *q, const char *id)
     return (unlink(path) < 0 && errno != ENOENT) ? -1 : 0;
 }
 
-/* Reads the head (until "data\n") from fd into e. */
+/* Reads the head (until "data\n") from fd into e. -1: errno EINVAL when the head
+ * is bad or incomplete, else the read error. */
 static int queue_load_head(int fd, struct envelope *e)
 {
     struct buf b;
@@ -343,6 +378,8 @@ static int queue_load_head(int fd, struct envelope *e)
     while (r == 1) {
         ssize_t n = read(fd, chunk, sizeof chunk);
         if (n <= 0 || buf_append(&b, chunk, (size_t)n) < 0) {
+            if (n >= 0)
+                errno = EINVAL;
             r = -1;
             break;
         }
@@ -352,46 +389,88 @@ static int queue_load_head(int fd, struct envelope *e)
             continue;
         envelope_free(e);
         r = envelope_parse_head(b.data, b.len, e);
+        if (r < 0)
+            errno = EINVAL;
     }
     buf_free(&b);
     return r;
 }
 
-int queue_load_fd(int fd, struct envelope *e)
+/* Reads everything after the content (from "end\n" on) into tail. */
+static int queue_load_tail_bytes(int fd, const struct envelope *e, struct buf *tail)
 {
-    envelope_init(e);
-    struct buf tail;
-    buf_init(&tail, QUEUE_HEAD_MAX);
-    int r = queue_load_head(fd, e);
-    if (r == 0) {
-        char chunk[16384];
-        off_t off = (off_t)(e->content_offset + e->size);
-        ssize_t n;
-        while ((n = pread(fd, chunk, sizeof chunk, off)) > 0 &&
-               buf_append(&tail, chunk, (size_t)n) == 0)
-            off += n;
-        r = n < 0 ? -1 : envelope_parse_tail(tail.data ? tail.data : "", tail.len, e);
+    char chunk[16384];
+    off_t off = (off_t)(e->content_offset + e->size);
+    ssize_t n;
+    while ((n = pread(fd, chunk, sizeof chunk, off)) > 0) {
+        if (buf_append(tail, chunk, (size_t)n) < 0) {
+            errno = EINVAL;
+            return -1;
+        }
+        off += n;
     }
-    buf_free(&tail);
-    if (r != 0) {
-        envelope_free(e);
-        errno = EINVAL;
-        return -1;
-    }
-    return 0;
+    return n < 0 ? -1 : 0;
 }
 
-int queue_load(const char *path, struct envelope *e)
+int queue_load_salvage(int fd, struct envelope *e)
 {
     envelope_init(e);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (queue_load_head(fd, e) != 0) {
+        envelope_free(e);
+        return -1;
+    }
+    struct buf tail;
+    buf_init(&tail, QUEUE_HEAD_MAX);
+    int r = queue_load_tail_bytes(fd, e, &tail);
+    if (r == 0)
+        r = envelope_parse_tail(tail.data ? tail.data : "", tail.len, e) == 0 ? 0 : 1;
+    buf_free(&tail);
+    if (r < 0)
+        envelope_free(e);
+    return r;
+}
+
+int queue_load_fd(int fd, struct envelope *e)
+{
+    int r = queue_load_salvage(fd, e);
+    if (r == 1) {
+        envelope_free(e);
+        errno = EINVAL;
+    }
+    return r == 0 ? 0 : -1;
+}
+
+/* Opens path with flags and loads it. */
+static int queue_load_path(const char *path, int flags, struct envelope *e, int *cut)
+{
+    envelope_init(e);
+    int fd = open(path, flags | O_CLOEXEC);
     if (fd < 0)
         return -1;
     int r = queue_load_fd(fd, e);
+    if (r == 0 && cut) {
+        int c = fsio_cut_torn_tail(fd);
+        if (c < 0) {
+            envelope_free(e);
+            r = -1;
+        }
+        *cut = c > 0;
+    }
     int saved = errno;
     close(fd);
     errno = saved;
     return r;
+}
+
+int queue_load(const char *path, struct envelope *e)
+{
+    return queue_load_path(path, O_RDONLY, e, NULL);
+}
+
+int queue_load_repair(const char *path, struct envelope *e, int *cut)
+{
+    *cut = 0;
+    return queue_load_path(path, O_RDWR, e, cut);
 }
 
 int queue_open_content(const struct queue *q, const struct envelope *e)

@@ -14,8 +14,10 @@
  * each create (about 1 ms of kernel time under load); renaming a recycled
  * file costs no inode at all. The temporary name is pool/NAME for a recycled
  * file and XX/ID.tmp for a new one; both are garbage after a crash. A crash leaves either a .tmp (removed at start) or a complete
- * file. State changes are appended and fsync'd; a torn last record is
- * ignored on reading. This module does file I/O only: no sockets, no events.
+ * file. State changes are appended and fsync'd, whole or not at all (a
+ * failed or short append is cut back); a torn last record is ignored on
+ * reading and cut off at the server's start (queue_load_repair). This
+ * module does file I/O only: no sockets, no events.
  * The directory fsyncs are left to the caller so one fsync serves a batch.
  */
 #ifndef POSTINO_QUEUE_H
@@ -79,23 +81,49 @@ int queue_writer_finish(struct queue_writer *w);
 /* After the caller fsync'd w->fd: close, rename into place (never replacing).
  * The caller then fsyncs w->dir. */
 int queue_writer_publish(struct queue_writer *w);
+/* The same, atomically replacing a file of that name (mail/quarantine.h). */
+int queue_writer_replace(struct queue_writer *w);
 /* Closes and removes the temporary file (a pooled one stays in pool/ as garbage,
  * reused after the next start). */
 void queue_writer_abort(struct queue_writer *w);
 
-/* Appends records to a queued message and fsyncs it (when sync). */
+/*
+ * Appends records to a queued message and fsyncs it (when sync). Every append
+ * goes through fsio_append_records: a torn tail is cut first, and a failed or
+ * short write (a full disk) or a failed fsync leaves the file as it was, so
+ * the caller can simply retry later.
+ */
 int queue_append(const struct queue *q, const char *id, const char *data, size_t n, int sync);
-/* Appends records and returns the open fd for the caller to fsync (batched) and close; -1 on error. */
-int queue_append_open(const struct queue *q, const char *id, const char *data, size_t n);
+/* Appends records and returns the open fd for the caller to fsync (batched) and
+ * close, *old being the length before (fsio_append_undo(fd, *old) if that fsync
+ * fails); -1 on error, the file unchanged. */
+int queue_append_open(const struct queue *q, const char *id, const char *data, size_t n,
+                      off_t *old);
+/* 1 if a write failed because storage ran out (ENOSPC, EDQUOT, EFBIG): RFC 3463's
+ * X.3.1 "mail system full" rather than X.3.0. */
+int queue_error_full(int err);
+/* The SMTP reply refusing a message the queue could not store: "452 4.3.1 ..."
+ * when storage ran out, else "451 4.3.0 ...". */
+const char *queue_error_reply(int err);
 /* Removes a message (the caller fsyncs its directory). ENOENT is not an error. */
 int queue_remove(const struct queue *q, const char *id);
 /* Removes a finished message by moving its file to the pool for reuse (or
  * unlinking it when the pool is full). The caller fsyncs its directory. */
 int queue_retire(struct queue *q, const char *id);
-/* Loads the envelope (head and state records) of a queued file. */
+/* Loads the envelope (head and state records) of a queued file; a torn last
+ * record is ignored. -1 with errno EINVAL when the file is damaged (a bad
+ * head or record, no "end" after the content), else the system's error. */
 int queue_load(const char *path, struct envelope *e);
 /* The same from a file just opened (read from its start). */
 int queue_load_fd(int fd, struct envelope *e);
+/* queue_load for the server's start: a torn last record (a power loss during
+ * an append) is also cut off the file, which is fsync'd (*cut = 1), so that
+ * the next append does not land after it. */
+int queue_load_repair(const char *path, struct envelope *e, int *cut);
+/* What can be read of a damaged file: 0 all of it (as queue_load_fd), 1 the
+ * head and the records before the first bad one (or none without "end"),
+ * -1 not even the head (errno EINVAL, or a read error). */
+int queue_load_salvage(int fd, struct envelope *e);
 /* Opens the file for reading its content (at e->content_offset, e->size bytes). */
 int queue_open_content(const struct queue *q, const struct envelope *e);
 

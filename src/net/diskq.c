@@ -178,6 +178,9 @@ static void diskq_run_batch(struct diskq *q, struct diskq_job **batch, int n)
     diskq_stage(batch, n, DISKQ_WRITE);
     diskq_stage(batch, n, DISKQ_PUBLISH);
     diskq_stage(batch, n, DISKQ_RECORD);
+    for (int i = 0; i < n; i++)
+        if (batch[i]->failed && batch[i]->undo)
+            batch[i]->undo(batch[i]);
     pthread_mutex_lock(&q->lock);
     for (int i = 0; i < n; i++)
         diskq_push(&q->finished, batch[i]);

@@ -16,7 +16,8 @@
  * That is postino's group commit: one fsync round serves every session that
  * finished DATA meanwhile, and a batch costs a few journal commits however
  * many messages it holds. A failed fsync fails the jobs that named it and
- * skips their later stages. Commit jobs go before delivery jobs.
+ * skips their later stages; a failed job's undo then runs on the worker.
+ * Commit jobs go before delivery jobs.
  */
 #ifndef POSTINO_DISKQ_H
 #define POSTINO_DISKQ_H
@@ -34,6 +35,9 @@ struct diskq_job {
     void (*publish)(struct diskq_job *j);
     void (*record)(struct diskq_job *j);
     void (*done)(struct diskq_job *j);     /* in the loop thread */
+    /* optional, worker thread: the job failed (a write or an fsync); undo what its
+     * stages left on disk (e.g. cut an appended record whose fsync failed) */
+    void (*undo)(struct diskq_job *j);
     void *ctx;
     /* named by the stages: what to fsync after the stage */
     int *fds;

@@ -8,6 +8,7 @@
 #include "lib/fsio.h"
 #include "lib/log.h"
 #include "lib/str.h"
+#include "mail/quarantine.h"
 #include "mail/route.h"
 #include <errno.h>
 #include <stdint.h>
@@ -91,6 +92,16 @@ void sched_defer(struct sched *s, struct qmsg *m, size_t i, const char *why, int
     sched_outcome(s, m, i, RCPT_DEFERRED, why);
 }
 
+/* After a failed job (worker thread): states appended but not fsync'd are cut
+ * off again, so the file never holds a record the scheduler thinks unwritten. */
+static void sched_record_undo(struct diskq_job *j)
+{
+    struct sched_job *sj = j->ctx;
+    if (sj->record_fd >= 0 && fsio_append_undo(sj->record_fd, sj->record_old) < 0)
+        log_err("%s: cannot cut back the unsynced state record: %s", sj->m->env.id,
+                strerror(errno));
+}
+
 struct sched_job *sched_job_new(struct sched *s, struct qmsg *m)
 {
     struct sched_job *sj = xcalloc(1, sizeof *sj);
@@ -99,6 +110,7 @@ struct sched_job *sched_job_new(struct sched *s, struct qmsg *m)
     sj->record_fd = -1;
     sj->job.ctx = sj;
     sj->job.record = sched_record_stage;
+    sj->job.undo = sched_record_undo;
     m->busy++;
     return sj;
 }
@@ -137,7 +149,7 @@ void sched_record_stage(struct diskq_job *j)
             envelope_format_state(e, i, &rec);
     }
     if (rec.len) {
-        sj->record_fd = queue_append_open(sj->s->queue, e->id, rec.data, rec.len);
+        sj->record_fd = queue_append_open(sj->s->queue, e->id, rec.data, rec.len, &sj->record_old);
         if (sj->record_fd < 0) {
             j->failed = 1;
             j->err = errno;
@@ -306,21 +318,67 @@ void sched_add(struct sched *s, struct envelope *e)
     sched_kick(s, m);
 }
 
-static int sched_load_one(void *ctx, const char *path, const char *id)
+/* An unreadable queue file: to corrupt/, and the sender told when its head can be read. */
+static void sched_quarantine(struct sched *s, const char *path, const char *id)
 {
-    struct sched *s = ctx;
+    char moved[PATH_MAX];
     struct envelope e;
+    int r = quarantine_file(s->queue, s->conf->data_dir, path, id, moved, sizeof moved);
+    if (r < 0) {
+        log_err("%s: queue file %s is damaged and cannot be moved aside: %s (left in place)",
+                id, path, strerror(errno));
+        return;
+    }
+    if (r == 0) {
+        log_err("%s: queue file %s is damaged beyond its envelope: moved to %s; nobody can be "
+                "told", id, path, moved);
+        return;
+    }
+    log_err("%s: queue file %s is damaged: moved to %s; the waiting recipients failed "
+            "(%s) and the sender is owed a failure notice", id, path, moved, QUARANTINE_REPLY);
     if (queue_load(path, &e) < 0) {
-        log_err("%s: cannot read queue file %s: %s (left in place)", id, path, strerror(errno));
-        return 0;
+        log_err("%s: cannot read its replacement %s: %s (left in place)", id, path,
+                strerror(errno));
+        return;
     }
     sched_add(s, &e);
+}
+
+/* The start-up scan: files loaded, damaged ones noted to be quarantined after
+ * the scan (their replacement must not show up in the directory being read). */
+struct sched_loading {
+    struct sched *s;
+    char (*damaged)[QUEUE_ID_MAX + 1];
+    size_t n;
+};
+
+static int sched_load_one(void *ctx, const char *path, const char *id)
+{
+    struct sched_loading *l = ctx;
+    struct envelope e;
+    int cut = 0;
+    if (queue_load_repair(path, &e, &cut) == 0) {
+        if (cut)
+            log_warn("%s: torn last record cut off %s", id, path);
+        sched_add(l->s, &e);
+    } else if (errno == EINVAL) {
+        l->damaged = xrealloc(l->damaged, (l->n + 1) * sizeof *l->damaged);
+        str_copy(l->damaged[l->n++], QUEUE_ID_MAX + 1, id);
+    } else {
+        log_err("%s: cannot read queue file %s: %s (left in place)", id, path, strerror(errno));
+    }
     return 0;
 }
 
 int sched_load(struct sched *s)
 {
-    int r = queue_scan(s->queue, 1, sched_load_one, s);
+    struct sched_loading l = {.s = s};
+    char path[PATH_MAX];
+    int r = queue_scan(s->queue, 1, sched_load_one, &l);
+    for (size_t i = 0; i < l.n; i++)
+        if (queue_path(s->queue, l.damaged[i], path, sizeof path) == 0)
+            sched_quarantine(s, path, l.damaged[i]);
+    free(l.damaged);
     log_info("queue: %zu message(s) loaded", s->count);
     return r;
 }

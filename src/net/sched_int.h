@@ -44,6 +44,7 @@ struct sched_job {
     struct maildir_msg *out;    /* local delivery: per recipient, the copy being written */
     size_t n_out;               /* recipients when the job started (out has room for them) */
     int record_fd;              /* queue file opened to append the states */
+    off_t record_old;           /* its length before that append */
     int removed;                /* the queue file was retired */
     struct sched_notice *notices; /* notice job: the notices being queued */
     size_t n_notices;

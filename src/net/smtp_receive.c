@@ -89,9 +89,10 @@ void smtps_data_start(struct smtps_session *s)
     e->auth = s->auth_user[0] ? xstrdup(s->auth_user) : NULL;
     route_expand_all(srv->conf, e);
     if (queue_writer_open(srv->queue, e, &s->tx.writer) < 0) {
-        log_err("%s: cannot create queue file: %s", e->id, strerror(errno));
+        int err = errno;
+        log_err("%s: cannot create queue file: %s", e->id, strerror(err));
         queue_writer_abort(&s->tx.writer);
-        smtps_reply(s, "451 4.3.0 Error: queue file write error");
+        smtps_reply(s, "%s", queue_error_reply(err));
         smtps_tx_reset(s);
         s->state = SMTPS_IDLE;
         return;
@@ -159,8 +160,9 @@ static void smtps_data_end(struct smtps_session *s)
     const char *refuse = smtps_data_verdict(s);
     struct envelope *e = &s->tx.env;
     if (!refuse && queue_writer_finish(&s->tx.writer) < 0) {
-        log_err("%s: queue file write error: %s", e->id, strerror(errno));
-        refuse = "451 4.3.0 Error: queue file write error";
+        int err = errno;
+        log_err("%s: queue file write error: %s", e->id, strerror(err));
+        refuse = queue_error_reply(err);
     }
     if (refuse) {
         log_info("%s: from=<%s> rejected: %s", e->id, e->sender, refuse);
@@ -190,7 +192,7 @@ static void smtps_commit_done(struct diskq_job *j)
     diskq_job_release(j);
     if (j->failed) {
         log_err("%s: commit failed: %s", e->id, strerror(j->err));
-        smtps_reply(s, "451 4.3.0 Error: queue file write error");
+        smtps_reply(s, "%s", queue_error_reply(j->err));
         smtps_tx_reset(s);
     } else {
         log_info("%s: from=<%s> size=%llu nrcpt=%zu client=%s queued", e->id, e->sender,

@@ -9,6 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "lib/fsio.h"
 #include "mail/queue.h"
@@ -181,6 +185,163 @@ static void test_recycle(void **st)
     queue_fini(&q);
 }
 
+static off_t file_size(const char *path)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return st.st_size;
+}
+
+/* A committed message with one state record appended (attempts 1); its record's
+ * bytes for attempts = 2 in next (the record the tests tear). */
+static void torn_fixture(struct queue *q, struct envelope *e, char *path, struct buf *next)
+{
+    struct buf rec;
+    assert_int_equal(queue_init(q, tmpdir), 0);
+    new_env(e);
+    commit(q, e, "Subject: t\r\n\r\nbody\r\n", path);
+    e->rcpts[0].status = RCPT_DEFERRED;
+    e->rcpts[0].attempts = 1;
+    buf_init(&rec, BUF_UNLIMITED);
+    envelope_format_state(e, 0, &rec);
+    assert_int_equal(queue_append(q, e->id, rec.data, rec.len, 1), 0);
+    buf_free(&rec);
+    e->rcpts[0].attempts = 2;
+    e->rcpts[0].last_reply = strdup("451 4.3.0 try again later");
+    buf_init(next, BUF_UNLIMITED);
+    envelope_format_state(e, 0, next);
+}
+
+/* Writes the first k bytes of rec at base (the file cut there first). */
+static void tear_at(const char *path, off_t base, const struct buf *rec, size_t k)
+{
+    int fd = open(path, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, base), 0);
+    assert_int_equal(pwrite(fd, rec->data, k, base), (ssize_t)k);
+    close(fd);
+}
+
+/* The message as loaded: attempts of its recipient, content intact. */
+static unsigned loaded_attempts(const struct queue *q, const char *path)
+{
+    struct envelope l;
+    char c[8] = {0};
+    assert_int_equal(queue_load(path, &l), 0);
+    assert_int_equal(l.size, 20);
+    int fd = queue_open_content(q, &l);
+    assert_int_equal(pread(fd, c, 7, (off_t)l.content_offset), 7);
+    close(fd);
+    assert_string_equal(c, "Subject");
+    unsigned attempts = l.rcpts[0].attempts;
+    envelope_free(&l);
+    return attempts;
+}
+
+/* A last record torn at every byte offset is cut off at start, the earlier kept. */
+static void test_torn_tail_every_offset(void **st)
+{
+    (void)st;
+    struct queue q;
+    struct envelope e, l;
+    struct buf next;
+    char path[PATH_MAX];
+    torn_fixture(&q, &e, path, &next);
+    off_t base = file_size(path);
+    for (size_t k = 0; k <= next.len; k++) {
+        tear_at(path, base, &next, k);
+        int cut = -1;
+        assert_int_equal(queue_load_repair(path, &l, &cut), 0);
+        int whole = k == next.len;
+        assert_int_equal(l.rcpts[0].attempts, whole ? 2 : 1);
+        assert_int_equal(l.rcpts[0].status, RCPT_DEFERRED);
+        assert_int_equal(cut, k > 0 && !whole);
+        assert_int_equal(file_size(path), whole ? base + (off_t)next.len : base);
+        envelope_free(&l);
+        assert_int_equal(loaded_attempts(&q, path), whole ? 2 : 1);
+    }
+    buf_free(&next);
+    envelope_free(&e);
+    queue_fini(&q);
+}
+
+/* An append after a torn tail (the server down, `queue hold`) does not land after it. */
+static void test_append_after_torn_tail(void **st)
+{
+    (void)st;
+    struct queue q;
+    struct envelope e;
+    struct buf next;
+    char path[PATH_MAX];
+    torn_fixture(&q, &e, path, &next);
+    off_t base = file_size(path);
+    for (size_t k = 1; k < next.len; k++) {
+        tear_at(path, base, &next, k);
+        assert_int_equal(queue_append(&q, e.id, next.data, next.len, 1), 0);
+        assert_int_equal(file_size(path), base + (off_t)next.len);
+        assert_int_equal(loaded_attempts(&q, path), 2);
+    }
+    buf_free(&next);
+    envelope_free(&e);
+    queue_fini(&q);
+}
+
+/* In a child with a file size limit room bytes past the file's end (SIGXFSZ
+ * ignored): the append's first write is short, the next fails with EFBIG, as on
+ * a full disk. Exit 0 when queue_append failed with EFBIG. */
+static void append_over_limit(const struct queue *q, const char *id, off_t end, size_t room,
+                              const struct buf *rec)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct rlimit rl = {(rlim_t)end + room, (rlim_t)end + room};
+        signal(SIGXFSZ, SIG_IGN);
+        if (setrlimit(RLIMIT_FSIZE, &rl) < 0)
+            _exit(2);
+        _exit(queue_append(q, id, rec->data, rec->len, 1) == -1 && errno == EFBIG ? 0 : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* A short or failed append (a full disk) is cut back: the file is as before, and the
+ * next append, once there is room, is read back whole. */
+static void test_append_short_write(void **st)
+{
+    (void)st;
+    struct queue q;
+    struct envelope e;
+    struct buf next;
+    char path[PATH_MAX];
+    torn_fixture(&q, &e, path, &next);
+    off_t base = file_size(path);
+    size_t rooms[] = {0, 1, 10, next.len - 1};
+    for (size_t i = 0; i < sizeof rooms / sizeof rooms[0]; i++) {
+        append_over_limit(&q, e.id, base, rooms[i], &next);
+        assert_int_equal(file_size(path), base);
+        assert_int_equal(loaded_attempts(&q, path), 1);
+    }
+    assert_int_equal(queue_append(&q, e.id, next.data, next.len, 1), 0);
+    assert_int_equal(loaded_attempts(&q, path), 2);
+    buf_free(&next);
+    envelope_free(&e);
+    queue_fini(&q);
+}
+
+/* Storage errors are "mail system full" (452 4.3.1), others 451 4.3.0. */
+static void test_error_reply(void **st)
+{
+    (void)st;
+    assert_string_equal(queue_error_reply(ENOSPC), "452 4.3.1 Error: insufficient system storage");
+    assert_true(queue_error_full(EDQUOT));
+    assert_true(queue_error_full(EFBIG));
+    assert_false(queue_error_full(EIO));
+    assert_int_equal(strncmp(queue_error_reply(EIO), "451 4.3.0 ", 10), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -189,6 +350,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_scan_cleans_tmp, setup, teardown),
         cmocka_unit_test_setup_teardown(test_abort, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recycle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_torn_tail_every_offset, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_append_after_torn_tail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_append_short_write, setup, teardown),
+        cmocka_unit_test(test_error_reply),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
