@@ -1,5 +1,5 @@
 """
-t_38_full_disk: a full disk never costs an acknowledged message. The data
+t_40_full_disk: a full disk never costs an acknowledged message. The data
 folder is a 4 MB tmpfs (mounted in this test process's own mount namespace,
 so nothing outside sees it; needs root, else the tests are skipped). While
 deferred messages retry, a file fills the disk: every state record that

@@ -1,5 +1,5 @@
 """
-t_37_durability: an acknowledged message survives damage to its queue file.
+t_39_durability: an acknowledged message survives damage to its queue file.
 A state record torn by a power loss (no newline) is cut off at the next start
 and later appends land after the last good record, so the message stays
 listed and is delivered; a queue file that cannot be read is never dropped
