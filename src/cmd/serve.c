@@ -155,7 +155,7 @@ static int serve_run(const struct conf *c)
             log_err("queue: scan failed: %s", strerror(errno));
         else if (pickup_start(pickup), 0)
             ;
-        else if (!(control = control_new(sv.base, c, sched)))
+        else if (!(control = control_new(sv.base, c, sched, dq)))
             ;
         else {
             log_info("postino ready: hostname %s, data_dir %s", c->hostname, c->data_dir);
