@@ -223,7 +223,7 @@ static int queue_flush_files(const struct conf *c, const char *id, size_t *count
         struct buf rec;
         buf_init(&rec, BUF_UNLIMITED);
         found |= id && strcmp(e->id, id) == 0;
-        for (size_t k = 0; k < e->n_rcpts && (!id || strcmp(e->id, id) == 0); k++)
+        for (size_t k = 0; k < e->n_rcpts && !e->hold && (!id || strcmp(e->id, id) == 0); k++)
             if (e->rcpts[k].status == RCPT_DEFERRED) {
                 e->rcpts[k].next_attempt = 0;
                 envelope_format_state(e, k, &rec);

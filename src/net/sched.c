@@ -358,6 +358,8 @@ long sched_flush(struct sched *s, const char *id)
         if (id && strcmp(m->env.id, id) != 0)
             continue;
         found = 1;
+        if (m->env.hold)
+            continue; /* a held message keeps its schedule until it is released */
         int any = 0;
         for (size_t i = 0; i < m->env.n_rcpts && !m->busy; i++)
             if (m->env.rcpts[i].status == RCPT_DEFERRED) {

@@ -38,16 +38,40 @@ class QueueAdmin(peers.RelayTestCase):
         p = self.peer("127.0.0.2", {"first_mails": [1, {"rcpt": "451 4.3.0 later"}]})
         srv = self.relay_server(retry_min="1h", retry_max="2h")
         qid, _ = self.send(srv, ["h1@h.test"], "t33 hold")
-        self.wait_status(srv, "h1@h.test", "deferred")
+        before = self.wait_status(srv, "h1@h.test", "deferred")
         self.assertIn("held", self.cli(srv, "hold", qid).stdout)
         self.assertEqual(self.held(srv, qid), [True])
-        self.cli(srv, "flush", qid)
+        # flush leaves a held message alone: nothing tried, its schedule unchanged
+        self.assertIn("0 message(s)", self.cli(srv, "flush", qid).stdout)
+        self.assertIn("0 message(s)", self.cli(srv, "flush").stdout)
         lib.wait_for(lambda: "flush %s" % qid in srv.log(), what="flush logged")
         self.assertEqual(len(p.mail_times()), 1, "a held message must not be delivered")
+        # release gives back the old schedule (next try in an hour): not tried yet
         self.assertIn("released", self.cli(srv, "release", qid).stdout)
-        self.cli(srv, "flush", qid)
+        after = self.rcpt(srv, "h1@h.test")
+        self.assertEqual(self.held(srv, qid), [False])
+        self.assertEqual(after["next_attempt"], before["next_attempt"])
+        self.assertEqual(after["attempts"], 1)
+        self.assertEqual(len(p.mail_times()), 1, "release alone must not deliver")
+        # a flush after the release delivers it now
+        self.assertIn("1 message(s)", self.cli(srv, "flush", qid).stdout)
         p.wait_messages(1, timeout=10)
         self.wait_queue_empty(srv)
+
+    def test_hold_flush_stopped(self):
+        """In the files (no server): flush skips a held message and leaves its
+        schedule; after release, flush makes it due."""
+        self.peer("127.0.0.2", {"rcpt": "451 4.3.0 later"})
+        srv = self.relay_server(retry_min="1h", retry_max="2h")
+        qid, _ = self.send(srv, ["h2@h.test"], "t33 hold stopped")
+        before = self.wait_status(srv, "h2@h.test", "deferred")
+        srv.stop()
+        self.cli(srv, "hold", qid)
+        self.assertIn("0 message(s)", self.cli(srv, "flush").stdout)
+        self.assertEqual(self.rcpt(srv, "h2@h.test")["next_attempt"], before["next_attempt"])
+        self.cli(srv, "release", qid)
+        self.assertIn("1 message(s)", self.cli(srv, "flush", qid).stdout)
+        self.assertNotEqual(self.rcpt(srv, "h2@h.test")["next_attempt"], before["next_attempt"])
 
     def test_delete_running_and_stopped(self):
         self.peer("127.0.0.2", {"rcpt": "451 4.3.0 later"})
