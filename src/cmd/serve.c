@@ -10,6 +10,7 @@
 #include "lib/fsio.h"
 #include "lib/log.h"
 #include "mail/queue.h"
+#include "net/connlimit.h"
 #include "net/control.h"
 #include "net/diskq.h"
 #include "net/mx.h"
@@ -25,11 +26,15 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 #define SERVE_WORKERS 2
 #define SERVE_DRAIN_MS 5000
+/* Descriptors beyond max_connections: outbound SMTP (200), queue and Maildir
+ * files of the disk workers, DNS, listeners, the log, inotify, the control socket. */
+#define SERVE_FDS_RESERVED 320
 
 struct serve {
     const struct conf *conf;
@@ -99,6 +104,36 @@ static int serve_drop_privileges(const char *user)
     return 0;
 }
 
+/*
+ * Raises the descriptor limit to its hard limit and checks that
+ * max_connections fits in it, with room for the outbound connections and
+ * the files of the queue and the mailboxes. -1 (said on stderr) if not.
+ */
+static int serve_fd_limit(const struct conf *c)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return 0;
+    if (rl.rlim_cur != rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    rlim_t need = (rlim_t)c->max_connections + SERVE_FDS_RESERVED;
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+        return 0;
+    if (c->line_max_connections)
+        fprintf(stderr, "%s:%u: ", c->path, c->line_max_connections);
+    else
+        fprintf(stderr, "%s: ", c->path ? c->path : "postino");
+    fprintf(stderr, "max_connections %u needs %llu file descriptors (%d kept for outbound "
+            "connections, queue and mailbox files), but the limit is %llu: raise it "
+            "(ulimit -n, LimitNOFILE=) or lower max_connections\n",
+            c->max_connections, (unsigned long long)need, SERVE_FDS_RESERVED,
+            (unsigned long long)rl.rlim_cur);
+    return -1;
+}
+
 static int serve_usage(int status)
 {
     fprintf(status ? stderr : stdout, "usage: postino serve [-c FILE]\n");
@@ -137,8 +172,9 @@ static int serve_run(const struct conf *c)
     struct smtpc *smtpc = mx ? smtpc_new(sv.base, c, mx, tls_client) : NULL;
     if (smtpc)
         sched_set_client(sched, smtpc);
-    sv.smtp = smtpc ? smtp_server_new(sv.base, c, &q, dq, sched) : NULL;
-    sv.pop3 = sv.smtp ? pop3_server_new(sv.base, c, dq) : NULL;
+    struct connlimit *limits = connlimit_new(c->max_connections, c->max_connections_per_ip);
+    sv.smtp = smtpc ? smtp_server_new(sv.base, c, &q, dq, sched, limits) : NULL;
+    sv.pop3 = sv.smtp ? pop3_server_new(sv.base, c, dq, limits) : NULL;
     struct event *sigterm = evsignal_new(sv.base, SIGTERM, serve_on_signal, &sv);
     struct event *sigint = evsignal_new(sv.base, SIGINT, serve_on_signal, &sv);
     struct event *sighup = evsignal_new(sv.base, SIGHUP, serve_on_hangup, &sv);
@@ -177,6 +213,7 @@ static int serve_run(const struct conf *c)
     pickup_free(pickup);
     pop3_server_free(sv.pop3);
     smtp_server_free(sv.smtp);
+    connlimit_free(limits);
     sched_free(sched);
     if (tls_client)
         SSL_CTX_free(tls_client);
@@ -203,6 +240,10 @@ int cmd_serve(int argc, char **argv)
     if (cmd_load_conf(path, &c) < 0)
         return EXIT_CONFIG_ERROR;
     signal(SIGPIPE, SIG_IGN);
+    if (serve_fd_limit(&c) < 0) {
+        conf_free(&c);
+        return EXIT_CONFIG_ERROR;
+    }
     if (log_open(c.log_file) < 0) {
         fprintf(stderr, "postino: log_file %s: %s\n", c.log_file, strerror(errno));
         conf_free(&c);

@@ -574,6 +574,7 @@ static int conf_load_as(const char *path, struct conf *c, struct buf *err, int t
         c->path = xstrdup(path);
         if (conf_read(&x, path) < 0 || conf_check(&x) < 0)
             goto fail;
+        c->line_max_connections = conf_key_line(&x, "max_connections");
     }
     if (tables && (conf_check_tls_files(&x) < 0 || conf_load_tables(c, err) < 0))
         goto fail;

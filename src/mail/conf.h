@@ -64,6 +64,7 @@ struct conf {
     int64_t timeout_data_init_ms, timeout_data_block_ms, timeout_data_end_ms;
     int64_t timeout_server_ms, timeout_pop3_ms;
     unsigned max_connections, max_connections_per_ip, max_hops;
+    unsigned line_max_connections; /* where max_connections was set, 0 = default */
     uint64_t dsn_return_limit;
     char *run_as;               /* NULL = none */
     char *log_file;             /* NULL = stderr */

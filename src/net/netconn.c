@@ -2,6 +2,7 @@
  * netconn: listener and connection helpers shared by the servers (see netconn.h).
  */
 #include "net/netconn.h"
+#include "lib/alloc.h"
 #include "lib/log.h"
 #include "lib/str.h"
 #include <arpa/inet.h>
@@ -12,26 +13,82 @@
 #include <netinet/in.h>
 #include <string.h>
 
-struct evconnlistener *netconn_listen(struct event_base *base, const struct listen_spec *ls,
-                                      evconnlistener_cb cb, void *ctx)
+struct netconn_listener {
+    struct evconnlistener *l;
+    struct event *pause;        /* re-enables the listener */
+    evconnlistener_cb cb;
+    void *ctx;
+    char text[96];              /* ADDR:PORT, for logs */
+    int shortage_logged;        /* this shortage was logged; cleared by the next accept */
+};
+
+static void netconn_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+                              int socklen, void *arg)
+{
+    struct netconn_listener *nl = arg;
+    nl->shortage_logged = 0;
+    nl->cb(l, fd, sa, socklen, nl->ctx);
+}
+
+static void netconn_on_pause_end(evutil_socket_t fd, short what, void *arg)
+{
+    struct netconn_listener *nl = arg;
+    (void)fd;
+    (void)what;
+    evconnlistener_enable(nl->l);
+}
+
+/* accept(2) failed with what libevent does not retry itself. */
+static void netconn_on_accept_error(struct evconnlistener *l, void *arg)
+{
+    struct netconn_listener *nl = arg;
+    int err = EVUTIL_SOCKET_ERROR();
+    struct timeval pause = {NETCONN_ACCEPT_PAUSE_MS / 1000, (NETCONN_ACCEPT_PAUSE_MS % 1000) * 1000};
+    int shortage = err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+    if (!nl->shortage_logged)
+        log_err("accept on %s: %s: %s", nl->text, strerror(err),
+                shortage ? "not accepting for a while" : "pausing");
+    nl->shortage_logged = 1;
+    evconnlistener_disable(l);
+    event_add(nl->pause, &pause);
+}
+
+struct netconn_listener *netconn_listen(struct event_base *base, const struct listen_spec *ls,
+                                        evconnlistener_cb cb, void *ctx)
 {
     struct sockaddr_storage ss;
     int len = sizeof ss;
-    char text[96];
-    str_fmt(text, sizeof text, strchr(ls->addr, ':') ? "[%s]:%d" : "%s:%d", ls->addr, ls->port);
-    if (evutil_parse_sockaddr_port(text, (struct sockaddr *)&ss, &len) < 0) {
-        log_err("listen %s: bad address", text);
+    struct netconn_listener *nl = xcalloc(1, sizeof *nl);
+    nl->cb = cb;
+    nl->ctx = ctx;
+    str_fmt(nl->text, sizeof nl->text, strchr(ls->addr, ':') ? "[%s]:%d" : "%s:%d", ls->addr,
+            ls->port);
+    if (evutil_parse_sockaddr_port(nl->text, (struct sockaddr *)&ss, &len) < 0) {
+        log_err("listen %s: bad address", nl->text);
+        free(nl);
         return NULL;
     }
-    struct evconnlistener *l = evconnlistener_new_bind(
-        base, cb, ctx, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 511,
-        (struct sockaddr *)&ss, len);
-    if (!l) {
-        log_err("listen %s: %s", text, strerror(errno));
+    nl->l = evconnlistener_new_bind(
+        base, netconn_on_accept, nl, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+        511, (struct sockaddr *)&ss, len);
+    if (!nl->l) {
+        log_err("listen %s: %s", nl->text, strerror(errno));
+        free(nl);
         return NULL;
     }
-    log_info("listening for %s on %s", conf_listen_kind_name(ls->kind), text);
-    return l;
+    evconnlistener_set_error_cb(nl->l, netconn_on_accept_error);
+    nl->pause = evtimer_new(base, netconn_on_pause_end, nl);
+    log_info("listening for %s on %s", conf_listen_kind_name(ls->kind), nl->text);
+    return nl;
+}
+
+void netconn_listener_free(struct netconn_listener *nl)
+{
+    if (!nl)
+        return;
+    event_free(nl->pause);
+    evconnlistener_free(nl->l);
+    free(nl);
 }
 
 void netconn_peer(const struct sockaddr *sa, char *out, size_t size)
@@ -108,4 +165,92 @@ void netconn_attach(struct bufferevent *bev, bufferevent_data_cb on_read,
         bufferevent_set_timeouts(lower, NULL, idle);
     if (tls) /* a client that closes without close_notify has said QUIT, or nothing */
         bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+}
+
+/* ---- the session guard ---- */
+
+static void netconn_guard_on_resume(evutil_socket_t fd, short what, void *arg)
+{
+    struct netconn_guard *g = arg;
+    (void)fd;
+    (void)what;
+    netconn_guard_unwatch(g);
+    g->blocked = 0;
+    g->on_resume(g->ctx);
+}
+
+static void netconn_guard_on_line_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    struct netconn_guard *g = arg;
+    (void)fd;
+    (void)what;
+    g->on_line_timeout(g->ctx);
+}
+
+/* The watched output changed: once enough has left, resume from the loop. */
+static void netconn_guard_on_drain(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+                                   void *arg)
+{
+    struct netconn_guard *g = arg;
+    (void)buf;
+    if (info->n_deleted && netconn_unsent(g->bev) <= NETCONN_OUT_LOW)
+        event_active(g->resume, EV_TIMEOUT, 0);
+}
+
+void netconn_guard_init(struct netconn_guard *g, struct event_base *base,
+                        void (*on_resume)(void *ctx), void (*on_line_timeout)(void *ctx),
+                        void *ctx)
+{
+    memset(g, 0, sizeof *g);
+    g->on_resume = on_resume;
+    g->on_line_timeout = on_line_timeout;
+    g->ctx = ctx;
+    g->resume = event_new(base, -1, 0, netconn_guard_on_resume, g);
+    g->line_deadline = evtimer_new(base, netconn_guard_on_line_deadline, g);
+}
+
+int netconn_guard_blocked(struct netconn_guard *g, struct bufferevent *bev)
+{
+    if (g->blocked)
+        return 1;
+    if (netconn_unsent(bev) <= NETCONN_OUT_HIGH)
+        return 0;
+    struct bufferevent *lower = bufferevent_get_underlying(bev);
+    g->blocked = 1;
+    g->bev = bev;
+    bufferevent_disable(bev, EV_READ);
+    g->watched = bufferevent_get_output(lower ? lower : bev);
+    g->watch = evbuffer_add_cb(g->watched, netconn_guard_on_drain, g);
+    evtimer_del(g->line_deadline); /* not a slow client: one that does not read */
+    return 1;
+}
+
+void netconn_guard_line(struct netconn_guard *g, int partial, int64_t ms)
+{
+    if (!partial) {
+        evtimer_del(g->line_deadline);
+        return;
+    }
+    if (evtimer_pending(g->line_deadline, NULL))
+        return;
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    evtimer_add(g->line_deadline, &tv);
+}
+
+void netconn_guard_unwatch(struct netconn_guard *g)
+{
+    if (g->watch)
+        evbuffer_remove_cb_entry(g->watched, g->watch);
+    g->watch = NULL;
+    g->watched = NULL;
+}
+
+void netconn_guard_fini(struct netconn_guard *g)
+{
+    netconn_guard_unwatch(g);
+    if (g->resume)
+        event_free(g->resume);
+    if (g->line_deadline)
+        event_free(g->line_deadline);
+    g->resume = g->line_deadline = NULL;
 }

@@ -9,7 +9,11 @@
  * One session per mailbox: a second gets -ERR [IN-USE]. RETR/TOP stream
  * the file through pop3_stuff (RETR marks it seen, TOP does not) under a write watermark; commands are read
  * only when the previous answer is queued, so pipelining (RFC 2449) works.
- * Idle for timeout_pop3 -> closed (RFC 1939 3 autologout).
+ * Idle for timeout_pop3 -> closed (RFC 1939 3 autologout); a command line
+ * must also be complete within timeout_pop3 of its first octet. Past
+ * NETCONN_OUT_HIGH unsent octets no command is read until the client reads.
+ * max_connections and max_connections_per_ip count POP3 sessions together
+ * with SMTP ones (net/connlimit.c).
  */
 #include "net/pop3_server.h"
 #include "lib/alloc.h"
@@ -18,6 +22,7 @@
 #include "mail/auth.h"
 #include "mail/mailbox.h"
 #include "mail/maildir.h"
+#include "net/connlimit.h"
 #include "net/netconn.h"
 #include "net/tls.h"
 #include "proto/pop3_parse.h"
@@ -57,6 +62,8 @@ struct pop3_session {
     enum pop3s_state state;
     char client_ip[64];
     int loopback, tls, dead;
+    int counted;                      /* counted in srv->limits */
+    struct netconn_guard guard;
     char user[SASL_USER_MAX + 1];
     char pass[SASL_PASS_MAX + 1];
     char login[SASL_USER_MAX + 1];    /* canonical, once logged in */
@@ -71,7 +78,7 @@ struct pop3_session {
 struct pop3_listener {
     struct pop3_server *srv;
     enum listen_kind kind;
-    struct evconnlistener *l;
+    struct netconn_listener *l;
 };
 
 struct pop3_server {
@@ -79,6 +86,7 @@ struct pop3_server {
     const struct conf *conf;
     struct diskq *dq;
     SSL_CTX *tls_ctx;
+    struct connlimit *limits;         /* shared with the SMTP server */
     struct pop3_listener *listeners;
     size_t n_listeners;
     struct pop3_session *sessions;
@@ -104,9 +112,19 @@ static void pop3s_wipe(struct pop3_session *s)
     explicit_bzero(s->pass, sizeof s->pass);
 }
 
+/* The last reply is queued, or the session is gone: it stops counting. */
+static void pop3s_uncount(struct pop3_session *s)
+{
+    if (s->counted)
+        connlimit_leave(s->srv->limits, s->client_ip);
+    s->counted = 0;
+}
+
 static void pop3s_free(struct pop3_session *s)
 {
     pop3s_wipe(s);
+    pop3s_uncount(s);
+    netconn_guard_fini(&s->guard);
     if (s->delay)
         event_free(s->delay);
     if (s->bev)
@@ -128,6 +146,8 @@ static void pop3s_drop(struct pop3_session *s)
 {
     if (s->state == POP3S_AUTH_WAIT) {
         s->dead = 1;
+        pop3s_uncount(s);
+        netconn_guard_unwatch(&s->guard);
         if (s->bev) {
             bufferevent_free(s->bev);
             s->bev = NULL;
@@ -170,6 +190,8 @@ static void pop3s_close(struct pop3_session *s)
     if (s->state == POP3S_CLOSING)
         return;
     s->state = POP3S_CLOSING;
+    pop3s_uncount(s);
+    netconn_guard_line(&s->guard, 0, 0);
     bufferevent_disable(s->bev, EV_READ);
     bufferevent_setcb(s->bev, NULL, pop3s_on_closed_write, pop3s_on_close_event, s);
     bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
@@ -543,12 +565,18 @@ static void pop3s_command(struct pop3_session *s, const char *line, size_t len)
         pop3s_authorization(s, &c);
 }
 
+/* 1 in the states that read command lines. */
+static int pop3s_reading(const struct pop3_session *s)
+{
+    return s->bev && (s->state == POP3S_AUTHORIZATION || s->state == POP3S_SASL ||
+                      s->state == POP3S_TRANSACTION);
+}
+
 /* Handles every complete command line in the input, while the state allows. */
-static void pop3s_process(struct pop3_session *s)
+static void pop3s_process_lines(struct pop3_session *s)
 {
     char line[POP3_ARG_MAX + 1];
-    while (s->bev && (s->state == POP3S_AUTHORIZATION || s->state == POP3S_SASL ||
-                      s->state == POP3S_TRANSACTION)) {
+    while (pop3s_reading(s) && !netconn_guard_blocked(&s->guard, s->bev)) {
         struct evbuffer *in = bufferevent_get_input(s->bev);
         size_t eol_len = 0;
         struct evbuffer_ptr p = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
@@ -574,6 +602,37 @@ static void pop3s_process(struct pop3_session *s)
             pop3s_command(s, line, n);
         explicit_bzero(line, n);
     }
+}
+
+static void pop3s_process(struct pop3_session *s)
+{
+    pop3s_process_lines(s);
+    if (s->state == POP3S_CLOSING || s->dead)
+        return;
+    int partial = pop3s_reading(s) && !s->guard.blocked &&
+                  evbuffer_get_length(bufferevent_get_input(s->bev)) > 0;
+    netconn_guard_line(&s->guard, partial, s->srv->conf->timeout_pop3_ms);
+}
+
+/* The client read enough of its replies: take its commands again. */
+static void pop3s_on_guard_resume(void *arg)
+{
+    struct pop3_session *s = arg;
+    if (!pop3s_reading(s))
+        return;
+    bufferevent_enable(s->bev, EV_READ);
+    pop3s_process(s);
+}
+
+/* A command line did not complete within timeout_pop3, however it trickled in. */
+static void pop3s_on_line_timeout(void *arg)
+{
+    struct pop3_session *s = arg;
+    if (!pop3s_reading(s))
+        return;
+    log_info("pop3: %s: command line not complete within the timeout", s->client_ip);
+    pop3s_reply(s, "-ERR Autologout; command line not complete in time");
+    pop3s_close(s);
 }
 
 /* --- I/O --- */
@@ -607,6 +666,8 @@ static void pop3s_on_event(struct bufferevent *bev, short what, void *arg)
         pop3s_close(s);
         return;
     }
+    if (what & BEV_EVENT_TIMEOUT)
+        log_info("pop3: %s: client does not read its replies", s->client_ip);
     pop3s_drop(s); /* EOF, error, or a client that stopped reading: no UPDATE */
 }
 
@@ -656,11 +717,25 @@ static void pop3s_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct
     s->loopback = netconn_is_loopback(sa);
     netconn_peer(sa, s->client_ip, sizeof s->client_ip);
     s->delay = evtimer_new(srv->base, pop3s_on_timer, s);
+    netconn_guard_init(&s->guard, srv->base, pop3s_on_guard_resume, pop3s_on_line_timeout, s);
     s->next = srv->sessions;
     if (srv->sessions)
         srv->sessions->prev = s;
     srv->sessions = s;
     pop3s_attach(s);
+    s->counted = connlimit_admit(srv->limits, s->client_ip,
+                                 conf_in_relay_networks(srv->conf, sa)) == 0;
+    if (!s->counted) {
+        log_warn("pop3: %s: connection limit reached", s->client_ip);
+        if (s->tls) { /* no handshake for a connection refused anyway */
+            pop3s_drop(s);
+            return;
+        }
+        pop3s_reply(s, "-ERR [SYS/TEMP] Too many connections, try again later");
+        bufferevent_enable(s->bev, EV_WRITE);
+        pop3s_close(s);
+        return;
+    }
     log_info("pop3: connect from %s%s", s->client_ip, s->tls ? " (pop3s)" : "");
     pop3s_reply(s, "+OK postino POP3 server ready");
     bufferevent_enable(s->bev, EV_READ | EV_WRITE);
@@ -683,9 +758,10 @@ static int pop3s_listen(struct pop3_server *srv, const struct listen_spec *ls)
 }
 
 struct pop3_server *pop3_server_new(struct event_base *base, const struct conf *c,
-                                    struct diskq *dq)
+                                    struct diskq *dq, struct connlimit *limits)
 {
     struct pop3_server *srv = xcalloc(1, sizeof *srv);
+    srv->limits = limits;
     srv->base = base;
     srv->conf = c;
     srv->dq = dq;
@@ -709,7 +785,7 @@ void pop3_server_free(struct pop3_server *srv)
     if (!srv)
         return;
     for (size_t i = 0; i < srv->n_listeners; i++)
-        evconnlistener_free(srv->listeners[i].l);
+        netconn_listener_free(srv->listeners[i].l);
     free(srv->listeners);
     while (srv->sessions) {
         srv->sessions->state = POP3S_AUTHORIZATION; /* the disk workers are gone by now */

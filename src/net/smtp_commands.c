@@ -216,7 +216,13 @@ static void smtps_rcpt(struct smtps_session *s, const struct smtp_cmd *cmd)
         return;
     }
     if (s->tx.accepted >= c->max_recipients) {
-        smtps_bad(s, "452 4.5.3 Error: too many recipients");
+        /* A client may pipeline past the limit (RFC 5321 4.5.3.1.8 asks it to
+         * retry the rest later): each gets its 452, and only a client that
+         * keeps going far past the limit is counted as erring (as Postfix's
+         * recipient overshoot limit does). */
+        smtps_reply(s, "452 4.5.3 Error: too many recipients");
+        if (++s->tx.overshoot > SMTPS_RCPT_OVERSHOOT)
+            s->errors++;
         return;
     }
     char addr[ADDR_LOCAL_MAX + ADDR_DOMAIN_MAX + 3];

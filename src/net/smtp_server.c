@@ -2,11 +2,16 @@
  * smtp_server: listeners, connection limits and the session I/O loop.
  * Reads command lines (at most 512 octets, RFC 5321 4.5.3.1.4; longer
  * lines are discarded and answered 500 5.5.2 without ending the session;
- * AUTH lines may be longer, RFC 4954 4), hands them to smtp_commands.c or,
+ * AUTH lines may be longer, RFC 4954 4; a line must be complete within
+ * timeout_server of its first octet), hands them to smtp_commands.c or,
  * inside an AUTH exchange, to smtp_auth.c, and streams DATA to
  * smtp_receive.c. Replies accumulate in the output buffer and leave when
  * the read callback returns, so pipelined commands (RFC 2920) get their
- * replies in one write.
+ * replies in one write; past NETCONN_OUT_HIGH unsent octets no more input
+ * is read until the client has read its replies (net/netconn.h).
+ * Limits: max_connections and max_connections_per_ip (net/connlimit.c,
+ * shared with POP3; relay_networks clients are not limited per address; a
+ * session stops counting once its last reply is queued).
  * TLS: a smtps listener (RFC 8314) wraps each connection from the start;
  * STARTTLS (RFC 3207) wraps an open one in a filter, after throwing away
  * any plaintext the client sent past the STARTTLS line (CVE-2011-0411).
@@ -52,9 +57,19 @@ static struct timeval smtps_timeout(const struct smtps_session *s)
     return tv;
 }
 
+/* The session's last reply is queued (221, 421) or it is gone: it stops counting. */
+static void smtps_uncount(struct smtps_session *s)
+{
+    if (s->counted)
+        connlimit_leave(s->srv->limits, s->client_ip);
+    s->counted = 0;
+}
+
 static void smtps_free(struct smtps_session *s)
 {
     struct smtp_server *srv = s->srv;
+    smtps_uncount(s);
+    netconn_guard_fini(&s->guard);
     smtps_tx_reset(s);
     smtps_auth_free(s);
     if (s->close_ev)
@@ -76,6 +91,8 @@ static void smtps_drop(struct smtps_session *s)
 {
     if (s->state == SMTPS_COMMIT || s->state == SMTPS_AUTH_WAIT) {
         s->dead = 1;
+        smtps_uncount(s);
+        netconn_guard_unwatch(&s->guard);
         if (s->bev) {
             bufferevent_free(s->bev);
             s->bev = NULL;
@@ -131,6 +148,8 @@ void smtps_close(struct smtps_session *s)
     if (s->state == SMTPS_CLOSING)
         return;
     s->state = SMTPS_CLOSING;
+    smtps_uncount(s);
+    netconn_guard_line(&s->guard, 0, 0);
     if (s->auth.delay)
         evtimer_del(s->auth.delay);
     if (!s->bev) {
@@ -161,7 +180,8 @@ void smtps_resume(struct smtps_session *s)
 {
     if (!s->bev)
         return;
-    bufferevent_enable(s->bev, EV_READ);
+    if (!s->guard.blocked) /* else the guard resumes once the replies have drained */
+        bufferevent_enable(s->bev, EV_READ);
     smtps_process_input(s);
 }
 
@@ -220,12 +240,13 @@ static int smtps_input_paused(const struct smtps_session *s)
            s->state == SMTPS_AUTH_DELAY || s->state == SMTPS_CLOSING;
 }
 
-void smtps_process_input(struct smtps_session *s)
+/* Handles every complete command line and DATA octet the state allows. */
+static void smtps_process_lines(struct smtps_session *s)
 {
     char line[SMTPS_AUTH_LINE_MAX + 1];
     size_t len;
     while (s->bev && !s->dead) {
-        if (smtps_input_paused(s))
+        if (smtps_input_paused(s) || netconn_guard_blocked(&s->guard, s->bev))
             return;
         if (s->state == SMTPS_DATA) {
             if (smtps_data_input(s))
@@ -248,6 +269,40 @@ void smtps_process_input(struct smtps_session *s)
                 explicit_bzero(line, len); /* an initial response holds a password */
         }
     }
+}
+
+/* 1 while part of a command line waits for the rest (DATA and paused states excluded). */
+static int smtps_partial_line(struct smtps_session *s)
+{
+    if (!s->bev || s->dead || s->state == SMTPS_DATA || smtps_input_paused(s) || s->guard.blocked)
+        return 0;
+    return evbuffer_get_length(bufferevent_get_input(s->bev)) > 0 || s->overlong;
+}
+
+void smtps_process_input(struct smtps_session *s)
+{
+    smtps_process_lines(s);
+    if (s->state != SMTPS_CLOSING && !s->dead)
+        netconn_guard_line(&s->guard, smtps_partial_line(s), s->srv->conf->timeout_server_ms);
+}
+
+/* The client read enough of its replies: take its input again. */
+static void smtps_on_guard_resume(void *arg)
+{
+    struct smtps_session *s = arg;
+    if (s->bev && !s->dead && !smtps_input_paused(s))
+        smtps_resume(s);
+}
+
+/* A command line did not complete within timeout_server, however it trickled in. */
+static void smtps_on_line_timeout(void *arg)
+{
+    struct smtps_session *s = arg;
+    if (s->state == SMTPS_CLOSING || !s->bev)
+        return;
+    log_info("smtp: %s: command line not complete within the timeout", s->client_ip);
+    smtps_reply(s, "421 4.4.2 %s Error: timeout exceeded", s->srv->conf->hostname);
+    smtps_close(s);
 }
 
 static void smtps_on_read(struct bufferevent *bev, void *arg)
@@ -306,15 +361,6 @@ static void smtps_on_event(struct bufferevent *bev, short what, void *arg)
     smtps_drop(s); /* EOF or error */
 }
 
-static unsigned smtps_count_ip(const struct smtp_server *srv, const char *ip)
-{
-    unsigned n = 0;
-    for (const struct smtps_session *s = srv->sessions; s; s = s->next)
-        if (strcmp(s->client_ip, ip) == 0)
-            n++;
-    return n;
-}
-
 /* Hooks s->bev (new, or just wrapped in TLS) to the session; timeout_server bounds reads and writes. */
 static void smtps_attach_bev(struct smtps_session *s)
 {
@@ -351,6 +397,7 @@ static struct smtps_session *smtps_new(struct smtp_server *srv, evutil_socket_t 
     s->relay_ok = conf_in_relay_networks(srv->conf, sa);
     s->loopback = netconn_is_loopback(sa);
     envelope_init(&s->tx.env);
+    netconn_guard_init(&s->guard, srv->base, smtps_on_guard_resume, smtps_on_line_timeout, s);
     s->next = srv->sessions;
     if (srv->sessions)
         srv->sessions->prev = s;
@@ -393,8 +440,8 @@ static void smtps_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct
     struct smtps_session *s = smtps_new(srv, fd, sa, socklen, ctx->kind);
     if (!s)
         return;
-    if (srv->n_sessions > c->max_connections ||
-        smtps_count_ip(srv, s->client_ip) > c->max_connections_per_ip) {
+    s->counted = connlimit_admit(srv->limits, s->client_ip, s->relay_ok) == 0;
+    if (!s->counted) {
         log_warn("smtp: %s: connection limit reached", s->client_ip);
         if (s->tls) { /* no handshake for a connection we refuse anyway */
             smtps_drop(s);
@@ -415,7 +462,7 @@ static int smtps_listen(struct smtp_server *srv, const struct listen_spec *ls)
     struct smtps_listener_ctx *ctx = xcalloc(1, sizeof *ctx);
     ctx->srv = srv;
     ctx->kind = ls->kind;
-    struct evconnlistener *l = netconn_listen(srv->base, ls, smtps_on_accept, ctx);
+    struct netconn_listener *l = netconn_listen(srv->base, ls, smtps_on_accept, ctx);
     if (!l) {
         free(ctx);
         return -1;
@@ -429,9 +476,11 @@ static int smtps_listen(struct smtp_server *srv, const struct listen_spec *ls)
 }
 
 struct smtp_server *smtp_server_new(struct event_base *base, const struct conf *c,
-                                    struct queue *q, struct diskq *dq, struct sched *s)
+                                    struct queue *q, struct diskq *dq, struct sched *s,
+                                    struct connlimit *limits)
 {
     struct smtp_server *srv = xcalloc(1, sizeof *srv);
+    srv->limits = limits;
     srv->base = base;
     srv->conf = c;
     srv->queue = q;
@@ -456,7 +505,7 @@ struct smtp_server *smtp_server_new(struct event_base *base, const struct conf *
 static void smtps_free_listeners(struct smtp_server *srv)
 {
     for (size_t i = 0; i < srv->n_listeners; i++) {
-        evconnlistener_free(srv->listeners[i]);
+        netconn_listener_free(srv->listeners[i]);
         free(srv->listener_ctx[i]);
     }
     free(srv->listeners);

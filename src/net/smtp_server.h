@@ -11,14 +11,17 @@
 #include <event2/event.h>
 #include "mail/conf.h"
 #include "mail/queue.h"
+#include "net/connlimit.h"
 #include "net/diskq.h"
 #include "net/sched.h"
 
 struct smtp_server;
 
 /* Loads the TLS certificate, binds every smtp/submission/smtps listener. NULL on failure (logged). */
+/* limits: the connection counts, shared with the POP3 server (not owned). */
 struct smtp_server *smtp_server_new(struct event_base *base, const struct conf *c,
-                                    struct queue *q, struct diskq *dq, struct sched *s);
+                                    struct queue *q, struct diskq *dq, struct sched *s,
+                                    struct connlimit *limits);
 /* Stops accepting, says 421 to idle sessions; those committing a message finish first. */
 void smtp_server_shutdown(struct smtp_server *srv);
 /* Sessions still open. */

@@ -14,7 +14,9 @@
 #include "mail/conf.h"
 #include "mail/envelope.h"
 #include "mail/queue.h"
+#include "net/connlimit.h"
 #include "net/diskq.h"
+#include "net/netconn.h"
 #include "net/sched.h"
 #include "net/tls.h"
 #include "proto/sasl.h"
@@ -23,6 +25,7 @@
 
 #define SMTPS_LINE_MAX 512          /* RFC 5321 4.5.3.1.4, CRLF included */
 #define SMTPS_MAX_ERRORS 50         /* then 421 and close */
+#define SMTPS_RCPT_OVERSHOOT 1000   /* RCPTs past max_recipients before they count as errors */
 /* RFC 4954 4: the 512-octet limit does not apply to AUTH lines and SASL responses. */
 #define SMTPS_AUTH_LINE_MAX (SASL_RESPONSE_MAX + 32)
 
@@ -59,6 +62,7 @@ struct smtps_tx {
     struct smtp_data data;      /* DATA decoder */
     int too_big;                /* content passed max_message_size */
     unsigned accepted;          /* RCPTs accepted (before alias expansion) */
+    unsigned overshoot;         /* RCPTs refused for max_recipients */
 };
 
 struct smtp_server {
@@ -68,7 +72,8 @@ struct smtp_server {
     struct diskq *dq;
     struct sched *sched;
     SSL_CTX *tls_ctx;           /* NULL when tls_cert is not configured */
-    struct evconnlistener **listeners;
+    struct connlimit *limits;   /* shared with the POP3 server */
+    struct netconn_listener **listeners;
     void **listener_ctx;
     size_t n_listeners;
     struct smtps_session *sessions;
@@ -89,6 +94,7 @@ struct smtps_session {
     int loopback;               /* client on 127.0.0.0/8 or ::1 */
     int tls;                    /* TLS on (or its handshake under way): smtps, or after STARTTLS */
     int tls_up;                 /* TLS handshake complete */
+    int counted;                /* counted in srv->limits (until its last reply) */
     unsigned errors;
     char helo[256];
     char client_ip[INET6_ADDRSTRLEN + 8];
@@ -98,6 +104,7 @@ struct smtps_session {
     struct smtps_tx tx;
     struct smtps_auth auth;
     struct event *close_ev;     /* frees the session after its last reply left */
+    struct netconn_guard guard; /* unread replies stop input; command-line deadline */
     /* The session's one worker job: a message commit or a password check, never both at once. */
     struct diskq_job commit_job;
 };
