@@ -6,7 +6,7 @@ nothing. An ordinary user (nobody) runs sendmail and mailq with a config
 naming a TLS key only root can read (0600): neither reads the TLS files,
 while `postino check` as root still does. mailq as nobody lists the queue
 through the server's read-only socket, exactly as root's `queue list` (human
-and --json); hold/release/delete/flush as nobody are refused (exit 77), and
+and --json); show/hold/release/delete/flush as nobody are refused (exit 77), and
 mailq as nobody with the server stopped exits 69.
 """
 import json
@@ -151,7 +151,7 @@ class MailqNobody(NobodyMixin, lib.IntegTestCase):
         self.assertEqual(sorted(json.loads(l)["id"] for l in cp.stdout.splitlines()), sorted(ids))
         # changing the queue stays with root and the mail system's user
         for args in (["hold", ids[0]], ["release", ids[1]], ["delete", ids[2]], ["flush"],
-                     ["flush", ids[0]]):
+                     ["flush", ids[0]], ["show", ids[0]]):
             cp = self.run_nobody(["queue", "-c", srv.conf] + args)
             self.assertEqual(cp.returncode, EX_NOPERM, "%s: %s" % (args, cp.stderr))
             self.assertIn("permission", cp.stderr)
