@@ -3,7 +3,8 @@
  * listeners, drops privileges (run_as), loads the queue, and runs the event
  * loop until SIGTERM/SIGINT. Shutdown stops accepting, lets sessions that
  * are committing a message get their reply, and exits 0 without losing
- * queued mail (everything acknowledged is already on disk).
+ * queued mail (everything acknowledged is already on disk). SIGHUP reopens
+ * log_file (after a rotation) and the server keeps serving.
  */
 #include "cmd/cmd.h"
 #include "lib/fsio.h"
@@ -36,6 +37,7 @@
 #define SERVE_FDS_RESERVED 320
 
 struct serve {
+    const struct conf *conf;
     struct event_base *base;
     struct smtp_server *smtp;
     struct pop3_server *pop3;
@@ -67,6 +69,21 @@ static void serve_on_signal(evutil_socket_t sig, short what, void *arg)
     timeradd(&now, &d, &sv->drain_deadline);
     sv->drain = event_new(sv->base, -1, EV_PERSIST, serve_on_drain, sv);
     event_add(sv->drain, &tick);
+}
+
+/* SIGHUP (logrotate's postrotate): reopen log_file and keep serving. */
+static void serve_on_hangup(evutil_socket_t sig, short what, void *arg)
+{
+    struct serve *sv = arg;
+    (void)what;
+    int r = log_reopen();
+    if (r > 0)
+        log_info("signal %d: reopened log file %s", (int)sig, sv->conf->log_file);
+    else if (r == 0)
+        log_info("signal %d: logging to stderr, nothing to reopen", (int)sig);
+    else
+        log_err("signal %d: cannot reopen log file %s: %s (still writing to the old one)",
+                (int)sig, sv->conf->log_file, strerror(errno));
 }
 
 static int serve_drop_privileges(const char *user)
@@ -138,7 +155,7 @@ static int serve_args(int argc, char **argv, const char **conf_path)
 
 static int serve_run(const struct conf *c)
 {
-    struct serve sv = {0};
+    struct serve sv = {.conf = c};
     struct queue q = {0};
     struct control *control = NULL;
     struct pickup *pickup = NULL;
@@ -160,8 +177,10 @@ static int serve_run(const struct conf *c)
     sv.pop3 = sv.smtp ? pop3_server_new(sv.base, c, dq, limits) : NULL;
     struct event *sigterm = evsignal_new(sv.base, SIGTERM, serve_on_signal, &sv);
     struct event *sigint = evsignal_new(sv.base, SIGINT, serve_on_signal, &sv);
+    struct event *sighup = evsignal_new(sv.base, SIGHUP, serve_on_hangup, &sv);
     event_add(sigterm, NULL);
     event_add(sigint, NULL);
+    event_add(sighup, NULL);
     if (sv.pop3 && serve_drop_privileges(c->run_as) == 0) {
         /* 0711: local users reach the drop directory (mail/maildrop.h), nothing else */
         if (fsio_mkdir_p(c->data_dir, 0711) < 0 || queue_init(&q, c->data_dir) < 0)
@@ -172,7 +191,7 @@ static int serve_run(const struct conf *c)
             log_err("queue: scan failed: %s", strerror(errno));
         else if (pickup_start(pickup), 0)
             ;
-        else if (!(control = control_new(sv.base, c, sched)))
+        else if (!(control = control_new(sv.base, c, sched, dq)))
             ;
         else {
             log_info("postino ready: hostname %s, data_dir %s", c->hostname, c->data_dir);
@@ -203,6 +222,7 @@ static int serve_run(const struct conf *c)
         event_free(sv.drain);
     event_free(sigterm);
     event_free(sigint);
+    event_free(sighup);
     event_base_free(sv.base);
     log_info("postino stopped");
     return status;

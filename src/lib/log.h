@@ -9,6 +9,10 @@ enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERR };
 
 /* Sends log lines to path (appending); NULL = stderr. Returns -1 if it cannot open. */
 int log_open(const char *path);
+/* Opens the log file's path again (after a rotation renamed it) and writes there from
+ * now on. 1 if reopened, 0 when logging to stderr, -1 (errno) if it cannot: the old
+ * file stays in use. */
+int log_reopen(void);
 void log_set_level(enum log_level lvl);
 void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

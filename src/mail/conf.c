@@ -512,6 +512,14 @@ static int conf_check_tls(struct conf_ctx *x)
         conf_err(x, "listen: smtps and pop3s listeners need tls_cert and tls_key");
         return -1;
     }
+    return 0;
+}
+
+/* The TLS files must be readable: only for the full load (serve, check). A key is
+ * mode 0600, so the commands any local user runs (sendmail, mailq) never look at it. */
+static int conf_check_tls_files(struct conf_ctx *x)
+{
+    const struct conf *c = x->c;
     if (!c->tls_cert)
         return 0;
     if (conf_check_readable(x, c->tls_cert, conf_key_line(x, "tls_cert")) < 0)
@@ -568,7 +576,7 @@ static int conf_load_as(const char *path, struct conf *c, struct buf *err, int t
             goto fail;
         c->line_max_connections = conf_key_line(&x, "max_connections");
     }
-    if (tables && conf_load_tables(c, err) < 0)
+    if (tables && (conf_check_tls_files(&x) < 0 || conf_load_tables(c, err) < 0))
         goto fail;
     return 0;
 fail:

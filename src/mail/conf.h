@@ -75,13 +75,15 @@ struct conf {
 /* Fills c with the built-in defaults (hostname from gethostname()). */
 void conf_defaults(struct conf *c);
 /*
- * Loads path (NULL = built-in defaults only) on top of the defaults and
- * then the users and aliases files it names. Returns 0, or -1 with
+ * Loads path (NULL = built-in defaults only) on top of the defaults, checks
+ * that the TLS files it names are readable, then loads the users and aliases
+ * files it names. Returns 0, or -1 with
  * "FILE:LINE: message" (or "FILE: message" for an unreadable file) in err.
  */
 int conf_load(const char *path, struct conf *c, struct buf *err);
-/* The same without reading the users and aliases files (for `postino sendmail`, which
- * any local user runs: the users file holds password hashes and need not be readable). */
+/* The same without reading the users and aliases files nor checking the TLS files (for
+ * `postino sendmail` and `queue`, which any local user runs: the users file holds password
+ * hashes and the TLS key is mode 0600; neither need be readable). */
 int conf_load_settings(const char *path, struct conf *c, struct buf *err);
 void conf_free(struct conf *c);
 /* Prints the effective settings, one "key value" line each, in config-file syntax. */

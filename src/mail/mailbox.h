@@ -5,7 +5,7 @@
  * with the arrival time), with the size as POP3 sends it (LF -> CRLF: file
  * bytes + number of LFs) and its UIDL, the Maildir unique name (the part
  * before ":2,"), stable across sessions. Mail arriving later is not seen.
- * Reading marks a message seen the Maildir way (new/NAME -> cur/NAME:2,S);
+ * Reading it whole (RETR) marks a message seen the Maildir way (new/NAME -> cur/NAME:2,S);
  * deletion is an unlink, done only by mailbox_commit (POP3 UPDATE state).
  * Blocking file I/O: no event loop here.
  */

@@ -1,14 +1,19 @@
 /*
- * control: local control socket of the server (see control.h).
+ * control: the server's local sockets, control (0600) and the read-only
+ * showq (0666) (see control.h). A listing is formatted from the queue files
+ * on a disk worker (normal priority: commits go first) and sent whole; the
+ * event loop only moves bytes.
  */
 #include "net/control.h"
 #include "lib/alloc.h"
 #include "lib/log.h"
 #include "lib/str.h"
+#include "mail/queue_list.h"
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -18,15 +23,41 @@
 
 #define CONTROL_LINE_MAX 256
 
-struct control {
+struct control_socket {
     struct evconnlistener *listener;
-    struct sched *sched;
+    struct control *ctl;
+    int showq;                  /* the read-only socket */
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
+
+struct control_conn;
+
+struct control {
+    struct control_socket admin, showq;
+    struct sched *sched;
+    struct diskq *dq;
+    const char *data_dir;
+    unsigned showq_conns;       /* open connections of the read-only socket */
+    struct control_conn *listing[CONTROL_SHOWQ_JOBS]; /* waiting for their listing */
+};
+
+struct control_listing;
 
 struct control_conn {
     struct control *ctl;
     struct bufferevent *bev;
+    int showq;
+    struct control_listing *job; /* the listing being made for it, or NULL */
+};
+
+/* A listing made on a disk worker; cc is NULL once its client (or the server) is gone. */
+struct control_listing {
+    struct diskq_job job;
+    struct control_conn *cc;
+    char data_dir[PATH_MAX];
+    int json;
+    int err;                    /* errno of a failed listing, else 0 */
+    struct buf out;
 };
 
 static void control_close_when_flushed(struct bufferevent *bev, void *arg)
@@ -35,16 +66,46 @@ static void control_close_when_flushed(struct bufferevent *bev, void *arg)
     bufferevent_free(bev);
 }
 
-static void control_reply(struct bufferevent *bev, const char *line)
+static void control_close_on_event(struct bufferevent *bev, short what, void *arg)
 {
-    evbuffer_add_printf(bufferevent_get_output(bev), "%s\n", line);
-    bufferevent_disable(bev, EV_READ);
-    bufferevent_setcb(bev, NULL, control_close_when_flushed, NULL, NULL);
+    (void)what;
+    (void)arg;
+    bufferevent_free(bev);
 }
 
-/* Handles one request line. */
-static void control_request(struct control *ctl, struct bufferevent *bev, char *line)
+/* Forgets the connection; its bufferevent lives on until the reply is flushed. */
+static void control_conn_free(struct control_conn *cc)
 {
+    if (cc->showq)
+        cc->ctl->showq_conns--;
+    free(cc);
+}
+
+/* Queues the answer (text, then more if any), closes once it is sent, frees cc. */
+static void control_answer(struct control_conn *cc, const char *text, const struct buf *more)
+{
+    struct bufferevent *bev = cc->bev;
+    struct evbuffer *out = bufferevent_get_output(bev);
+    evbuffer_add(out, text, strlen(text));
+    if (more && more->len)
+        evbuffer_add(out, more->data, more->len);
+    bufferevent_disable(bev, EV_READ);
+    bufferevent_setcb(bev, NULL, control_close_when_flushed, control_close_on_event, NULL);
+    bufferevent_enable(bev, EV_WRITE);
+    control_conn_free(cc);
+}
+
+static void control_reply(struct control_conn *cc, const char *line)
+{
+    char text[128];
+    str_fmt(text, sizeof text, "%s\n", line);
+    control_answer(cc, text, NULL);
+}
+
+/* Handles one request line of the control socket. */
+static void control_request(struct control_conn *cc, char *line)
+{
+    struct control *ctl = cc->ctl;
     char reply[64];
     char *arg = strchr(line, ' ');
     if (arg)
@@ -53,10 +114,10 @@ static void control_request(struct control *ctl, struct bufferevent *bev, char *
         long n = sched_flush(ctl->sched, arg && *arg ? arg : NULL);
         log_info("control: flush %s: %ld message(s) due now", arg && *arg ? arg : "all", n);
         if (n < 0)
-            control_reply(bev, "ERR no such message");
+            control_reply(cc, "ERR no such message");
         else {
             str_fmt(reply, sizeof reply, "OK %ld", n);
-            control_reply(bev, reply);
+            control_reply(cc, reply);
         }
         return;
     }
@@ -64,13 +125,92 @@ static void control_request(struct control *ctl, struct bufferevent *bev, char *
                         strcmp(line, "DELETE") == 0)) {
         int r = strcmp(line, "DELETE") == 0 ? sched_delete(ctl->sched, arg)
                                             : sched_hold(ctl->sched, arg, strcmp(line, "HOLD") == 0);
-        control_reply(bev, r == 0    ? "OK 1"
-                           : r == -1 ? "ERR no such message"
-                           : r == -3 ? "ERR busy: being delivered, try again"
-                                     : "ERR cannot update the queue file");
+        control_reply(cc, r == 0    ? "OK 1"
+                          : r == -1 ? "ERR no such message"
+                          : r == -3 ? "ERR busy: being delivered, try again"
+                                    : "ERR cannot update the queue file");
         return;
     }
-    control_reply(bev, "ERR unknown request");
+    control_reply(cc, "ERR unknown request");
+}
+
+/* write stage (a disk worker): the listing, from the files, as `queue list` makes it. */
+static void control_listing_run(struct diskq_job *j)
+{
+    struct control_listing *lj = j->ctx;
+    if (queue_list_format(lj->data_dir, lj->json, &lj->out, NULL) < 0)
+        lj->err = errno;
+}
+
+static void control_listing_free(struct control_listing *lj)
+{
+    diskq_job_release(&lj->job);
+    buf_free(&lj->out);
+    free(lj);
+}
+
+/* Takes cc out of the table of connections waiting for a listing. */
+static void control_listing_detach(struct control_conn *cc)
+{
+    for (size_t i = 0; i < CONTROL_SHOWQ_JOBS; i++)
+        if (cc->ctl->listing[i] == cc)
+            cc->ctl->listing[i] = NULL;
+    cc->job->cc = NULL;
+    cc->job = NULL;
+}
+
+/* done (the loop thread): sends the listing to its client if it still waits. */
+static void control_listing_done(struct diskq_job *j)
+{
+    struct control_listing *lj = j->ctx;
+    struct control_conn *cc = lj->cc;
+    char text[160];
+    if (cc) {
+        control_listing_detach(cc);
+        int err = j->failed ? j->err : lj->err;
+        if (err) {
+            log_err("showq: cannot list the queue: %s", strerror(err));
+            str_fmt(text, sizeof text, "ERR cannot list the queue: %s\n", strerror(err));
+            control_answer(cc, text, NULL);
+        } else {
+            control_answer(cc, CONTROL_SHOWQ_OK, &lj->out);
+        }
+    }
+    control_listing_free(lj);
+}
+
+/* LIST [--json] on the read-only socket: a listing job, if a slot is free. */
+static void control_showq_request(struct control_conn *cc, const char *line)
+{
+    struct control *ctl = cc->ctl;
+    int json = strcmp(line, "LIST --json") == 0;
+    if (!json && strcmp(line, "LIST") != 0) {
+        control_reply(cc, "ERR only LIST or LIST --json here");
+        return;
+    }
+    size_t slot = 0;
+    while (slot < CONTROL_SHOWQ_JOBS && ctl->listing[slot])
+        slot++;
+    if (slot == CONTROL_SHOWQ_JOBS) {
+        control_reply(cc, "ERR busy: other listings are being made, try again");
+        return;
+    }
+    struct control_listing *lj = xcalloc(1, sizeof *lj);
+    if (str_copy(lj->data_dir, sizeof lj->data_dir, ctl->data_dir) < 0) {
+        free(lj);
+        control_reply(cc, "ERR data_dir too long");
+        return;
+    }
+    lj->cc = cc;
+    lj->json = json;
+    buf_init(&lj->out, BUF_UNLIMITED);
+    lj->job.write = control_listing_run;
+    lj->job.done = control_listing_done;
+    lj->job.ctx = lj;
+    cc->job = lj;
+    ctl->listing[slot] = cc;
+    bufferevent_disable(cc->bev, EV_READ);
+    diskq_submit(ctl->dq, &lj->job, DISKQ_NORMAL);
 }
 
 static void control_on_read(struct bufferevent *bev, void *arg)
@@ -80,31 +220,42 @@ static void control_on_read(struct bufferevent *bev, void *arg)
     size_t n;
     char *line = evbuffer_readln(in, &n, EVBUFFER_EOL_LF);
     if (!line) {
-        if (evbuffer_get_length(in) > CONTROL_LINE_MAX) {
-            control_reply(bev, "ERR line too long");
-            free(cc);
-        }
+        if (evbuffer_get_length(in) > CONTROL_LINE_MAX)
+            control_reply(cc, "ERR line too long");
         return;
     }
-    control_request(cc->ctl, bev, line);
+    if (cc->showq)
+        control_showq_request(cc, line);
+    else
+        control_request(cc, line);
     free(line);
-    free(cc);
 }
 
+/* The client went away (or timed out) before its answer: a listing in flight is dropped. */
 static void control_on_event(struct bufferevent *bev, short what, void *arg)
 {
+    struct control_conn *cc = arg;
     (void)what;
+    if (cc->job)
+        control_listing_detach(cc);
     bufferevent_free(bev);
-    free(arg);
+    control_conn_free(cc);
 }
 
 static void control_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
                               int len, void *arg)
 {
+    struct control_socket *sock = arg;
     (void)sa;
     (void)len;
+    if (sock->showq && sock->ctl->showq_conns >= CONTROL_SHOWQ_CONNS) {
+        evutil_closesocket(fd); /* a local user cannot take every descriptor */
+        return;
+    }
     struct control_conn *cc = xcalloc(1, sizeof *cc);
-    cc->ctl = arg;
+    cc->ctl = sock->ctl;
+    cc->showq = sock->showq;
+    cc->ctl->showq_conns += (unsigned)cc->showq;
     cc->bev = bufferevent_socket_new(evconnlistener_get_base(l), fd, BEV_OPT_CLOSE_ON_FREE);
     struct timeval tv = {10, 0};
     bufferevent_set_timeouts(cc->bev, &tv, &tv);
@@ -112,36 +263,69 @@ static void control_on_accept(struct evconnlistener *l, evutil_socket_t fd, stru
     bufferevent_enable(cc->bev, EV_READ | EV_WRITE);
 }
 
-struct control *control_new(struct event_base *base, const struct conf *c, struct sched *s)
+/* Binds DATA_DIR/name with the permissions the umask leaves. 0, or -1 (logged). */
+static int control_bind(struct event_base *base, struct control *ctl, struct control_socket *sock,
+                        const char *name, mode_t mask)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    sock->ctl = ctl;
+    if (str_fmt(sock->path, sizeof sock->path, "%s/%s", ctl->data_dir, name) < 0) {
+        log_err("%s socket: path too long for %s", name, ctl->data_dir);
+        sock->path[0] = '\0';
+        return -1;
+    }
+    str_copy(sun.sun_path, sizeof sun.sun_path, sock->path);
+    unlink(sock->path); /* a socket left by a crash */
+    mode_t old = umask(mask);
+    sock->listener = evconnlistener_new_bind(base, control_on_accept, sock,
+                                             LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 16,
+                                             (struct sockaddr *)&sun, sizeof sun);
+    umask(old);
+    if (!sock->listener) {
+        log_err("%s socket %s: %s", name, sock->path, strerror(errno));
+        sock->path[0] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
+struct control *control_new(struct event_base *base, const struct conf *c, struct sched *s,
+                            struct diskq *dq)
 {
     struct control *ctl = xcalloc(1, sizeof *ctl);
-    struct sockaddr_un sun = {.sun_family = AF_UNIX};
     ctl->sched = s;
-    if (str_fmt(ctl->path, sizeof ctl->path, "%s/%s", c->data_dir, CONTROL_SOCKET) < 0) {
-        log_err("control socket: path too long for %s", c->data_dir);
-        free(ctl);
-        return NULL;
-    }
-    str_copy(sun.sun_path, sizeof sun.sun_path, ctl->path);
-    unlink(ctl->path); /* a socket left by a crash */
-    mode_t old = umask(0077);
-    ctl->listener = evconnlistener_new_bind(base, control_on_accept, ctl,
-                                            LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 16,
-                                            (struct sockaddr *)&sun, sizeof sun);
-    umask(old);
-    if (!ctl->listener) {
-        log_err("control socket %s: %s", ctl->path, strerror(errno));
-        free(ctl);
+    ctl->dq = dq;
+    ctl->data_dir = c->data_dir;
+    ctl->showq.showq = 1;
+    if (control_bind(base, ctl, &ctl->admin, CONTROL_SOCKET, 0077) < 0 ||
+        control_bind(base, ctl, &ctl->showq, CONTROL_SHOWQ_SOCKET, 0111) < 0) {
+        control_free(ctl);
         return NULL;
     }
     return ctl;
+}
+
+static void control_socket_close(struct control_socket *sock)
+{
+    if (sock->listener)
+        evconnlistener_free(sock->listener);
+    if (sock->path[0])
+        unlink(sock->path);
 }
 
 void control_free(struct control *ctl)
 {
     if (!ctl)
         return;
-    evconnlistener_free(ctl->listener);
-    unlink(ctl->path);
+    control_socket_close(&ctl->admin);
+    control_socket_close(&ctl->showq);
+    for (size_t i = 0; i < CONTROL_SHOWQ_JOBS; i++) {
+        struct control_conn *cc = ctl->listing[i];
+        if (!cc)
+            continue;
+        control_listing_detach(cc); /* the job's done() frees only itself */
+        bufferevent_free(cc->bev);
+        control_conn_free(cc);
+    }
     free(ctl);
 }

@@ -1,25 +1,41 @@
 /*
- * control: the server's local control socket, DATA_DIR/control (AF_UNIX,
- * mode 0600, so only the mail system's user can use it). The queue
- * commands of `postino queue` talk to a running server through it; when no
- * server answers they work on the queue files directly. One request line
- * per connection, one reply line:
+ * control: the server's local sockets for the queue commands.
+ *
+ * DATA_DIR/control (AF_UNIX, mode 0600, so only the mail system's user can
+ * use it): `postino queue` changes the queue of a running server through it;
+ * when no server answers they work on the queue files directly. One request
+ * line per connection, one reply line:
  *   FLUSH [ID]   ->  OK <messages made due now> | ERR no such message
  *   HOLD ID, RELEASE ID, DELETE ID  ->  OK 1 | ERR <reason>
  * Anything else  ->  ERR <reason>
+ *
+ * DATA_DIR/showq (mode 0666: any local user, as Postfix's showq): the
+ * listing only, for users who cannot read the 0700 queue directory
+ * (mailq, `sendmail -bp`, `queue list`). One request line, then the answer
+ * until the server closes:
+ *   LIST | LIST --json  ->  "OK\n" and the listing (mail/queue_list, formatted
+ *                           from the queue files on a disk worker) | ERR <reason>
+ * Anything else  ->  ERR <reason>. At most CONTROL_SHOWQ_CONNS connections and
+ * CONTROL_SHOWQ_JOBS listings at a time (then ERR busy).
  */
 #ifndef POSTINO_CONTROL_H
 #define POSTINO_CONTROL_H
 #include <event2/event.h>
 #include "mail/conf.h"
+#include "net/diskq.h"
 #include "net/sched.h"
 
 #define CONTROL_SOCKET "control"
+#define CONTROL_SHOWQ_SOCKET "showq"
+#define CONTROL_SHOWQ_OK "OK\n"
+#define CONTROL_SHOWQ_CONNS 32
+#define CONTROL_SHOWQ_JOBS 4
 
 struct control;
 
-/* Binds DATA_DIR/control (replacing a stale socket). NULL on failure (logged). */
-struct control *control_new(struct event_base *base, const struct conf *c, struct sched *s);
+/* Binds DATA_DIR/control and DATA_DIR/showq (replacing stale sockets). NULL on failure (logged). */
+struct control *control_new(struct event_base *base, const struct conf *c, struct sched *s,
+                            struct diskq *dq);
 void control_free(struct control *ctl);
 
 #endif

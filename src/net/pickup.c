@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #define PICKUP_BATCH 64
-#define PICKUP_STALE_TMP_S (2 * 86400)  /* a sendmail that died mid-message */
+#define PICKUP_STALE_TMP_S 3600  /* a sendmail that died mid-message (one never takes an hour) */
 #define PICKUP_COPY_CHUNK 65536
 
 enum pickup_outcome { PICKUP_QUEUED, PICKUP_DUPLICATE, PICKUP_GONE, PICKUP_REJECTED, PICKUP_RETRY };
@@ -287,17 +287,25 @@ static void pickup_submit(struct pickup *p, const char *name, const char *id)
     diskq_submit(p->dq, &pj->job, DISKQ_URGENT);
 }
 
-/* Removes a sendmail's temporary file left for days (the process died mid-message). */
+/*
+ * Removes a sendmail's temporary file untouched for an hour (the process was
+ * killed mid-message). Only a regular file: the name itself is removed, a
+ * symbolic link is never followed nor removed.
+ */
 static void pickup_stale(struct pickup *p, const char *name)
 {
     size_t n = strlen(name);
     char path[PATH_MAX];
     struct stat st;
     if (n < 4 || strcmp(name + n - 4, ".tmp") != 0 ||
-        str_fmt(path, sizeof path, "%s/%s", p->dir, name) < 0 || lstat(path, &st) < 0)
+        str_fmt(path, sizeof path, "%s/%s", p->dir, name) < 0 || lstat(path, &st) < 0 ||
+        !S_ISREG(st.st_mode) || time(NULL) - st.st_mtime <= PICKUP_STALE_TMP_S)
         return;
-    if (time(NULL) - st.st_mtime > PICKUP_STALE_TMP_S && unlink(path) == 0)
-        log_warn("maildrop %s: removed an unfinished submission from %u", name, (unsigned)st.st_uid);
+    if (unlink(path) == 0)
+        log_warn("maildrop %s: removed an unfinished submission from uid %u (untouched for %lld s)",
+                 name, (unsigned)st.st_uid, (long long)(time(NULL) - st.st_mtime));
+    else if (errno != ENOENT)
+        log_err("maildrop %s: cannot remove an unfinished submission: %s", name, strerror(errno));
 }
 
 static void pickup_scan(struct pickup *p)

@@ -7,7 +7,7 @@
  * password check and the mailbox snapshot run on a disk worker, a failure
  * is answered -ERR [AUTH] after a delay doubling from 1 s (at most 8 s).
  * One session per mailbox: a second gets -ERR [IN-USE]. RETR/TOP stream
- * the file through pop3_stuff under a write watermark; commands are read
+ * the file through pop3_stuff (RETR marks it seen, TOP does not) under a write watermark; commands are read
  * only when the previous answer is queued, so pipelining (RFC 2449) works.
  * Idle for timeout_pop3 -> closed (RFC 1939 3 autologout); a command line
  * must also be complete within timeout_pop3 of its first octet. Past
@@ -434,14 +434,18 @@ static void pop3s_feed(struct pop3_session *s)
     }
 }
 
-/* RETR n (lines < 0) or TOP n lines: opens the file, marks it seen, starts streaming. */
+/*
+ * RETR n (lines < 0) or TOP n lines: opens the file, starts streaming. Only
+ * RETR marks the message seen (as Dovecot does): TOP is a peek, used by
+ * fetchmail's keep mode, and leaves the message in new/ without the S flag.
+ */
 static void pop3s_send(struct pop3_session *s, unsigned long n, long lines)
 {
     struct mailbox_msg *m = pop3s_msg(s, n);
     if (!m)
         return;
     char path[PATH_MAX];
-    if (mailbox_mark_seen(&s->mb, n - 1) < 0)
+    if (lines < 0 && mailbox_mark_seen(&s->mb, n - 1) < 0)
         log_warn("pop3: %s: cannot mark %s seen: %s", s->login, m->name, strerror(errno));
     if (mailbox_path(&s->mb, n - 1, path, sizeof path) < 0 ||
         (s->send_fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {

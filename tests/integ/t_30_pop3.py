@@ -3,7 +3,7 @@ t_30_pop3: the POP3 server (RFC 1939, RFC 2449 CAPA, RFC 2595 STLS, RFC 5034
 AUTH PLAIN, RFC 8314 pop3s) with Python's poplib: mail sent over SMTP,
 delivered to the Maildir, fetched over POP3. Login, STAT, LIST, UIDL stable
 across sessions, RETR with CRLF ends and the added Return-Path/Received,
-TOP n 0, DELE+QUIT deletes, DELE+dropped connection deletes nothing, RSET,
+TOP n 0 (leaves the message unseen, RETR marks it seen), DELE+QUIT deletes, DELE+dropped connection deletes nothing, RSET,
 wrong password (-ERR [AUTH]), a second session (-ERR [IN-USE]), AUTH PLAIN,
 STLS and pop3s with a throwaway certificate.
 """
@@ -100,6 +100,18 @@ class Pop3(lib.SharedServerTestCase):
         _, lines, _ = p.top(1, 2)
         self.assertEqual(lines[-2:], [b"Line one.", b".dotted line"])
         p.quit()
+        # TOP leaves the message unseen (fetchmail's keep mode reads with TOP): still in new/
+        local = user.split("@")[0]
+        self.assertEqual(len(lib.maildir_files(self.srv.data, "example.test", local)), 1)
+        self.assertEqual(lib.maildir_files(self.srv.data, "example.test", local, "cur"), [])
+        # RETR marks it seen: cur/NAME:2,S
+        p = self.login(user)
+        p.retr(1)
+        p.quit()
+        self.assertEqual(lib.maildir_files(self.srv.data, "example.test", local), [])
+        cur = lib.maildir_files(self.srv.data, "example.test", local, "cur")
+        self.assertEqual(len(cur), 1)
+        self.assertTrue(cur[0].endswith(":2,S"), cur)
 
     def test_dele_quit_and_drop(self):
         user = USERS[2]

@@ -386,6 +386,33 @@ class SendmailServerDown(lib.IntegTestCase):
         self.assertIn("rejected", srv.log())
         self.assertEqual(lib.queue_json(srv.conf), [])
 
+    def test_stale_tmp_removed_by_pickup(self):
+        """A sendmail killed mid-message leaves NAME.tmp: pickup removes it after an hour
+        (by mtime), leaves a younger one (still being written) and anything not a regular file."""
+        srv = self.server()
+        dropdir = os.path.join(srv.data, "maildrop")
+        old = os.path.join(dropdir, "6B0000000000BB01.0123456789abcdef.tmp")
+        fresh = os.path.join(dropdir, "6B0000000000BB02.0123456789abcdef.tmp")
+        target = os.path.join(srv.tmp, "link-target")
+        link = os.path.join(dropdir, "6B0000000000BB03.0123456789abcdef.tmp")
+        for path in (old, fresh, target):
+            open(path, "wb").close()
+        os.symlink(target, link)
+        two_hours_ago = time.time() - 7200
+        os.utime(old, (two_hours_ago, two_hours_ago))
+        os.utime(link, (two_hours_ago, two_hours_ago), follow_symlinks=False)
+        os.utime(target, (two_hours_ago, two_hours_ago))
+        # a submission makes pickup scan the directory at once (inotify)
+        cp = sendmail(["stale@example.test"], b"Subject: t36 stale\n\nx\n",
+                      env={"POSTINO_CONFIG": srv.conf})
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        messages_with(srv.data, "example.test", "stale", b"t36 stale")
+        lib.wait_for(lambda: not os.path.exists(old), what="the stale .tmp removed")
+        self.assertTrue(os.path.exists(fresh))
+        self.assertTrue(os.path.islink(link))
+        self.assertTrue(os.path.exists(target))
+        self.assertIn("6B0000000000BB01.0123456789abcdef.tmp: removed", srv.log())
+
     def test_unprivileged_user_submits(self):
         """Any local user may submit: the drop directory is 1733, the users file (hashes)
         need not be readable, and the directory fsync falls back to syncfs."""

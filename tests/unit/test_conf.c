@@ -534,6 +534,28 @@ static void test_cross_key_checks(void **state)
     conf_free(&c);
 }
 
+/* The settings-only load (sendmail, queue) never looks at the TLS files; the full one does. */
+static void test_settings_skip_tls_files(void **state)
+{
+    (void)state;
+    struct conf c;
+    struct buf err;
+    buf_init(&err, 4096);
+    write_file("cert.pem", "x\n");
+    write_file("postino.conf", "tls_cert cert.pem\ntls_key missing-key.pem\n");
+    assert_int_equal(conf_load_settings(conf_path, &c, &err), 0);
+    assert_non_null(strstr(c.tls_key, "missing-key.pem"));
+    conf_free(&c);
+    assert_int_equal(conf_load(conf_path, &c, &err), -1);
+    assert_non_null(strstr(buf_cstr(&err), ":2: cannot read"));
+    buf_reset(&err);
+    /* the cross-key checks still hold for the settings-only load */
+    write_file("postino.conf", "tls_key missing-key.pem\n");
+    assert_int_equal(conf_load_settings(conf_path, &c, &err), -1);
+    assert_non_null(strstr(buf_cstr(&err), "tls_key without tls_cert"));
+    buf_free(&err);
+}
+
 static void test_users_aliases_through_conf(void **state)
 {
     (void)state;
@@ -884,6 +906,7 @@ int main(void)
         cmocka_unit_test(test_domains),
         cmocka_unit_test(test_relative_paths),
         cmocka_unit_test(test_cross_key_checks),
+        cmocka_unit_test(test_settings_skip_tls_files),
         cmocka_unit_test(test_users_aliases_through_conf),
         cmocka_unit_test(test_cidr),
         cmocka_unit_test(test_cidr_match),
