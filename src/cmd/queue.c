@@ -14,7 +14,7 @@
 #include "lib/str.h"
 #include "mail/queue.h"
 #include "mail/queue_list.h"
-#include "net/control.h"
+#include "qmgr/control.h"
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>

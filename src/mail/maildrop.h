@@ -4,7 +4,7 @@
  * file format (docs/queue-format.md), named ID.RANDOM, written as
  * NAME.tmp, fsync'd, renamed into place and the directory fsync'd: from
  * then on the message is durable whether or not a server runs. The
- * server's pickup (net/pickup.c) moves it into the queue at start and as
+ * server's pickup (qmgr/pickup.c) moves it into the queue at start and as
  * soon as a file appears.
  *
  * The directory has mode 1733, like a mail spool: any local user may

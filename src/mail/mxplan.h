@@ -6,7 +6,7 @@
  * name with every less preferred record discarded (a backup MX delivers only
  * to hosts preferred over itself; a primary finding itself first is a loop).
  * Also decides whether a name or an address:port is this host.
- * No I/O, no DNS, no sockets: net/mx does the lookups and calls this.
+ * No I/O, no DNS, no sockets: smtpc/mx does the lookups and calls this.
  */
 #ifndef POSTINO_MXPLAN_H
 #define POSTINO_MXPLAN_H

@@ -2,7 +2,7 @@
  * queue_list: the queue listing, the one formatter behind `postino queue
  * list`, `sendmail -bp` and mailq, whether the command reads the queue files
  * itself or a local user gets the listing from the server's read-only socket
- * (net/control.c): both run this code on the same files, so the output is
+ * (qmgr/control.c): both run this code on the same files, so the output is
  * the same. Human form laid out like Postfix's mailq; --json one object per
  * message (INTERFACE.md "Commands"). Reads files only (blocking: the server
  * runs it on a disk worker); no sockets, no event loop.

@@ -1,5 +1,5 @@
 /*
- * test_mx: net/mx end to end against a real DNS server. The group setup
+ * test_mx: smtpc/mx end to end against a real DNS server. The group setup
  * starts dnsmasq (dnsmasq-base) on a free port of 127.0.0.1 with the zone
  * below; every test runs the libevent loop until its callback. Checks: best
  * MX first with A before AAAA and the hop's port, equal preferences in
@@ -31,7 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "lib/str.h"
-#include "net/mx.h"
+#include "smtpc/mx.h"
 
 #ifndef DNSMASQ
 #define DNSMASQ "/usr/sbin/dnsmasq"

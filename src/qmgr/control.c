@@ -4,7 +4,7 @@
  * on a disk worker (normal priority: commits go first) and sent whole; the
  * event loop only moves bytes.
  */
-#include "net/control.h"
+#include "qmgr/control.h"
 #include "lib/alloc.h"
 #include "lib/log.h"
 #include "lib/str.h"

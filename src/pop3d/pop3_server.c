@@ -15,7 +15,7 @@
  * max_connections and max_connections_per_ip count POP3 sessions together
  * with SMTP ones (net/connlimit.c).
  */
-#include "net/pop3_server.h"
+#include "pop3d/pop3_server.h"
 #include "lib/alloc.h"
 #include "lib/log.h"
 #include "lib/str.h"

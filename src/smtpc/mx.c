@@ -13,7 +13,7 @@
  * as absolute), never calls back from inside mx_resolve.
  * Settings: dns_servers, hostname, listens.
  */
-#include "net/mx.h"
+#include "smtpc/mx.h"
 #include "mail/mxplan.h"
 #include "lib/alloc.h"
 #include "lib/log.h"

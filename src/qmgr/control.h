@@ -23,7 +23,7 @@
 #include <event2/event.h>
 #include "mail/conf.h"
 #include "net/diskq.h"
-#include "net/sched.h"
+#include "qmgr/sched.h"
 
 #define CONTROL_SOCKET "control"
 #define CONTROL_SHOWQ_SOCKET "showq"

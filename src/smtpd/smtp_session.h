@@ -1,5 +1,5 @@
 /*
- * smtp_session: one SMTP server session, internal to net/smtp_*.c.
+ * smtp_session: one SMTP server session, internal to smtpd/smtp_*.c.
  * Per-connection state (struct smtps_session) is kept apart from the
  * per-transaction state (struct smtps_tx), as OpenSMTPD does; the session's
  * phase is the explicit enum smtps_state. TLS (RFC 3207, RFC 8314) swaps
@@ -17,7 +17,7 @@
 #include "net/connlimit.h"
 #include "net/diskq.h"
 #include "net/netconn.h"
-#include "net/sched.h"
+#include "qmgr/sched.h"
 #include "net/tls.h"
 #include "proto/sasl.h"
 #include "proto/smtp_parse.h"

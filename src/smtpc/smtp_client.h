@@ -1,7 +1,7 @@
 /*
  * smtp_client: outbound SMTP (RFC 5321 client side, RFC 1123 5.3) on the
  * event loop. A delivery is one message and the recipients of it that go
- * to one next hop; it resolves the hop (net/mx), tries the targets in
+ * to one next hop; it resolves the hop (smtpc/mx), tries the targets in
  * order (refused, dropped, 4xx/5xx greeting: next target), speaks EHLO
  * (HELO after a 5xx), opportunistic STARTTLS, PIPELINING, SIZE, 8BITMIME
  * and DSN (RFC 3461: NOTIFY, ORCPT, RET, ENVID passed on, xtext-encoded),
@@ -17,7 +17,7 @@
 #include "mail/conf.h"
 #include "mail/envelope.h"
 #include "mail/route.h"
-#include "net/mx.h"
+#include "smtpc/mx.h"
 
 #define SMTPC_REPLY_MAX 512
 

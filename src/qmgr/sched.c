@@ -3,7 +3,7 @@
  * delivery outcomes (see sched.h). Local deliveries are in sched_local.c,
  * remote ones in sched_remote.c; both end here, in sched_job_done.
  */
-#include "net/sched_int.h"
+#include "qmgr/sched_int.h"
 #include "lib/alloc.h"
 #include "lib/fsio.h"
 #include "lib/log.h"

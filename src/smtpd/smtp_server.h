@@ -13,7 +13,7 @@
 #include "mail/queue.h"
 #include "net/connlimit.h"
 #include "net/diskq.h"
-#include "net/sched.h"
+#include "qmgr/sched.h"
 
 struct smtp_server;
 

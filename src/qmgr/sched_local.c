@@ -5,7 +5,7 @@
  * record the outcomes (record stage, sched.c). Worker threads own the
  * message while the job runs.
  */
-#include "net/sched_int.h"
+#include "qmgr/sched_int.h"
 #include "lib/alloc.h"
 #include "lib/fsio.h"
 #include "lib/log.h"

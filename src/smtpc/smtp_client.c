@@ -1,10 +1,10 @@
 /*
  * smtp_client: outbound SMTP deliveries (see smtp_client.h). This file owns
  * destinations, connections and the target list; smtp_client_tx.c speaks
- * the protocol of one connection. Never blocks: DNS through net/mx, every
+ * the protocol of one connection. Never blocks: DNS through smtpc/mx, every
  * socket through a bufferevent with the phase's timeout.
  */
-#include "net/smtp_client_conn.h"
+#include "smtpc/smtp_client_conn.h"
 #include "lib/alloc.h"
 #include "lib/log.h"
 #include "lib/str.h"

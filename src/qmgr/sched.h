@@ -5,7 +5,7 @@
  * temporary failures with exponential backoff between retry_min and
  * retry_max, fails what outlives queue_lifetime (4.4.7), and removes a
  * message once no recipient waits. Remote recipients go to the SMTP client
- * (net/smtp_client), grouped by next hop. Runs in the event-loop thread; a message with a job in
+ * (smtpc/smtp_client), grouped by next hop. Runs in the event-loop thread; a message with a job in
  * flight belongs to that job until its done() runs.
  */
 #ifndef POSTINO_SCHED_H

@@ -7,7 +7,7 @@
  * on disk before the original says it was sent: a crash can repeat a
  * notice, never lose one. Recipients with the same outcome share a notice.
  */
-#include "net/sched_int.h"
+#include "qmgr/sched_int.h"
 #include "lib/alloc.h"
 #include "lib/log.h"
 #include "lib/str.h"

@@ -7,9 +7,9 @@
  */
 #ifndef POSTINO_SCHED_INT_H
 #define POSTINO_SCHED_INT_H
-#include "net/sched.h"
+#include "qmgr/sched.h"
 #include "mail/maildir.h"
-#include "net/smtp_client.h"
+#include "smtpc/smtp_client.h"
 
 struct qmsg {
     struct envelope env;

@@ -1,7 +1,7 @@
 /*
  * pickup: the drop directory into the queue (pickup.h).
  */
-#include "net/pickup.h"
+#include "qmgr/pickup.h"
 #include "lib/alloc.h"
 #include "lib/fsio.h"
 #include "lib/log.h"

@@ -13,7 +13,7 @@
  * Logs every success and failure with the login, never the password; the
  * password is wiped from memory as soon as it was checked.
  */
-#include "net/smtp_session.h"
+#include "smtpd/smtp_session.h"
 #include "lib/log.h"
 #include "lib/str.h"
 #include "mail/auth.h"

@@ -5,7 +5,7 @@
  * Replies are read line by line into c->reply and handled by state; the
  * content is streamed from the queue file with dot-stuffing added.
  */
-#include "net/smtp_client_conn.h"
+#include "smtpc/smtp_client_conn.h"
 #include "lib/log.h"
 #include "lib/str.h"
 #include "net/tls.h"

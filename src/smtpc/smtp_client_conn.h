@@ -7,7 +7,7 @@
 #ifndef POSTINO_SMTP_CLIENT_CONN_H
 #define POSTINO_SMTP_CLIENT_CONN_H
 #include "lib/buf.h"
-#include "net/smtp_client.h"
+#include "smtpc/smtp_client.h"
 #include <event2/bufferevent.h>
 
 #define SMTPC_PER_DEST 10        /* connections to one destination */
@@ -18,7 +18,7 @@
 #define SMTPC_IDLE_MS 2000       /* how long an idle connection waits for the next message */
 
 enum smtpc_state {
-    SMTPC_RESOLVING,   /* waiting for net/mx */
+    SMTPC_RESOLVING,   /* waiting for smtpc/mx */
     SMTPC_CONNECTING,
     SMTPC_GREETING,
     SMTPC_EHLO,

@@ -18,8 +18,8 @@
  * any plaintext the client sent past the STARTTLS line (CVE-2011-0411).
  * A session whose handshake fails or stalls is closed without a reply.
  */
-#include "net/smtp_server.h"
-#include "net/smtp_session.h"
+#include "smtpd/smtp_server.h"
+#include "smtpd/smtp_session.h"
 #include "net/netconn.h"
 #include "lib/alloc.h"
 #include "lib/log.h"

@@ -8,8 +8,8 @@
  * with 502. An HTTP request or a header line as a command ends the session
  * (421 4.7.0), as Postfix's "forbidden commands".
  */
-#include "net/smtp_session.h"
-#include "net/smtp_server.h"
+#include "smtpd/smtp_session.h"
+#include "smtpd/smtp_server.h"
 #include "lib/alloc.h"
 #include "lib/log.h"
 #include "lib/str.h"

@@ -5,7 +5,7 @@
  * 2xx relayed, 4xx deferred with backoff (4.4.7 past queue_lifetime),
  * 5xx failed. Runs on the event-loop thread.
  */
-#include "net/sched_int.h"
+#include "qmgr/sched_int.h"
 #include "lib/alloc.h"
 #include "lib/log.h"
 #include "lib/str.h"

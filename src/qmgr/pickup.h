@@ -17,7 +17,7 @@
 #include "mail/conf.h"
 #include "mail/queue.h"
 #include "net/diskq.h"
-#include "net/sched.h"
+#include "qmgr/sched.h"
 
 #define PICKUP_RESCAN_S 10
 

@@ -7,7 +7,7 @@
  * for the durable commit. "250 2.0.0 queued" is sent only from the
  * commit's completion: after fsync of the file and of its directory.
  */
-#include "net/smtp_session.h"
+#include "smtpd/smtp_session.h"
 #include "lib/alloc.h"
 #include "lib/log.h"
 #include "lib/str.h"
