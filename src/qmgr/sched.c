@@ -8,6 +8,7 @@
 #include "lib/fsio.h"
 #include "lib/log.h"
 #include "lib/str.h"
+#include "mail/backoff.h"
 #include "mail/quarantine.h"
 #include "mail/route.h"
 #include <errno.h>
@@ -24,19 +25,6 @@ int64_t sched_now(void)
     struct timeval tv;
     gettimeofday(&tv, NULL);
     return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
-int64_t sched_backoff(const struct conf *c, unsigned attempts, unsigned jitter_seed)
-{
-    int64_t d = c->retry_min_ms > 0 ? c->retry_min_ms : 1000;
-    for (unsigned i = 1; i < attempts && d < c->retry_max_ms; i++)
-        d *= 2;
-    if (d > c->retry_max_ms)
-        d = c->retry_max_ms;
-    int64_t j = d / 10;
-    if (j > 0)
-        d += (int64_t)(jitter_seed % (unsigned)(2 * j + 1)) - j;
-    return d;
 }
 
 int sched_due(const struct sched *s, const struct env_rcpt *r, int64_t now, int *remote)
@@ -88,7 +76,8 @@ void sched_defer(struct sched *s, struct qmsg *m, size_t i, const char *why, int
     static _Thread_local unsigned seed;
     if (!seed)
         seed = (unsigned)now ^ (unsigned)(uintptr_t)&seed;
-    r->next_attempt = now + sched_backoff(c, r->attempts, (unsigned)rand_r(&seed));
+    r->next_attempt = now + backoff_delay(c->retry_min_ms, c->retry_max_ms, r->attempts,
+                                         (unsigned)rand_r(&seed));
     sched_outcome(s, m, i, RCPT_DEFERRED, why);
 }
 

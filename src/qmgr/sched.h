@@ -40,7 +40,5 @@ int sched_delete(struct sched *s, const char *id);
 /* Messages currently held in memory. */
 size_t sched_count(const struct sched *s);
 void sched_free(struct sched *s);
-/* Exponential backoff: retry_min * 2^(attempts-1), capped at retry_max, +-10% jitter. */
-int64_t sched_backoff(const struct conf *c, unsigned attempts, unsigned jitter_seed);
 
 #endif
