@@ -93,3 +93,18 @@ void size_format(uint64_t bytes, char *out, size_t size)
     else
         str_fmt(out, size, "%llu", (unsigned long long)bytes);
 }
+
+int64_t dur_now_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+struct timeval dur_timeval(int64_t ms)
+{
+    if (ms < 0)
+        ms = 0;
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    return tv;
+}

@@ -2,6 +2,7 @@
  * netconn: listener and connection helpers shared by the servers (see netconn.h).
  */
 #include "net/netconn.h"
+#include "lib/dur.h"
 #include "lib/alloc.h"
 #include "lib/log.h"
 #include "lib/str.h"
@@ -43,7 +44,7 @@ static void netconn_on_accept_error(struct evconnlistener *l, void *arg)
 {
     struct netconn_listener *nl = arg;
     int err = EVUTIL_SOCKET_ERROR();
-    struct timeval pause = {NETCONN_ACCEPT_PAUSE_MS / 1000, (NETCONN_ACCEPT_PAUSE_MS % 1000) * 1000};
+    struct timeval pause = dur_timeval(NETCONN_ACCEPT_PAUSE_MS);
     int shortage = err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
     if (!nl->shortage_logged)
         log_err("accept on %s: %s: %s", nl->text, strerror(err),
@@ -233,7 +234,7 @@ void netconn_guard_line(struct netconn_guard *g, int partial, int64_t ms)
     }
     if (evtimer_pending(g->line_deadline, NULL))
         return;
-    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    struct timeval tv = dur_timeval(ms);
     evtimer_add(g->line_deadline, &tv);
 }
 

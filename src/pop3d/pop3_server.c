@@ -16,6 +16,7 @@
  * with SMTP ones (net/connlimit.c).
  */
 #include "pop3d/pop3_server.h"
+#include "lib/dur.h"
 #include "lib/alloc.h"
 #include "lib/log.h"
 #include "lib/str.h"
@@ -199,8 +200,7 @@ static void pop3s_close(struct pop3_session *s)
     if (lower)
         evbuffer_add_cb(bufferevent_get_output(lower), pop3s_on_lower_drained, s);
     /* the timer frees the session: at once if nothing waits, else after timeout_pop3 */
-    int64_t ms = netconn_unsent(s->bev) ? s->srv->conf->timeout_pop3_ms : 0;
-    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    struct timeval tv = dur_timeval(netconn_unsent(s->bev) ? s->srv->conf->timeout_pop3_ms : 0);
     evtimer_del(s->delay);
     event_add(s->delay, &tv);
 }
@@ -673,8 +673,7 @@ static void pop3s_on_event(struct bufferevent *bev, short what, void *arg)
 
 static void pop3s_attach(struct pop3_session *s)
 {
-    int64_t ms = s->srv->conf->timeout_pop3_ms;
-    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    struct timeval tv = dur_timeval(s->srv->conf->timeout_pop3_ms);
     netconn_attach(s->bev, pop3s_on_read, pop3s_on_write, pop3s_on_event, s, 64 * 1024, &tv,
                    s->tls);
 }

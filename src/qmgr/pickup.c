@@ -2,6 +2,7 @@
  * pickup: the drop directory into the queue (pickup.h).
  */
 #include "qmgr/pickup.h"
+#include "lib/dur.h"
 #include "lib/alloc.h"
 #include "lib/fsio.h"
 #include "lib/log.h"
@@ -115,11 +116,9 @@ static int pickup_8bit(int fd, const struct envelope *drop, char *chunk)
 static void pickup_envelope(struct pickup_job *pj, const struct envelope *drop, int eight)
 {
     struct envelope *e = &pj->env;
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
     envelope_init(e);
     str_copy(e->id, sizeof e->id, pj->id);
-    e->arrival = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+    e->arrival = dur_now_ms();
     e->sender = xstrdup(drop->sender);
     e->ret = drop->ret;
     e->envid = drop->envid ? xstrdup(drop->envid) : NULL;

@@ -4,6 +4,7 @@
  * remote ones in sched_remote.c; both end here, in sched_job_done.
  */
 #include "qmgr/sched_int.h"
+#include "lib/dur.h"
 #include "lib/alloc.h"
 #include "lib/fsio.h"
 #include "lib/log.h"
@@ -22,9 +23,7 @@
 
 int64_t sched_now(void)
 {
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+    return dur_now_ms();
 }
 
 int sched_due(const struct sched *s, const struct env_rcpt *r, int64_t now, int *remote)
@@ -381,7 +380,7 @@ struct sched *sched_new(struct event_base *base, const struct conf *c, struct qu
     s->queue = q;
     s->dq = dq;
     s->tick = event_new(base, -1, EV_PERSIST, sched_on_tick, s);
-    struct timeval tv = {SCHED_TICK_MS / 1000, (SCHED_TICK_MS % 1000) * 1000};
+    struct timeval tv = dur_timeval(SCHED_TICK_MS);
     event_add(s->tick, &tv);
     return s;
 }

@@ -6,6 +6,7 @@
  * content is streamed from the queue file with dot-stuffing added.
  */
 #include "smtpc/smtp_client_conn.h"
+#include "lib/dur.h"
 #include "lib/log.h"
 #include "lib/str.h"
 #include "net/tls.h"
@@ -25,7 +26,7 @@ static void smtpc_on_event(struct bufferevent *bev, short what, void *arg);
 
 static void smtpc_timeout(struct smtpc_conn *c, int64_t ms)
 {
-    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    struct timeval tv = dur_timeval(ms);
     bufferevent_set_timeouts(c->bev, &tv, &tv);
 }
 

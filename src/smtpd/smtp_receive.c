@@ -8,6 +8,7 @@
  * commit's completion: after fsync of the file and of its directory.
  */
 #include "smtpd/smtp_session.h"
+#include "lib/dur.h"
 #include "lib/alloc.h"
 #include "lib/log.h"
 #include "lib/str.h"
@@ -52,13 +53,6 @@ static void smtps_received(struct smtps_session *s, struct buf *b)
     buf_printf(b, "; %s\r\n", date);
 }
 
-static int64_t smtps_now_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
 /* RFC 6409 8.2, 8.3: a submitted message gets a Date and a Message-ID when it lacks them. */
 static void smtps_header_end(void *ctx)
 {
@@ -83,7 +77,7 @@ void smtps_data_start(struct smtps_session *s)
     struct smtp_server *srv = s->srv;
     struct envelope *e = &s->tx.env;
     queue_new_id(e->id);
-    e->arrival = smtps_now_ms();
+    e->arrival = dur_now_ms();
     e->helo = xstrdup(s->helo);
     e->client = xstrdup(s->client_ip);
     e->auth = s->auth_user[0] ? xstrdup(s->auth_user) : NULL;

@@ -21,6 +21,7 @@
 #include "smtpd/smtp_server.h"
 #include "smtpd/smtp_session.h"
 #include "net/netconn.h"
+#include "lib/dur.h"
 #include "lib/alloc.h"
 #include "lib/log.h"
 #include "lib/str.h"
@@ -53,9 +54,7 @@ void smtps_reply(struct smtps_session *s, const char *fmt, ...)
 /* timeout_server as a timeval. */
 static struct timeval smtps_timeout(const struct smtps_session *s)
 {
-    int64_t ms = s->srv->conf->timeout_server_ms;
-    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
-    return tv;
+    return dur_timeval(s->srv->conf->timeout_server_ms);
 }
 
 /* The session's last reply is queued (221, 421) or it is gone: it stops counting. */
