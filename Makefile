@@ -70,6 +70,11 @@ integ: build/postino build-asan/postino
 check: all asan build-unit build-asan-unit
 	@./tests/check.sh
 
+# The crash tests alone (kill -9 under load; also part of integ and check), both builds.
+crash: build/postino build-asan/postino
+	@POSTINO_BIN=$(CURDIR)/build/postino /usr/bin/python3 tests/integ/run.py 't_crash*'
+	@POSTINO_BIN=$(CURDIR)/build-asan/postino /usr/bin/python3 tests/integ/run.py 't_crash*'
+
 fuzz:
 	@./tests/fuzz/run.sh
 

@@ -1,7 +1,7 @@
 /*
  * dsn: composes Delivery Status Notifications (RFC 3464 inside an RFC 6522
  * multipart/report, status codes per RFC 3463, RET/ENVID/ORCPT per RFC 3461).
- * spec: /work/shared/spec/DSN.md sections 4 and 5.
+ * What postino must do is summed up in the project's DSN specification (sections 4 and 5).
  *
  * dsn_build is a pure function: inputs -> the complete RFC 5322 / MIME text of
  * one notice, CRLF line ends, every line within 998 octets. No I/O, no clock,

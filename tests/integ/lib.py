@@ -1,7 +1,7 @@
 """
 lib: the harness of postino's integration tests (tests/integ/t_NN_*.py,
 tests/crash/t_*.py). It drives the real binary named by $POSTINO_BIN
-(default /work/main/build/postino; `make integ` points it at the ASan build).
+(default: build/postino of this checkout; `make integ` points it at the ASan build).
 
 What it owns:
   - Server: writes a config into a fresh temp dir, runs `postino serve`,
@@ -32,7 +32,8 @@ import tempfile
 import time
 import unittest
 
-BIN = os.environ.get("POSTINO_BIN", "/work/main/build/postino")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("POSTINO_BIN", os.path.join(ROOT, "build", "postino"))
 KEEP_TMP = os.environ.get("KEEP_TMP") == "1"
 # Deadlines are generous: the ASan build is several times slower.
 START_TIMEOUT = float(os.environ.get("POSTINO_START_TIMEOUT", "15"))
