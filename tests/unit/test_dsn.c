@@ -900,8 +900,10 @@ static void save(const char *name)
 static void test_samples(void **st)
 {
     (void)st;
-    if (!getenv("DSN_SAMPLES_DIR"))
+    if (!getenv("DSN_SAMPLES_DIR")) {
+        print_message("skipped: DSN_SAMPLES_DIR is not set (tests/run-unit.sh sets it)\n");
         skip();
+    }
     save("01-failed");
     rcpt.action = DSN_ACTION_DELAYED, rcpt.status = "4.4.1";
     rcpt.diagnostic = "421 4.4.1 mx.example.net: connection timed out";
