@@ -1,6 +1,6 @@
 #!/bin/sh
-# Runs every test suite of `make check` (unit tests of both builds, integration
-# tests against both builds), shows their output, and ends with one line
+# Runs every test suite of `make check` (unit tests of both builds, make
+# install, a fuzz smoke run, integration tests against both builds), shows their output, and ends with one line
 # counting all of them: "check: N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
@@ -22,6 +22,8 @@ echo "== unit tests (normal and sanitizer builds)"
 suite ./tests/run-unit.sh build build-asan
 echo "== make install"
 suite ./tests/install.sh
+echo "== fuzz targets, a smoke run of 3 s each on their corpus (make fuzz runs longer)"
+suite env FUZZ_SECONDS=3 ./tests/fuzz/run.sh
 echo "== integration tests, normal build"
 suite env POSTINO_BIN="$PWD/build/postino" /usr/bin/python3 tests/integ/run.py
 echo "== integration tests, sanitizer build"

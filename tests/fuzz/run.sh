@@ -4,6 +4,9 @@
 # on a scratch copy of tests/fuzz/corpus/<name>/ (the seeds in git stay
 # untouched). Exits non-zero if a target fails to build or finds a crash;
 # crash inputs are left in build-fuzz/<name>.crashes/ for reproduction.
+# Ends with one line "fuzz: N passed, N failed" (targets). `make check` runs
+# it with FUZZ_SECONDS=3 as a smoke run: a harness that no longer builds or
+# fails its own corpus is caught at once; `make fuzz` is the long run.
 set -eu
 cd "$(dirname "$0")/../.."
 
@@ -15,7 +18,7 @@ CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,
 LIB_SRC="$(ls src/proto/*.c src/lib/*.c)"
 
 mkdir -p "$OUT"
-status=0
+status=0 ok=0 bad=0
 for harness in tests/fuzz/fuzz_*.c; do
     name=$(basename "$harness" .c)
     corpus_name=${name#fuzz_}
@@ -32,7 +35,7 @@ for harness in tests/fuzz/fuzz_*.c; do
     # shellcheck disable=SC2086
     if ! $CC $CFLAGS "$harness" $extra $LIB_SRC -o "$bin"; then
         echo "== $name: BUILD FAILED"
-        status=1
+        status=1 bad=$((bad + 1))
         continue
     fi
     work="$OUT/$name.corpus"
@@ -46,10 +49,12 @@ for harness in tests/fuzz/fuzz_*.c; do
         -artifact_prefix="$OUT/$name.crashes/" "$work" >"$OUT/$name.log" 2>&1; then
         echo "== $name: CRASH (see $OUT/$name.log and $OUT/$name.crashes/)"
         tail -n 40 "$OUT/$name.log"
-        status=1
+        status=1 bad=$((bad + 1))
         continue
     fi
     grep -E 'stat::number_of_executed_units|Done [0-9]+ runs' "$OUT/$name.log" | tail -n 2
     echo "== $name: ok"
+    ok=$((ok + 1))
 done
+echo "fuzz: $ok passed, $bad failed"
 exit $status
