@@ -331,7 +331,7 @@ static void pop3s_sasl_plain(struct pop3_session *s, const char *resp, size_t le
     enum sasl_result r = sasl_plain_decode(resp, len, &p);
     if (r == SASL_CANCEL) {
         pop3s_reply(s, "-ERR Authentication cancelled");
-    } else if (r != SASL_OK || (p.authzid[0] && strcasecmp(p.authzid, p.authcid) != 0)) {
+    } else if (r != SASL_OK || sasl_plain_proxy(&p)) {
         pop3s_reply(s, "-ERR Malformed authentication message");
     } else {
         str_copy(s->user, sizeof s->user, p.authcid);

@@ -9,6 +9,7 @@
  * past it. Never logs (the input holds passwords). No I/O.
  */
 #include "proto/sasl.h"
+#include "lib/str.h"
 #include <string.h>
 
 static const char sasl_b64_alphabet[] =
@@ -164,4 +165,9 @@ enum sasl_result sasl_login_decode(const char *line, size_t len, char *out, size
     }
     explicit_bzero(msg, sizeof msg);
     return r;
+}
+
+int sasl_plain_proxy(const struct sasl_plain *m)
+{
+    return m->authzid[0] && !str_ieq(m->authzid, m->authcid);
 }

@@ -57,6 +57,13 @@ enum sasl_result sasl_decode_response(const char *line, size_t len, unsigned cha
  * on failure.
  */
 enum sasl_result sasl_plain_decode(const char *line, size_t len, struct sasl_plain *out);
+/*
+ * 1 if the message asks to act as someone else: an authzid that is not the
+ * authcid itself (compared without regard to ASCII case, as logins are).
+ * postino offers no proxy authorization (RFC 4616 2), so SMTP AUTH and
+ * POP3 both refuse such a message.
+ */
+int sasl_plain_proxy(const struct sasl_plain *m);
 
 /*
  * LOGIN: each step is one base64 line carrying the user name (after

@@ -192,8 +192,7 @@ static void smtps_auth_plain(struct smtps_session *s, const char *line, size_t l
     }
     str_copy(s->auth.user, sizeof s->auth.user, m.authcid);
     str_copy(s->auth.pass, sizeof s->auth.pass, m.passwd);
-    /* No proxy authorization: an authzid, if any, must name the login itself (RFC 4616 2). */
-    int proxy = m.authzid[0] && !str_ieq(m.authzid, m.authcid);
+    int proxy = sasl_plain_proxy(&m);
     explicit_bzero(&m, sizeof m);
     if (proxy) {
         char name[SASL_USER_MAX + 1];

@@ -179,6 +179,20 @@ static void test_plain_valid(void **state)
     assert_string_equal(P.passwd, "a b:c\xc3\xa9");
 }
 
+/* One rule for SMTP AUTH and POP3: an authzid other than the login is proxy authorization. */
+static void test_plain_proxy(void **state)
+{
+    (void)state;
+    assert_int_equal(plain_raw("\0bob@example.test\0secret", 24), SASL_OK);
+    assert_false(sasl_plain_proxy(&P));
+    assert_int_equal(plain_raw("admin\0bob\0pw", 12), SASL_OK);
+    assert_true(sasl_plain_proxy(&P));
+    assert_int_equal(plain_raw("BOB@Example.Test\0bob@example.test\0pw", 36), SASL_OK);
+    assert_false(sasl_plain_proxy(&P));
+    assert_int_equal(plain_raw("bob@example.test.\0bob@example.test\0pw", 37), SASL_OK);
+    assert_true(sasl_plain_proxy(&P));
+}
+
 static void test_plain_malformed(void **state)
 {
     (void)state;
@@ -276,6 +290,7 @@ int main(void)
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_response_conventions),
         cmocka_unit_test(test_plain_valid),
+        cmocka_unit_test(test_plain_proxy),
         cmocka_unit_test(test_plain_malformed),
         cmocka_unit_test(test_plain_limits),
         cmocka_unit_test(test_login_steps),
