@@ -7,7 +7,7 @@ with 550 5.5.2, nothing delivered, and nothing of it read as commands.
 
 Each attack hides a second transaction (MAIL/RCPT/DATA to a victim) behind a
 fake ending, all in one write, and checks: the one reply after the real end
-is 550 5.5.2; the next command gets its own reply (or the server hangs up);
+is 550 5.5.2; the next command gets its own reply (the session goes on);
 behind a barrier (good messages to the same two mailboxes, awaited) both
 mailboxes hold only the barrier messages. Raw sockets throughout.
 """
@@ -55,10 +55,7 @@ class Smuggling(lib.SharedServerTestCase):
     def refused(self, c):
         """The reply after the real end is 550 5.5.2 and nothing else follows it."""
         expect(c.reply(), 550, "5.5.2")
-        c.send(b"NOOP\r\n")
-        r = c.reply()
-        if r is not None:   # the server may hang up instead
-            expect(r, 250, "2.0.0")
+        expect(c.cmd("NOOP"), 250, "2.0.0")   # the session goes on
 
     def barrier(self, *locals_):
         """Good messages to each mailbox, awaited; then each must hold only that one."""
@@ -130,13 +127,7 @@ class Smuggling(lib.SharedServerTestCase):
         c = self.open_data("o_after@example.test")
         c.send(self.outer("after", "o_after@example.test") + b"\n.\n" + b"more\r\n.\r\n")
         expect(c.reply(), 550, "5.5.2")
-        try:
-            r = c.cmd("MAIL FROM:<alice@sender.test>")
-        except (BrokenPipeError, ConnectionResetError):
-            r = None
-        if r is None:
-            self.skipTest("server hangs up after a refused message (allowed)")
-        expect(r, 250, "2.1.0")
+        expect(c.cmd("MAIL FROM:<alice@sender.test>"), 250, "2.1.0")
         expect(c.cmd("RCPT TO:<o_after@example.test>"), 250, "2.1.5")
         expect(c.cmd("DATA"), 354)
         c.send(b"Subject: t05 after ok\r\n\r\nfine\r\n.\r\n")
