@@ -33,18 +33,18 @@ struct connlimit *connlimit_new(unsigned max_total, unsigned max_per_ip)
 }
 
 /* FNV-1a over the address text. */
-static struct connlimit_entry **connlimit_slot(const struct connlimit *cl, const char *ip)
+static struct connlimit_entry **connlimit_slot(struct connlimit *cl, const char *ip)
 {
     unsigned h = 2166136261u;
     for (const unsigned char *p = (const unsigned char *)ip; *p; p++)
         h = (h ^ *p) * 16777619u;
-    struct connlimit_entry **slot = (struct connlimit_entry **)&cl->bucket[h % CONNLIMIT_BUCKETS];
+    struct connlimit_entry **slot = &cl->bucket[h % CONNLIMIT_BUCKETS];
     while (*slot && strcmp((*slot)->ip, ip) != 0)
         slot = &(*slot)->next;
     return slot;
 }
 
-unsigned connlimit_of(const struct connlimit *cl, const char *ip)
+unsigned connlimit_of(struct connlimit *cl, const char *ip)
 {
     struct connlimit_entry *e = *connlimit_slot(cl, ip);
     return e ? e->count : 0;

@@ -23,7 +23,7 @@ int connlimit_admit(struct connlimit *cl, const char *ip, int exempt);
 void connlimit_leave(struct connlimit *cl, const char *ip);
 /* Connections counted now: all of them, or those of ip. */
 unsigned connlimit_total(const struct connlimit *cl);
-unsigned connlimit_of(const struct connlimit *cl, const char *ip);
+unsigned connlimit_of(struct connlimit *cl, const char *ip);
 void connlimit_free(struct connlimit *cl);
 
 #endif

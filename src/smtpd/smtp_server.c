@@ -298,15 +298,20 @@ static void smtps_on_guard_resume(void *arg)
         smtps_resume(s);
 }
 
+/* timeout_server ran out (idle, or a command line too slow): 421 and close. */
+static void smtps_timed_out(struct smtps_session *s, const char *why)
+{
+    log_info("smtp: %s: %s", s->client_ip, why);
+    smtps_reply(s, "421 4.4.2 %s Error: timeout exceeded", s->srv->conf->hostname);
+    smtps_close(s);
+}
+
 /* A command line did not complete within timeout_server, however it trickled in. */
 static void smtps_on_line_timeout(void *arg)
 {
     struct smtps_session *s = arg;
-    if (s->state == SMTPS_CLOSING || !s->bev)
-        return;
-    log_info("smtp: %s: command line not complete within the timeout", s->client_ip);
-    smtps_reply(s, "421 4.4.2 %s Error: timeout exceeded", s->srv->conf->hostname);
-    smtps_close(s);
+    if (s->state != SMTPS_CLOSING && s->bev)
+        smtps_timed_out(s, "command line not complete within the timeout");
 }
 
 static void smtps_on_read(struct bufferevent *bev, void *arg)
@@ -355,9 +360,7 @@ static void smtps_on_event(struct bufferevent *bev, short what, void *arg)
     }
     /* A write timeout means the client stopped reading: a 421 would not reach it either. */
     if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) && s->state != SMTPS_CLOSING) {
-        log_info("smtp: %s: idle timeout", s->client_ip);
-        smtps_reply(s, "421 4.4.2 %s Error: timeout exceeded", s->srv->conf->hostname);
-        smtps_close(s);
+        smtps_timed_out(s, "idle timeout");
         return;
     }
     if (what & BEV_EVENT_TIMEOUT)
