@@ -14,29 +14,34 @@
 # harness is one new file (plus an optional corpus folder), nothing here.
 # FUZZ_TARGETS="fuzz_a fuzz_b" limits the run to some targets.
 set -eu
+SELF="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 cd "$(dirname "$0")/../.."
 
 CC=${FUZZ_CC:-clang}
 SECONDS_PER_TARGET=${FUZZ_SECONDS:-30}
+JOBS=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 1)}
 OUT=build-fuzz
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $SAN -Isrc"
 LIBS="$(pkg-config --libs openssl libcrypt 2>/dev/null || echo -lcrypt) -lpthread"
 
 mkdir -p "$OUT/obj"
-# Build (or refresh) the archive of the pure layers.
-layers_failed=0
+# Build (or refresh) the archive of the pure layers, $JOBS compilers at a time.
 objs=""
+stale=""
 for src in src/lib/*.c src/proto/*.c src/mail/*.c; do
     obj="$OUT/obj/$(echo "$src" | sed 's|^src/||; s|/|_|g; s|\.c$|.o|')"
     objs="$objs $obj"
     if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || \
        [ -n "$(find src/lib src/proto src/mail -name '*.h' -newer "$obj" | head -1)" ]; then
-        # shellcheck disable=SC2086
-        $CC $CFLAGS -fsanitize=fuzzer-no-link $(pkg-config --cflags openssl 2>/dev/null) \
-            -c "$src" -o "$obj" || layers_failed=1
+        stale="$stale $src:$obj"
     fi
 done
+layers_failed=0
+# shellcheck disable=SC2086
+printf '%s\n' $stale | grep . | xargs -r -P "$JOBS" -I{} sh -c \
+    'src=${1%%:*}; obj=${1#*:}; '"$CC $CFLAGS -fsanitize=fuzzer-no-link $(pkg-config --cflags openssl 2>/dev/null)"' -c "$src" -o "$obj"' _ {} \
+    || layers_failed=1
 if [ "$layers_failed" -ne 0 ]; then
     echo "== the pure layers do not build for fuzzing"
     echo "fuzz: 0 passed, 1 failed"
@@ -46,38 +51,55 @@ rm -f "$OUT/libfuzzlayers.a"
 # shellcheck disable=SC2086
 ar rcs "$OUT/libfuzzlayers.a" $objs
 
-status=0 ok=0 bad=0
+# One target's run (the script calls itself so that $JOBS targets run at once):
+# prints its report and exits non-zero on a crash.
+if [ "${1:-}" = --run-one ]; then
+    name=$2
+    work="$OUT/$name.corpus"
+    rm -rf "$work" "$OUT/$name.crashes"
+    mkdir -p "$work" "$OUT/$name.crashes"
+    if [ -d "tests/fuzz/corpus/${name#fuzz_}" ]; then
+        cp "tests/fuzz/corpus/${name#fuzz_}"/* "$work"/ 2>/dev/null || true
+    fi
+    if ! "$OUT/$name" -max_total_time="$SECONDS_PER_TARGET" -print_final_stats=1 \
+        -artifact_prefix="$OUT/$name.crashes/" "$work" >"$OUT/$name.log" 2>&1; then
+        echo "== $name: CRASH (see $OUT/$name.log and $OUT/$name.crashes/)"
+        tail -n 40 "$OUT/$name.log"
+        exit 1
+    fi
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$OUT/$name.log" | tail -n 1)
+    echo "== $name: ok, ${runs:-?} runs in ${SECONDS_PER_TARGET}s"
+    exit 0
+fi
+
+status=0 ok=0 bad=0 built=""
 for harness in tests/fuzz/fuzz_*.c; do
     name=$(basename "$harness" .c)
     if [ -n "${FUZZ_TARGETS:-}" ]; then
         case " $FUZZ_TARGETS " in *" $name "*) ;; *) continue ;; esac
     fi
-    corpus_name=${name#fuzz_}
-    bin="$OUT/$name"
-    echo "== $name: building"
     # shellcheck disable=SC2086
-    if ! $CC $CFLAGS -fsanitize=fuzzer "$harness" "$OUT/libfuzzlayers.a" $LIBS -o "$bin"; then
+    if ! $CC $CFLAGS -fsanitize=fuzzer "$harness" "$OUT/libfuzzlayers.a" $LIBS -o "$OUT/$name"; then
         echo "== $name: BUILD FAILED"
         status=1 bad=$((bad + 1))
         continue
     fi
-    work="$OUT/$name.corpus"
-    rm -rf "$work"
-    mkdir -p "$work" "$OUT/$name.crashes"
-    if [ -d "tests/fuzz/corpus/$corpus_name" ]; then
-        cp "tests/fuzz/corpus/$corpus_name"/* "$work"/ 2>/dev/null || true
-    fi
-    echo "== $name: fuzzing for ${SECONDS_PER_TARGET}s"
-    if ! "$bin" -max_total_time="$SECONDS_PER_TARGET" -print_final_stats=1 \
-        -artifact_prefix="$OUT/$name.crashes/" "$work" >"$OUT/$name.log" 2>&1; then
-        echo "== $name: CRASH (see $OUT/$name.log and $OUT/$name.crashes/)"
-        tail -n 40 "$OUT/$name.log"
+    built="$built $name"
+done
+
+echo "== fuzzing each target for ${SECONDS_PER_TARGET}s, $JOBS at a time"
+results="$OUT/results"
+rm -f "$results"
+# shellcheck disable=SC2086
+printf '%s\n' $built | grep . | xargs -r -P "$JOBS" -I{} sh -c \
+    'if "$0" --run-one "$1"; then echo "ok $1" >>"$2"; else echo "bad $1" >>"$2"; fi' \
+    "$SELF" {} "$results" || true
+for name in $built; do
+    if grep -qx "ok $name" "$results" 2>/dev/null; then
+        ok=$((ok + 1))
+    else
         status=1 bad=$((bad + 1))
-        continue
     fi
-    grep -E 'stat::number_of_executed_units|Done [0-9]+ runs' "$OUT/$name.log" | tail -n 2
-    echo "== $name: ok"
-    ok=$((ok + 1))
 done
 echo "fuzz: $ok passed, $bad failed"
 exit $status
