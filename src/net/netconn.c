@@ -206,10 +206,12 @@ static void netconn_close_on_event(struct bufferevent *bev, short what, void *du
     event_active(due, EV_TIMEOUT, 0);
 }
 
-void netconn_close_after_flush(struct bufferevent *bev, struct event *due, int64_t deadline_ms)
+void netconn_close_after_flush(struct netconn_guard *g, struct bufferevent *bev, struct event *due,
+                               int64_t deadline_ms)
 {
     struct timeval deadline = dur_timeval(deadline_ms);
     struct bufferevent *lower = bufferevent_get_underlying(bev);
+    netconn_guard_line(g, 0, 0);
     bufferevent_disable(bev, EV_READ);
     bufferevent_setcb(bev, NULL, netconn_close_on_write, netconn_close_on_event, due);
     bufferevent_setwatermark(bev, EV_WRITE, 0, 0);

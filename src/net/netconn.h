@@ -123,14 +123,16 @@ void netconn_guard_unwatch(struct netconn_guard *g);
 void netconn_guard_fini(struct netconn_guard *g);
 
 /*
- * Closes a session once its pending replies are out: reading stops, and
- * due (an event of the session, whose callback ends it with netconn_hangup)
+ * Closes a session once its pending replies are out: reading stops (the
+ * guard's line deadline too), and due (an event of the session, whose
+ * callback ends it with netconn_hangup)
  * becomes active on the loop turn after the last octet reached the kernel,
  * below a TLS filter too, which takes the replies out of bev at once. It
  * fires at the latest after deadline_ms, and at once after an error or a
  * timeout on bev: nobody is listening any more. Replaces bev's callbacks.
  */
-void netconn_close_after_flush(struct bufferevent *bev, struct event *due, int64_t deadline_ms);
+void netconn_close_after_flush(struct netconn_guard *g, struct bufferevent *bev, struct event *due,
+                               int64_t deadline_ms);
 /*
  * Ends a session's connection now: the guard stops watching, and *bev (with
  * the socket below a TLS filter) is freed and set to NULL, if not NULL already.

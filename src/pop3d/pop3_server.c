@@ -84,8 +84,8 @@ void pop3s_close(struct pop3_session *s)
         return;
     s->state = POP3S_CLOSING;
     pop3s_uncount(s);
-    netconn_guard_line(&s->guard, 0, 0);
-    netconn_close_after_flush(s->bev, s->delay, s->srv->conf->timeout_pop3_ms); /* pop3s_on_timer */
+    /* pop3s_on_timer ends the session */
+    netconn_close_after_flush(&s->guard, s->bev, s->delay, s->srv->conf->timeout_pop3_ms);
 }
 
 /* The session's timer: the close is due, or the delay after a failed login is over. */

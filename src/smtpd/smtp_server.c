@@ -112,7 +112,6 @@ void smtps_close(struct smtps_session *s)
         return;
     s->state = SMTPS_CLOSING;
     smtps_uncount(s);
-    netconn_guard_line(&s->guard, 0, 0);
     if (s->auth.delay)
         evtimer_del(s->auth.delay);
     if (!s->bev) {
@@ -121,7 +120,7 @@ void smtps_close(struct smtps_session *s)
     }
     if (!s->close_ev)
         s->close_ev = event_new(s->srv->base, -1, 0, smtps_on_close_due, s);
-    netconn_close_after_flush(s->bev, s->close_ev, s->srv->conf->timeout_server_ms);
+    netconn_close_after_flush(&s->guard, s->bev, s->close_ev, s->srv->conf->timeout_server_ms);
 }
 
 void smtps_pause(struct smtps_session *s)
