@@ -27,7 +27,7 @@ enum pop3s_state {
     POP3S_AUTH_DELAY,    /* after a failure */
     POP3S_TRANSACTION,
     POP3S_SENDING,       /* RETR/TOP streaming */
-    POP3S_CLOSING,
+    POP3S_CLOSING,       /* last replies being flushed; the delay timer ends the session */
 };
 
 struct pop3_session {
@@ -43,7 +43,7 @@ struct pop3_session {
     char pass[SASL_PASS_MAX + 1];
     char login[SASL_USER_MAX + 1];    /* canonical, once logged in */
     int auth_ok, failures;
-    struct event *delay;
+    struct event *delay;              /* the failure delay, then the close (pop3s_on_timer) */
     struct diskq_job job;
     struct mailbox mb;
     int send_fd;
