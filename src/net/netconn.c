@@ -2,6 +2,7 @@
  * netconn: listener and connection helpers shared by the servers (see netconn.h).
  */
 #include "net/netconn.h"
+#include "net/tls.h"
 #include "lib/dur.h"
 #include "lib/alloc.h"
 #include "lib/log.h"
@@ -138,34 +139,98 @@ struct bufferevent *netconn_bev_new(struct event_base *base, evutil_socket_t fd,
                                                           BEV_OPT_CLOSE_ON_FREE));
 }
 
-struct bufferevent *netconn_start_tls(struct event_base *base, struct bufferevent *plain, SSL *ssl,
-                                      size_t *junk)
-{
-    struct evbuffer *in = bufferevent_get_input(plain);
-    *junk = evbuffer_get_length(in);
-    evbuffer_drain(in, *junk);
-    return netconn_checked(bufferevent_openssl_filter_new(base, plain, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                                          BEV_OPT_CLOSE_ON_FREE));
-}
-
 /*
  * A TLS filter re-arms its write timer after every write, even with nothing
  * left to send, so there the write timeout goes to the socket below it,
  * which has the socket semantics (armed only while output waits); the
  * filter passes it up.
  */
-void netconn_attach(struct bufferevent *bev, bufferevent_data_cb on_read,
-                    bufferevent_data_cb on_write, bufferevent_event_cb on_event, void *ctx,
-                    size_t read_high, const struct timeval *idle, int tls)
+void netconn_attach(struct bufferevent *bev, const struct netconn_hooks *h, int tls)
 {
     struct bufferevent *lower = bufferevent_get_underlying(bev);
-    bufferevent_setcb(bev, on_read, on_write, on_event, ctx);
-    bufferevent_setwatermark(bev, EV_READ, 0, read_high);
-    bufferevent_set_timeouts(bev, idle, lower ? NULL : idle);
+    bufferevent_setcb(bev, h->on_read, h->on_write, h->on_event, h->ctx);
+    bufferevent_setwatermark(bev, EV_READ, 0, h->read_high);
+    bufferevent_set_timeouts(bev, &h->idle, lower ? NULL : &h->idle);
     if (lower)
-        bufferevent_set_timeouts(lower, NULL, idle);
+        bufferevent_set_timeouts(lower, NULL, &h->idle);
     if (tls) /* a client that closes without close_notify has said QUIT, or nothing */
         bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+}
+
+int netconn_starttls(struct bufferevent **bev, const struct netconn_starttls *st)
+{
+    SSL *ssl = tls_server_new(st->tls_ctx);
+    if (!ssl)
+        return -1;
+    struct bufferevent *plain = *bev;
+    struct evbuffer *in = bufferevent_get_input(plain);
+    size_t junk = evbuffer_get_length(in);
+    evbuffer_add_printf(bufferevent_get_output(plain), "%s\r\n", st->go_ahead);
+    evbuffer_drain(in, junk); /* never read as if it had come over TLS */
+    if (junk)
+        log_warn("%s: %s: discarded %zu octets sent after %s", st->proto, st->peer, junk, st->verb);
+    *bev = netconn_checked(bufferevent_openssl_filter_new(bufferevent_get_base(plain), plain, ssl,
+                                                          BUFFEREVENT_SSL_ACCEPTING,
+                                                          BEV_OPT_CLOSE_ON_FREE));
+    netconn_attach(*bev, &st->hooks, 1);
+    bufferevent_enable(*bev, EV_READ | EV_WRITE);
+    return 0;
+}
+
+/* ---- closing after the last replies ---- */
+
+/* bev's output changed (its callback argument is the session's due event). */
+static void netconn_close_on_write(struct bufferevent *bev, void *due)
+{
+    if (netconn_unsent(bev) == 0)
+        event_active(due, EV_TIMEOUT, 0);
+}
+
+/* A TLS filter's lower output changed: once empty, the last TLS records may have left. */
+static void netconn_close_on_lower(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+                                   void *arg)
+{
+    struct bufferevent *bev = arg;
+    void *due;
+    (void)info;
+    if (evbuffer_get_length(buf) != 0)
+        return;
+    bufferevent_getcb(bev, NULL, NULL, NULL, &due);
+    netconn_close_on_write(bev, due);
+}
+
+static void netconn_close_on_event(struct bufferevent *bev, short what, void *due)
+{
+    (void)bev;
+    (void)what;
+    event_active(due, EV_TIMEOUT, 0);
+}
+
+void netconn_close_after_flush(struct netconn_guard *g, struct bufferevent *bev, struct event *due,
+                               int64_t deadline_ms)
+{
+    struct timeval deadline = dur_timeval(deadline_ms);
+    struct bufferevent *lower = bufferevent_get_underlying(bev);
+    netconn_guard_line(g, 0, 0);
+    bufferevent_disable(bev, EV_READ);
+    bufferevent_setcb(bev, NULL, netconn_close_on_write, netconn_close_on_event, due);
+    bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+    event_add(due, &deadline);
+    if (lower)
+        evbuffer_add_cb(bufferevent_get_output(lower), netconn_close_on_lower, bev);
+    netconn_close_on_write(bev, due);
+}
+
+void netconn_hangup(struct netconn_guard *g, struct bufferevent **bev)
+{
+    netconn_guard_unwatch(g);
+    if (!*bev)
+        return;
+    struct bufferevent *lower = bufferevent_get_underlying(*bev);
+    if (lower) /* its output may change while libevent finishes the free */
+        evbuffer_remove_cb(bufferevent_get_output(lower), netconn_close_on_lower, *bev);
+    bufferevent_free(*bev);
+    *bev = NULL;
 }
 
 /* ---- the session guard ---- */

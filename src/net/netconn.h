@@ -3,10 +3,12 @@
  * listeners: binding a `listen` entry (and pausing it while the process is
  * out of descriptors), naming and classifying the peer address, the
  * connection's bufferevent (plain, implicit TLS, or the STARTTLS/STLS
- * upgrade) with its timeouts, counting replies not yet handed to the kernel
- * (a TLS filter's lower layer included), and the guard of a session: no
- * more input while the client leaves too many replies unread, and a
- * deadline for a command line that trickles in. No protocol knowledge.
+ * upgrade: go-ahead, plaintext discarded, callbacks re-armed) with its
+ * timeouts, counting replies not yet handed to the kernel (a TLS filter's
+ * lower layer included), closing once they are out, and the guard of a
+ * session: no more input while the client leaves too many replies unread,
+ * and a deadline for a command line that trickles in. No protocol
+ * knowledge beyond the text the caller gives.
  */
 #ifndef POSTINO_NETCONN_H
 #define POSTINO_NETCONN_H
@@ -45,21 +47,40 @@ int netconn_is_loopback(const struct sockaddr *sa);
 /* The bufferevent of an accepted socket: plain, or TLS from the first byte
  * when ssl is given. Aborts when out of memory (as xmalloc does). */
 struct bufferevent *netconn_bev_new(struct event_base *base, evutil_socket_t fd, SSL *ssl);
+/* How a session's bufferevent is hooked to it (netconn_attach). */
+struct netconn_hooks {
+    bufferevent_data_cb on_read;
+    bufferevent_data_cb on_write;
+    bufferevent_event_cb on_event;
+    void *ctx;
+    size_t read_high;           /* the read high watermark */
+    struct timeval idle;        /* given to a silent client (read) or one that
+                                   does not take its replies (write) */
+};
+
+/* Hooks bev (new, or just wrapped in TLS) to a session. tls: bev is a TLS bufferevent. */
+void netconn_attach(struct bufferevent *bev, const struct netconn_hooks *h, int tls);
+
+/* A STARTTLS / STLS upgrade: what the protocol says and how the session hooks in. */
+struct netconn_starttls {
+    SSL_CTX *tls_ctx;
+    const char *go_ahead;       /* the reply that lets the client begin, CRLF added */
+    const char *proto;          /* "smtp", "pop3": for the log */
+    const char *peer;           /* the client's address: for the log */
+    const char *verb;           /* "STARTTLS", "STLS": for the log */
+    struct netconn_hooks hooks; /* for the TLS bufferevent */
+};
+
 /*
- * STARTTLS / STLS: discards what the client sent in the clear after the
- * command (CVE-2011-0411; *junk is how much) and returns the TLS filter
- * over plain, which it now owns.
+ * STARTTLS (RFC 3207 4) / STLS (RFC 2595 4) accepted: makes a server TLS
+ * session, queues st->go_ahead in the clear, discards what the client sent
+ * after the command (RFC 3207 4.2, CVE-2011-0411; logged with how much),
+ * replaces *bev with a TLS filter over it (which owns it), hooks that in
+ * and enables reading and writing. -1 if no TLS session could be made
+ * (logged): nothing was sent and *bev is unchanged. The session resets its
+ * own state.
  */
-struct bufferevent *netconn_start_tls(struct event_base *base, struct bufferevent *plain, SSL *ssl,
-                                      size_t *junk);
-/*
- * Hooks bev (new, or just wrapped in TLS) to a session: callbacks, the read
- * high watermark, and idle, the time a silent client (read) or one that does
- * not take its replies (write) is given. tls: bev is a TLS bufferevent.
- */
-void netconn_attach(struct bufferevent *bev, bufferevent_data_cb on_read,
-                    bufferevent_data_cb on_write, bufferevent_event_cb on_event, void *ctx,
-                    size_t read_high, const struct timeval *idle, int tls);
+int netconn_starttls(struct bufferevent **bev, const struct netconn_starttls *st);
 /* Octets written to bev and not yet handed to the kernel. */
 size_t netconn_unsent(struct bufferevent *bev);
 
@@ -100,5 +121,22 @@ void netconn_guard_line(struct netconn_guard *g, int partial, int64_t ms);
 /* Stops watching (before the bufferevent is freed or replaced). */
 void netconn_guard_unwatch(struct netconn_guard *g);
 void netconn_guard_fini(struct netconn_guard *g);
+
+/*
+ * Closes a session once its pending replies are out: reading stops (the
+ * guard's line deadline too), and due (an event of the session, whose
+ * callback ends it with netconn_hangup)
+ * becomes active on the loop turn after the last octet reached the kernel,
+ * below a TLS filter too, which takes the replies out of bev at once. It
+ * fires at the latest after deadline_ms, and at once after an error or a
+ * timeout on bev: nobody is listening any more. Replaces bev's callbacks.
+ */
+void netconn_close_after_flush(struct netconn_guard *g, struct bufferevent *bev, struct event *due,
+                               int64_t deadline_ms);
+/*
+ * Ends a session's connection now: the guard stops watching, and *bev (with
+ * the socket below a TLS filter) is freed and set to NULL, if not NULL already.
+ */
+void netconn_hangup(struct netconn_guard *g, struct bufferevent **bev);
 
 #endif

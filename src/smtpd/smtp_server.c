@@ -74,8 +74,7 @@ static void smtps_free(struct smtps_session *s)
     smtps_auth_free(s);
     if (s->close_ev)
         event_free(s->close_ev);
-    if (s->bev)
-        bufferevent_free(s->bev);
+    netconn_hangup(&s->guard, &s->bev);
     if (s->prev)
         s->prev->next = s->next;
     else
@@ -92,11 +91,7 @@ static void smtps_drop(struct smtps_session *s)
     if (s->state == SMTPS_COMMIT || s->state == SMTPS_AUTH_WAIT) {
         s->dead = 1;
         smtps_uncount(s);
-        netconn_guard_unwatch(&s->guard);
-        if (s->bev) {
-            bufferevent_free(s->bev);
-            s->bev = NULL;
-        }
+        netconn_hangup(&s->guard, &s->bev);
         return;
     }
     smtps_free(s);
@@ -110,64 +105,22 @@ static void smtps_on_close_due(evutil_socket_t fd, short what, void *arg)
     smtps_drop(arg);
 }
 
-/* Frees the session on the next loop turn: never under the feet of the command that closed it. */
-static void smtps_close_soon(struct smtps_session *s)
-{
-    event_active(s->close_ev, EV_TIMEOUT, 0);
-}
-
-static void smtps_on_flushed(struct bufferevent *bev, void *arg)
-{
-    (void)bev;
-    if (netconn_unsent(((struct smtps_session *)arg)->bev) == 0)
-        smtps_close_soon(arg);
-}
-
-/* A TLS filter's lower output changed: once empty, the last TLS records have left. */
-static void smtps_on_lower_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
-{
-    (void)info;
-    if (evbuffer_get_length(buf) == 0)
-        smtps_on_flushed(NULL, arg);
-}
-
-/* An error or timeout while the last replies are flushed: nobody is listening any more. */
-static void smtps_on_close_event(struct bufferevent *bev, short what, void *arg)
-{
-    (void)bev;
-    (void)what;
-    smtps_drop(arg);
-}
-
-/*
- * Closes once the pending replies are out. A TLS layer takes the replies
- * out of the session's buffer at once, so "empty" is checked below it too.
- */
+/* Closes once the pending replies are out, or timeout_server has passed (net/netconn.h). */
 void smtps_close(struct smtps_session *s)
 {
     if (s->state == SMTPS_CLOSING)
         return;
     s->state = SMTPS_CLOSING;
     smtps_uncount(s);
-    netconn_guard_line(&s->guard, 0, 0);
     if (s->auth.delay)
         evtimer_del(s->auth.delay);
     if (!s->bev) {
         smtps_drop(s);
         return;
     }
-    bufferevent_disable(s->bev, EV_READ);
-    bufferevent_setcb(s->bev, NULL, smtps_on_flushed, smtps_on_close_event, s);
-    bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
-    struct timeval deadline = smtps_timeout(s);
     if (!s->close_ev)
         s->close_ev = event_new(s->srv->base, -1, 0, smtps_on_close_due, s);
-    event_add(s->close_ev, &deadline);
-    struct bufferevent *lower = bufferevent_get_underlying(s->bev);
-    if (lower)
-        evbuffer_add_cb(bufferevent_get_output(lower), smtps_on_lower_drained, s);
-    if (netconn_unsent(s->bev) == 0)
-        smtps_close_soon(s);
+    netconn_close_after_flush(&s->guard, s->bev, s->close_ev, s->srv->conf->timeout_server_ms);
 }
 
 void smtps_pause(struct smtps_session *s)
@@ -368,11 +321,11 @@ static void smtps_on_event(struct bufferevent *bev, short what, void *arg)
     smtps_drop(s); /* EOF or error */
 }
 
-/* Hooks s->bev (new, or just wrapped in TLS) to the session; timeout_server bounds reads and writes. */
-static void smtps_attach_bev(struct smtps_session *s)
+/* How s->bev (new, or wrapped in TLS) is hooked in; timeout_server bounds reads and writes. */
+static struct netconn_hooks smtps_hooks(struct smtps_session *s)
 {
-    struct timeval tv = smtps_timeout(s);
-    netconn_attach(s->bev, smtps_on_read, NULL, smtps_on_event, s, SMTPS_READ_HIGH, &tv, s->tls);
+    return (struct netconn_hooks){.on_read = smtps_on_read, .on_event = smtps_on_event, .ctx = s,
+                                  .read_high = SMTPS_READ_HIGH, .idle = smtps_timeout(s)};
 }
 
 /* The connection's bufferevent: plain, or TLS from the first byte on a smtps listener. NULL on error. */
@@ -410,24 +363,21 @@ static struct smtps_session *smtps_new(struct smtp_server *srv, evutil_socket_t 
         srv->sessions->prev = s;
     srv->sessions = s;
     srv->n_sessions++;
-    smtps_attach_bev(s);
+    struct netconn_hooks hooks = smtps_hooks(s);
+    netconn_attach(s->bev, &hooks, s->tls);
     return s;
 }
 
 int smtps_start_tls(struct smtps_session *s)
 {
-    SSL *ssl = tls_server_new(s->srv->tls_ctx);
-    if (!ssl)
+    struct netconn_starttls st = {.tls_ctx = s->srv->tls_ctx,
+                                  .go_ahead = "220 2.0.0 Ready to start TLS",
+                                  .proto = "smtp", .peer = s->client_ip, .verb = "STARTTLS",
+                                  .hooks = smtps_hooks(s)};
+    if (netconn_starttls(&s->bev, &st) < 0)
         return -1;
-    smtps_reply(s, "220 2.0.0 Ready to start TLS");
-    size_t junk;
-    s->bev = netconn_start_tls(s->srv->base, s->bev, ssl, &junk);
-    if (junk)
-        log_warn("smtp: %s: discarded %zu octets sent after STARTTLS", s->client_ip, junk);
     s->tls = 1;
     s->overlong = 0;
-    smtps_attach_bev(s);
-    bufferevent_enable(s->bev, EV_READ | EV_WRITE);
     return 0;
 }
 
