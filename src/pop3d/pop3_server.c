@@ -225,6 +225,8 @@ int pop3s_start_tls(struct pop3_session *s)
     if (netconn_starttls(&s->bev, &st) < 0)
         return -1;
     s->tls = 1;
+    /* what came in the clear (an injected USER) must not count after STLS */
+    s->user[0] = '\0';
     return 0;
 }
 

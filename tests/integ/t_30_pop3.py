@@ -5,7 +5,8 @@ delivered to the Maildir, fetched over POP3. Login, STAT, LIST, UIDL stable
 across sessions, RETR with CRLF ends and the added Return-Path/Received,
 TOP n 0 (leaves the message unseen, RETR marks it seen), DELE+QUIT deletes, DELE+dropped connection deletes nothing, RSET,
 wrong password (-ERR [AUTH]), a second session (-ERR [IN-USE]), AUTH PLAIN,
-STLS and pop3s with a throwaway certificate.
+STLS and pop3s with a throwaway certificate; nothing sent in the clear
+(a USER, a pipelined injection) counts under TLS.
 """
 import base64
 import poplib
@@ -192,6 +193,32 @@ class Pop3(lib.SharedServerTestCase):
         _, lines, _ = p.retr(1)
         self.assertIn(b"last 0", lines)
         p.quit()
+
+    def test_stls_forgets_the_clear(self):
+        # RFC 2595 4 / CVE-2011-0411: a USER given or injected in the clear does not
+        # count under TLS, and what follows STLS in the same write is discarded
+        user = USERS[7]
+        ctx = ssl.create_default_context(cafile=self.cert)
+        p = poplib.POP3("127.0.0.1", self.pop_port, timeout=10)
+        p.user(user)
+        p.stls(ctx)
+        with self.assertRaises(poplib.error_proto):
+            p.pass_(PASSWORD)               # no USER under TLS yet
+        p.quit()
+        sock = socket.create_connection(("127.0.0.1", self.pop_port), timeout=10)
+        f = sock.makefile("rb")
+        self.assertTrue(f.readline().startswith(b"+OK"))
+        sock.sendall(b"STLS\r\nUSER " + user.encode() + b"\r\n")
+        self.assertTrue(f.readline().startswith(b"+OK"))
+        tls = ctx.wrap_socket(sock, server_hostname="127.0.0.1")
+        tf = tls.makefile("rb")
+        tls.sendall(b"PASS " + PASSWORD.encode() + b"\r\n")
+        self.assertTrue(tf.readline().startswith(b"-ERR"))
+        tls.sendall(b"QUIT\r\n")
+        self.assertTrue(tf.readline().startswith(b"+OK"))
+        tls.close()
+        lib.wait_for(lambda: "discarded %d octets sent after STLS" % (len(user) + 7)
+                     in self.srv.log(), what="the discard to be logged")
 
     def test_large_message_streamed(self):
         user = USERS[6]
