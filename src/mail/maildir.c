@@ -42,6 +42,20 @@ int maildir_component_ok(const char *s)
     return 1;
 }
 
+int maildir_box_path(char *out, size_t size, const char *data_dir, const char *domain,
+                     const char *local)
+{
+    if (!maildir_component_ok(domain) || !maildir_component_ok(local)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (str_fmt(out, size, "%s/mail/%s/%s", data_dir, domain, local) < 0) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return 0;
+}
+
 size_t maildir_crlf_to_lf(struct maildir_lf *st, const char *in, size_t n, char *out)
 {
     size_t o = 0;
@@ -115,13 +129,13 @@ int maildir_write(const char *data_dir, const char *domain, const char *local, c
     char box[PATH_MAX];
     m->fd = -1;
     m->tmp[0] = '\0';
-    if (!maildir_component_ok(domain) || !maildir_component_ok(local) ||
-        !maildir_component_ok(name)) {
+    if (!maildir_component_ok(name)) {
         errno = EINVAL;
         return -1;
     }
-    if (str_fmt(box, sizeof box, "%s/mail/%s/%s", data_dir, domain, local) < 0 ||
-        str_fmt(m->dst, sizeof m->dst, "%s/new/%s", box, name) < 0 ||
+    if (maildir_box_path(box, sizeof box, data_dir, domain, local) < 0)
+        return -1;
+    if (str_fmt(m->dst, sizeof m->dst, "%s/new/%s", box, name) < 0 ||
         str_fmt(m->new_dir, sizeof m->new_dir, "%s/new", box) < 0) {
         errno = ENAMETOOLONG;
         return -1;

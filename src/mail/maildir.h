@@ -26,6 +26,14 @@ int maildir_unique_name(char *out, size_t size, uint64_t sec, const char *id, si
 /* 1 if s is usable as one path component (non-empty, no '/', not starting with '.', no control). */
 int maildir_component_ok(const char *s);
 
+/*
+ * The mailbox folder of local@domain: DATA_DIR/mail/DOMAIN/LOCAL, each a
+ * single component (maildir_component_ok), so the path stays under
+ * DATA_DIR/mail. -1 with errno EINVAL (a bad component) or ENAMETOOLONG.
+ */
+int maildir_box_path(char *out, size_t size, const char *data_dir, const char *domain,
+                     const char *local);
+
 /* Streaming CRLF -> LF conversion state (a CR at the end of a chunk is held back). */
 struct maildir_lf { int held_cr; };
 /* Converts in[0..n) appending to out (capacity >= n + 1); returns bytes written. */

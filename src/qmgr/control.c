@@ -9,6 +9,7 @@
 #include "lib/log.h"
 #include "lib/str.h"
 #include "mail/queue_list.h"
+#include "proto/control_request.h"
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -102,17 +103,16 @@ static void control_reply(struct control_conn *cc, const char *line)
     control_answer(cc, text, NULL);
 }
 
-/* Handles one request line of the control socket. */
-static void control_request(struct control_conn *cc, char *line)
+/* Handles one request line of the control socket (grammar: proto/control_request). */
+static void control_request(struct control_conn *cc, const char *line)
 {
     struct control *ctl = cc->ctl;
+    struct control_request req;
     char reply[64];
-    char *arg = strchr(line, ' ');
-    if (arg)
-        *arg++ = '\0';
-    if (strcmp(line, "FLUSH") == 0) {
-        long n = sched_flush(ctl->sched, arg && *arg ? arg : NULL);
-        log_info("control: flush %s: %ld message(s) due now", arg && *arg ? arg : "all", n);
+    switch (control_request_parse(line, &req)) {
+    case CONTROL_FLUSH: {
+        long n = sched_flush(ctl->sched, req.arg);
+        log_info("control: flush %s: %ld message(s) due now", req.arg ? req.arg : "all", n);
         if (n < 0)
             control_reply(cc, "ERR no such message");
         else {
@@ -121,15 +121,20 @@ static void control_request(struct control_conn *cc, char *line)
         }
         return;
     }
-    if (arg && *arg && (strcmp(line, "HOLD") == 0 || strcmp(line, "RELEASE") == 0 ||
-                        strcmp(line, "DELETE") == 0)) {
-        int r = strcmp(line, "DELETE") == 0 ? sched_delete(ctl->sched, arg)
-                                            : sched_hold(ctl->sched, arg, strcmp(line, "HOLD") == 0);
+    case CONTROL_HOLD:
+    case CONTROL_RELEASE:
+    case CONTROL_DELETE: {
+        int r = req.verb == CONTROL_DELETE ? sched_delete(ctl->sched, req.arg)
+                                           : sched_hold(ctl->sched, req.arg, req.verb == CONTROL_HOLD);
         control_reply(cc, r == 0    ? "OK 1"
                           : r == -1 ? "ERR no such message"
                           : r == -3 ? "ERR busy: being delivered, try again"
                                     : "ERR cannot update the queue file");
         return;
+    }
+    case CONTROL_UNKNOWN:
+    case CONTROL_LIST:
+        break;
     }
     control_reply(cc, "ERR unknown request");
 }
@@ -183,8 +188,8 @@ static void control_listing_done(struct diskq_job *j)
 static void control_showq_request(struct control_conn *cc, const char *line)
 {
     struct control *ctl = cc->ctl;
-    int json = strcmp(line, "LIST --json") == 0;
-    if (!json && strcmp(line, "LIST") != 0) {
+    struct control_request req;
+    if (control_request_parse_showq(line, &req) != CONTROL_LIST) {
         control_reply(cc, "ERR only LIST or LIST --json here");
         return;
     }
@@ -202,7 +207,7 @@ static void control_showq_request(struct control_conn *cc, const char *line)
         return;
     }
     lj->cc = cc;
-    lj->json = json;
+    lj->json = req.json;
     buf_init(&lj->out, BUF_UNLIMITED);
     lj->job.write = control_listing_run;
     lj->job.done = control_listing_done;

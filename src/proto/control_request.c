@@ -1,0 +1,47 @@
+/*
+ * control_request: the local sockets' request grammar (see control_request.h).
+ * The verb is the text before the first space; an empty argument ("FLUSH ")
+ * counts as none.
+ */
+#include "proto/control_request.h"
+#include <string.h>
+
+static const struct {
+    const char *word;
+    enum control_verb verb;
+} control_words[] = {
+    { .word = "FLUSH", .verb = CONTROL_FLUSH },
+    { .word = "HOLD", .verb = CONTROL_HOLD },
+    { .word = "RELEASE", .verb = CONTROL_RELEASE },
+    { .word = "DELETE", .verb = CONTROL_DELETE },
+};
+
+/* The verb named by line[0..n), or CONTROL_UNKNOWN. */
+static enum control_verb control_request_word(const char *line, size_t n)
+{
+    for (size_t i = 0; i < sizeof control_words / sizeof control_words[0]; i++)
+        if (strlen(control_words[i].word) == n && memcmp(line, control_words[i].word, n) == 0)
+            return control_words[i].verb;
+    return CONTROL_UNKNOWN;
+}
+
+enum control_verb control_request_parse(const char *line, struct control_request *req)
+{
+    const char *space = strchr(line, ' ');
+    size_t n = space ? (size_t)(space - line) : strlen(line);
+    const char *arg = space && space[1] ? space + 1 : NULL;
+    *req = (struct control_request){ .verb = control_request_word(line, n), .arg = arg };
+    if (req->verb != CONTROL_FLUSH && !arg)
+        req->verb = CONTROL_UNKNOWN; /* HOLD, RELEASE and DELETE need a queue id */
+    if (req->verb == CONTROL_UNKNOWN)
+        req->arg = NULL;
+    return req->verb;
+}
+
+enum control_verb control_request_parse_showq(const char *line, struct control_request *req)
+{
+    int json = strcmp(line, "LIST --json") == 0;
+    int list = json || strcmp(line, "LIST") == 0;
+    *req = (struct control_request){ .verb = list ? CONTROL_LIST : CONTROL_UNKNOWN, .json = json };
+    return req->verb;
+}
