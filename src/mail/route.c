@@ -41,19 +41,46 @@ static enum route_kind route_local(const struct conf *c, const char *local, cons
     return maildir_component_ok(mailbox) ? ROUTE_LOCAL : ROUTE_BAD_MAILBOX;
 }
 
-enum route_kind route_classify(const struct conf *c, const char *addr, char *mailbox, size_t size)
+static enum route_kind route_classify_as(const struct conf *c, const char *addr, int aliases,
+                                         char *mailbox, size_t size)
 {
     char local[256], domain[256];
     size_t n;
     if (route_split(addr, local, sizeof local, domain, sizeof domain) < 0)
         return ROUTE_BAD_MAILBOX;
-    if (c->aliases && aliases_lookup(c->aliases, local, domain, &n))
+    if (aliases && c->aliases && aliases_lookup(c->aliases, local, domain, &n))
         return ROUTE_ALIAS;
     if (conf_is_local_domain(c, domain))
         return route_local(c, local, domain, mailbox, size);
     if (conf_is_relay_domain(c, domain))
         return ROUTE_RELAY_DOMAIN;
     return ROUTE_REMOTE;
+}
+
+enum route_kind route_classify(const struct conf *c, const char *addr, char *mailbox, size_t size)
+{
+    return route_classify_as(c, addr, 1, mailbox, size);
+}
+
+int route_loops_back(const struct envelope *e, size_t i)
+{
+    /* parents point backwards; the step bound guards a damaged envelope */
+    size_t steps = 0;
+    for (int p = e->rcpts[i].parent; p >= 0 && (size_t)p < i && steps < e->n_rcpts;
+         p = e->rcpts[p].parent, steps++)
+        if (str_ieq(e->rcpts[p].addr, e->rcpts[i].addr))
+            return 1;
+    return 0;
+}
+
+enum route_kind route_classify_rcpt(const struct conf *c, const struct envelope *e, size_t i,
+                                    char *mailbox, size_t size)
+{
+    enum route_kind k = route_classify(c, e->rcpts[i].addr, mailbox, size);
+    if (k != ROUTE_ALIAS || !route_loops_back(e, i))
+        return k;
+    k = route_classify_as(c, e->rcpts[i].addr, 0, mailbox, size);
+    return k == ROUTE_UNKNOWN_USER || k == ROUTE_BAD_MAILBOX ? ROUTE_ALIAS_LOOP : k;
 }
 
 static int route_already(const struct envelope *e, const char *addr)
@@ -68,7 +95,7 @@ static size_t route_expand_depth(const struct conf *c, struct envelope *e, size_
 {
     char local[256], domain[256];
     size_t n = 0, added = 0;
-    if (!c->aliases || depth > ROUTE_ALIAS_DEPTH ||
+    if (!c->aliases || depth > ROUTE_ALIAS_DEPTH || route_loops_back(e, i) ||
         route_split(e->rcpts[i].addr, local, sizeof local, domain, sizeof domain) < 0)
         return 0;
     const char *const *targets = aliases_lookup(c->aliases, local, domain, &n);

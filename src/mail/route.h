@@ -19,6 +19,7 @@ enum route_kind {
     ROUTE_REMOTE,        /* another domain */
     ROUTE_UNKNOWN_USER,  /* local domain, no such user (users file configured) */
     ROUTE_BAD_MAILBOX,   /* local domain, a local part unusable as a folder name */
+    ROUTE_ALIAS_LOOP,    /* an alias whose expansion came back to it, with no mailbox here */
 };
 
 #define ROUTE_ALIAS_DEPTH 8
@@ -43,12 +44,23 @@ void route_hop_key(const struct route_hop *hop, char *out, size_t size);
 
 /* Classifies "local@domain". mailbox (size >= 65) receives the folder name for ROUTE_LOCAL. */
 enum route_kind route_classify(const struct conf *c, const char *addr, char *mailbox, size_t size);
+/*
+ * Classifies recipient i of e. An alias that its own expansion led back to
+ * (a: b, b: a; or a: a, archive) is not expanded again: it is delivered to
+ * its own mailbox when it has one here (ROUTE_LOCAL), else ROUTE_ALIAS_LOOP
+ * (RFC 3463 X.4.6); an address of another domain goes there.
+ */
+enum route_kind route_classify_rcpt(const struct conf *c, const struct envelope *e, size_t i,
+                                    char *mailbox, size_t size);
+/* 1 if recipient i has an ancestor (the aliases it came from) with its address. */
+int route_loops_back(const struct envelope *e, size_t i);
 /* Splits at the last '@': domain lower-cased into domain (size >= 256), local part into local. */
 int route_split(const char *addr, char *local, size_t lsize, char *domain, size_t dsize);
 /*
  * Expands recipient i of e if it is an alias: marks it RCPT_EXPANDED and
  * appends its targets (recursively, up to ROUTE_ALIAS_DEPTH, skipping
- * addresses already pending in e). Returns the number of recipients added.
+ * addresses already pending in e; a target that is one of its own ancestors
+ * is added but not expanded). Returns the number of recipients added.
  */
 size_t route_expand(const struct conf *c, struct envelope *e, size_t i);
 /* Expands every recipient of a new message (at SMTP DATA, at pickup). */

@@ -26,14 +26,15 @@ int64_t sched_now(void)
     return dur_now_ms();
 }
 
-int sched_due(const struct sched *s, const struct env_rcpt *r, int64_t now, int *remote)
+int sched_due(const struct sched *s, const struct envelope *e, size_t i, int64_t now, int *remote)
 {
+    const struct env_rcpt *r = &e->rcpts[i];
     if (r->status != RCPT_PENDING && r->status != RCPT_DEFERRED)
         return 0;
     if (r->next_attempt > now)
         return 0;
     char mailbox[ADDR_LOCAL_MAX + 1];
-    enum route_kind k = route_classify(s->conf, r->addr, mailbox, sizeof mailbox);
+    enum route_kind k = route_classify_rcpt(s->conf, e, i, mailbox, sizeof mailbox);
     *remote = k == ROUTE_REMOTE || k == ROUTE_RELAY_DOMAIN;
     return 1;
 }
@@ -246,7 +247,7 @@ static int sched_work(struct sched *s, struct qmsg *m, int64_t now)
     if (envelope_done(&m->env))
         return 1;
     for (size_t i = 0; i < m->env.n_rcpts; i++)
-        if (sched_due(s, &m->env.rcpts[i], now, &remote)) {
+        if (sched_due(s, &m->env, i, now, &remote)) {
             if (!remote)
                 return 1;
             any_remote = 1;

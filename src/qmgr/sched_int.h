@@ -61,7 +61,7 @@ int64_t sched_now(void);
 /* Makes room in m->changed for every recipient (notices to postmaster may add one). */
 void sched_changed_fit(struct qmsg *m);
 /* 1 if recipient r waits and is due; *remote tells where it goes. */
-int sched_due(const struct sched *s, const struct env_rcpt *r, int64_t now, int *remote);
+int sched_due(const struct sched *s, const struct envelope *e, size_t i, int64_t now, int *remote);
 /* Sets recipient i's state and marks it for the next record. */
 void sched_outcome(struct sched *s, struct qmsg *m, size_t i, enum rcpt_status st,
                    const char *reply);

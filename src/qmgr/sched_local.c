@@ -22,7 +22,7 @@ static void sched_local_one(struct sched_job *sj, size_t i, int fd, int64_t now)
     struct qmsg *m = sj->m;
     struct envelope *e = &m->env;
     char mailbox[ADDR_LOCAL_MAX + 1], local[256], domain[256], why[512], name[512];
-    enum route_kind k = route_classify(c, e->rcpts[i].addr, mailbox, sizeof mailbox);
+    enum route_kind k = route_classify_rcpt(c, e, i, mailbox, sizeof mailbox);
     route_split(e->rcpts[i].addr, local, sizeof local, domain, sizeof domain);
     if (k == ROUTE_ALIAS) {
         /* became an alias after it was queued (postmaster, or a changed aliases file):
@@ -37,6 +37,12 @@ static void sched_local_one(struct sched_job *sj, size_t i, int fd, int64_t now)
     if (k == ROUTE_UNKNOWN_USER || k == ROUTE_BAD_MAILBOX) {
         sched_outcome(sj->s, m, i, RCPT_FAILED, "550 5.1.1 no such mailbox here");
         log_info("%s: to=<%s> status=failed (no such mailbox)", e->id, e->rcpts[i].addr);
+        return;
+    }
+    if (k == ROUTE_ALIAS_LOOP) {
+        sched_outcome(sj->s, m, i, RCPT_FAILED, "550 5.4.6 alias loop: the alias expands back "
+                                                "to itself and has no mailbox here");
+        log_info("%s: to=<%s> status=failed (alias loop)", e->id, e->rcpts[i].addr);
         return;
     }
     maildir_unique_name(name, sizeof name, (uint64_t)(e->arrival / 1000), e->id, i, c->hostname);
@@ -60,7 +66,7 @@ static void sched_local_write(struct diskq_job *j)
     int fd = -1, remote;
     size_t n = e->n_rcpts; /* recipients an alias adds now wait for the next job */
     for (size_t i = 0; i < n; i++) {
-        if (!sched_due(sj->s, &e->rcpts[i], now, &remote) || remote)
+        if (!sched_due(sj->s, e, i, now, &remote) || remote)
             continue;
         if (fd < 0)
             fd = queue_open_content(sj->s->queue, e);

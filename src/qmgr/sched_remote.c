@@ -101,7 +101,7 @@ unsigned sched_remote_start(struct sched *s, struct qmsg *m, int64_t now)
     int remote;
     for (size_t i = 0; i < m->env.n_rcpts; i++) {
         const char *at = strrchr(m->env.rcpts[i].addr, '@');
-        if (!at || !sched_due(s, &m->env.rcpts[i], now, &remote) || !remote)
+        if (!at || !sched_due(s, &m->env, i, now, &remote) || !remote)
             continue;
         struct route_hop hop;
         route_next_hop(s->conf, at + 1, &hop);

@@ -183,6 +183,7 @@ static const char *smtps_rcpt_policy(struct smtps_session *s, const char *addr)
     switch (route_classify(s->srv->conf, addr, mailbox, sizeof mailbox)) {
     case ROUTE_LOCAL:
     case ROUTE_ALIAS:
+    case ROUTE_ALIAS_LOOP: /* not from route_classify */
     case ROUTE_RELAY_DOMAIN:
         return NULL;
     case ROUTE_REMOTE: /* relay_networks, or any authenticated user (RFC 6409 4.3) */

@@ -6,7 +6,8 @@ with three parts, the delivery-status fields one by one, the original
 returned whole); NOTIFY=NEVER gives none, nor does NOTIFY=SUCCESS alone;
 an unknown local user found at delivery (behind an alias) gives a failed
 notice with no Remote-MTA and no Diagnostic-Code; several recipients
-failing together share one notice; a failure and a success in one message
+failing together share one notice; an alias loop fails
+5.4.6 once and an alias naming itself keeps a copy in its own mailbox; a failure and a success in one message
 give two notices, one kind each. Every notice is parsed and checked by
 lib.parse_notice (email package, policy=default, no defects).
 """
@@ -100,6 +101,24 @@ class Failed(peers.DsnTestCase):
         self.assertNotIn("diagnostic-code", r)     # DSN.md 4: only a remote reply
         self.assertEqual(n.original_type, "message/rfc822")
         self.assertEqual(lib.all_maildir_files(srv.data), srv.maildir("alice"))
+
+    def test_alias_loop(self):
+        # a: b, b: a comes back to a, which has no mailbox: failed 5.4.6 once,
+        # nothing grows; keep: keep, carol keeps a copy in keep's own mailbox
+        users = ["alice@example.test:{PLAIN}secret", "keep@example.test:{PLAIN}secret",
+                 "carol@example.test:{PLAIN}secret"]
+        srv = self.dsn_server(users=users, aliases=[
+            "loopa@example.test: loopb@example.test",
+            "loopb@example.test: loopa@example.test",
+            "keep@example.test: keep@example.test, carol@example.test"])
+        self.send_dsn(srv, ["loopa@example.test", "keep@example.test"], "t22 loop")
+        [n] = self.wait_notices(srv, 1)
+        [r] = n.rcpts
+        self.assertEqual(r["final-recipient"], "rfc822; loopa@example.test")
+        self.assertEqual(r["action"], "failed")
+        self.assertEqual(r["status"], "5.4.6")
+        self.assertEqual(len(srv.maildir("keep")), 1)       # the queue has settled
+        self.assertEqual(len(srv.maildir("carol")), 1)
 
     def test_several_recipients_one_notice(self):
         self.peer("127.0.0.2", {"rcpt": {"a1@r.test": "550 5.1.1 unknown a1",

@@ -29,10 +29,14 @@ static int setup(void **st)
     snprintf(dir, sizeof dir, "/tmp/postino-route-XXXXXX");
     if (!mkdtemp(dir))
         return -1;
-    write_file("users", "Bob@example.test:{PLAIN}x\nalice@example.test:{PLAIN}y\n");
+    write_file("users", "Bob@example.test:{PLAIN}x\nalice@example.test:{PLAIN}y\n"
+                        "keep@example.test:{PLAIN}z\n");
     write_file("aliases", "team@example.test: bob@example.test, alice@example.test, out@remote.test\n"
                           "fwd@example.test: bob@example.test\n"
-                          "nest@example.test: team@example.test\n");
+                          "nest@example.test: team@example.test\n"
+                          "loopa@example.test: loopb@example.test\n"
+                          "loopb@example.test: LOOPA@example.test\n"
+                          "keep@example.test: keep@example.test, alice@example.test\n");
     write_file("p.conf", "local_domains example.test\nusers users\naliases aliases\n"
                          "relay_domains backup.test\n");
     char p[256];
@@ -70,6 +74,47 @@ static void test_classify(void **st)
     assert_int_equal(route_classify(&conf, "user%remote.test@example.test", mb, sizeof mb),
                      ROUTE_UNKNOWN_USER);
     assert_int_equal(route_classify(&conf, "noat", mb, sizeof mb), ROUTE_BAD_MAILBOX);
+}
+
+/* a: b, b: a ends at the first return to a, which has no mailbox: a loop (X.4.6) */
+static void test_alias_loop(void **st)
+{
+    (void)st;
+    struct envelope e;
+    envelope_init(&e);
+    envelope_add_rcpt(&e, "loopa@example.test", NOTIFY_FAILURE, NULL, -1, RCPT_PENDING);
+    route_expand_all(&conf, &e);
+    assert_int_equal(e.n_rcpts, 3);
+    assert_int_equal(e.rcpts[0].status, RCPT_EXPANDED);
+    assert_int_equal(e.rcpts[1].status, RCPT_EXPANDED);
+    assert_int_equal(e.rcpts[2].status, RCPT_PENDING);
+    assert_int_equal(e.rcpts[2].parent, 1);
+    assert_true(route_loops_back(&e, 2));
+    assert_false(route_loops_back(&e, 1));
+    char mb[65];
+    assert_int_equal(route_classify_rcpt(&conf, &e, 2, mb, sizeof mb), ROUTE_ALIAS_LOOP);
+    /* expanding it again (the queue manager's later pass) adds nothing */
+    assert_int_equal(route_expand(&conf, &e, 2), 0);
+    assert_int_equal(e.n_rcpts, 3);
+    envelope_free(&e);
+}
+
+/* keep: keep, alice keeps a copy in keep's own mailbox */
+static void test_alias_to_itself(void **st)
+{
+    (void)st;
+    struct envelope e;
+    envelope_init(&e);
+    envelope_add_rcpt(&e, "keep@example.test", NOTIFY_FAILURE, NULL, -1, RCPT_PENDING);
+    route_expand_all(&conf, &e);
+    assert_int_equal(e.n_rcpts, 3);
+    char mb[65];
+    assert_string_equal(e.rcpts[1].addr, "keep@example.test");
+    assert_int_equal(route_classify_rcpt(&conf, &e, 1, mb, sizeof mb), ROUTE_LOCAL);
+    assert_string_equal(mb, "keep");
+    assert_int_equal(route_classify_rcpt(&conf, &e, 0, mb, sizeof mb), ROUTE_ALIAS);
+    assert_int_equal(route_classify_rcpt(&conf, &e, 2, mb, sizeof mb), ROUTE_LOCAL);
+    envelope_free(&e);
 }
 
 static void test_expand_many(void **st)
@@ -113,6 +158,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_classify),
         cmocka_unit_test(test_expand_many),
+        cmocka_unit_test(test_alias_loop),
+        cmocka_unit_test(test_alias_to_itself),
         cmocka_unit_test(test_forward_and_nesting),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
