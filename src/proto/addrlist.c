@@ -11,6 +11,7 @@
  * is reported, so a caller never sees an address SMTP cannot carry.
  * A mailbox is reported only once the text after it is known to be a valid
  * separator; earlier mailboxes may have been reported when an error is found.
+ * The atext, dot-atom and folding rules are proto/rfc5322's.
  */
 #include "proto/addrlist.h"
 #include "proto/addr.h"
