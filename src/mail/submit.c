@@ -1,5 +1,6 @@
 /*
- * submit: the local submission message filter (submit.h).
+ * submit: the local submission message filter (submit.h). Field names and
+ * folding are proto/rfc5322's; the address lists are proto/addrlist's.
  */
 #include "mail/submit.h"
 #include "lib/alloc.h"
