@@ -9,45 +9,25 @@
  *      appends cannot fail, allocation failure aborts);
  *   3. a boundary found in none of the parts is chosen, and the notice is
  *      assembled into the caller's buffer (the only place a limit applies).
- * Values from the envelope or the network pass through put_clean: one line of
- * printable US-ASCII (the delivery-status part must be 7bit, RFC 3464 2.1).
+ * Values from the envelope or the network pass through dsn_put_clean: one line
+ * of printable US-ASCII (the delivery-status part must be 7bit, RFC 3464 2.1).
+ * This file owns steps 1 and 3 and parts 2 and 3; dsn_text.c writes the lines
+ * and part 1, the human-readable text; proto/rfc5322 scans the original's
+ * header section.
  */
 #include "mail/dsn.h"
+#include "mail/dsn_int.h"
 #include "lib/alloc.h"
 #include "lib/str.h"
 #include "proto/rfc5322.h"
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#define HEADER_WIDTH 78      /* RFC 5322 2.1.1 SHOULD */
-#define TEXT_WIDTH 76
-#define LISTED_DROPS 10      /* dropped header names named in the text part */
-#define DATE_MAX 64
 #define MAX_DATE_MS 253402300799999LL  /* 9999-12-31T23:59:59.999Z */
 
 static const char *const action_names[] = {"failed", "delayed", "delivered", "relayed", "expanded"};
 #define N_ACTIONS (sizeof action_names / sizeof action_names[0])
-
-/* Why the third part holds what it holds. */
-enum orig_why {
-    ORIG_FULL,          /* the whole message */
-    ORIG_HDRS_ASKED,    /* RET=HDRS */
-    ORIG_HDRS_DEFAULT,  /* no RET and not a failure */
-    ORIG_HDRS_NOT_FAILURE,  /* RET=FULL, but not a failure: RET governs failure notices only */
-    ORIG_INCOMPLETE,    /* the caller gave only the header section */
-    ORIG_TOO_BIG,       /* past return_limit */
-    ORIG_LONG_LINE,     /* a line over 998 octets */
-    ORIG_NUL,           /* a NUL octet (not allowed in 8bit data, RFC 2045 2.8) */
-};
-
-struct orig {
-    struct buf content;  /* CRLF lines */
-    enum orig_why why;
-    size_t n_dropped;    /* header fields that could not be folded */
-    struct buf dropped;  /* their names, ", "-separated (at most LISTED_DROPS) */
-};
 
 const char *dsn_action_name(enum dsn_action a)
 {
@@ -62,87 +42,9 @@ int dsn_has_8bit(const char *p, size_t n)
     return 0;
 }
 
-static int is_wsp(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
 static int is_digit(char c)
 {
     return c >= '0' && c <= '9';
-}
-
-/* Scratch-buffer appends: those buffers are unlimited, so these cannot fail. */
-static void put(struct buf *b, const void *p, size_t n)
-{
-    (void)buf_append(b, p, n);
-}
-
-static void puts_(struct buf *b, const char *s)
-{
-    (void)buf_appends(b, s);
-}
-
-/*
- * Appends s as printable US-ASCII on one line, at most max octets: controls
- * (CR and LF included) become spaces, runs of spaces collapse, the ends are
- * trimmed, octets >= 0x80 become '?'. NULL appends nothing.
- */
-static void put_clean(struct buf *b, const char *s, size_t max)
-{
-    size_t start = b->len;
-    int space = 0;
-    for (; s && *s && b->len - start < max; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c <= ' ' || c == 0x7f) {
-            space = 1;
-            continue;
-        }
-        if (space && b->len > start)
-            (void)buf_putc(b, ' ');
-        space = 0;
-        (void)buf_putc(b, c >= 0x80 ? '?' : (char)c);
-    }
-}
-
-/*
- * Appends prefix and the space-separated words of text, breaking lines
- * before width where a space allows and never past DSN_LINE_MAX (a longer
- * word is split); continuation lines start with indent. Ends with CRLF.
- */
-static void put_wrapped(struct buf *b, const char *prefix, const char *text, const char *indent,
-                        size_t width)
-{
-    size_t col = strlen(prefix), ind = strlen(indent);
-    int words = 0;
-    puts_(b, prefix);
-    for (;;) {
-        while (*text == ' ')
-            text++;
-        if (!*text)
-            break;
-        size_t wl = strcspn(text, " "), sep = words ? 1 : 0;
-        if (words && (col + sep + wl > width || col + sep >= DSN_LINE_MAX)) {
-            puts_(b, "\r\n");
-            puts_(b, indent);
-            col = ind;
-            words = sep = 0;
-        }
-        size_t room = DSN_LINE_MAX - col - sep, take = wl < room ? wl : room;
-        if (sep)
-            puts_(b, " ");
-        put(b, text, take);
-        col += sep + take;
-        words++;
-        text += take;
-        if (take < wl) { /* the rest of an overlong word goes on the next line */
-            puts_(b, "\r\n");
-            puts_(b, indent);
-            col = ind;
-            words = 0;
-        }
-    }
-    puts_(b, "\r\n");
 }
 
 /* "Name: value" or, with a type, "Name: type; value" (RFC 3464 mta-name, address,
@@ -153,28 +55,28 @@ static void put_field(struct buf *b, struct buf *tmp, const char *name, const ch
     char prefix[64];
     buf_reset(tmp);
     if (type) {
-        puts_(tmp, type);
-        puts_(tmp, "; ");
+        dsn_puts(tmp, type);
+        dsn_puts(tmp, "; ");
     }
-    put_clean(tmp, value, max);
+    dsn_put_clean(tmp, value, max);
     (void)str_fmt(prefix, sizeof prefix, "%s: ", name);
-    put_wrapped(b, prefix, buf_cstr(tmp), " ", HEADER_WIDTH);
+    dsn_put_wrapped(b, prefix, buf_cstr(tmp), " ", RFC5322_LINE_WIDTH);
 }
 
-static void format_date(int64_t ms, char out[DATE_MAX])
+void dsn_format_date(int64_t ms, char out[DSN_DATE_MAX])
 {
     if (ms < 0)
         ms = 0;
     if (ms > MAX_DATE_MS)
         ms = MAX_DATE_MS;
-    if (rfc5322_date((time_t)(ms / 1000), out, DATE_MAX) < 0)
-        (void)str_copy(out, DATE_MAX, "Thu, 01 Jan 1970 00:00:00 +0000");
+    if (rfc5322_date((time_t)(ms / 1000), out, DSN_DATE_MAX) < 0)
+        (void)str_copy(out, DSN_DATE_MAX, "Thu, 01 Jan 1970 00:00:00 +0000");
 }
 
 static void put_date_field(struct buf *b, const char *name, int64_t ms)
 {
-    char date[DATE_MAX];
-    format_date(ms, date);
+    char date[DSN_DATE_MAX];
+    dsn_format_date(ms, date);
     (void)buf_printf(b, "%s: %s\r\n", name, date);
 }
 
@@ -187,7 +89,7 @@ int dsn_reply_coded(const char *p)
 }
 
 /* Parses "C.S.D" (class 2/4/5, 1-3 digits each) at s: the class, *len set; -1 if none. */
-static int status_parse(const char *s, size_t *len)
+int dsn_status_parse(const char *s, size_t *len)
 {
     if (!s || (s[0] != '2' && s[0] != '4' && s[0] != '5') || s[1] != '.')
         return -1;
@@ -217,7 +119,7 @@ void dsn_status_from_reply(const char *reply, int default_class, char out[DSN_ST
             p++;
     }
     size_t n;
-    int c = status_parse(p, &n);
+    int c = dsn_status_parse(p, &n);
     if (c > 0 && (unsigned char)p[n] <= ' ') { /* ends the word, NUL included */
         out[0] = (char)('0' + (coded ? cls : c));
         memcpy(out + 1, p + 1, n - 1);
@@ -241,10 +143,10 @@ static int class_fits(enum dsn_action a, int cls)
 }
 
 /* The Status of r: as given if valid, else from its diagnostic, else X.0.0 by action. */
-static void rcpt_status(const struct dsn_rcpt *r, char out[DSN_STATUS_MAX])
+void dsn_rcpt_status(const struct dsn_rcpt *r, char out[DSN_STATUS_MAX])
 {
     size_t n;
-    int c = status_parse(r->status, &n);
+    int c = dsn_status_parse(r->status, &n);
     if (c > 0 && r->status[n] == '\0' && class_fits(r->action, c)) {
         memcpy(out, r->status, n + 1);
         return;
@@ -257,130 +159,16 @@ static void rcpt_status(const struct dsn_rcpt *r, char out[DSN_STATUS_MAX])
     (void)str_fmt(out, DSN_STATUS_MAX, "%d.0.0", default_class(r->action));
 }
 
-/* ---- the original's header section ---- */
-
-/* Length of the line at pos without its end (CRLF, LF or bare CR); *next is past the end. */
-static size_t line_at(const char *p, size_t len, size_t pos, size_t *next)
-{
-    size_t i = pos;
-    while (i < len && p[i] != '\r' && p[i] != '\n')
-        i++;
-    size_t n = i - pos;
-    if (i < len)
-        i += (p[i] == '\r' && i + 1 < len && p[i + 1] == '\n') ? 2 : 1;
-    *next = i;
-    return n;
-}
-
-/* 1 if the line opens a header field: 1*ftext *WSP ":" (RFC 5322 3.6.8, 4.5.8). */
-static int field_start(const char *l, size_t n, size_t *name_len, size_t *colon)
-{
-    size_t i = 0;
-    while (i < n && (unsigned char)l[i] > ' ' && (unsigned char)l[i] < 0x7f && l[i] != ':')
-        i++;
-    size_t j = i;
-    while (j < n && is_wsp(l[j]))
-        j++;
-    if (i == 0 || j >= n || l[j] != ':')
-        return 0;
-    *name_len = i;
-    *colon = j;
-    return 1;
-}
-
-/* Header section length (see dsn_header_length); *blank: it ended with an empty line. */
-static size_t header_scan(const char *msg, size_t len, int *blank)
-{
-    size_t pos = 0, next, name_len, colon;
-    int in_field = 0;
-    *blank = 0;
-    while (pos < len) {
-        size_t n = line_at(msg, len, pos, &next);
-        if (n == 0) {
-            *blank = 1;
-            return next;
-        }
-        if (!(in_field && is_wsp(msg[pos])) && !field_start(msg + pos, n, &name_len, &colon))
-            return pos;
-        in_field = 1;
-        pos = next;
-    }
-    return len;
-}
+/* ---- the original's header section (scanned by proto/rfc5322) ---- */
 
 size_t dsn_header_length(const char *msg, size_t len)
 {
-    int blank;
-    return msg ? header_scan(msg, len, &blank) : 0;
-}
-
-/* End of the field that starts at pos: past its continuation lines. */
-static size_t field_end(const char *p, size_t hlen, size_t pos)
-{
-    size_t next;
-    line_at(p, hlen, pos, &next);
-    while (next < hlen && is_wsp(p[next]))
-        line_at(p, hlen, next, &next);
-    return next;
-}
-
-static int is_atext(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) ||
-           (c && strchr("!#$%&'*+-/=?^_`{|}~", c));
-}
-
-/* 1 if s[0..n) is dot-atom-text (RFC 5322 3.2.3). */
-static int dot_atom_ok(const char *s, size_t n)
-{
-    if (n == 0 || s[0] == '.' || s[n - 1] == '.')
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!(is_atext(s[i]) || (s[i] == '.' && s[i + 1] != '.')))
-            return 0;
-    return 1;
-}
-
-/* 1 if s[0..n) is "<" dot-atom-text "@" (dot-atom-text / "[" *dtext "]") ">" (RFC 5322 3.6.4). */
-static int msgid_ok(const char *s, size_t n)
-{
-    if (n < 5 || n >= DSN_MSGID_MAX || s[0] != '<' || s[n - 1] != '>')
-        return 0;
-    const char *at = memchr(s, '@', n);
-    if (!at || !dot_atom_ok(s + 1, (size_t)(at - s - 1)))
-        return 0;
-    const char *right = at + 1;
-    size_t rn = (size_t)(s + n - 1 - right);
-    if (rn >= 2 && right[0] == '[' && right[rn - 1] == ']') {
-        for (size_t i = 1; i + 1 < rn; i++)
-            if ((unsigned char)right[i] <= ' ' || (unsigned char)right[i] >= 0x7f ||
-                strchr("[]\\", right[i]))
-                return 0;
-        return 1;
-    }
-    return dot_atom_ok(right, rn);
+    return msg ? rfc5322_header_length(msg, len, NULL) : 0;
 }
 
 int dsn_find_message_id(const char *msg, size_t len, char *out, size_t size)
 {
-    int blank;
-    size_t hlen = msg ? header_scan(msg, len, &blank) : 0, pos = 0, next, name_len, colon;
-    while (pos < hlen) {
-        size_t n = line_at(msg, hlen, pos, &next), end = field_end(msg, hlen, pos);
-        if (n && field_start(msg + pos, n, &name_len, &colon) && name_len == 10 &&
-            strncasecmp(msg + pos, "Message-ID", 10) == 0) {
-            const char *v = msg + pos + colon + 1, *stop = msg + end;
-            const char *lt = memchr(v, '<', (size_t)(stop - v));
-            const char *gt = lt ? memchr(lt, '>', (size_t)(stop - lt)) : NULL;
-            if (!gt || !msgid_ok(lt, (size_t)(gt - lt + 1)) || (size_t)(gt - lt + 1) >= size)
-                return -1;
-            memcpy(out, lt, (size_t)(gt - lt + 1));
-            out[gt - lt + 1] = '\0';
-            return 0;
-        }
-        pos = end > pos ? end : next;
-    }
-    return -1;
+    return rfc5322_find_message_id(msg, len, out, size);
 }
 
 /*
@@ -391,27 +179,27 @@ int dsn_find_message_id(const char *msg, size_t len, char *out, size_t size)
 static int fold_line(const char *l, size_t n, size_t min, struct buf *out)
 {
     size_t last = n, start = 0; /* last: one past the last non-WSP octet */
-    while (last > 0 && is_wsp(l[last - 1]))
+    while (last > 0 && rfc5322_is_wsp(l[last - 1]))
         last--;
     while (n - start > DSN_LINE_MAX) {
         size_t first = start;
-        while (first < last && is_wsp(l[first]))
+        while (first < last && rfc5322_is_wsp(l[first]))
             first++;
         if (last == 0 || first >= last)
             return -1;
         size_t k = start + DSN_LINE_MAX;
         if (k > last - 1)
             k = last - 1;
-        while (k > first && k > min && !is_wsp(l[k]))
+        while (k > first && k > min && !rfc5322_is_wsp(l[k]))
             k--;
-        if (k <= first || k <= min || !is_wsp(l[k]))
+        if (k <= first || k <= min || !rfc5322_is_wsp(l[k]))
             return -1;
-        put(out, l + start, k - start);
-        puts_(out, "\r\n");
+        dsn_put(out, l + start, k - start);
+        dsn_puts(out, "\r\n");
         start = k;
     }
-    put(out, l + start, n - start);
-    puts_(out, "\r\n");
+    dsn_put(out, l + start, n - start);
+    dsn_puts(out, "\r\n");
     return 0;
 }
 
@@ -422,7 +210,7 @@ static int copy_field(const char *f, size_t n, size_t colon, struct buf *out)
     if (memchr(f, '\0', n))
         return 0;
     for (int first = 1; pos < n; first = 0, pos = next) {
-        size_t m = line_at(f, n, pos, &next);
+        size_t m = rfc5322_line(f, n, pos, &next);
         if (fold_line(f + pos, m, first ? colon : 0, out) < 0) {
             out->len = mark;
             return 0;
@@ -431,26 +219,27 @@ static int copy_field(const char *f, size_t n, size_t colon, struct buf *out)
     return 1;
 }
 
-static void note_dropped(struct orig *o, const char *name, size_t n)
+static void note_dropped(struct dsn_orig *o, const char *name, size_t n)
 {
-    if (o->n_dropped++ >= LISTED_DROPS)
+    if (o->n_dropped++ >= DSN_LISTED_DROPS)
         return;
     if (o->dropped.len)
-        puts_(&o->dropped, ", ");
+        dsn_puts(&o->dropped, ", ");
     char tmp[80];
     (void)str_ncopy(tmp, sizeof tmp, name, n < 76 ? n : 76);
-    put_clean(&o->dropped, tmp, 76);
+    dsn_put_clean(&o->dropped, tmp, 76);
 }
 
 /* Copies the header fields of p[0..hlen); skip_last: the last one may be cut short. */
-static void copy_header(const char *p, size_t hlen, int skip_last, struct orig *o)
+static void copy_header(const char *p, size_t hlen, int skip_last, struct dsn_orig *o)
 {
-    size_t pos = 0, next, name_len, colon;
+    size_t pos = 0, next, colon;
     while (pos < hlen) {
-        size_t n = line_at(p, hlen, pos, &next);
-        if (n == 0 || !field_start(p + pos, n, &name_len, &colon))
+        size_t n = rfc5322_line(p, hlen, pos, &next);
+        size_t name_len = n ? rfc5322_field_name(p + pos, n, &colon) : 0;
+        if (name_len == 0)
             break;
-        size_t end = field_end(p, hlen, pos);
+        size_t end = rfc5322_field_end(p, hlen, pos);
         if (skip_last && end >= hlen)
             break;
         if (!copy_field(p + pos, end - pos, colon, &o->content))
@@ -460,23 +249,23 @@ static void copy_header(const char *p, size_t hlen, int skip_last, struct orig *
 }
 
 /* ORIG_FULL if every line of p fits DSN_LINE_MAX and there is no NUL. */
-static enum orig_why check_lines(const char *p, size_t len)
+static enum dsn_orig_why check_lines(const char *p, size_t len)
 {
     if (memchr(p, '\0', len))
         return ORIG_NUL;
     for (size_t pos = 0, next; pos < len; pos = next)
-        if (line_at(p, len, pos, &next) > DSN_LINE_MAX)
+        if (rfc5322_line(p, len, pos, &next) > DSN_LINE_MAX)
             return ORIG_LONG_LINE;
     return ORIG_FULL;
 }
 
 /* Fills o with what the third part returns (RFC 3461 4.3, DSN.md 4). */
-static void vet_original(const struct dsn_input *in, enum dsn_action worst, struct orig *o)
+static void vet_original(const struct dsn_input *in, enum dsn_action worst, struct dsn_orig *o)
 {
     const char *p = in->original ? in->original : "";
     size_t len = in->original ? in->original_len : 0, next;
     int blank;
-    size_t hlen = header_scan(p, len, &blank);
+    size_t hlen = rfc5322_header_length(p, len, &blank);
     /* RET=FULL asks for the message in a failure notice only: success, delay,
      * relay and expansion notices never carry it (no reflection through them) */
     int want_full = worst == DSN_ACTION_FAILED && in->ret != DSN_RET_HDRS;
@@ -493,11 +282,11 @@ static void vet_original(const struct dsn_input *in, enum dsn_action worst, stru
     copy_header(p, hlen, !in->original_complete && !blank && hlen == len, o);
     if (o->why != ORIG_FULL)
         return;
-    puts_(&o->content, "\r\n");
+    dsn_puts(&o->content, "\r\n");
     for (size_t pos = hlen; pos < len; pos = next) {
-        size_t n = line_at(p, len, pos, &next);
-        put(&o->content, p + pos, n);
-        puts_(&o->content, "\r\n");
+        size_t n = rfc5322_line(p, len, pos, &next);
+        dsn_put(&o->content, p + pos, n);
+        dsn_puts(&o->content, "\r\n");
     }
 }
 
@@ -515,153 +304,6 @@ static const struct dsn_rcpt **sort_rcpts(const struct dsn_input *in)
     return v;
 }
 
-/*
- * The human-readable part is postino's own prose (not another MTA's template,
- * so that bounce parsers do not mistake the notice for one of theirs). It
- * says who reports, what happened to each recipient, quotes a remote server's
- * answer as such and gives postino's own reasons as its own.
- */
-static const char *const intro[] = {
-    "Your message could not be delivered to the recipients below, and no further attempt "
-    "will be made.",
-    "Your message has not reached the recipients below yet. Delivery is still being retried, "
-    "so you do not need to send it again.",
-    "Your message was delivered to the mailboxes of the recipients below.",
-    "Your message was handed on to the next server for the recipients below. That server "
-    "does not send delivery reports, so you may hear nothing more about them.",
-    "Your message reached the addresses below, which are aliases or mailing lists; each "
-    "passed it on to its own recipients.",
-};
-
-/* s without a leading reply code ("550 ") and RFC 3463 code ("5.3.4 "): the words. */
-static const char *reason_words(const char *s)
-{
-    size_t n;
-    while (*s == ' ')
-        s++;
-    if (dsn_reply_coded(s))
-        s += s[3] ? 4 : 3;
-    if (status_parse(s, &n) > 0 && (s[n] == ' ' || s[n] == '\0'))
-        s += n;
-    while (*s == ' ')
-        s++;
-    return s;
-}
-
-/* Appends "    prefix VALUE suffix", VALUE cleaned, wrapped under the recipient. */
-static void text_line(struct buf *t, struct buf *s, const char *prefix, const char *value,
-                      size_t max, const char *suffix)
-{
-    buf_reset(s);
-    puts_(s, prefix);
-    put_clean(s, value, max);
-    puts_(s, suffix);
-    put_wrapped(t, "    ", buf_cstr(s), "    ", TEXT_WIDTH);
-}
-
-/* One recipient's paragraph in the human-readable part. */
-static void text_rcpt(struct buf *t, struct buf *s, const struct dsn_rcpt *r)
-{
-    char status[DSN_STATUS_MAX], date[DATE_MAX];
-    rcpt_status(r, status);
-    buf_reset(s);
-    puts_(s, "<");
-    put_clean(s, r->final_rcpt, 1000);
-    (void)buf_printf(s, ">: %s, status %s", dsn_action_name(r->action), status);
-    put_wrapped(t, "* ", buf_cstr(s), "    ", TEXT_WIDTH);
-    if (r->reason && reason_words(r->reason)[0])
-        text_line(t, s, "Reason: ", reason_words(r->reason), 2000, "");
-    if (r->diagnostic && r->diagnostic[0] && r->remote_mta && r->remote_mta[0]) {
-        buf_reset(s);
-        puts_(s, "The server ");
-        put_clean(s, r->remote_mta, 300);
-        puts_(s, " answered: \"");
-        put_clean(s, r->diagnostic, 2000);
-        puts_(s, "\"");
-        put_wrapped(t, "    ", buf_cstr(s), "    ", TEXT_WIDTH);
-    } else if (r->diagnostic && r->diagnostic[0]) {
-        text_line(t, s, "Reason: ", r->diagnostic, 2000, "");
-    }
-    if (r->action == DSN_ACTION_DELAYED && r->will_retry_until_ms > 0) {
-        format_date(r->will_retry_until_ms, date);
-        text_line(t, s, "Delivery will be retried until ", date, DATE_MAX, ".");
-    }
-}
-
-/* Indexed by enum orig_why. */
-static const char *const why_text[] = {
-    "Your original message is attached.",
-    "The header section of your message is attached, as you asked (RET=HDRS).",
-    "The header section of your message is attached.",
-    "The header section of your message is attached. A whole message is returned only "
-    "when its delivery failed, so it is not included here.",
-    "The header section of your message is attached; the whole message was not available "
-    "for return.",
-    "The header section of your message is attached; the whole message is larger than the "
-    "limit for returned messages.",
-    "The header section of your message is attached; the whole message has lines longer "
-    "than 998 octets and cannot be returned intact.",
-    "The header section of your message is attached; the whole message contains NUL octets "
-    "and cannot be returned intact.",
-};
-
-/* The opening sentence: who reports, about which message. */
-static void text_opening(const struct dsn_input *in, const char *host, struct buf *s,
-                         struct buf *t)
-{
-    char date[DATE_MAX];
-    buf_reset(s);
-    (void)buf_printf(s, "Hello. This is postino, the mail server at %s, with a report on the "
-                        "message it received from you", host);
-    if (in->arrival_ms > 0) {
-        format_date(in->arrival_ms, date);
-        (void)buf_printf(s, " on %s", date);
-    }
-    puts_(s, ".");
-    put_wrapped(t, "", buf_cstr(s), "", TEXT_WIDTH);
-}
-
-/* Part 1: text/plain, a short explanation. */
-static void build_text(const struct dsn_input *in, const struct dsn_rcpt **v, const char *host,
-                       const struct orig *o, struct buf *t)
-{
-    struct buf s;
-    buf_init(&s, BUF_UNLIMITED);
-    puts_(t, "Content-Description: Notification\r\n"
-             "Content-Type: text/plain; charset=us-ascii\r\n\r\n");
-    text_opening(in, host, &s, t);
-    for (size_t i = 0; i < in->n_rcpts; i++) {
-        if (i == 0 || v[i]->action != v[i - 1]->action) {
-            puts_(t, "\r\n");
-            put_wrapped(t, "", intro[v[i]->action], "", TEXT_WIDTH);
-            puts_(t, "\r\n");
-        }
-        text_rcpt(t, &s, v[i]);
-    }
-    puts_(t, "\r\n");
-    put_wrapped(t, "", why_text[o->why], "", TEXT_WIDTH);
-    if (o->n_dropped) {
-        buf_reset(&s);
-        (void)buf_printf(&s, "%zu header field%s of the original could not be returned (a "
-                         "line longer than 998 octets that cannot be folded): ", o->n_dropped,
-                         o->n_dropped == 1 ? "" : "s");
-        put(&s, o->dropped.data, o->dropped.len);
-        puts_(&s, o->n_dropped > LISTED_DROPS ? ", ..." : ".");
-        puts_(t, "\r\n");
-        put_wrapped(t, "", buf_cstr(&s), "", TEXT_WIDTH);
-    }
-    if (in->queue_id && in->queue_id[0]) {
-        buf_reset(&s);
-        (void)buf_printf(&s, "If you ask the administrator of %s about this report, please "
-                             "quote the queue ID ", host);
-        put_clean(&s, in->queue_id, 64);
-        puts_(&s, ".");
-        puts_(t, "\r\n");
-        put_wrapped(t, "", buf_cstr(&s), "", TEXT_WIDTH);
-    }
-    buf_free(&s);
-}
-
 /* "type; addr" of an ORCPT value: the type as given if it is an atom, else "unknown". */
 static void put_orcpt(struct buf *b, struct buf *tmp, const char *orcpt)
 {
@@ -669,7 +311,7 @@ static void put_orcpt(struct buf *b, struct buf *tmp, const char *orcpt)
     size_t tl = semi ? (size_t)(semi - orcpt) : 0;
     int ok = tl > 0 && tl <= 64;
     for (size_t i = 0; ok && i < tl; i++)
-        ok = is_atext(orcpt[i]);
+        ok = rfc5322_is_atext((unsigned char)orcpt[i]);
     char type[80];
     (void)str_ncopy(type, sizeof type, ok ? orcpt : "unknown", ok ? tl : 7);
     put_field(b, tmp, "Original-Recipient", type, semi ? semi + 1 : orcpt, 1000);
@@ -690,7 +332,7 @@ static void build_status(const struct dsn_input *in, const struct dsn_rcpt **v, 
     struct buf tmp;
     char status[DSN_STATUS_MAX];
     buf_init(&tmp, BUF_UNLIMITED);
-    puts_(d, "Content-Description: Delivery report\r\n"
+    dsn_puts(d, "Content-Description: Delivery report\r\n"
              "Content-Type: message/delivery-status\r\n\r\n");
     if (in->envid)
         put_field(d, &tmp, "Original-Envelope-Id", NULL, in->envid, 400);
@@ -703,12 +345,12 @@ static void build_status(const struct dsn_input *in, const struct dsn_rcpt **v, 
         put_field(d, &tmp, "X-Postino-Queue-ID", NULL, in->queue_id, 64);
     for (size_t i = 0; i < in->n_rcpts; i++) {
         const struct dsn_rcpt *r = v[i];
-        puts_(d, "\r\n");
+        dsn_puts(d, "\r\n");
         if (r->orcpt)
             put_orcpt(d, &tmp, r->orcpt);
         put_field(d, &tmp, "Final-Recipient", "rfc822", r->final_rcpt, 1000);
         put_field(d, &tmp, "Action", NULL, dsn_action_name(r->action), 20);
-        rcpt_status(r, status);
+        dsn_rcpt_status(r, status);
         put_field(d, &tmp, "Status", NULL, status, 20);
         if (r->remote_mta && r->remote_mta[0])
             put_field(d, &tmp, "Remote-MTA", "dns", r->remote_mta, 300);
@@ -723,17 +365,17 @@ static void build_status(const struct dsn_input *in, const struct dsn_rcpt **v, 
 }
 
 /* Part 3: the original, whole (message/rfc822) or its header section (text/rfc822-headers). */
-static void build_original(const struct orig *o, struct buf *p)
+static void build_original(const struct dsn_orig *o, struct buf *p)
 {
     if (o->why == ORIG_FULL)
-        puts_(p, "Content-Description: Original Message\r\nContent-Type: message/rfc822\r\n");
+        dsn_puts(p, "Content-Description: Original Message\r\nContent-Type: message/rfc822\r\n");
     else
-        puts_(p, "Content-Description: Original Message Headers\r\n"
+        dsn_puts(p, "Content-Description: Original Message Headers\r\n"
                  "Content-Type: text/rfc822-headers\r\n");
     if (dsn_has_8bit(o->content.data, o->content.len))
-        puts_(p, "Content-Transfer-Encoding: 8bit\r\n");
-    puts_(p, "\r\n");
-    put(p, o->content.data, o->content.len);
+        dsn_puts(p, "Content-Transfer-Encoding: 8bit\r\n");
+    dsn_puts(p, "\r\n");
+    dsn_put(p, o->content.data, o->content.len);
 }
 
 /* ---- identifiers ---- */
@@ -844,33 +486,33 @@ static void build_header(const struct dsn_input *in, const struct dsn_rcpt **v, 
                          const char *qid, const char *boundary, int eightbit, struct buf *h)
 {
     struct buf tmp;
-    char date[DATE_MAX], line[600];
+    char date[DSN_DATE_MAX], line[600];
     buf_init(&tmp, BUF_UNLIMITED);
-    format_date(in->now_ms, date);
+    dsn_format_date(in->now_ms, date);
     (void)buf_printf(h, "Date: %s\r\nFrom: Mail Delivery System <MAILER-DAEMON@%s>\r\n", date,
                      host);
-    puts_(&tmp, "<");
-    put_clean(&tmp, in->to, 1000);
-    puts_(&tmp, ">");
-    put_wrapped(h, "To: ", buf_cstr(&tmp), " ", HEADER_WIDTH);
+    dsn_puts(&tmp, "<");
+    dsn_put_clean(&tmp, in->to, 1000);
+    dsn_puts(&tmp, ">");
+    dsn_put_wrapped(h, "To: ", buf_cstr(&tmp), " ", RFC5322_LINE_WIDTH);
     put_field(h, &tmp, "Subject", NULL, subjects[v[0]->action], 100);
     uint64_t rh = FNV_BASIS;
     for (size_t i = 0; i < in->n_rcpts; i++)
         rh = fnv1a(rh, v[i]->final_rcpt, strlen(v[i]->final_rcpt) + 1);
     (void)str_fmt(line, sizeof line, "<%s.%" PRIu64 ".%s.%08" PRIx32 "@%s>", qid,
                   (uint64_t)in->now_ms, dsn_action_name(v[0]->action), (uint32_t)rh, host);
-    put_wrapped(h, "Message-ID: ", line, " ", HEADER_WIDTH);
+    dsn_put_wrapped(h, "Message-ID: ", line, " ", RFC5322_LINE_WIDTH);
     const char *orig = in->original_message_id;
-    if (orig && msgid_ok(orig, strlen(orig))) {
-        put_wrapped(h, "In-Reply-To: ", orig, " ", HEADER_WIDTH);
-        put_wrapped(h, "References: ", orig, " ", HEADER_WIDTH);
+    if (orig && rfc5322_msgid_ok(orig, strlen(orig))) {
+        dsn_put_wrapped(h, "In-Reply-To: ", orig, " ", RFC5322_LINE_WIDTH);
+        dsn_put_wrapped(h, "References: ", orig, " ", RFC5322_LINE_WIDTH);
     }
-    puts_(h, "Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n");
+    dsn_puts(h, "Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n");
     (void)str_fmt(line, sizeof line,
                   "multipart/report; report-type=delivery-status; boundary=\"%s\"", boundary);
-    put_wrapped(h, "Content-Type: ", line, " ", HEADER_WIDTH);
+    dsn_put_wrapped(h, "Content-Type: ", line, " ", RFC5322_LINE_WIDTH);
     if (eightbit)
-        puts_(h, "Content-Transfer-Encoding: 8bit\r\n");
+        dsn_puts(h, "Content-Transfer-Encoding: 8bit\r\n");
     buf_free(&tmp);
 }
 
@@ -889,7 +531,7 @@ int dsn_build(const struct dsn_input *in, struct buf *out)
     if (!input_ok(in))
         return -1;
     char host[256], qid[32], boundary[80];
-    struct orig o = {.why = ORIG_FULL};
+    struct dsn_orig o = {.why = ORIG_FULL};
     struct buf text, status, original, head;
     struct buf *parts[3] = {&text, &status, &original};
     buf_init(&o.content, BUF_UNLIMITED);
@@ -902,7 +544,7 @@ int dsn_build(const struct dsn_input *in, struct buf *out)
     const struct dsn_rcpt **v = sort_rcpts(in);
 
     vet_original(in, v[0]->action, &o);
-    build_text(in, v, host, &o, &text);
+    dsn_build_text(in, v, host, &o, &text);
     build_status(in, v, host, &status);
     build_original(&o, &original);
     pick_boundary(qid, in->now_ms, parts, boundary, sizeof boundary);

@@ -16,11 +16,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "lib/buf.h"
+#include "proto/rfc5322.h"
 #include "proto/smtp_parse.h"
 
-#define DSN_LINE_MAX 998    /* RFC 5322 2.1.1, octets without the CRLF */
+#define DSN_LINE_MAX RFC5322_LINE_MAX   /* 998 octets without the CRLF */
 #define DSN_STATUS_MAX 12   /* "5.123.123" and its NUL, with room */
-#define DSN_MSGID_MAX 512   /* a Message-ID we carry over, with its <> and NUL */
+#define DSN_MSGID_MAX RFC5322_MSGID_MAX /* a Message-ID we carry over, with its <> and NUL */
 
 /* In the order a notice lists them: the worst outcome first. */
 enum dsn_action {
@@ -94,13 +95,15 @@ void dsn_status_from_reply(const char *reply, int default_class, char out[DSN_ST
 /*
  * Length of the header section of msg: through its terminating empty line
  * when there is one; else up to the first line that is not part of a header
- * field, or all of len. Lines end with CRLF, LF or a bare CR.
+ * field, or all of len. Lines end with CRLF, LF or a bare CR. NULL gives 0.
+ * (rfc5322_header_length under the name the queue manager uses.)
  */
 size_t dsn_header_length(const char *msg, size_t len);
 
 /*
  * Copies the first Message-ID of msg's header section, as "<left@right>",
  * into out. 0, or -1 if there is none, it is malformed or it does not fit.
+ * (rfc5322_find_message_id under the name the queue manager uses.)
  */
 int dsn_find_message_id(const char *msg, size_t len, char *out, size_t size);
 

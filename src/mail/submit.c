@@ -1,25 +1,27 @@
 /*
- * submit: the local submission message filter (submit.h).
+ * submit: the local submission message filter (submit.h). Field names and
+ * folding are proto/rfc5322's; the address lists are proto/addrlist's.
  */
 #include "mail/submit.h"
 #include "lib/alloc.h"
 #include "lib/str.h"
 #include "proto/addrlist.h"
+#include "proto/rfc5322.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-
-#define SUBMIT_HEAD_MAX (1u << 20)   /* header section kept in memory */
-#define SUBMIT_LINE_MAX (1u << 20)   /* longer body lines are passed on in pieces */
 
 void submit_init(struct submit *s, const struct submit_opts *o)
 {
     memset(s, 0, sizeof *s);
     s->o = *o;
+    if (s->o.head_max == 0)
+        s->o.head_max = SUBMIT_HEAD_MAX;
+    if (s->o.line_max == 0)
+        s->o.line_max = SUBMIT_LINE_MAX;
     buf_init(&s->line, BUF_UNLIMITED);
-    buf_init(&s->head, SUBMIT_HEAD_MAX);
+    buf_init(&s->head, s->o.head_max);
 }
 
 void submit_free(struct submit *s)
@@ -55,33 +57,14 @@ static int submit_out(struct submit *s, const char *p, size_t n)
     return 0;
 }
 
-/* "Name:" at the start of a line: printable non-space octets but ':', then optional WSP. */
-static size_t submit_field_name(const char *p, size_t n)
-{
-    size_t i = 0;
-    while (i < n && p[i] > ' ' && p[i] < 0x7f && p[i] != ':')
-        i++;
-    if (i == 0)
-        return 0;
-    size_t name = i;
-    while (i < n && (p[i] == ' ' || p[i] == '\t'))
-        i++;
-    return i < n && p[i] == ':' ? name : 0;
-}
-
 /* Field k of the header section: its text (through the last CRLF) and name length. */
 static const char *submit_field(const struct submit *s, size_t k, size_t *len, size_t *name)
 {
     size_t start = s->fields[k];
     size_t end = k + 1 < s->n_fields ? s->fields[k + 1] : s->head.len;
     *len = end - start;
-    *name = submit_field_name(s->head.data + start, *len);
+    *name = rfc5322_field_name(s->head.data + start, *len, NULL);
     return s->head.data + start;
-}
-
-static int submit_is(const char *f, size_t name, const char *want)
-{
-    return name == strlen(want) && strncasecmp(f, want, name) == 0;
 }
 
 static int submit_has(const struct submit *s, const char *want)
@@ -89,7 +72,7 @@ static int submit_has(const struct submit *s, const char *want)
     size_t len, name;
     for (size_t k = 0; k < s->n_fields; k++) {
         const char *f = submit_field(s, k, &len, &name);
-        if (submit_is(f, name, want))
+        if (rfc5322_field_is(f, name, want))
             return 1;
     }
     return 0;
@@ -99,9 +82,11 @@ static int submit_has(const struct submit *s, const char *want)
 static int submit_is_rcpt_field(const char *f, size_t name, int resent)
 {
     if (resent)
-        return submit_is(f, name, "Resent-To") || submit_is(f, name, "Resent-Cc") ||
-               submit_is(f, name, "Resent-Bcc");
-    return submit_is(f, name, "To") || submit_is(f, name, "Cc") || submit_is(f, name, "Bcc");
+        return rfc5322_field_is(f, name, "Resent-To") ||
+               rfc5322_field_is(f, name, "Resent-Cc") ||
+               rfc5322_field_is(f, name, "Resent-Bcc");
+    return rfc5322_field_is(f, name, "To") || rfc5322_field_is(f, name, "Cc") ||
+           rfc5322_field_is(f, name, "Bcc");
 }
 
 static int submit_extract(struct submit *s)
@@ -142,7 +127,8 @@ static int submit_head_end(struct submit *s)
     size_t len, name;
     for (size_t k = 0; k < s->n_fields; k++) {
         const char *f = submit_field(s, k, &len, &name);
-        if (s->o.extract && (submit_is(f, name, "Bcc") || submit_is(f, name, "Resent-Bcc")))
+        if (s->o.extract &&
+            (rfc5322_field_is(f, name, "Bcc") || rfc5322_field_is(f, name, "Resent-Bcc")))
             continue;
         if (submit_out(s, f, len) < 0)
             return -1;
@@ -154,12 +140,18 @@ static int submit_head_end(struct submit *s)
     return 0;
 }
 
+/* A line starting with WSP continues the field before it (RFC 5322 2.2.3). */
+static int submit_is_fold(const struct submit *s, const char *p)
+{
+    return rfc5322_is_wsp(p[0]) && s->n_fields > 0;
+}
+
 static int submit_head_line(struct submit *s, const char *p, size_t n)
 {
     if (n == 0)
         return submit_head_end(s) < 0 ? -1 : submit_out(s, "\r\n", 2);
-    int fold = (p[0] == ' ' || p[0] == '\t') && s->n_fields > 0;
-    if (!fold && !submit_field_name(p, n)) {
+    int fold = submit_is_fold(s, p);
+    if (!fold && !rfc5322_field_name(p, n, NULL)) {
         /* not a header field: the body begins without its blank line; add one */
         if (submit_head_end(s) < 0 || submit_out(s, "\r\n", 2) < 0)
             return -1;
@@ -173,8 +165,8 @@ static int submit_head_line(struct submit *s, const char *p, size_t n)
         s->fields[s->n_fields++] = s->head.len;
     }
     if (buf_append(&s->head, p, n) < 0 || buf_append(&s->head, "\r\n", 2) < 0)
-        return submit_fail(s, SUBMIT_BAD_HEADER, "header section larger than %u octets",
-                           SUBMIT_HEAD_MAX);
+        return submit_fail(s, SUBMIT_BAD_HEADER, "header section larger than %zu octets",
+                           s->o.head_max);
     return 0;
 }
 
@@ -203,7 +195,7 @@ static int submit_line(struct submit *s)
 }
 
 /*
- * The line being assembled passed SUBMIT_LINE_MAX: in the body it goes out in
+ * The line being assembled passed line_max: in the body it goes out in
  * pieces (it cannot be a lone "."); in the header section it is either a
  * field, which is too long, or the first line of a body without its blank line.
  * Either way the line buffer stays bounded whatever the input.
@@ -211,14 +203,14 @@ static int submit_line(struct submit *s)
 static int submit_long_line(struct submit *s)
 {
     if (s->state == SUBMIT_HEAD) {
-        /* decided on the first SUBMIT_LINE_MAX + 1 octets only, so that where
+        /* decided on the first line_max + 1 octets only, so that where
          * the input was cut into pieces does not change the outcome */
         const char *p = s->line.data;
-        int fold = (p[0] == ' ' || p[0] == '\t') && s->n_fields > 0;
-        if (fold || submit_field_name(p, SUBMIT_LINE_MAX + 1) ||
-            (s->lines == 0 && memcmp(p, "From ", 5) == 0))
-            return submit_fail(s, SUBMIT_BAD_HEADER, "header section larger than %u octets",
-                               SUBMIT_HEAD_MAX);
+        int fold = submit_is_fold(s, p);
+        if (fold || rfc5322_field_name(p, s->o.line_max + 1, NULL) ||
+            (s->lines == 0 && s->line.len >= 5 && memcmp(p, "From ", 5) == 0))
+            return submit_fail(s, SUBMIT_BAD_HEADER, "header section larger than %zu octets",
+                               s->o.head_max);
         if (submit_head_end(s) < 0 || submit_out(s, "\r\n", 2) < 0)
             return -1;
     }
@@ -255,7 +247,7 @@ int submit_feed(struct submit *s, const char *p, size_t n)
                 run++;
             buf_append(&s->line, p + i, run);
             i += run - 1;
-            if (s->line.len > SUBMIT_LINE_MAX && submit_long_line(s) < 0)
+            if (s->line.len > s->o.line_max && submit_long_line(s) < 0)
                 return -1;
         }
     }

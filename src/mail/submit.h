@@ -15,6 +15,9 @@
 #include <stdint.h>
 #include "lib/buf.h"
 
+#define SUBMIT_HEAD_MAX ((size_t)1 << 20)  /* default head_max */
+#define SUBMIT_LINE_MAX ((size_t)1 << 20)  /* default line_max */
+
 /* Receives the output; the first call comes only after every recipient. */
 typedef void (*submit_emit_fn)(void *ctx, const char *p, size_t n);
 /* One recipient found by -t ("local@domain"); non-zero stops with an error. */
@@ -28,6 +31,9 @@ struct submit_opts {
     const char *date;          /* value of a Date: added when missing */
     const char *message_id;    /* value of a Message-ID: added when missing */
     uint64_t max_size;         /* the most output octets; 0 = no limit */
+    size_t head_max;           /* the header section kept in memory; 0 = SUBMIT_HEAD_MAX */
+    size_t line_max;           /* longer lines: a body's go out in pieces, a field's is an
+                                * error; 0 = SUBMIT_LINE_MAX */
     submit_rcpt_fn on_rcpt;
     submit_emit_fn emit;
     void *ctx;

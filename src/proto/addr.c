@@ -1,7 +1,7 @@
 /*
  * addr: RFC 5321 section 4.1.2 paths and mailboxes, parsed from (pointer,
  * length) buffers with no I/O. Owns the grammar of Local-part (dot-atom with
- * RFC 5322 atext, or a Quoted-string of qtextSMTP / quoted-pairSMTP), Domain
+ * RFC 5322 atext, both rules from proto/rfc5322, or a Quoted-string of qtextSMTP / quoted-pairSMTP), Domain
  * (LDH labels of at most 63 octets, no trailing dot), address literals
  * ([IPv4], [IPv6:...] checked with inet_pton, general [tag:content]), the
  * null path <> and <Postmaster>. An obsolete source route (RFC 5321 4.1.1.3,
@@ -13,6 +13,7 @@
  * Must never read past the given length or accept a byte it cannot store.
  */
 #include "proto/addr.h"
+#include "proto/rfc5322.h"
 #include "lib/str.h"
 #include <arpa/inet.h>
 #include <string.h>
@@ -37,12 +38,6 @@ static int addr_is_letdig(unsigned char c)
     return addr_is_alpha(c) || (c >= '0' && c <= '9');
 }
 
-/* RFC 5322 3.2.3 atext. */
-static int addr_is_atext(unsigned char c)
-{
-    return addr_is_letdig(c) || (c != 0 && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
-}
-
 /* RFC 5321 4.1.2 qtextSMTP: %d32-33 / %d35-91 / %d93-126. */
 static int addr_is_qtext(unsigned char c)
 {
@@ -53,19 +48,6 @@ static int addr_is_qtext(unsigned char c)
 static int addr_is_dcontent(unsigned char c)
 {
     return c >= 33 && c <= 126 && c != '[' && c != '\\' && c != ']';
-}
-
-/* 1 if s[0..n) is a dot-atom: atext runs separated by single dots. */
-static int addr_dot_atom_ok(const char *s, size_t n)
-{
-    if (n == 0 || s[0] == '.' || s[n - 1] == '.')
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '.' ? s[i - 1] == '.' : !addr_is_atext(c))
-            return 0;
-    }
-    return 1;
 }
 
 /* 1 if s[0..n) is a letter-digit-hyphen string starting and ending with a letter or digit. */
@@ -144,9 +126,9 @@ static size_t addr_scan_local(const char *s, size_t len, struct addr_span *sp)
     if (sp->quoted) {
         n = addr_scan_quoted(s, len);
     } else {
-        while (n < len && (s[n] == '.' || addr_is_atext((unsigned char)s[n])))
+        while (n < len && (s[n] == '.' || rfc5322_is_atext((unsigned char)s[n])))
             n++;
-        if (!addr_dot_atom_ok(s, n))
+        if (!rfc5322_dot_atom_ok(s, n))
             n = 0;
     }
     sp->local = s;
@@ -234,7 +216,7 @@ static void addr_store_local(const struct addr_span *sp, char *out)
     char tmp[ADDR_LOCAL_MAX + 1];
     if (sp->quoted) {
         size_t n = addr_unquote(sp->local, sp->local_len, tmp);
-        if (addr_dot_atom_ok(tmp, n)) {
+        if (rfc5322_dot_atom_ok(tmp, n)) {
             str_ncopy(out, ADDR_LOCAL_MAX + 1, tmp, n);
             return;
         }

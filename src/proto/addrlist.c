@@ -11,9 +11,11 @@
  * is reported, so a caller never sees an address SMTP cannot carry.
  * A mailbox is reported only once the text after it is known to be a valid
  * separator; earlier mailboxes may have been reported when an error is found.
+ * The atext, dot-atom and folding rules are proto/rfc5322's.
  */
 #include "proto/addrlist.h"
 #include "proto/addr.h"
+#include "proto/rfc5322.h"
 #include "lib/str.h"
 #include <string.h>
 
@@ -63,38 +65,16 @@ static int alist_peek(const struct alist *p)
     return p->pos < p->len ? (unsigned char)p->s[p->pos] : -1;
 }
 
-/* RFC 5322 3.2.3 atext (ASCII only). */
-static int alist_is_atext(int c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c > 0 && c < 128 && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
-}
-
 /* Atom bytes of a word: atext, plus 8-bit (RFC 6532) which only a display name may keep. */
 static int alist_is_word_char(int c)
 {
-    return alist_is_atext(c) || c >= 128;
-}
-
-/* Length of a folding line break at i (CRLF or LF followed by WSP, or ending the value). */
-static size_t alist_fold(const struct alist *p, size_t i)
-{
-    size_t n;
-    if (i + 1 < p->len && p->s[i] == '\r' && p->s[i + 1] == '\n')
-        n = 2;
-    else if (i < p->len && p->s[i] == '\n')
-        n = 1;
-    else
-        return 0;
-    if (i + n == p->len || p->s[i + n] == ' ' || p->s[i + n] == '\t')
-        return n;
-    return 0;
+    return rfc5322_is_atext(c) || c >= 128;
 }
 
 /* Consumes a CR or LF at pos that must be folding; -1 if it is a bare line break. */
 static int alist_skip_break(struct alist *p, const char *where)
 {
-    size_t f = alist_fold(p, p->pos);
+    size_t f = rfc5322_fold(p->s, p->len, p->pos);
     if (f == 0)
         return alist_fail(p, where);
     p->pos += f;
@@ -272,10 +252,10 @@ static int alist_literal(struct alist *p, struct alist_domain *d)
 static int alist_domain_name(struct alist *p, struct alist_domain *d)
 {
     for (;;) {
-        if (!alist_is_atext(alist_peek(p)))
+        if (!rfc5322_is_atext(alist_peek(p)))
             return alist_fail(p, d->len == 0 ? "missing domain after '@'"
                                              : "domain has an empty label");
-        while (alist_is_atext(alist_peek(p)))
+        while (rfc5322_is_atext(alist_peek(p)))
             alist_domain_add(d, p->s[p->pos++]);
         if (alist_skip_cfws(p) < 0)
             return -1;
@@ -368,22 +348,11 @@ static int alist_angle(struct alist *p, struct alist_mailbox *m)
                                              : "unexpected character inside <address>");
 }
 
-/* 1 if s[0..n) is a dot-atom. */
-static int alist_dot_atom_ok(const char *s, size_t n)
-{
-    if (n == 0 || s[0] == '.' || s[n - 1] == '.')
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] == '.' ? s[i - 1] == '.' : !alist_is_atext((unsigned char)s[i]))
-            return 0;
-    return 1;
-}
-
 /* The RFC 5321 form of a local part: as is if a dot-atom, else re-quoted. -1 if over 64. */
 static int alist_local_form(const struct alist_text *t, char *out)
 {
     size_t o = 0;
-    if (alist_dot_atom_ok(t->buf, t->len))
+    if (rfc5322_dot_atom_ok(t->buf, t->len))
         return str_ncopy(out, ADDR_LOCAL_MAX + 1, t->buf, t->len);
     out[o++] = '"';
     for (size_t i = 0; i < t->len; i++) {

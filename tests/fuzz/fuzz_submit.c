@@ -3,12 +3,18 @@
  * message filter. The first input byte holds option bits (-t, dot_ends,
  * max_size, the From/Date/Message-ID additions, a default domain, a
  * stopping on_rcpt, and with the three high bits "inflate": each 0x01 octet of
- * the message becomes 1 MiB of 'x', at most twice, so lines past the 1 MiB
- * limits are reached; rare because such runs are slow); the rest is the message, fed in two pieces at a split derived
- * from the input, and once more all at once. Checks: no crash or leak; every
- * output line ends in CRLF (no bare CR or LF); output octets = s.octets and
- * never more than max_size; every recipient passes addr_parse_mailbox with
- * a domain and all come before the first output; the two feedings agree.
+ * the message becomes LIMIT octets of 'x', at most twice, so lines past the
+ * limits are reached); the rest is the message, fed in two pieces at a split
+ * derived from the input, and once more all at once. Checks: no crash or
+ * leak; every output line ends in CRLF (no bare CR or LF); output octets =
+ * s.octets and never more than max_size; every recipient passes
+ * addr_parse_mailbox with a domain and all come before the first output; the
+ * two feedings agree.
+ * Size knob: the filter's line and header-section limits (submit_opts
+ * line_max, head_max) are LIMIT = $FUZZ_SUBMIT_MAX octets, 1024 by default,
+ * so an inflated input costs kilobytes and a run does thousands of inputs a
+ * second; FUZZ_SUBMIT_MAX=1048576 fuzzes at the production limits (1 MiB:
+ * each inflated input then costs megabytes, tens of inputs a second).
  * Build: tests/fuzz/run.sh.
  */
 #include <assert.h>
@@ -19,9 +25,27 @@
 #include "mail/submit.h"
 #include "proto/addr.h"
 
-#define INFLATE (1u << 20)
+#define LIMIT_DEFAULT 1024
+#define LIMIT_MIN 16
 #define INFLATE_MAX 2
 #define INFLATE_BITS 0xe0
+
+/* The line and header-section limits, and the size of an inflated octet. */
+static size_t limit = LIMIT_DEFAULT;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    const char *env = getenv("FUZZ_SUBMIT_MAX");
+    if (env && *env) {
+        char *end;
+        unsigned long long v = strtoull(env, &end, 10);
+        if (*end == '\0' && v >= LIMIT_MIN && v <= SUBMIT_HEAD_MAX * 64)
+            limit = (size_t)v;
+    }
+    return 0;
+}
 
 struct out {
     struct buf data;
@@ -92,13 +116,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if ((bits & INFLATE_BITS) == INFLATE_BITS)
         for (size_t i = 0; i < mlen && ones < INFLATE_MAX; i++)
             ones += m[i] == 1;
-    size_t len = mlen + ones * (INFLATE - 1);
+    size_t len = mlen + ones * (limit - 1);
     char *msg = malloc(len ? len : 1);
     size_t w = 0, done = 0;
     for (size_t i = 0; i < mlen; i++) {
         if (m[i] == 1 && done < ones) {
-            memset(msg + w, 'x', INFLATE);
-            w += INFLATE;
+            memset(msg + w, 'x', limit);
+            w += limit;
             done++;
         } else {
             msg[w++] = (char)m[i];
@@ -110,6 +134,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .extract = bits & 1,
         .dot_ends = (bits >> 1) & 1,
         .default_domain = (bits & 0x10) ? "example.org" : NULL,
+        .head_max = limit,
+        .line_max = limit,
         .on_rcpt = out_rcpt,
         .emit = out_emit,
     };

@@ -554,6 +554,36 @@ static void test_long_first_line(void **st)
     free(in);
 }
 
+/* head_max and line_max replace the 1 MiB defaults: a field past line_max fails
+ * naming head_max; a body line past it goes out whole; "From " at the start of
+ * a short over-long first line is not looked at past the line. */
+static void test_small_limits(void **st)
+{
+    (void)st;
+    struct run dummy;
+    struct submit_opts o = opts(0, 0, &dummy);
+    o.head_max = 64;
+    o.line_max = 16;
+    check_o(o, "Subject: short\n\nbody line longer than sixteen\n",
+            "Subject: short\r\n\r\nbody line longer than sixteen\r\n", NULL);
+    const char *bad[] = {"Subject: longer than sixteen\n\nb\n",
+                         "A: 1234567890\nB: 1234567890\nC: 1234567890\nD: 1234567890\n"
+                         "E: 1234567890\n\nb\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct run r;
+        struct submit s;
+        run_init(&r);
+        o.ctx = &r;
+        assert_int_equal(submit_run(&o, bad[i], strlen(bad[i]), 5, &s), -1);
+        assert_int_equal(s.err, SUBMIT_BAD_HEADER);
+        assert_string_equal(s.why, "header section larger than 64 octets");
+        submit_free(&s);
+        run_free(&r);
+    }
+    o.line_max = 1;
+    check_o(o, "xyz\n", "\r\nxyz\r\n", NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -574,6 +604,7 @@ int main(void)
         cmocka_unit_test(test_emit_after_rcpts),
         cmocka_unit_test(test_long_body_line),
         cmocka_unit_test(test_long_first_line),
+        cmocka_unit_test(test_small_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
