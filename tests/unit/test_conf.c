@@ -4,7 +4,7 @@
  * replacement, repeated keys, relative paths, cross-key checks, users and
  * aliases files loaded through the config, CIDR matching for IPv4, IPv6 and
  * IPv4-mapped clients, HOST[:PORT] forms, and conf_print round trips.
- * Fixtures live in a mkdtemp() folder that is removed afterwards.
+ * Each test has its own temporary folder (testutil), removed afterwards.
  */
 #define _XOPEN_SOURCE 700
 #include <setjmp.h>
@@ -24,11 +24,12 @@
 #include "cmd/cmd.h"
 #include "lib/buf.h"
 #include "lib/str.h"
+#include "testutil.h"
 #include "mail/alias.h"
 #include "mail/auth.h"
 #include "mail/conf.h"
 
-static char tmpdir[PATH_MAX];
+TESTUTIL_TMPDIR_FIXTURES("conf")
 static char conf_path[PATH_MAX];
 
 static void write_file(const char *name, const char *text)
@@ -74,25 +75,12 @@ static void load_fails(const char *text, unsigned line, const char *substr)
     conf_free(&c); /* harmless after a failed load */
 }
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+/* A fresh folder per test (tmpdir) with conf_path the config file in it. */
+static int setup_conf(void **state)
 {
-    (void)sb; (void)flag; (void)ftw;
-    return remove(p);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    str_copy(tmpdir, sizeof tmpdir, "/tmp/test_conf.XXXXXX");
-    if (!mkdtemp(tmpdir))
+    if (setup(state) < 0)
         return -1;
     return str_fmt(conf_path, sizeof conf_path, "%s/postino.conf", tmpdir);
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static void test_defaults(void **state)
@@ -1032,31 +1020,34 @@ static void test_cmd_load_conf(void **state)
     assert_int_equal(unsetenv("POSTINO_CONFIG"), 0);
 }
 
+/* A test in its own temporary folder. */
+#define TEST(f) cmocka_unit_test_setup_teardown(f, setup_conf, teardown)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_every_key_valid),
-        cmocka_unit_test(test_every_key_invalid),
-        cmocka_unit_test(test_line_numbers_and_comments),
-        cmocka_unit_test(test_nul_byte),
-        cmocka_unit_test(test_missing_file),
-        cmocka_unit_test(test_listen_replacement),
-        cmocka_unit_test(test_repeated_keys),
-        cmocka_unit_test(test_domains),
-        cmocka_unit_test(test_relative_paths),
-        cmocka_unit_test(test_cross_key_checks),
-        cmocka_unit_test(test_settings_skip_tls_files),
-        cmocka_unit_test(test_users_aliases_through_conf),
-        cmocka_unit_test(test_cidr),
-        cmocka_unit_test(test_cidr_match),
-        cmocka_unit_test(test_relay_networks),
-        cmocka_unit_test(test_hostport),
-        cmocka_unit_test(test_value_parsers),
-        cmocka_unit_test(test_print_round_trip),
-        cmocka_unit_test(test_print_defaults),
-        cmocka_unit_test(test_print_golden),
-        cmocka_unit_test(test_cmd_load_conf),
+        TEST(test_defaults),
+        TEST(test_every_key_valid),
+        TEST(test_every_key_invalid),
+        TEST(test_line_numbers_and_comments),
+        TEST(test_nul_byte),
+        TEST(test_missing_file),
+        TEST(test_listen_replacement),
+        TEST(test_repeated_keys),
+        TEST(test_domains),
+        TEST(test_relative_paths),
+        TEST(test_cross_key_checks),
+        TEST(test_settings_skip_tls_files),
+        TEST(test_users_aliases_through_conf),
+        TEST(test_cidr),
+        TEST(test_cidr_match),
+        TEST(test_relay_networks),
+        TEST(test_hostport),
+        TEST(test_value_parsers),
+        TEST(test_print_round_trip),
+        TEST(test_print_defaults),
+        TEST(test_print_golden),
+        TEST(test_cmd_load_conf),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, NULL, NULL);
 }
