@@ -23,12 +23,8 @@
 #include "lib/str.h"
 #include "mail/alias.h"
 #include "mail/auth.h"
-#include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
-#include <netinet/in.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>

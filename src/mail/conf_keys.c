@@ -14,7 +14,6 @@
 #include "lib/alloc.h"
 #include "lib/dur.h"
 #include "lib/str.h"
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -37,12 +36,6 @@ void conf_free_strv(char **v, size_t n)
     for (size_t i = 0; i < n; i++)
         free(v[i]);
     free(v);
-}
-
-static int conf_is_ip(const char *s, int family)
-{
-    unsigned char tmp[16];
-    return inet_pton(family, s, tmp) == 1;
 }
 
 /* value joined to the config folder (absolute values kept); malloc'd, NULL if too long. */

@@ -2,8 +2,9 @@
  * conf_keys: the table of postino.conf keys, private to the conf_*.c files.
  * Each row names a key, its kind, the struct conf field it fills, its
  * default (a string that goes through the same parser as the file) and
- * its limits. The kind decides how a value is parsed (conf.c) and printed
- * (conf_print.c), so a new key is one row here plus its struct conf field.
+ * its limits. The kind decides how a value is parsed (conf_keys.c), printed
+ * (conf_print.c) and freed (conf.c), so a new key is one row of conf_keys[]
+ * plus its struct conf field.
  */
 #ifndef POSTINO_CONF_KEYS_H
 #define POSTINO_CONF_KEYS_H
@@ -72,6 +73,8 @@ int conf_key_parse(struct conf_ctx *x, const struct conf_key *k, char **argv, in
 /* Appends "FILE:LINE: message" to x->err. */
 void conf_err(struct conf_ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void conf_free_strv(char **v, size_t n);
+/* 1 if s is a numeric address of family (AF_INET, AF_INET6). */
+int conf_is_ip(const char *s, int family);
 
 /* Custom printers of the users and aliases rows: the path, then how many entries loaded. */
 void conf_print_users(const struct conf *c, const struct conf_key *k, FILE *out);
