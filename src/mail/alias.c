@@ -3,7 +3,7 @@
  *
  * Owns: parsing "alias@domain: target, target ..." lines (targets separated
  * by commas and/or blanks, at least one, each a mailbox local@domain, local
- * or remote), and a table sorted by the lower-case alias for binary search.
+ * or remote), kept in a lib/keytable sorted by the lower-case alias.
  * Blank lines and lines starting with '#' are skipped. An alias without a
  * domain, a bad address, a repeated alias or a target listed twice for the
  * same alias is an error "FILE:LINE: message". Targets keep their case;
@@ -14,6 +14,7 @@
  */
 #include "mail/alias.h"
 #include "lib/alloc.h"
+#include "lib/keytable.h"
 #include "lib/linefile.h"
 #include "lib/str.h"
 #include "proto/addr.h"
@@ -26,15 +27,12 @@
 #define ALIAS_ADDR_MAX (ADDR_LOCAL_MAX + ADDR_DOMAIN_MAX + 8)
 
 struct alias {
-    char *key;          /* lower-case "local@domain" */
     char **targets;
     size_t n_targets;
-    unsigned line;
 };
 
 struct aliases {
-    struct alias *v;
-    size_t n, cap;
+    struct keytable t;   /* lower-case "local@domain" -> struct alias */
 };
 
 /* Parses a mailbox (domain required) into its normal "local@domain" spelling. */
@@ -46,33 +44,19 @@ static int alias_mailbox(const char *s, char *out, size_t size)
     return addr_format(&a, out, size);
 }
 
-static struct alias *alias_new(struct aliases *a, const char *name, unsigned line)
-{
-    if (a->n == a->cap) {
-        a->cap = a->cap ? a->cap * 2 : 32;
-        a->v = xrealloc(a->v, a->cap * sizeof *a->v);
-    }
-    struct alias *e = &a->v[a->n++];
-    e->key = xstrdup(name);
-    str_lower(e->key);
-    e->targets = NULL;
-    e->n_targets = 0;
-    e->line = line;
-    return e;
-}
-
 /* Adds one target; -1 with err set if it is bad or already listed. */
-static int alias_add_target(struct alias *e, const char *t, const char *path, struct buf *err)
+static int alias_add_target(struct alias *e, const char *t, const char *path, unsigned line,
+                            struct buf *err)
 {
     char norm[ALIAS_ADDR_MAX];
     if (alias_mailbox(t, norm, sizeof norm) < 0) {
-        linefile_err(err, path, e->line, "invalid target address \"%.100s\"", t);
+        linefile_err(err, path, line, "invalid target address \"%.100s\"", t);
         return -1;
     }
     t = norm;
     for (size_t i = 0; i < e->n_targets; i++)
         if (str_ieq(e->targets[i], t)) {
-            linefile_err(err, path, e->line, "target %.100s listed twice", t);
+            linefile_err(err, path, line, "target %.100s listed twice", t);
             return -1;
         }
     e->targets = xrealloc(e->targets, (e->n_targets + 1) * sizeof *e->targets);
@@ -81,25 +65,34 @@ static int alias_add_target(struct alias *e, const char *t, const char *path, st
 }
 
 /* Splits the target list at commas and blanks. */
-static int alias_parse_targets(struct alias *e, char *list, const char *path, struct buf *err)
+static int alias_parse_targets(struct alias *e, const char *key, char *list, const char *path,
+                               unsigned line, struct buf *err)
 {
     char *save = NULL;
     for (char *t = strtok_r(list, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save))
-        if (alias_add_target(e, t, path, err) < 0)
+        if (alias_add_target(e, t, path, line, err) < 0)
             return -1;
     if (e->n_targets == 0) {
-        linefile_err(err, path, e->line, "alias %s has no targets", e->key);
+        linefile_err(err, path, line, "alias %s has no targets", key);
         return -1;
     }
     return 0;
 }
 
-static int alias_parse_line(struct aliases *a, char *s, const char *path, unsigned line,
+/* keytable callback: an alias's targets. */
+static void alias_free(void *value)
+{
+    struct alias *e = value;
+    for (size_t j = 0; j < e->n_targets; j++)
+        free(e->targets[j]);
+    free(e->targets);
+    free(e);
+}
+
+/* keytable callback: one "alias@domain: target, ..." line (trimmed, may be modified). */
+static int alias_parse_line(struct keytable *t, char *s, const char *path, unsigned line,
                             struct buf *err)
 {
-    s = str_trim(s);
-    if (*s == '\0' || *s == '#')
-        return 0;
     char *colon = strchr(s, ':');
     if (!colon) {
         linefile_err(err, path, line, "expected alias@domain: target, ...");
@@ -116,53 +109,24 @@ static int alias_parse_line(struct aliases *a, char *s, const char *path, unsign
         linefile_err(err, path, line, "invalid alias address \"%.100s\"", name);
         return -1;
     }
-    return alias_parse_targets(alias_new(a, norm, line), colon + 1, path, err);
+    struct alias *e = xcalloc(1, sizeof *e);
+    str_lower(norm);
+    if (alias_parse_targets(e, norm, colon + 1, path, line, err) < 0) {
+        alias_free(e);
+        return -1;
+    }
+    keytable_add(t, norm, line, e);
+    return 0;
 }
 
-static int alias_cmp(const void *x, const void *y)
-{
-    const struct alias *p = x, *q = y;
-    int r = strcmp(p->key, q->key);
-    return r ? r : (p->line > q->line) - (p->line < q->line);
-}
-
-/* Sorts the table and rejects an alias defined twice (reported at the later line). */
-static int alias_index(struct aliases *a, const char *path, struct buf *err)
-{
-    if (a->n > 1)
-        qsort(a->v, a->n, sizeof *a->v, alias_cmp);
-    const struct alias *dup = NULL, *first = NULL;
-    for (size_t i = 1; i < a->n; i++)
-        if (strcmp(a->v[i].key, a->v[i - 1].key) == 0 && (!dup || a->v[i].line < dup->line)) {
-            dup = &a->v[i];
-            first = &a->v[i - 1];
-        }
-    if (!dup)
-        return 0;
-    linefile_err(err, path, dup->line, "duplicate alias %s (first at line %u)", dup->key,
-              first->line);
-    return -1;
-}
-
-struct alias_load_ctx {
-    struct aliases *a;
-    const char *path;
-    struct buf *err;
+static const struct keytable_spec aliases_spec = {
+    .what = "alias", .max_bytes = ALIASES_FILE_MAX, .wipe = 0, .parse = alias_parse_line,
 };
-
-/* linefile callback: one line of the file. */
-static int alias_load_line(void *ctx, char *line, unsigned lineno)
-{
-    struct alias_load_ctx *x = ctx;
-    return alias_parse_line(x->a, line, x->path, lineno, x->err);
-}
 
 struct aliases *aliases_load(const char *path, struct buf *err)
 {
     struct aliases *a = xcalloc(1, sizeof *a);
-    struct alias_load_ctx x = {a, path, err};
-    if (linefile_each(path, ALIASES_FILE_MAX, 0, alias_load_line, &x, err) < 0 ||
-        alias_index(a, path, err) < 0) {
+    if (keytable_load(&a->t, &aliases_spec, path, err) < 0) {
         aliases_free(a);
         return NULL;
     }
@@ -173,19 +137,8 @@ void aliases_free(struct aliases *a)
 {
     if (!a)
         return;
-    for (size_t i = 0; i < a->n; i++) {
-        for (size_t j = 0; j < a->v[i].n_targets; j++)
-            free(a->v[i].targets[j]);
-        free(a->v[i].targets);
-        free(a->v[i].key);
-    }
-    free(a->v);
+    keytable_free(&a->t, alias_free);
     free(a);
-}
-
-static int alias_key_cmp(const void *key, const void *elem)
-{
-    return strcmp(key, ((const struct alias *)elem)->key);
 }
 
 const char *const *aliases_lookup(const struct aliases *a, const char *local, const char *domain,
@@ -193,10 +146,10 @@ const char *const *aliases_lookup(const struct aliases *a, const char *local, co
 {
     char key[ALIAS_ADDR_MAX];
     *n = 0;
-    if (!a || a->n == 0 || str_fmt(key, sizeof key, "%s@%s", local, domain) < 0)
+    if (!a || str_fmt(key, sizeof key, "%s@%s", local, domain) < 0)
         return NULL;
     str_lower(key);
-    const struct alias *e = bsearch(key, a->v, a->n, sizeof *a->v, alias_key_cmp);
+    const struct alias *e = keytable_find(&a->t, key);
     if (!e)
         return NULL;
     *n = e->n_targets;
@@ -205,5 +158,5 @@ const char *const *aliases_lookup(const struct aliases *a, const char *local, co
 
 size_t aliases_count(const struct aliases *a)
 {
-    return a ? a->n : 0;
+    return a ? a->t.n : 0;
 }

@@ -3,8 +3,8 @@
  *
  * Owns: parsing "local@domain:HASH" lines (blank lines and lines starting
  * with '#' are skipped; the address ends at the first ':', which is the first
- * after the '@', so a {PLAIN} password may hold ':'), a table sorted by the lower-case
- * address (binary search: 100k users cost ~17 comparisons), and checking a
+ * after the '@', so a {PLAIN} password may hold ':'), kept in a lib/keytable sorted by
+ * the lower-case address (binary search: 100k users cost ~17 comparisons), and checking a
  * password against crypt(3) hashes or {PLAIN} text in constant time.
  * Every check runs exactly one crypt(3): the user's own hash, or the dummy
  * yescrypt hash for an unknown user, a {PLAIN} user (success or failure
@@ -18,6 +18,7 @@
  */
 #include "mail/auth.h"
 #include "lib/alloc.h"
+#include "lib/keytable.h"
 #include "lib/linefile.h"
 #include "lib/str.h"
 #include "proto/addr.h"
@@ -35,14 +36,11 @@
 
 struct user {
     char *addr;    /* as written in the file */
-    char *key;     /* lower case, for lookup */
     char *hash;
-    unsigned line;
 };
 
 struct users {
-    struct user *v;
-    size_t n, cap;
+    struct keytable t;   /* lower-case address -> struct user */
 };
 
 /*
@@ -82,28 +80,19 @@ static const char *auth_hash_problem(const char *hash)
     return NULL;
 }
 
-static void users_add(struct users *u, const char *addr, size_t alen, const char *hash,
+static void users_add(struct keytable *t, const char *addr, size_t alen, const char *hash,
                       unsigned line)
 {
-    if (u->n == u->cap) {
-        u->cap = u->cap ? u->cap * 2 : 64;
-        u->v = xrealloc(u->v, u->cap * sizeof *u->v);
-    }
-    struct user *e = &u->v[u->n++];
+    struct user *e = xcalloc(1, sizeof *e);
     e->addr = xstrndup(addr, alen);
-    e->key = xstrdup(e->addr);
-    str_lower(e->key);
     e->hash = xstrdup(hash);
-    e->line = line;
+    keytable_add(t, e->addr, line, e)->label = e->addr;
 }
 
-/* Parses one line (NUL-terminated, may be modified). 0 or -1 with err set. */
-static int users_parse_line(struct users *u, char *s, const char *path, unsigned line,
+/* keytable callback: one "local@domain:HASH" line (trimmed, may be modified). */
+static int users_parse_line(struct keytable *t, char *s, const char *path, unsigned line,
                             struct buf *err)
 {
-    s = str_trim(s);
-    if (*s == '\0' || *s == '#')
-        return 0;
     /* A valid address holds no ':', so the first ':' ends it (never echo past it). */
     char *colon = strchr(s, ':');
     char *at = colon ? memchr(s, '@', (size_t)(colon - s)) : NULL;
@@ -124,85 +113,46 @@ static int users_parse_line(struct users *u, char *s, const char *path, unsigned
         linefile_err(err, path, line, "%s", problem);
         return -1;
     }
-    users_add(u, s, (size_t)(colon - s), hash, line);
+    users_add(t, s, (size_t)(colon - s), hash, line);
     return 0;
 }
 
-static int users_cmp(const void *a, const void *b)
-{
-    const struct user *x = a, *y = b;
-    int r = strcmp(x->key, y->key);
-    return r ? r : (x->line > y->line) - (x->line < y->line);
-}
-
-/* Sorts the table and rejects a second spelling of the same address. */
-static int users_index(struct users *u, const char *path, struct buf *err)
-{
-    if (u->n > 1)
-        qsort(u->v, u->n, sizeof *u->v, users_cmp);
-    const struct user *dup = NULL, *first = NULL;
-    for (size_t i = 1; i < u->n; i++)
-        if (strcmp(u->v[i].key, u->v[i - 1].key) == 0 && (!dup || u->v[i].line < dup->line)) {
-            dup = &u->v[i];
-            first = &u->v[i - 1];
-        }
-    if (!dup)
-        return 0;
-    linefile_err(err, path, dup->line, "duplicate user %s (first at line %u)", dup->addr,
-              first->line);
-    return -1;
-}
-
-struct users_load_ctx {
-    struct users *u;
-    const char *path;
-    struct buf *err;
+static const struct keytable_spec users_spec = {
+    .what = "user", .max_bytes = USERS_FILE_MAX, .wipe = 1, .parse = users_parse_line,
 };
-
-/* linefile callback: one line of the file. */
-static int users_load_line(void *ctx, char *line, unsigned lineno)
-{
-    struct users_load_ctx *x = ctx;
-    return users_parse_line(x->u, line, x->path, lineno, x->err);
-}
 
 struct users *users_load(const char *path, struct buf *err)
 {
     struct users *u = xcalloc(1, sizeof *u);
-    struct users_load_ctx x = {u, path, err};
-    if (linefile_each(path, USERS_FILE_MAX, 1, users_load_line, &x, err) < 0 ||
-        users_index(u, path, err) < 0) {
+    if (keytable_load(&u->t, &users_spec, path, err) < 0) {
         users_free(u);
         return NULL;
     }
     return u;
 }
 
+/* keytable callback: a user's strings, the hash wiped first. */
+static void users_free_user(void *value)
+{
+    struct user *e = value;
+    explicit_bzero(e->hash, strlen(e->hash));
+    free(e->hash);
+    free(e->addr);
+    free(e);
+}
+
 void users_free(struct users *u)
 {
     if (!u)
         return;
-    for (size_t i = 0; i < u->n; i++) {
-        explicit_bzero(u->v[i].hash, strlen(u->v[i].hash));
-        free(u->v[i].hash);
-        free(u->v[i].addr);
-        free(u->v[i].key);
-    }
-    free(u->v);
+    keytable_free(&u->t, users_free_user);
     free(u);
-}
-
-static int users_key_cmp(const void *key, const void *elem)
-{
-    return strcmp(key, ((const struct user *)elem)->key);
 }
 
 /* The entry for a lower-case "local@domain" key, or NULL. */
 static const struct user *users_find(const struct users *u, const char *key)
 {
-    if (!u || u->n == 0)
-        return NULL;
-    return bsearch(key, u->v, u->n, sizeof *u->v, users_key_cmp);
+    return u ? keytable_find(&u->t, key) : NULL;
 }
 
 const char *users_lookup(const struct users *u, const char *local, const char *domain)
@@ -276,7 +226,7 @@ int users_check_password(const struct users *u, const char *login, const char *p
 
 size_t users_count(const struct users *u)
 {
-    return u ? u->n : 0;
+    return u ? u->t.n : 0;
 }
 
 int auth_hash_password(const char *password, struct buf *out)

@@ -2,19 +2,20 @@
  * conf: postino's settings, their defaults and the postino.conf parser
  * (see conf.h and INTERFACE.md "Config file").
  *
- * Owns: the one table of keys (conf_keys[]), each with its parser and its
- * limits; the checks that span keys (retry_min <= retry_max, tls_cert with
- * tls_key, smtps/pop3s need a certificate, a domain cannot be both local and
- * relay); loading the users and aliases files the config names. No network.
- * Semantics: a repeated key replaces its earlier value (for list keys such as
- * local_domains, the whole list); `route` accumulates; the first `listen` line
- * drops all default listeners and later ones accumulate. `#` starts a comment
- * anywhere on a line. Relative paths, including the default data_dir, are
- * joined to the config file's folder (made absolute), or to the current
- * directory without a config file. Value parsers (numbers, ports, host
- * names, CIDR, HOST[:PORT]) are in conf_value.c, printing in conf_print.c.
+ * Owns: reading the file (one key and its values a line), the built-in
+ * defaults (each key's default, from its row of conf_keys[], parsed as if it
+ * were a line of the file), the checks that span keys (retry_min <=
+ * retry_max, tls_cert with tls_key, smtps/pop3s need a certificate, a domain
+ * cannot be both local and relay), loading the users and aliases files the
+ * config names, and freeing. No network.
+ * `#` starts a comment anywhere on a line. Relative paths, including the
+ * default data_dir, are joined to the config file's folder (made absolute),
+ * or to the current directory without a config file. The key table and the
+ * value parsers are in conf_keys.c, the value types in conf_value.c,
+ * printing in conf_print.c.
  */
 #include "mail/conf.h"
+#include "mail/conf_keys.h"
 #include "lib/alloc.h"
 #include "lib/dur.h"
 #include "lib/fsio.h"
@@ -22,79 +23,14 @@
 #include "lib/str.h"
 #include "mail/alias.h"
 #include "mail/auth.h"
-#include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
-#include <netinet/in.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define CONF_FILE_MAX (1u << 20)
-#define CONF_MAX_ARGS 256
-#define CONF_COUNT_MAX 100000000u
-#define CONF_KEYS_MAX 64
-
-struct conf_ctx {
-    struct conf *c;
-    const char *file;     /* config path, for messages */
-    char dir[PATH_MAX];   /* absolute folder that relative paths join */
-    unsigned line;
-    struct buf *err;
-    int listen_seen;      /* a listen line already replaced the defaults */
-    unsigned line_tls_listen;            /* first smtps or pop3s listen line */
-    unsigned key_line[CONF_KEYS_MAX];   /* where each key of conf_keys[] was last set */
-};
-
-struct conf_key;
-typedef int (*conf_parse_fn)(struct conf_ctx *x, const struct conf_key *k, char **argv, int argc);
-
-struct conf_key {
-    const char *name;
-    conf_parse_fn parse;
-    size_t off;           /* field in struct conf */
-    size_t off_n;         /* count field of list keys */
-    int min_args, max_args;
-    uint64_t min;         /* smallest allowed value of numbers, durations, sizes */
-};
-
-static void conf_err(struct conf_ctx *x, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void conf_err(struct conf_ctx *x, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    buf_printf(x->err, "%s:%u: ", x->file, x->line);
-    buf_vprintf(x->err, fmt, ap);
-    va_end(ap);
-}
-
-#define FIELD(x, k, type) ((type *)(void *)((char *)(x)->c + (k)->off))
-
-static int conf_is_ip(const char *s, int family)
-{
-    unsigned char tmp[16];
-    return inet_pton(family, s, tmp) == 1;
-}
-
-/* ---- paths ---- */
-
-/* value joined to the config folder (absolute values kept); malloc'd, NULL if too long. */
-static char *conf_resolve(const char *dir, const char *value)
-{
-    char out[PATH_MAX];
-    if (value[0] == '/')
-        return str_copy(out, sizeof out, value) < 0 ? NULL : xstrdup(value);
-    while (value[0] == '.' && value[1] == '/')
-        value += 2;
-    const char *sep = dir[strlen(dir) - 1] == '/' ? "" : "/";
-    if (str_fmt(out, sizeof out, "%s%s%s", dir, sep, value[0] ? value : ".") < 0)
-        return NULL;
-    return xstrdup(out);
-}
+#define CONF_MAX_WORDS 256
 
 /* The absolute folder of path (cwd when path is NULL). */
 static void conf_base_dir(const char *path, char *dir, size_t size)
@@ -110,316 +46,7 @@ static void conf_base_dir(const char *path, char *dir, size_t size)
         str_copy(dir, size, cwd);
 }
 
-/* ---- key parsers ---- */
-
-static int conf_set_path(struct conf_ctx *x, const struct conf_key *k, char **argv, int argc)
-{
-    (void)argc;
-    char *p = conf_resolve(x->dir, argv[0]);
-    if (!p) {
-        conf_err(x, "%s: path too long", k->name);
-        return -1;
-    }
-    char **field = FIELD(x, k, char *);
-    free(*field);
-    *field = p;
-    return 0;
-}
-
-static int conf_set_hostname(struct conf_ctx *x, const struct conf_key *k, char **argv, int argc)
-{
-    (void)argc;
-    if (!conf_valid_hostname(argv[0])) {
-        conf_err(x, "%s: invalid host name \"%.100s\"", k->name, argv[0]);
-        return -1;
-    }
-    free(x->c->hostname);
-    x->c->hostname = xstrdup(argv[0]);
-    return 0;
-}
-
-/* run_as: a user name as useradd(8) allows it; existence is checked when serving. */
-static int conf_set_user(struct conf_ctx *x, const struct conf_key *k, char **argv, int argc)
-{
-    (void)argc;
-    size_t n = strlen(argv[0]);
-    int ok = n > 0 && n <= 32 && argv[0][0] != '-';
-    for (size_t i = 0; ok && i < n; i++)
-        ok = isalnum((unsigned char)argv[0][i]) || strchr("._-", argv[0][i]);
-    if (!ok) {
-        conf_err(x, "%s: invalid user name \"%.100s\"", k->name, argv[0]);
-        return -1;
-    }
-    free(x->c->run_as);
-    x->c->run_as = xstrdup(argv[0]);
-    return 0;
-}
-
-static int conf_set_dur(struct conf_ctx *x, const struct conf_key *k, char **argv, int argc)
-{
-    (void)argc;
-    int64_t ms;
-    if (dur_parse(argv[0], &ms) < 0) {
-        conf_err(x, "%s: invalid duration \"%.100s\" (e.g. 500ms, 30s, 5m, 2h, 5d)", k->name,
-                 argv[0]);
-        return -1;
-    }
-    if ((uint64_t)ms < k->min) {
-        conf_err(x, "%s: must be greater than 0", k->name);
-        return -1;
-    }
-    *FIELD(x, k, int64_t) = ms;
-    return 0;
-}
-
-static int conf_set_size(struct conf_ctx *x, const struct conf_key *k, char **argv, int argc)
-{
-    (void)argc;
-    uint64_t v;
-    if (size_parse(argv[0], &v) < 0) {
-        conf_err(x, "%s: invalid size \"%.100s\" (e.g. 512K, 10M)", k->name, argv[0]);
-        return -1;
-    }
-    if (v < k->min) {
-        conf_err(x, "%s: must be greater than 0", k->name);
-        return -1;
-    }
-    *FIELD(x, k, uint64_t) = v;
-    return 0;
-}
-
-static int conf_set_count(struct conf_ctx *x, const struct conf_key *k, char **argv, int argc)
-{
-    (void)argc;
-    uint64_t v;
-    if (conf_parse_number(argv[0], k->min, CONF_COUNT_MAX, &v) < 0) {
-        conf_err(x, "%s: invalid number \"%.100s\" (%llu to %u)", k->name, argv[0],
-                 (unsigned long long)k->min, CONF_COUNT_MAX);
-        return -1;
-    }
-    *FIELD(x, k, unsigned) = (unsigned)v;
-    return 0;
-}
-
-static int conf_set_port(struct conf_ctx *x, const struct conf_key *k, char **argv, int argc)
-{
-    (void)argc;
-    if (conf_parse_port(argv[0], FIELD(x, k, int)) < 0) {
-        conf_err(x, "%s: invalid port \"%.100s\" (1 to 65535)", k->name, argv[0]);
-        return -1;
-    }
-    return 0;
-}
-
-static void conf_free_strv(char **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
-/* local_domains, relay_domains: replaces the list; lower case, no repeats. */
-static int conf_set_domains(struct conf_ctx *x, const struct conf_key *k, char **argv, int argc)
-{
-    for (int i = 0; i < argc; i++) {
-        str_lower(argv[i]);
-        if (!conf_valid_hostname(argv[i])) {
-            conf_err(x, "%s: invalid domain \"%.100s\"", k->name, argv[i]);
-            return -1;
-        }
-        for (int j = 0; j < i; j++)
-            if (strcmp(argv[i], argv[j]) == 0) {
-                conf_err(x, "%s: domain %s listed twice", k->name, argv[i]);
-                return -1;
-            }
-    }
-    char ***list = FIELD(x, k, char **);
-    size_t *n = (size_t *)(void *)((char *)x->c + k->off_n);
-    conf_free_strv(*list, *n);
-    *list = xcalloc((size_t)argc, sizeof **list);
-    for (int i = 0; i < argc; i++)
-        (*list)[i] = xstrdup(argv[i]);
-    *n = (size_t)argc;
-    return 0;
-}
-
-static int conf_set_networks(struct conf_ctx *x, const struct conf_key *k, char **argv, int argc)
-{
-    struct cidr *v = xcalloc((size_t)argc, sizeof *v);
-    for (int i = 0; i < argc; i++)
-        if (cidr_parse(argv[i], &v[i]) < 0) {
-            conf_err(x, "%s: invalid address or CIDR \"%.100s\"", k->name, argv[i]);
-            free(v);
-            return -1;
-        }
-    free(x->c->relay_networks);
-    x->c->relay_networks = v;
-    x->c->n_relay_networks = (size_t)argc;
-    return 0;
-}
-
-static int conf_set_relayhost(struct conf_ctx *x, const struct conf_key *k, char **argv, int argc)
-{
-    (void)argc;
-    if (hostport_parse(argv[0], &x->c->relayhost) < 0) {
-        conf_err(x, "%s: invalid HOST[:PORT] \"%.100s\"", k->name, argv[0]);
-        return -1;
-    }
-    x->c->has_relayhost = 1;
-    return 0;
-}
-
-static int conf_add_route(struct conf_ctx *x, const struct conf_key *k, char **argv, int argc)
-{
-    (void)argc;
-    struct route r;
-    str_lower(argv[0]);
-    if (!conf_valid_hostname(argv[0]) || str_copy(r.domain, sizeof r.domain, argv[0]) < 0) {
-        conf_err(x, "%s: invalid domain \"%.100s\"", k->name, argv[0]);
-        return -1;
-    }
-    if (hostport_parse(argv[1], &r.hop) < 0) {
-        conf_err(x, "%s: invalid HOST[:PORT] \"%.100s\"", k->name, argv[1]);
-        return -1;
-    }
-    if (conf_find_route(x->c, r.domain)) {
-        conf_err(x, "%s: a route for %s is already defined", k->name, r.domain);
-        return -1;
-    }
-    x->c->routes = xrealloc(x->c->routes, (x->c->n_routes + 1) * sizeof r);
-    x->c->routes[x->c->n_routes++] = r;
-    return 0;
-}
-
-/* A resolver: numeric IPv4, [IPv6] or bare IPv6, with an optional port. */
-static int conf_dns_server(const char *s, struct hostport *hp)
-{
-    if (conf_is_ip(s, AF_INET6)) {
-        memset(hp, 0, sizeof *hp);
-        return str_copy(hp->host, sizeof hp->host, s);
-    }
-    if (hostport_parse(s, hp) < 0)
-        return -1;
-    hp->no_mx = 0;
-    return conf_is_ip(hp->host, AF_INET) || conf_is_ip(hp->host, AF_INET6) ? 0 : -1;
-}
-
-static int conf_set_dns(struct conf_ctx *x, const struct conf_key *k, char **argv, int argc)
-{
-    struct hostport *v = xcalloc((size_t)argc, sizeof *v);
-    for (int i = 0; i < argc; i++)
-        if (conf_dns_server(argv[i], &v[i]) < 0) {
-            conf_err(x, "%s: invalid ADDR[:PORT] \"%.100s\" (a numeric address)", k->name, argv[i]);
-            free(v);
-            return -1;
-        }
-    free(x->c->dns_servers);
-    x->c->dns_servers = v;
-    x->c->n_dns_servers = (size_t)argc;
-    return 0;
-}
-
-static const char *const conf_listen_names[] = {"smtp", "submission", "smtps", "pop3", "pop3s"};
-
-const char *conf_listen_kind_name(enum listen_kind kind)
-{
-    return (unsigned)kind < sizeof conf_listen_names / sizeof conf_listen_names[0]
-               ? conf_listen_names[kind] : "?";
-}
-
-static int conf_listen_kind(const char *s, enum listen_kind *kind)
-{
-    for (size_t i = 0; i < sizeof conf_listen_names / sizeof conf_listen_names[0]; i++)
-        if (strcmp(s, conf_listen_names[i]) == 0) {
-            *kind = (enum listen_kind)i;
-            return 0;
-        }
-    return -1;
-}
-
-/* ADDR:PORT with a numeric address; IPv6 in brackets. */
-static int conf_listen_addr(const char *s, struct listen_spec *l)
-{
-    struct hostport hp;
-    if (hostport_parse(s, &hp) < 0 || hp.port == 0)
-        return -1;
-    if (!conf_is_ip(hp.host, AF_INET) && !conf_is_ip(hp.host, AF_INET6))
-        return -1;
-    l->port = hp.port;
-    return str_copy(l->addr, sizeof l->addr, hp.host);
-}
-
-static int conf_add_listen(struct conf_ctx *x, const struct conf_key *k, char **argv, int argc)
-{
-    (void)argc;
-    struct listen_spec l;
-    struct conf *c = x->c;
-    if (conf_listen_kind(argv[0], &l.kind) < 0) {
-        conf_err(x, "%s: unknown kind \"%.100s\" (smtp, submission, smtps, pop3, pop3s)", k->name,
-                 argv[0]);
-        return -1;
-    }
-    if (conf_listen_addr(argv[1], &l) < 0) {
-        conf_err(x, "%s: invalid ADDR:PORT \"%.100s\" (numeric address, [IPv6]:PORT)", k->name,
-                 argv[1]);
-        return -1;
-    }
-    if (!x->listen_seen)
-        c->n_listens = 0; /* the first listen line replaces all defaults */
-    x->listen_seen = 1;
-    for (size_t i = 0; i < c->n_listens; i++)
-        if (c->listens[i].port == l.port && strcmp(c->listens[i].addr, l.addr) == 0) {
-            conf_err(x, "%s: %s is already used by another listener", k->name, argv[1]);
-            return -1;
-        }
-    if ((l.kind == LISTEN_SMTPS || l.kind == LISTEN_POP3S) && !x->line_tls_listen)
-        x->line_tls_listen = x->line;
-    c->listens = xrealloc(c->listens, (c->n_listens + 1) * sizeof l);
-    c->listens[c->n_listens++] = l;
-    return 0;
-}
-
-#define OFF(f) offsetof(struct conf, f)
-#define ONE(name, fn, f, min) {name, fn, OFF(f), 0, 1, 1, min}
-#define LIST(name, fn, f) {name, fn, OFF(f), OFF(n_##f), 1, CONF_MAX_ARGS, 0}
-
-static const struct conf_key conf_keys[] = {
-    ONE("hostname", conf_set_hostname, hostname, 0),
-    ONE("data_dir", conf_set_path, data_dir, 0),
-    {"listen", conf_add_listen, OFF(listens), 0, 2, 2, 0},
-    LIST("local_domains", conf_set_domains, local_domains),
-    ONE("users", conf_set_path, users_file, 0),
-    ONE("aliases", conf_set_path, aliases_file, 0),
-    LIST("relay_networks", conf_set_networks, relay_networks),
-    ONE("relayhost", conf_set_relayhost, relayhost, 0),
-    LIST("relay_domains", conf_set_domains, relay_domains),
-    {"route", conf_add_route, OFF(routes), 0, 2, 2, 0},
-    LIST("dns_servers", conf_set_dns, dns_servers),
-    ONE("smtp_port", conf_set_port, smtp_port, 0),
-    ONE("tls_cert", conf_set_path, tls_cert, 0),
-    ONE("tls_key", conf_set_path, tls_key, 0),
-    ONE("max_message_size", conf_set_size, max_message_size, 1),
-    ONE("max_recipients", conf_set_count, max_recipients, 1),
-    ONE("retry_min", conf_set_dur, retry_min_ms, 1),
-    ONE("retry_max", conf_set_dur, retry_max_ms, 1),
-    ONE("delay_warning", conf_set_dur, delay_warning_ms, 0), /* 0 = never */
-    ONE("queue_lifetime", conf_set_dur, queue_lifetime_ms, 1),
-    ONE("timeout_greeting", conf_set_dur, timeout_greeting_ms, 1),
-    ONE("timeout_mail", conf_set_dur, timeout_mail_ms, 1),
-    ONE("timeout_rcpt", conf_set_dur, timeout_rcpt_ms, 1),
-    ONE("timeout_data_init", conf_set_dur, timeout_data_init_ms, 1),
-    ONE("timeout_data_block", conf_set_dur, timeout_data_block_ms, 1),
-    ONE("timeout_data_end", conf_set_dur, timeout_data_end_ms, 1),
-    ONE("timeout_server", conf_set_dur, timeout_server_ms, 1),
-    ONE("timeout_pop3", conf_set_dur, timeout_pop3_ms, 1),
-    ONE("max_connections", conf_set_count, max_connections, 1),
-    ONE("max_connections_per_ip", conf_set_count, max_connections_per_ip, 1),
-    ONE("max_hops", conf_set_count, max_hops, 1),
-    ONE("dsn_return_limit", conf_set_size, dsn_return_limit, 0), /* 0 = headers only */
-    ONE("run_as", conf_set_user, run_as, 0),
-    ONE("log_file", conf_set_path, log_file, 0),
-};
-_Static_assert(sizeof conf_keys / sizeof conf_keys[0] <= CONF_KEYS_MAX, "raise CONF_KEYS_MAX");
+static void conf_defaults_in(struct conf_ctx *x);
 
 /* ---- the file ---- */
 
@@ -431,7 +58,7 @@ static int conf_split(char *s, char **argv, int *argc)
         *hash = '\0';
     *argc = 0;
     for (char *w = strtok_r(s, " \t\r\v\f", &save); w; w = strtok_r(NULL, " \t\r\v\f", &save)) {
-        if (*argc == CONF_MAX_ARGS + 1)
+        if (*argc == CONF_MAX_WORDS + 1)
             return -1;
         argv[(*argc)++] = w;
     }
@@ -440,7 +67,7 @@ static int conf_split(char *s, char **argv, int *argc)
 
 static int conf_parse_line(struct conf_ctx *x, char *s)
 {
-    char *argv[CONF_MAX_ARGS + 1];
+    char *argv[CONF_MAX_WORDS + 1];
     int argc;
     if (conf_split(s, argv, &argc) < 0) {
         conf_err(x, "too many values");
@@ -448,17 +75,11 @@ static int conf_parse_line(struct conf_ctx *x, char *s)
     }
     if (argc == 0)
         return 0;
-    for (size_t i = 0; i < sizeof conf_keys / sizeof conf_keys[0]; i++) {
-        const struct conf_key *k = &conf_keys[i];
-        if (strcmp(argv[0], k->name) != 0)
+    for (size_t i = 0; i < conf_keys_count; i++) {
+        if (strcmp(argv[0], conf_keys[i].name) != 0)
             continue;
-        if (argc - 1 < k->min_args || argc - 1 > k->max_args) {
-            conf_err(x, "%s: %s", k->name, argc - 1 < k->min_args ? "missing value" :
-                                            "too many values");
-            return -1;
-        }
         x->key_line[i] = x->line;
-        return k->parse(x, k, argv + 1, argc - 1);
+        return conf_key_parse(x, &conf_keys[i], argv + 1, argc - 1);
     }
     conf_err(x, "unknown key \"%.100s\"", argv[0]);
     return -1;
@@ -475,7 +96,7 @@ static int conf_parse_file_line(void *ctx, char *line, unsigned lineno)
 /* The line where key was last set, 0 if it kept its default. */
 static unsigned conf_key_line(const struct conf_ctx *x, const char *key)
 {
-    for (size_t i = 0; i < sizeof conf_keys / sizeof conf_keys[0]; i++)
+    for (size_t i = 0; i < conf_keys_count; i++)
         if (strcmp(conf_keys[i].name, key) == 0)
             return x->key_line[i];
     return 0;
@@ -565,11 +186,8 @@ static int conf_read(struct conf_ctx *x, const char *path)
 static int conf_load_as(const char *path, struct conf *c, struct buf *err, int tables)
 {
     struct conf_ctx x = {.c = c, .file = path, .err = err};
-    conf_defaults(c);
     conf_base_dir(path, x.dir, sizeof x.dir);
-    char *data_dir = conf_resolve(x.dir, c->data_dir);
-    free(c->data_dir);
-    c->data_dir = data_dir ? data_dir : xstrdup("postino-data");
+    conf_defaults_in(&x);
     if (path) {
         c->path = xstrdup(path);
         if (conf_read(&x, path) < 0 || conf_check(&x) < 0)
@@ -594,65 +212,75 @@ int conf_load_settings(const char *path, struct conf *c, struct buf *err)
     return conf_load_as(path, c, err, 0);
 }
 
-void conf_defaults(struct conf *c)
+/* Sets key k to its default: each "; "-separated part of it parsed as a line of the file. */
+static void conf_default_key(struct conf_ctx *x, const struct conf_key *k)
 {
-    static const struct listen_spec listens[] = {
-        {LISTEN_SMTP, "127.0.0.1", 2525},
-        {LISTEN_SUBMISSION, "127.0.0.1", 2587},
-        {LISTEN_POP3, "127.0.0.1", 2110},
-    };
+    char text[256], *save = NULL;
+    if (!k->dflt || str_copy(text, sizeof text, k->dflt) < 0)
+        return;
+    for (char *part = strtok_r(text, ";", &save); part; part = strtok_r(NULL, ";", &save)) {
+        char *argv[CONF_MAX_WORDS + 1];
+        int argc;
+        if (conf_split(part, argv, &argc) < 0 || conf_key_parse(x, k, argv, argc) < 0) {
+            if (k->kind == CONF_KIND_PATH)
+                return; /* joined to a folder too deep: see conf_defaults_in */
+            fprintf(stderr, "postino: bad built-in default of %s: %s\n", k->name,
+                    buf_cstr(x->err));
+            abort();
+        }
+    }
+}
+
+/* Fills x->c with the defaults of every key, relative paths joined to x->dir. */
+static void conf_defaults_in(struct conf_ctx *x)
+{
+    struct conf *c = x->c;
+    struct buf err;
+    struct conf_ctx d = {.c = c, .file = "built-in defaults", .err = &err};
     char host[256] = "";
+    buf_init(&err, 1024);
+    str_copy(d.dir, sizeof d.dir, x->dir);
     memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < conf_keys_count; i++)
+        conf_default_key(&d, &conf_keys[i]);
+    buf_free(&err);
+    if (!c->data_dir)
+        c->data_dir = xstrdup("postino-data");
     if (gethostname(host, sizeof host - 1) < 0 || host[0] == '\0')
         str_copy(host, sizeof host, "localhost");
     c->hostname = xstrdup(host);
-    c->data_dir = xstrdup("./postino-data");
-    c->listens = xmalloc(sizeof listens);
-    memcpy(c->listens, listens, sizeof listens);
-    c->n_listens = sizeof listens / sizeof listens[0];
-    c->local_domains = xcalloc(1, sizeof *c->local_domains);
-    c->local_domains[0] = xstrdup("localhost");
-    c->n_local_domains = 1;
-    c->relay_networks = xcalloc(2, sizeof *c->relay_networks);
-    cidr_parse("127.0.0.0/8", &c->relay_networks[0]);
-    cidr_parse("::1/128", &c->relay_networks[1]);
-    c->n_relay_networks = 2;
-    c->smtp_port = 25;
-    c->max_message_size = 25u << 20;
-    c->max_recipients = 1000;
-    c->retry_min_ms = 5 * 60000;
-    c->retry_max_ms = 3600000;
-    c->delay_warning_ms = 4 * 3600000;
-    c->queue_lifetime_ms = 5 * 86400000LL;
-    c->timeout_greeting_ms = c->timeout_mail_ms = c->timeout_rcpt_ms = 5 * 60000;
-    c->timeout_data_init_ms = 2 * 60000;
-    c->timeout_data_block_ms = 3 * 60000;
-    c->timeout_data_end_ms = 10 * 60000;
-    c->timeout_server_ms = 5 * 60000;
-    c->timeout_pop3_ms = 10 * 60000;
-    c->max_connections = 1000;
-    c->max_connections_per_ip = 50;
-    c->max_hops = 50;
-    c->dsn_return_limit = 50u << 10;
+}
+
+void conf_defaults(struct conf *c)
+{
+    struct conf_ctx x = {.c = c};
+    conf_base_dir(NULL, x.dir, sizeof x.dir);
+    conf_defaults_in(&x);
+}
+
+/* Frees the value of key k in c. */
+static void conf_free_key(struct conf *c, const struct conf_key *k)
+{
+    switch (k->kind) {
+    case CONF_KIND_DOMAINS:
+        conf_free_strv(*CONF_FIELD(c, k, char **), *CONF_FIELD_N(c, k, size_t));
+        break;
+    case CONF_KIND_PATH: case CONF_KIND_HOSTNAME: case CONF_KIND_USER:
+    case CONF_KIND_NETWORKS: case CONF_KIND_RESOLVERS: case CONF_KIND_ROUTE:
+    case CONF_KIND_LISTEN:
+        free(*CONF_FIELD(c, k, void *));
+        break;
+    case CONF_KIND_DURATION: case CONF_KIND_SIZE: case CONF_KIND_COUNT: case CONF_KIND_PORT:
+    case CONF_KIND_HOSTPORT: case CONF_KIND_COUNT_OF_KINDS:
+        break;
+    }
 }
 
 void conf_free(struct conf *c)
 {
     free(c->path);
-    free(c->hostname);
-    free(c->data_dir);
-    free(c->listens);
-    conf_free_strv(c->local_domains, c->n_local_domains);
-    free(c->users_file);
-    free(c->aliases_file);
-    free(c->relay_networks);
-    conf_free_strv(c->relay_domains, c->n_relay_domains);
-    free(c->routes);
-    free(c->dns_servers);
-    free(c->tls_cert);
-    free(c->tls_key);
-    free(c->run_as);
-    free(c->log_file);
+    for (size_t i = 0; i < conf_keys_count; i++)
+        conf_free_key(c, &conf_keys[i]);
     users_free(c->users);
     aliases_free(c->aliases);
     memset(c, 0, sizeof *c);

@@ -42,6 +42,7 @@ struct route {
     struct hostport hop;
 };
 
+/* A new setting: a field here and one row of conf_keys[] (conf_keys.c). */
 struct conf {
     char *path;                 /* config file used, NULL for built-in defaults */
     char *hostname;

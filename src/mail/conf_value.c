@@ -8,6 +8,7 @@
  * Every input is untrusted: lengths are checked before anything is copied.
  */
 #include "mail/conf.h"
+#include "mail/conf_keys.h"
 #include "lib/str.h"
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -60,7 +61,7 @@ int conf_valid_hostname(const char *s)
     return label > 0 && s[n - 1] != '-';
 }
 
-static int conf_is_ip(const char *s, int family)
+int conf_is_ip(const char *s, int family)
 {
     unsigned char tmp[16];
     return inet_pton(family, s, tmp) == 1;

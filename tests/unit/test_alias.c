@@ -3,7 +3,7 @@
  * commas and/or blanks, comments, case-insensitive lookup, every kind of bad
  * line reported as "FILE:LINE: message" (no domain, no targets, bad target,
  * duplicate alias, repeated target), and a missing file.
- * Fixtures live in a mkdtemp() folder that is removed afterwards.
+ * Each test has its own temporary folder (testutil), removed afterwards.
  */
 #define _XOPEN_SOURCE 700
 #include <setjmp.h>
@@ -18,9 +18,10 @@
 #include <string.h>
 #include "lib/buf.h"
 #include "lib/str.h"
+#include "testutil.h"
 #include "mail/alias.h"
 
-static char tmpdir[PATH_MAX];
+TESTUTIL_TMPDIR_FIXTURES("alias")
 static char aliases_path[PATH_MAX];
 
 static void write_aliases(const char *text, size_t len)
@@ -57,25 +58,12 @@ static void load_fails(const char *text, size_t len, unsigned line, const char *
     buf_free(&err);
 }
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+/* A fresh folder per test (tmpdir) with aliases_path the aliases file in it. */
+static int setup_alias(void **state)
 {
-    (void)sb; (void)flag; (void)ftw;
-    return remove(p);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    str_copy(tmpdir, sizeof tmpdir, "/tmp/test_alias.XXXXXX");
-    if (!mkdtemp(tmpdir))
+    if (setup(state) < 0)
         return -1;
     return str_fmt(aliases_path, sizeof aliases_path, "%s/aliases", tmpdir);
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static void expect_targets(const struct aliases *a, const char *local, const char *domain,
@@ -184,13 +172,16 @@ static void test_missing_and_empty(void **state)
     aliases_free(a);
 }
 
+/* A test in its own temporary folder. */
+#define TEST(f) cmocka_unit_test_setup_teardown(f, setup_alias, teardown)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_and_lookup),
-        cmocka_unit_test(test_bad_lines),
-        cmocka_unit_test(test_duplicates),
-        cmocka_unit_test(test_missing_and_empty),
+        TEST(test_parse_and_lookup),
+        TEST(test_bad_lines),
+        TEST(test_duplicates),
+        TEST(test_missing_and_empty),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, NULL, NULL);
 }

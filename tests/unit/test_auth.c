@@ -5,7 +5,7 @@
  * spelling, {PLAIN} and crypt(3) checks (a hash made by auth_hash_password,
  * a $6$ one), wrong passwords, a 100k-user file, and the cost of a failed
  * check, which must not tell an unknown user from a known one.
- * Fixtures live in a mkdtemp() folder that is removed afterwards.
+ * Each test has its own temporary folder (testutil), removed afterwards.
  */
 #define _XOPEN_SOURCE 700
 #include <setjmp.h>
@@ -22,9 +22,10 @@
 #include <time.h>
 #include "lib/buf.h"
 #include "lib/str.h"
+#include "testutil.h"
 #include "mail/auth.h"
 
-static char tmpdir[PATH_MAX];
+TESTUTIL_TMPDIR_FIXTURES("auth")
 static char users_path[PATH_MAX];
 
 static void write_users(const char *text, size_t len)
@@ -61,25 +62,12 @@ static void load_fails(const char *text, size_t len, unsigned line, const char *
     buf_free(&err);
 }
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+/* A fresh folder per test (tmpdir) with users_path the users file in it. */
+static int setup_auth(void **state)
 {
-    (void)sb; (void)flag; (void)ftw;
-    return remove(p);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    str_copy(tmpdir, sizeof tmpdir, "/tmp/test_auth.XXXXXX");
-    if (!mkdtemp(tmpdir))
+    if (setup(state) < 0)
         return -1;
     return str_fmt(users_path, sizeof users_path, "%s/users", tmpdir);
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static void test_parse_and_lookup(void **state)
@@ -328,13 +316,16 @@ static void test_failure_cost_uniform(void **state)
     buf_free(&text);
 }
 
+/* A test in its own temporary folder. */
+#define TEST(f) cmocka_unit_test_setup_teardown(f, setup_auth, teardown)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_and_lookup), cmocka_unit_test(test_bad_lines),
-        cmocka_unit_test(test_duplicates),       cmocka_unit_test(test_missing_file),
-        cmocka_unit_test(test_plain_passwords),  cmocka_unit_test(test_crypt_passwords),
-        cmocka_unit_test(test_many_users),       cmocka_unit_test(test_failure_cost_uniform),
+        TEST(test_parse_and_lookup), TEST(test_bad_lines),
+        TEST(test_duplicates),       TEST(test_missing_file),
+        TEST(test_plain_passwords),  TEST(test_crypt_passwords),
+        TEST(test_many_users),       TEST(test_failure_cost_uniform),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, NULL, NULL);
 }

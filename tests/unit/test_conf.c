@@ -4,7 +4,7 @@
  * replacement, repeated keys, relative paths, cross-key checks, users and
  * aliases files loaded through the config, CIDR matching for IPv4, IPv6 and
  * IPv4-mapped clients, HOST[:PORT] forms, and conf_print round trips.
- * Fixtures live in a mkdtemp() folder that is removed afterwards.
+ * Each test has its own temporary folder (testutil), removed afterwards.
  */
 #define _XOPEN_SOURCE 700
 #include <setjmp.h>
@@ -24,11 +24,12 @@
 #include "cmd/cmd.h"
 #include "lib/buf.h"
 #include "lib/str.h"
+#include "testutil.h"
 #include "mail/alias.h"
 #include "mail/auth.h"
 #include "mail/conf.h"
 
-static char tmpdir[PATH_MAX];
+TESTUTIL_TMPDIR_FIXTURES("conf")
 static char conf_path[PATH_MAX];
 
 static void write_file(const char *name, const char *text)
@@ -74,25 +75,12 @@ static void load_fails(const char *text, unsigned line, const char *substr)
     conf_free(&c); /* harmless after a failed load */
 }
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+/* A fresh folder per test (tmpdir) with conf_path the config file in it. */
+static int setup_conf(void **state)
 {
-    (void)sb; (void)flag; (void)ftw;
-    return remove(p);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    str_copy(tmpdir, sizeof tmpdir, "/tmp/test_conf.XXXXXX");
-    if (!mkdtemp(tmpdir))
+    if (setup(state) < 0)
         return -1;
     return str_fmt(conf_path, sizeof conf_path, "%s/postino.conf", tmpdir);
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static void test_defaults(void **state)
@@ -838,6 +826,146 @@ static void test_print_defaults(void **state)
     assert_string_equal(conf_listen_kind_name(LISTEN_POP3S), "pop3s");
 }
 
+/* Replaces every occurrence of from in *text with to (from not empty). */
+static void replace_all(char **text, const char *from, const char *to)
+{
+    struct buf out;
+    buf_init(&out, BUF_UNLIMITED);
+    const char *p = *text, *hit;
+    while ((hit = strstr(p, from))) {
+        buf_append(&out, p, (size_t)(hit - p));
+        buf_appends(&out, to);
+        p = hit + strlen(from);
+    }
+    buf_appends(&out, p);
+    free(*text);
+    *text = strdup(buf_cstr(&out));
+    buf_free(&out);
+}
+
+/* The exact `postino check` text of the defaults (cwd and host name masked). */
+static const char golden_defaults[] =
+    "# postino configuration: built-in defaults\n"
+    "hostname HOST\n"
+    "data_dir CWD/postino-data\n"
+    "listen smtp 127.0.0.1:2525\n"
+    "listen submission 127.0.0.1:2587\n"
+    "listen pop3 127.0.0.1:2110\n"
+    "local_domains localhost\n"
+    "# users none\n"
+    "# aliases none\n"
+    "relay_networks 127.0.0.0/8 ::1/128\n"
+    "# relayhost none\n"
+    "# relay_domains none\n"
+    "# dns_servers from /etc/resolv.conf\n"
+    "smtp_port 25\n"
+    "# tls_cert none\n"
+    "# tls_key none\n"
+    "max_message_size 25M\n"
+    "max_recipients 1000\n"
+    "retry_min 5m\n"
+    "retry_max 1h\n"
+    "delay_warning 4h\n"
+    "queue_lifetime 5d\n"
+    "timeout_greeting 5m\n"
+    "timeout_mail 5m\n"
+    "timeout_rcpt 5m\n"
+    "timeout_data_init 2m\n"
+    "timeout_data_block 3m\n"
+    "timeout_data_end 10m\n"
+    "timeout_server 5m\n"
+    "timeout_pop3 10m\n"
+    "max_connections 1000\n"
+    "max_connections_per_ip 50\n"
+    "max_hops 50\n"
+    "dsn_return_limit 50K\n"
+    "# run_as none\n"
+    "# log_file stderr\n";
+
+/* The exact `postino check` text of full_conf (the fixture folder masked). */
+static const char golden_full[] =
+    "# postino configuration: TMP/postino.conf\n"
+    "hostname mx.Example.org\n"
+    "data_dir /var/lib/postino\n"
+    "listen smtp 0.0.0.0:25\n"
+    "listen submission [::1]:587\n"
+    "listen smtps 127.0.0.1:465\n"
+    "listen pop3 [::]:110\n"
+    "listen pop3s 127.0.0.1:995\n"
+    "local_domains example.org mail.example.org\n"
+    "users TMP/users.txt\n"
+    "# 2 users\n"
+    "aliases TMP/aliases.txt\n"
+    "# 1 aliases\n"
+    "relay_networks 10.0.0.0/8 2001:db8::/32 192.168.1.5/32\n"
+    "relayhost [smarthost.example.net]:2525\n"
+    "relay_domains backup.example.com\n"
+    "route inner.example.com [10.0.0.2]:25\n"
+    "route other.example.com relay.example.com\n"
+    "dns_servers 8.8.8.8 [2001:4860:4860::8888]:5353 [::1] 127.0.0.1:53\n"
+    "smtp_port 2525\n"
+    "tls_cert TMP/cert.pem\n"
+    "tls_key /dev/null\n"
+    "max_message_size 10M\n"
+    "max_recipients 200\n"
+    "retry_min 30s\n"
+    "retry_max 2h\n"
+    "delay_warning 0\n"
+    "queue_lifetime 3d\n"
+    "timeout_greeting 1m\n"
+    "timeout_mail 2m\n"
+    "timeout_rcpt 3m\n"
+    "timeout_data_init 4m\n"
+    "timeout_data_block 5m\n"
+    "timeout_data_end 6m\n"
+    "timeout_server 500ms\n"
+    "timeout_pop3 7m\n"
+    "max_connections 10\n"
+    "max_connections_per_ip 2\n"
+    "max_hops 30\n"
+    "dsn_return_limit 0\n"
+    "run_as postino\n"
+    "log_file TMP/log/postino.log\n";
+
+/* conf_print of a loaded config with the fixture folder, cwd and host masked. */
+static char *print_masked(const struct conf *c)
+{
+    char *text = NULL, cwd[PATH_MAX], host[300];
+    size_t n = 0;
+    FILE *f = open_memstream(&text, &n);
+    assert_non_null(f);
+    conf_print(c, f);
+    fclose(f);
+    replace_all(&text, tmpdir, "TMP");
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    replace_all(&text, cwd, "CWD");
+    str_fmt(host, sizeof host, "\nhostname %s\n", c->hostname);
+    if (c->path == NULL)
+        replace_all(&text, host, "\nhostname HOST\n");
+    return text;
+}
+
+/* conf_print output stays byte for byte what it was, for the defaults and every key. */
+static void test_print_golden(void **state)
+{
+    (void)state;
+    struct conf c;
+    struct buf err;
+    buf_init(&err, 64);
+    assert_int_equal(conf_load(NULL, &c, &err), 0);
+    char *text = print_masked(&c);
+    assert_string_equal(text, golden_defaults);
+    free(text);
+    conf_free(&c);
+    write_tables();
+    load_ok(full_conf, &c);
+    text = print_masked(&c);
+    assert_string_equal(text, golden_full);
+    free(text);
+    conf_free(&c);
+    buf_free(&err);
+}
+
 /* cmd_check with stdout and stderr sent to /dev/null. */
 static int run_check_quietly(int argc, char **argv)
 {
@@ -892,30 +1020,34 @@ static void test_cmd_load_conf(void **state)
     assert_int_equal(unsetenv("POSTINO_CONFIG"), 0);
 }
 
+/* A test in its own temporary folder. */
+#define TEST(f) cmocka_unit_test_setup_teardown(f, setup_conf, teardown)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_every_key_valid),
-        cmocka_unit_test(test_every_key_invalid),
-        cmocka_unit_test(test_line_numbers_and_comments),
-        cmocka_unit_test(test_nul_byte),
-        cmocka_unit_test(test_missing_file),
-        cmocka_unit_test(test_listen_replacement),
-        cmocka_unit_test(test_repeated_keys),
-        cmocka_unit_test(test_domains),
-        cmocka_unit_test(test_relative_paths),
-        cmocka_unit_test(test_cross_key_checks),
-        cmocka_unit_test(test_settings_skip_tls_files),
-        cmocka_unit_test(test_users_aliases_through_conf),
-        cmocka_unit_test(test_cidr),
-        cmocka_unit_test(test_cidr_match),
-        cmocka_unit_test(test_relay_networks),
-        cmocka_unit_test(test_hostport),
-        cmocka_unit_test(test_value_parsers),
-        cmocka_unit_test(test_print_round_trip),
-        cmocka_unit_test(test_print_defaults),
-        cmocka_unit_test(test_cmd_load_conf),
+        TEST(test_defaults),
+        TEST(test_every_key_valid),
+        TEST(test_every_key_invalid),
+        TEST(test_line_numbers_and_comments),
+        TEST(test_nul_byte),
+        TEST(test_missing_file),
+        TEST(test_listen_replacement),
+        TEST(test_repeated_keys),
+        TEST(test_domains),
+        TEST(test_relative_paths),
+        TEST(test_cross_key_checks),
+        TEST(test_settings_skip_tls_files),
+        TEST(test_users_aliases_through_conf),
+        TEST(test_cidr),
+        TEST(test_cidr_match),
+        TEST(test_relay_networks),
+        TEST(test_hostport),
+        TEST(test_value_parsers),
+        TEST(test_print_round_trip),
+        TEST(test_print_defaults),
+        TEST(test_print_golden),
+        TEST(test_cmd_load_conf),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, NULL, NULL);
 }
