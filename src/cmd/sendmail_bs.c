@@ -175,7 +175,8 @@ static void bs_rcpt(void *session, const struct smtp_cmd *cmd)
         str_copy(rp.to.domain, sizeof rp.to.domain, sm_default_domain(b->conf));
     if (rp.has_orcpt)
         str_fmt(orcpt, sizeof orcpt, "%s;%s", rp.orcpt_type, rp.orcpt);
-    if (b->drop.env.n_rcpts >= b->conf->max_recipients || addr_format(&rp.to, addr, sizeof addr) < 0 ||
+    if (b->drop.env.n_rcpts >= b->conf->max_recipients ||
+        addr_format(&rp.to, addr, sizeof addr) < 0 ||
         sm_drop_rcpt(&b->drop, addr, rp.notify, rp.has_orcpt ? orcpt : NULL) < 0) {
         bs_reply_esc(b, 452, ESC_TOO_MANY_RECIPIENTS, "Error: too many recipients");
         return;

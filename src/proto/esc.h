@@ -94,7 +94,7 @@ struct esc_prefix {
     char s[4 + ESC_TEXT_MAX + 1];
 };
 
-/* The start of a reply line: esc_reply_prefix(550, ESC_BAD_DESTINATION_MAILBOX).s is "550 5.1.1 ". */
+/* The start of a reply line: "550 5.1.1 " for 550 and ESC_BAD_DESTINATION_MAILBOX. */
 struct esc_prefix esc_reply_prefix(int reply, enum esc_code code);
 /* The RFC meaning of subject.detail ("Mailbox full"), or NULL if not in the table. */
 const char *esc_meaning(enum esc_code code);

@@ -233,7 +233,8 @@ static void smtps_auth_login(struct smtps_session *s, const char *line, size_t l
 void smtps_auth_response(struct smtps_session *s, const char *line, size_t len)
 {
     if (len == SIZE_MAX) {
-        smtps_auth_abort(s, 500, ESC_AUTH_LINE_TOO_LONG, "Authentication exchange line is too long");
+        smtps_auth_abort(s, 500, ESC_AUTH_LINE_TOO_LONG,
+                         "Authentication exchange line is too long");
         return;
     }
     if (s->auth.step == SMTPS_AUTH_PLAIN)

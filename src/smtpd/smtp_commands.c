@@ -174,7 +174,8 @@ static void smtps_mail(void *session, const struct smtp_cmd *cmd)
     addr_format(&mp.from, sender, sizeof sender);
     if (s->auth_user[0] && !smtps_sender_owned(s, &mp.from, sender)) {
         log_info("smtp: %s: reject MAIL <%s>: not owned by %s", s->client_ip, sender, s->auth_user);
-        smtps_bad(s, 553, ESC_DELIVERY_NOT_AUTHORIZED, "Sender address rejected: not owned by user");
+        smtps_bad(s, 553, ESC_DELIVERY_NOT_AUTHORIZED,
+                  "Sender address rejected: not owned by user");
         return;
     }
     struct envelope *e = &s->tx.env;

@@ -323,7 +323,8 @@ static void smtps_on_guard_resume(void *arg)
 static void smtps_timed_out(struct smtps_session *s, const char *why)
 {
     log_info("smtp: %s: %s", s->client_ip, why);
-    smtps_reply_esc(s, 421, ESC_BAD_CONNECTION, "%s Error: timeout exceeded", s->srv->conf->hostname);
+    smtps_reply_esc(s, 421, ESC_BAD_CONNECTION, "%s Error: timeout exceeded",
+                    s->srv->conf->hostname);
     smtps_close(s);
 }
 

@@ -5,8 +5,9 @@
  * Checks the invariants the queue and DSN code rely on: an error carries a
  * 501/555 code, one of four RFC 3463 codes of proto/esc's table and a
  * static text; a success yields NUL-terminated, in-bounds strings, with no
- * control bytes in the decoded ENVID/ORCPT, and NOTIFY bits that are valid; a command's name lies within the line (a forbidden one is
- * a non-empty prefix); the line limit is one of the three. Build: see
+ * control bytes in the decoded ENVID/ORCPT, and NOTIFY bits that are
+ * valid; a command's name lies within the line (a forbidden one is a
+ * non-empty prefix); the line limit is one of the three. Build: see
  * tests/fuzz/run.sh.
  */
 #include <assert.h>

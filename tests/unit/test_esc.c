@@ -84,7 +84,8 @@ static void test_reply(void **state)
 {
     (void)state;
     char out[64];
-    assert_int_equal(esc_reply(out, sizeof out, 550, ESC_BAD_DESTINATION_MAILBOX, "User unknown"), 0);
+    assert_int_equal(esc_reply(out, sizeof out, 550, ESC_BAD_DESTINATION_MAILBOX, "User unknown"),
+                     0);
     assert_string_equal(out, "550 5.1.1 User unknown");
     assert_int_equal(esc_reply(out, sizeof out, 452, ESC_MAIL_SYSTEM_FULL, "full"), 0);
     assert_string_equal(out, "452 4.3.1 full");
