@@ -5,6 +5,7 @@
 #include "lib/alloc.h"
 #include "lib/fsio.h"
 #include "lib/str.h"
+#include "proto/esc.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -353,10 +354,16 @@ int queue_error_full(int err)
     return err == ENOSPC || err == EDQUOT || err == EFBIG;
 }
 
+/* Formatted per thread: the reply stays valid until the thread's next call. */
 const char *queue_error_reply(int err)
 {
-    return queue_error_full(err) ? "452 4.3.1 Error: insufficient system storage"
-                                 : "451 4.3.0 Error: queue file write error";
+    static _Thread_local char reply[64];
+    if (queue_error_full(err))
+        esc_reply(reply, sizeof reply, 452, ESC_MAIL_SYSTEM_FULL,
+                  "Error: insufficient system storage");
+    else
+        esc_reply(reply, sizeof reply, 451, ESC_OTHER_MAIL_SYSTEM, "Error: queue file write error");
+    return reply;
 }
 
 int queue_remove(const struct queue *q, const char *id)

@@ -103,7 +103,7 @@ int queue_append_open(const struct queue *q, const char *id, const char *data, s
  * X.3.1 "mail system full" rather than X.3.0. */
 int queue_error_full(int err);
 /* The SMTP reply refusing a message the queue could not store: "452 4.3.1 ..."
- * when storage ran out, else "451 4.3.0 ...". */
+ * when storage ran out, else "451 4.3.0 ...". Valid until the calling thread's next call. */
 const char *queue_error_reply(int err);
 /* Removes a message (the caller fsyncs its directory). ENOENT is not an error. */
 int queue_remove(const struct queue *q, const char *id);

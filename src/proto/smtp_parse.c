@@ -48,22 +48,26 @@ struct smtp_param {
 
 /* The replies for one command's address errors. */
 struct smtp_addr_replies {
-    const char *esc;
+    enum esc_code esc;
     const char *syntax;
     const char *local_long;
     const char *domain_long;
 };
 
 static const struct smtp_addr_replies smtp_mail_replies = {
-    "5.1.7", "Bad sender address syntax", "Sender address local part too long",
-    "Sender address domain too long",
+    .esc = ESC_BAD_SENDER_SYNTAX,
+    .syntax = "Bad sender address syntax",
+    .local_long = "Sender address local part too long",
+    .domain_long = "Sender address domain too long",
 };
 static const struct smtp_addr_replies smtp_rcpt_replies = {
-    "5.1.3", "Bad recipient address syntax", "Recipient address local part too long",
-    "Recipient address domain too long",
+    .esc = ESC_BAD_DESTINATION_SYNTAX,
+    .syntax = "Bad recipient address syntax",
+    .local_long = "Recipient address local part too long",
+    .domain_long = "Recipient address domain too long",
 };
 
-static int smtp_fail(struct smtp_err *err, int code, const char *esc, const char *text)
+static int smtp_fail(struct smtp_err *err, int code, enum esc_code esc, const char *text)
 {
     err->code = code;
     err->esc = esc;
@@ -220,21 +224,21 @@ static int smtp_parse_param(const char *tok, size_t n, const struct smtp_param *
     while (k < n && tok[k] != '=')
         k++;
     if (!smtp_keyword_ok(tok, k))
-        return smtp_fail(err, 501, "5.5.4", "Malformed parameter");
+        return smtp_fail(err, 501, ESC_INVALID_ARGUMENTS, "Malformed parameter");
     size_t i = 0;
     while (i < ntab && !smtp_ieq(tok, k, tab[i].name))
         i++;
     if (i == ntab)
-        return smtp_fail(err, 555, "5.5.4", "Unsupported parameter");
+        return smtp_fail(err, 555, ESC_INVALID_ARGUMENTS, "Unsupported parameter");
     if (*seen & (1u << i))
-        return smtp_fail(err, 501, "5.5.4", "Repeated parameter");
+        return smtp_fail(err, 501, ESC_INVALID_ARGUMENTS, "Repeated parameter");
     *seen |= 1u << i;
     const char *v = k < n ? tok + k + 1 : NULL;
     size_t vn = k < n ? n - k - 1 : 0;
     if (v && !smtp_value_ok(v, vn))
-        return smtp_fail(err, 501, "5.5.4", "Malformed parameter value");
+        return smtp_fail(err, 501, ESC_INVALID_ARGUMENTS, "Malformed parameter value");
     if (tab[i].parse(v, vn, out) < 0)
-        return smtp_fail(err, 501, "5.5.4", tab[i].bad);
+        return smtp_fail(err, 501, ESC_INVALID_ARGUMENTS, tab[i].bad);
     return 0;
 }
 
@@ -246,7 +250,7 @@ static int smtp_parse_params(const char *s, size_t len, int esmtp, const struct 
     size_t i = smtp_skip_spaces(s, len, 0);
     while (i < len) {
         if (!esmtp)
-            return smtp_fail(err, 555, "5.5.4", "Parameters require EHLO");
+            return smtp_fail(err, 555, ESC_INVALID_ARGUMENTS, "Parameters require EHLO");
         size_t n = smtp_token_len(s + i, len - i);
         if (smtp_parse_param(s + i, n, tab, ntab, &seen, out, err) < 0)
             return -1;
@@ -401,7 +405,7 @@ int smtp_parse_mail(const char *arg, size_t len, int esmtp, struct mail_params *
 {
     memset(out, 0, sizeof *out);
     if (len < 5 || strncasecmp(arg, "FROM:", 5) != 0)
-        return smtp_fail(err, 501, "5.5.2", "Syntax: MAIL FROM:<address>");
+        return smtp_fail(err, 501, ESC_SYNTAX_ERROR, "Syntax: MAIL FROM:<address>");
     size_t pos = 5;
     enum addr_err e = smtp_parse_address(arg, len, &pos, 1, &out->from);
     if (e != ADDR_OK)
@@ -415,7 +419,7 @@ int smtp_parse_rcpt(const char *arg, size_t len, int esmtp, struct rcpt_params *
 {
     memset(out, 0, sizeof *out);
     if (len < 3 || strncasecmp(arg, "TO:", 3) != 0)
-        return smtp_fail(err, 501, "5.5.2", "Syntax: RCPT TO:<address>");
+        return smtp_fail(err, 501, ESC_SYNTAX_ERROR, "Syntax: RCPT TO:<address>");
     size_t pos = 3;
     enum addr_err e = smtp_parse_address(arg, len, &pos, 0, &out->to);
     if (e != ADDR_OK)

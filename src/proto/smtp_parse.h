@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "proto/addr.h"
+#include "proto/esc.h"
 
 enum smtp_verb {
     SMTP_UNKNOWN = 0,
@@ -39,7 +40,7 @@ struct smtp_cmd {
 /* A reply to send when parsing fails. */
 struct smtp_err {
     int code;           /* 501, 555, 553 ... */
-    const char *esc;    /* enhanced status code "5.5.4" */
+    enum esc_code esc;  /* its enhanced status code: ESC_INVALID_ARGUMENTS is 5.5.4 after 501 */
     const char *text;   /* human text, static */
 };
 

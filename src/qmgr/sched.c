@@ -12,6 +12,7 @@
 #include "mail/backoff.h"
 #include "mail/quarantine.h"
 #include "mail/route.h"
+#include "proto/esc.h"
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -68,7 +69,8 @@ void sched_defer(struct sched *s, struct qmsg *m, size_t i, const char *why, int
     const struct conf *c = s->conf;
     if (now - m->env.arrival >= c->queue_lifetime_ms) {
         char msg[512];
-        str_fmt(msg, sizeof msg, "4.4.7 delivery time expired; last error: %s", why);
+        str_fmt(msg, sizeof msg, "%s delivery time expired; last error: %s",
+                esc_code(ESC_CLASS_TRANSIENT, ESC_DELIVERY_TIME_EXPIRED).s, why);
         log_info("%s: to=<%s> status=failed (%s)", m->env.id, r->addr, msg);
         sched_outcome(s, m, i, RCPT_FAILED, msg); /* may add a recipient: r moves */
         return;

@@ -11,6 +11,7 @@
 #include "lib/log.h"
 #include "lib/str.h"
 #include "mail/route.h"
+#include "proto/esc.h"
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
@@ -35,7 +36,8 @@ static void sched_local_one(struct sched_job *sj, size_t i, int fd, int64_t now)
     }
     e->rcpts[i].attempts++;
     if (k == ROUTE_UNKNOWN_USER || k == ROUTE_BAD_MAILBOX) {
-        sched_outcome(sj->s, m, i, RCPT_FAILED, "550 5.1.1 no such mailbox here");
+        esc_reply(why, sizeof why, 550, ESC_BAD_DESTINATION_MAILBOX, "no such mailbox here");
+        sched_outcome(sj->s, m, i, RCPT_FAILED, why);
         log_info("%s: to=<%s> status=failed (no such mailbox)", e->id, e->rcpts[i].addr);
         return;
     }
@@ -48,14 +50,16 @@ static void sched_local_one(struct sched_job *sj, size_t i, int fd, int64_t now)
     maildir_unique_name(name, sizeof name, (uint64_t)(e->arrival / 1000), e->id, i, c->hostname);
     if (fd < 0 || maildir_write(c->data_dir, domain, mailbox, name, e->sender, fd,
                                 e->content_offset, e->size, &sj->out[i]) < 0) {
-        str_fmt(why, sizeof why, "4.2.0 mailbox %s@%s unavailable: %s", mailbox, domain,
-                strerror(errno));
+        int err = errno;
+        str_fmt(why, sizeof why, "%s mailbox %s@%s unavailable: %s",
+                esc_code(ESC_CLASS_TRANSIENT, ESC_OTHER_MAILBOX).s, mailbox, domain, strerror(err));
         log_warn("%s: to=<%s> status=deferred (%s)", e->id, e->rcpts[i].addr, why);
         sched_defer(sj->s, m, i, why, now);
         return;
     }
     diskq_job_sync_fd(&sj->job, sj->out[i].fd);
-    sched_outcome(sj->s, m, i, RCPT_DELIVERED, "250 2.0.0 delivered to maildir");
+    esc_reply(why, sizeof why, 250, ESC_OTHER_STATUS, "delivered to maildir");
+    sched_outcome(sj->s, m, i, RCPT_DELIVERED, why);
 }
 
 static void sched_local_write(struct diskq_job *j)

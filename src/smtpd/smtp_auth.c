@@ -54,12 +54,12 @@ void smtps_auth_free(struct smtps_session *s)
 }
 
 /* Ends the exchange without a verdict; the session takes commands again. */
-static void smtps_auth_abort(struct smtps_session *s, const char *reply)
+static void smtps_auth_abort(struct smtps_session *s, int code, enum esc_code esc, const char *text)
 {
+    struct smtp_err e = {code, esc, text};
     smtps_auth_wipe(s);
     s->state = SMTPS_IDLE;
-    smtps_reply(s, "%s", reply);
-    s->errors++;
+    smtps_refuse(s, &e);
 }
 
 /* The reply for a response that could not be decoded (and the end of the exchange). */
@@ -67,13 +67,13 @@ static void smtps_auth_bad(struct smtps_session *s, enum sasl_result r)
 {
     switch (r) {
     case SASL_CANCEL:
-        smtps_auth_abort(s, "501 5.0.0 Authentication cancelled");
+        smtps_auth_abort(s, 501, ESC_OTHER_STATUS, "Authentication cancelled");
         return;
     case SASL_BAD_BASE64:
-        smtps_auth_abort(s, "501 5.5.2 Cannot decode response");
+        smtps_auth_abort(s, 501, ESC_SYNTAX_ERROR, "Cannot decode response");
         return;
     default:
-        smtps_auth_abort(s, "501 5.5.2 Malformed authentication message");
+        smtps_auth_abort(s, 501, ESC_SYNTAX_ERROR, "Malformed authentication message");
         return;
     }
 }
@@ -109,11 +109,11 @@ static void smtps_auth_on_delay(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (s->state != SMTPS_AUTH_DELAY)
         return;
-    smtps_reply(s, "535 5.7.8 Authentication credentials invalid");
+    smtps_reply_esc(s, 535, ESC_AUTH_CREDENTIALS_INVALID, "Authentication credentials invalid");
     if (s->auth.failures >= SMTPS_AUTH_MAX_FAILURES) {
         log_warn("smtp: %s: too many authentication failures", s->client_ip);
-        smtps_reply(s, "421 4.7.0 %s Error: too many authentication failures",
-                    s->srv->conf->hostname);
+        smtps_reply_esc(s, 421, ESC_OTHER_SECURITY, "%s Error: too many authentication failures",
+                        s->srv->conf->hostname);
         smtps_close(s);
         return;
     }
@@ -166,15 +166,16 @@ static void smtps_auth_done(struct diskq_job *j)
         return;
     }
     if (s->srv->shutting_down) {
-        smtps_reply(s, "421 4.3.2 %s Service shutting down", s->srv->conf->hostname);
+        smtps_reply_esc(s, 421, ESC_NOT_ACCEPTING, "%s Service shutting down",
+                        s->srv->conf->hostname);
         smtps_close(s);
         return;
     }
     if (j->failed) {
-        smtps_reply(s, "454 4.7.0 Temporary authentication failure");
+        smtps_reply_esc(s, 454, ESC_OTHER_SECURITY, "Temporary authentication failure");
         smtps_resume(s);
     } else if (ok) {
-        smtps_reply(s, "235 2.7.0 Authentication successful");
+        smtps_reply_esc(s, 235, ESC_OTHER_SECURITY, "Authentication successful");
         smtps_resume(s);
     } else {
         smtps_auth_fail(s);
@@ -232,7 +233,8 @@ static void smtps_auth_login(struct smtps_session *s, const char *line, size_t l
 void smtps_auth_response(struct smtps_session *s, const char *line, size_t len)
 {
     if (len == SIZE_MAX) {
-        smtps_auth_abort(s, "500 5.5.6 Authentication exchange line is too long");
+        smtps_auth_abort(s, 500, ESC_AUTH_LINE_TOO_LONG,
+                         "Authentication exchange line is too long");
         return;
     }
     if (s->auth.step == SMTPS_AUTH_PLAIN)
@@ -241,29 +243,42 @@ void smtps_auth_response(struct smtps_session *s, const char *line, size_t len)
         smtps_auth_login(s, line, len);
 }
 
-/* The reply refusing AUTH in this session's state, or NULL if it may start. */
-static const char *smtps_auth_refusal(const struct smtps_session *s)
+static const struct smtp_err smtps_auth_not_enabled = {503, ESC_INVALID_COMMAND,
+                                                       "Error: authentication not enabled"};
+static const struct smtp_err smtps_auth_needs_tls = {
+    538, ESC_ENCRYPTION_REQUIRED, "Encryption required for requested authentication mechanism"};
+static const struct smtp_err smtps_auth_needs_ehlo = {503, ESC_INVALID_COMMAND,
+                                                      "Error: send EHLO first"};
+static const struct smtp_err smtps_auth_again = {503, ESC_INVALID_COMMAND,
+                                                 "Error: already authenticated"};
+static const struct smtp_err smtps_auth_in_tx = {503, ESC_INVALID_COMMAND,
+                                                 "Error: MAIL transaction in progress"};
+
+/*
+ * The reply refusing AUTH in this session's state, or NULL if it may start.
+ * The listener and TLS come first (RFC 4954 4), then the command sequence.
+ */
+static const struct smtp_err *smtps_auth_refusal(const struct smtps_session *s)
 {
     if (s->kind != LISTEN_SUBMISSION && s->kind != LISTEN_SMTPS)
-        return "503 5.5.1 Error: authentication not enabled";
+        return &smtps_auth_not_enabled;
     if (!smtps_auth_offered(s))
-        return "538 5.7.11 Encryption required for requested authentication mechanism";
+        return &smtps_auth_needs_tls;
     if (s->state == SMTPS_CONNECTED || !s->esmtp)
-        return "503 5.5.1 Error: send EHLO first";
+        return &smtps_auth_needs_ehlo;
     if (s->auth_user[0])
-        return "503 5.5.1 Error: already authenticated";
+        return &smtps_auth_again;
     if (s->state != SMTPS_IDLE)
-        return "503 5.5.1 Error: MAIL transaction in progress";
+        return &smtps_auth_in_tx;
     return NULL;
 }
 
 /* "AUTH mechanism [initial-response]" (RFC 4954 4). */
 void smtps_auth_command(struct smtps_session *s, const struct smtp_cmd *cmd)
 {
-    const char *deny = smtps_auth_refusal(s);
+    const struct smtp_err *deny = smtps_auth_refusal(s);
     if (deny) {
-        smtps_reply(s, "%s", deny);
-        s->errors++;
+        smtps_refuse(s, deny);
         return;
     }
     size_t mlen = strcspn(cmd->arg, " ");
@@ -279,9 +294,10 @@ void smtps_auth_command(struct smtps_session *s, const struct smtp_cmd *cmd)
         s->auth.mech = "LOGIN";
         s->auth.step = SMTPS_AUTH_LOGIN_USER;
     } else {
-        smtps_reply(s, "%s", mlen ? "504 5.5.4 Unrecognized authentication type"
-                                  : "501 5.5.4 Syntax: AUTH mechanism [initial-response]");
-        s->errors++;
+        struct smtp_err e = {mlen ? 504 : 501, ESC_INVALID_ARGUMENTS,
+                             mlen ? "Unrecognized authentication type"
+                                  : "Syntax: AUTH mechanism [initial-response]"};
+        smtps_refuse(s, &e);
         return;
     }
     s->state = SMTPS_AUTH;

@@ -2,10 +2,13 @@
  * smtp_commands: the SMTP verbs of a server session (RFC 5321 4.1, 4.3.2
  * for the codes allowed in each state; RFC 1869 EHLO; RFC 3461 DSN; RFC
  * 1870 SIZE; RFC 6152 8BITMIME; RFC 2034/3463 enhanced codes; RFC 3207
- * STARTTLS; RFC 6409 submission policy). Each verb is check (state and
- * syntax) -> act (change the transaction) -> reply. AUTH lives in
- * smtp_auth.c. VRFY answers 252 (we never disclose users); EXPN is refused
- * with 502. An HTTP request or a header line as a command ends the session
+ * STARTTLS; RFC 6409 submission policy). Commands are dispatched through
+ * the verb table smtps_verb_rows (proto/smtp_verbs.h), which decides the
+ * 500, 502 and 503 replies; each handler is check (syntax, policy) -> act
+ * (change the transaction) -> reply. Enhanced codes come from proto/esc.h;
+ * the EHLO keywords from proto/smtp_verbs. AUTH lives in smtp_auth.c.
+ * VRFY answers 252 (we never disclose users); EXPN is refused with 502.
+ * An HTTP request or a header line as a command ends the session
  * (421 4.7.0), as Postfix's "forbidden commands".
  */
 #include "smtpd/smtp_session.h"
@@ -27,16 +30,17 @@ void smtps_tx_reset(struct smtps_session *s)
     envelope_init(&s->tx.env);
 }
 
-static void smtps_error(struct smtps_session *s, const struct smtp_err *e)
+/* A refusal with its reply, counted as an error. */
+static void smtps_bad(struct smtps_session *s, int code, enum esc_code esc, const char *text)
 {
-    smtps_reply(s, "%d %s %s", e->code, e->esc, e->text);
-    s->errors++;
+    struct smtp_err e = {code, esc, text};
+    smtps_refuse(s, &e);
 }
 
-static void smtps_bad(struct smtps_session *s, const char *reply)
+/* The verb table's refusals (500, 502, 503). */
+static void smtps_table_refuse(void *session, const struct smtp_err *e)
 {
-    smtps_reply(s, "%s", reply);
-    s->errors++;
+    smtps_refuse(session, e);
 }
 
 /* HELO/EHLO argument: a domain or address literal; we only require something printable. */
@@ -50,10 +54,29 @@ static int smtps_helo_ok(const char *arg, size_t len)
     return 1;
 }
 
-static void smtps_helo(struct smtps_session *s, const struct smtp_cmd *cmd, int esmtp)
+/* The EHLO reply: the greeting line, then proto/smtp_verbs' keyword list. */
+static void smtps_ehlo_reply(struct smtps_session *s)
 {
+    const struct conf *c = s->srv->conf;
+    char greeting[512];
+    struct buf reply;
+    unsigned options = (s->srv->tls_ctx && !s->tls ? SMTP_EHLO_STARTTLS : 0) |
+                       (smtps_auth_offered(s) ? SMTP_EHLO_AUTH : 0);
+    str_fmt(greeting, sizeof greeting, "%s Hello %s [%s]", c->hostname, s->helo, s->client_ip);
+    buf_init(&reply, 4096);
+    smtp_ehlo_reply(&reply, greeting, c->max_message_size, options);
+    smtps_reply(s, "%s", buf_cstr(&reply));
+    buf_free(&reply);
+}
+
+/* HELO and EHLO (esmtp). */
+static void smtps_helo(void *session, const struct smtp_cmd *cmd)
+{
+    struct smtps_session *s = session;
+    int esmtp = cmd->verb == SMTP_EHLO;
     if (!smtps_helo_ok(cmd->arg, cmd->arg_len)) {
-        smtps_bad(s, esmtp ? "501 5.5.4 Syntax: EHLO hostname" : "501 5.5.4 Syntax: HELO hostname");
+        smtps_bad(s, 501, ESC_INVALID_ARGUMENTS,
+                  esmtp ? "Syntax: EHLO hostname" : "Syntax: HELO hostname");
         return;
     }
     size_t n = strcspn(cmd->arg, " ");
@@ -61,48 +84,42 @@ static void smtps_helo(struct smtps_session *s, const struct smtp_cmd *cmd, int 
     smtps_tx_reset(s);
     s->esmtp = esmtp;
     s->state = SMTPS_IDLE;
-    const struct conf *c = s->srv->conf;
-    if (!esmtp) {
-        smtps_reply(s, "250 %s", c->hostname);
-        return;
-    }
-    smtps_reply(s, "250-%s Hello %s [%s]", c->hostname, s->helo, s->client_ip);
-    smtps_reply(s, "250-PIPELINING");
-    smtps_reply(s, "250-SIZE %llu", (unsigned long long)c->max_message_size);
-    smtps_reply(s, "250-8BITMIME");
-    smtps_reply(s, "250-ENHANCEDSTATUSCODES");
-    if (s->srv->tls_ctx && !s->tls)
-        smtps_reply(s, "250-STARTTLS");
-    if (smtps_auth_offered(s))
-        smtps_reply(s, "250-AUTH PLAIN LOGIN");
-    smtps_reply(s, "250 DSN");
+    if (esmtp)
+        smtps_ehlo_reply(s);
+    else
+        smtps_reply(s, "250 %s", s->srv->conf->hostname);
 }
 
-/* RFC 3207 4: STARTTLS, then the session starts over as if just connected. */
-static void smtps_starttls(struct smtps_session *s, const struct smtp_cmd *cmd)
+/*
+ * RFC 3207 4: STARTTLS, then the session starts over as if just connected.
+ * Its row allows every phase: the syntax and TLS checks come before the
+ * sequence check, so its 503s are decided here.
+ */
+static void smtps_starttls(void *session, const struct smtp_cmd *cmd)
 {
+    struct smtps_session *s = session;
     if (cmd->arg_len) {
-        smtps_bad(s, "501 5.5.4 Syntax: STARTTLS");
+        smtps_bad(s, 501, ESC_INVALID_ARGUMENTS, "Syntax: STARTTLS");
         return;
     }
     if (s->tls) {
-        smtps_bad(s, "503 5.5.1 Error: TLS already active");
+        smtps_bad(s, 503, ESC_INVALID_COMMAND, "Error: TLS already active");
         return;
     }
     if (!s->srv->tls_ctx) {
-        smtps_bad(s, "454 4.7.0 TLS not available");
+        smtps_bad(s, 454, ESC_OTHER_SECURITY, "TLS not available");
         return;
     }
     if (s->state == SMTPS_CONNECTED) {
-        smtps_bad(s, "503 5.5.1 Error: send EHLO first");
+        smtps_bad(s, 503, ESC_INVALID_COMMAND, "Error: send EHLO first");
         return;
     }
     if (s->state != SMTPS_IDLE) {
-        smtps_bad(s, "503 5.5.1 Error: MAIL transaction in progress");
+        smtps_bad(s, 503, ESC_INVALID_COMMAND, "Error: MAIL transaction in progress");
         return;
     }
     if (smtps_start_tls(s) < 0) {
-        smtps_reply(s, "454 4.7.0 TLS not available due to temporary reason");
+        smtps_reply_esc(s, 454, ESC_OTHER_SECURITY, "TLS not available due to temporary reason");
         return;
     }
     /* RFC 3207 4.2: forget everything the client said in the clear. */
@@ -135,36 +152,30 @@ static int smtps_sender_owned(const struct smtps_session *s, const struct addr *
 }
 
 /* RFC 6409 4.3: the submission port (and smtps, RFC 8314) takes mail only after AUTH. */
-static void smtps_mail(struct smtps_session *s, const struct smtp_cmd *cmd)
+static void smtps_mail(void *session, const struct smtp_cmd *cmd)
 {
+    struct smtps_session *s = session;
     struct mail_params mp;
     struct smtp_err err;
-    if (s->state == SMTPS_CONNECTED) {
-        smtps_bad(s, "503 5.5.1 Error: send HELO/EHLO first");
-        return;
-    }
-    if (s->state != SMTPS_IDLE) {
-        smtps_bad(s, "503 5.5.1 Error: nested MAIL command");
-        return;
-    }
     if (smtps_is_submission(s) && !s->auth_user[0]) {
-        smtps_bad(s, "530 5.7.0 Authentication required");
+        smtps_bad(s, 530, ESC_OTHER_SECURITY, "Authentication required");
         return;
     }
     if (smtp_parse_mail(cmd->arg, cmd->arg_len, s->esmtp, &mp, &err) < 0) {
-        smtps_error(s, &err);
+        smtps_refuse(s, &err);
         return;
     }
     const struct conf *c = s->srv->conf;
     if (mp.has_size && mp.size > c->max_message_size) {
-        smtps_bad(s, "552 5.3.4 Message size exceeds fixed maximum message size");
+        smtps_bad(s, 552, ESC_MESSAGE_TOO_BIG, "Message size exceeds fixed maximum message size");
         return;
     }
     char sender[ADDR_LOCAL_MAX + ADDR_DOMAIN_MAX + 3];
     addr_format(&mp.from, sender, sizeof sender);
     if (s->auth_user[0] && !smtps_sender_owned(s, &mp.from, sender)) {
         log_info("smtp: %s: reject MAIL <%s>: not owned by %s", s->client_ip, sender, s->auth_user);
-        smtps_bad(s, "553 5.7.1 Sender address rejected: not owned by user");
+        smtps_bad(s, 553, ESC_DELIVERY_NOT_AUTHORIZED,
+                  "Sender address rejected: not owned by user");
         return;
     }
     struct envelope *e = &s->tx.env;
@@ -173,11 +184,11 @@ static void smtps_mail(struct smtps_session *s, const struct smtp_cmd *cmd)
     e->body = mp.body;
     e->envid = mp.has_envid ? xstrdup(mp.envid) : NULL;
     s->state = SMTPS_MAIL;
-    smtps_reply(s, "250 2.1.0 Ok");
+    smtps_reply_esc(s, 250, ESC_OTHER_ADDRESS, "Ok");
 }
 
-/* The policy reply for a syntactically valid recipient, or NULL to accept. */
-static const char *smtps_rcpt_policy(struct smtps_session *s, const char *addr)
+/* 0 to accept a syntactically valid recipient, or -1 with the policy reply in *deny. */
+static int smtps_rcpt_policy(struct smtps_session *s, const char *addr, struct smtp_err *deny)
 {
     char mailbox[ADDR_LOCAL_MAX + 1];
     switch (route_classify(s->srv->conf, addr, mailbox, sizeof mailbox)) {
@@ -185,15 +196,21 @@ static const char *smtps_rcpt_policy(struct smtps_session *s, const char *addr)
     case ROUTE_ALIAS:
     case ROUTE_ALIAS_LOOP: /* not from route_classify */
     case ROUTE_RELAY_DOMAIN:
-        return NULL;
+        return 0;
     case ROUTE_REMOTE: /* relay_networks, or any authenticated user (RFC 6409 4.3) */
-        return s->relay_ok || s->auth_user[0] ? NULL : "554 5.7.1 Relay access denied";
+        if (s->relay_ok || s->auth_user[0])
+            return 0;
+        *deny = (struct smtp_err){554, ESC_DELIVERY_NOT_AUTHORIZED, "Relay access denied"};
+        return -1;
     case ROUTE_UNKNOWN_USER:
-        return "550 5.1.1 User unknown in local recipient table";
+        *deny = (struct smtp_err){550, ESC_BAD_DESTINATION_MAILBOX,
+                                  "User unknown in local recipient table"};
+        return -1;
     case ROUTE_BAD_MAILBOX:
         break;
     }
-    return "553 5.1.3 Mailbox name not allowed";
+    *deny = (struct smtp_err){553, ESC_BAD_DESTINATION_SYNTAX, "Mailbox name not allowed"};
+    return -1;
 }
 
 static int smtps_rcpt_duplicate(const struct envelope *e, const char *addr)
@@ -204,17 +221,14 @@ static int smtps_rcpt_duplicate(const struct envelope *e, const char *addr)
     return 0;
 }
 
-static void smtps_rcpt(struct smtps_session *s, const struct smtp_cmd *cmd)
+static void smtps_rcpt(void *session, const struct smtp_cmd *cmd)
 {
+    struct smtps_session *s = session;
     struct rcpt_params rp;
     struct smtp_err err;
     const struct conf *c = s->srv->conf;
-    if (s->state != SMTPS_MAIL && s->state != SMTPS_RCPT) {
-        smtps_bad(s, "503 5.5.1 Error: need MAIL command");
-        return;
-    }
     if (smtp_parse_rcpt(cmd->arg, cmd->arg_len, s->esmtp, &rp, &err) < 0) {
-        smtps_error(s, &err);
+        smtps_refuse(s, &err);
         return;
     }
     if (s->tx.accepted >= c->max_recipients) {
@@ -222,7 +236,7 @@ static void smtps_rcpt(struct smtps_session *s, const struct smtp_cmd *cmd)
          * retry the rest later): each gets its 452, and only a client that
          * keeps going far past the limit is counted as erring (as Postfix's
          * recipient overshoot limit does). */
-        smtps_reply(s, "452 4.5.3 Error: too many recipients");
+        smtps_reply_esc(s, 452, ESC_TOO_MANY_RECIPIENTS, "Error: too many recipients");
         if (++s->tx.overshoot > SMTPS_RCPT_OVERSHOOT)
             s->errors++;
         return;
@@ -232,10 +246,10 @@ static void smtps_rcpt(struct smtps_session *s, const struct smtp_cmd *cmd)
         str_fmt(addr, sizeof addr, "postmaster@%s", c->local_domains[0]);
     else
         addr_format(&rp.to, addr, sizeof addr);
-    const char *deny = smtps_rcpt_policy(s, addr);
-    if (deny) {
-        log_info("smtp: %s: reject RCPT <%s>: %s", s->client_ip, addr, deny);
-        smtps_bad(s, deny);
+    if (smtps_rcpt_policy(s, addr, &err) < 0) {
+        log_info("smtp: %s: reject RCPT <%s>: %s%s", s->client_ip, addr,
+                 esc_reply_prefix(err.code, err.esc).s, err.text);
+        smtps_refuse(s, &err);
         return;
     }
     if (!smtps_rcpt_duplicate(&s->tx.env, addr)) {
@@ -247,59 +261,61 @@ static void smtps_rcpt(struct smtps_session *s, const struct smtp_cmd *cmd)
     }
     s->tx.accepted++;
     s->state = SMTPS_RCPT;
-    smtps_reply(s, "250 2.1.5 Ok");
+    smtps_reply_esc(s, 250, ESC_DESTINATION_VALID, "Ok");
 }
 
-static void smtps_data(struct smtps_session *s, const struct smtp_cmd *cmd)
+static void smtps_data(void *session, const struct smtp_cmd *cmd)
 {
-    if (s->state != SMTPS_RCPT) { /* RFC 5321 3.3 allows 503 or 554 when no RCPT was accepted */
-        smtps_bad(s, "503 5.5.1 Error: need RCPT command");
-        return;
-    }
     if (cmd->arg_len) {
-        smtps_bad(s, "501 5.5.4 Syntax: DATA");
+        smtps_bad(session, 501, ESC_INVALID_ARGUMENTS, "Syntax: DATA");
         return;
     }
-    smtps_data_start(s);
+    smtps_data_start(session);
 }
 
-/* Verbs valid in any state that take no transaction. */
-static void smtps_simple(struct smtps_session *s, const struct smtp_cmd *cmd)
+static void smtps_rset(void *session, const struct smtp_cmd *cmd)
 {
-    switch (cmd->verb) {
-    case SMTP_RSET:
-        if (cmd->arg_len) {
-            smtps_bad(s, "501 5.5.4 Syntax: RSET");
-            return;
-        }
-        smtps_tx_reset(s);
-        if (s->state != SMTPS_CONNECTED)
-            s->state = SMTPS_IDLE;
-        smtps_reply(s, "250 2.0.0 Ok");
-        return;
-    case SMTP_NOOP:
-        smtps_reply(s, "250 2.0.0 Ok");
-        return;
-    case SMTP_QUIT:
-        smtps_reply(s, "221 2.0.0 Bye");
-        smtps_close(s);
-        return;
-    case SMTP_VRFY:
-        if (!cmd->arg_len)
-            smtps_bad(s, "501 5.5.4 Syntax: VRFY address");
-        else
-            smtps_reply(s, "252 2.5.0 Cannot VRFY user, but will accept message and attempt delivery");
-        return;
-    case SMTP_EXPN:
-        smtps_bad(s, "502 5.5.1 Error: EXPN not available");
-        return;
-    case SMTP_HELP:
-        smtps_reply(s, "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET VRFY NOOP HELP QUIT; see RFC 5321");
-        return;
-    default:
-        smtps_bad(s, "502 5.5.1 Error: command not implemented");
+    struct smtps_session *s = session;
+    if (cmd->arg_len) {
+        smtps_bad(s, 501, ESC_INVALID_ARGUMENTS, "Syntax: RSET");
         return;
     }
+    smtps_tx_reset(s);
+    if (s->state != SMTPS_CONNECTED)
+        s->state = SMTPS_IDLE;
+    smtps_reply_esc(s, 250, ESC_OTHER_STATUS, "Ok");
+}
+
+static void smtps_noop(void *session, const struct smtp_cmd *cmd)
+{
+    smtps_reply_esc(session, 250, ESC_OTHER_STATUS, "Ok");
+}
+
+static void smtps_quit(void *session, const struct smtp_cmd *cmd)
+{
+    smtps_reply_esc(session, 221, ESC_OTHER_STATUS, "Bye");
+    smtps_close(session);
+}
+
+/* We never disclose whether a user exists. */
+static void smtps_vrfy(void *session, const struct smtp_cmd *cmd)
+{
+    if (!cmd->arg_len)
+        smtps_bad(session, 501, ESC_INVALID_ARGUMENTS, "Syntax: VRFY address");
+    else
+        smtps_reply_esc(session, 252, ESC_OTHER_PROTOCOL,
+                        "Cannot VRFY user, but will accept message and attempt delivery");
+}
+
+static void smtps_expn(void *session, const struct smtp_cmd *cmd)
+{
+    smtps_bad(session, 502, ESC_INVALID_COMMAND, "Error: EXPN not available");
+}
+
+static void smtps_help(void *session, const struct smtp_cmd *cmd)
+{
+    smtps_reply_esc(session, 214, ESC_OTHER_STATUS,
+                    "Commands: EHLO HELO MAIL RCPT DATA RSET VRFY NOOP HELP QUIT; see RFC 5321");
 }
 
 /*
@@ -310,33 +326,49 @@ static void smtps_simple(struct smtps_session *s, const struct smtp_cmd *cmd)
  * Postfix's "forbidden commands" do. The reply is 421, not Postfix's 221:
  * RFC 5321 3.8 has a server close on its own with 421 (221 answers QUIT).
  */
-static void smtps_forbidden(struct smtps_session *s, const struct smtp_cmd *cmd)
+static void smtps_forbidden(void *session, const struct smtp_cmd *cmd)
 {
+    struct smtps_session *s = session;
     int n = cmd->name_len > 64 ? 64 : (int)cmd->name_len; /* letters, digits, '-', ':' only */
     log_warn("smtp: %s: forbidden command %.*s, closing", s->client_ip, n, cmd->name);
-    smtps_reply(s, "421 4.7.0 %s Error: not an SMTP command, closing connection",
-                s->srv->conf->hostname);
+    smtps_reply_esc(s, 421, ESC_OTHER_SECURITY, "%s " SMTP_FORBIDDEN_TEXT, s->srv->conf->hostname);
     smtps_close(s);
 }
 
+/* AUTH's row allows every phase: smtp_auth.c checks the listener and TLS before the sequence. */
+static void smtps_auth_verb(void *session, const struct smtp_cmd *cmd)
+{
+    smtps_auth_command(session, cmd);
+}
+
+/* The server's verbs; BDAT has no row (502). */
+static const struct smtp_verb_row smtps_verb_rows[] = {
+    SMTP_ROW_ANY(SMTP_HELO, smtps_helo),
+    SMTP_ROW_ANY(SMTP_EHLO, smtps_helo),
+    SMTP_ROW_MAIL(smtps_mail),
+    SMTP_ROW_RCPT(smtps_rcpt),
+    {SMTP_DATA, SMTP_IN(SMTP_PHASE_RCPT), smtps_data, /* RFC 5321 3.3 allows 503 or 554 */
+     "Error: need RCPT command", "Error: need RCPT command"},
+    SMTP_ROW_ANY(SMTP_RSET, smtps_rset),
+    SMTP_ROW_ANY(SMTP_NOOP, smtps_noop),
+    SMTP_ROW_ANY(SMTP_QUIT, smtps_quit),
+    SMTP_ROW_ANY(SMTP_VRFY, smtps_vrfy),
+    SMTP_ROW_ANY(SMTP_EXPN, smtps_expn),
+    SMTP_ROW_ANY(SMTP_HELP, smtps_help),
+    SMTP_ROW_ANY(SMTP_STARTTLS, smtps_starttls),
+    SMTP_ROW_ANY(SMTP_AUTH, smtps_auth_verb),
+    SMTP_ROW_ANY(SMTP_FORBIDDEN, smtps_forbidden),
+};
+
+static const struct smtp_verbs smtps_verbs = SMTP_VERBS(smtps_verb_rows, smtps_table_refuse);
+
 void smtps_command(struct smtps_session *s, const char *line, size_t len)
 {
-    struct smtp_cmd cmd;
-    smtp_parse_command(line, len, &cmd);
-    switch (cmd.verb) {
-    case SMTP_HELO: smtps_helo(s, &cmd, 0); break;
-    case SMTP_EHLO: smtps_helo(s, &cmd, 1); break;
-    case SMTP_MAIL: smtps_mail(s, &cmd); break;
-    case SMTP_RCPT: smtps_rcpt(s, &cmd); break;
-    case SMTP_DATA: smtps_data(s, &cmd); break;
-    case SMTP_STARTTLS: smtps_starttls(s, &cmd); break;
-    case SMTP_AUTH: smtps_auth_command(s, &cmd); break;
-    case SMTP_UNKNOWN: smtps_bad(s, "500 5.5.2 Error: command not recognized"); break;
-    case SMTP_FORBIDDEN: smtps_forbidden(s, &cmd); break;
-    default: smtps_simple(s, &cmd); break;
-    }
+    /* smtp_server.c hands over lines only in the command phases (CONNECTED .. RCPT) */
+    smtp_verbs_line(&smtps_verbs, s, (enum smtp_phase)s->state, line, len);
     if (s->errors >= SMTPS_MAX_ERRORS && s->state != SMTPS_CLOSING) {
-        smtps_reply(s, "421 4.7.0 %s Error: too many errors", s->srv->conf->hostname);
+        smtps_reply_esc(s, 421, ESC_OTHER_SECURITY, "%s Error: too many errors",
+                        s->srv->conf->hostname);
         smtps_close(s);
     }
 }

@@ -137,21 +137,26 @@ static void smtps_commit_publish(struct diskq_job *j)
     diskq_job_sync_dir(j, s->tx.writer.dir);
 }
 
-/* The reply that refuses a complete message, or NULL to commit it. */
-static const char *smtps_data_verdict(struct smtps_session *s)
+/* The reply that refuses a complete message, formatted into out; NULL to commit it. */
+static const char *smtps_data_verdict(struct smtps_session *s, char *out, size_t size)
 {
     if (s->tx.too_big)
-        return "552 5.3.4 Error: message size exceeds fixed maximum message size";
-    if (s->tx.data.bare_newline)
-        return "550 5.5.2 Error: bare <CR> or <LF> in message data (RFC 5321 2.3.8)";
-    if (s->tx.data.received > s->srv->conf->max_hops)
-        return "554 5.4.6 Error: too many hops (mail loop?)";
-    return NULL;
+        esc_reply(out, size, 552, ESC_MESSAGE_TOO_BIG,
+                  "Error: message size exceeds fixed maximum message size");
+    else if (s->tx.data.bare_newline)
+        esc_reply(out, size, 550, ESC_SYNTAX_ERROR,
+                  "Error: bare <CR> or <LF> in message data (RFC 5321 2.3.8)");
+    else if (s->tx.data.received > s->srv->conf->max_hops)
+        esc_reply(out, size, 554, ESC_ROUTING_LOOP, "Error: too many hops (mail loop?)");
+    else
+        return NULL;
+    return out;
 }
 
 static void smtps_data_end(struct smtps_session *s)
 {
-    const char *refuse = smtps_data_verdict(s);
+    char verdict[128];
+    const char *refuse = smtps_data_verdict(s, verdict, sizeof verdict);
     struct envelope *e = &s->tx.env;
     if (!refuse && queue_writer_finish(&s->tx.writer) < 0) {
         int err = errno;
@@ -191,7 +196,7 @@ static void smtps_commit_done(struct diskq_job *j)
     } else {
         log_info("%s: from=<%s> size=%llu nrcpt=%zu client=%s queued", e->id, e->sender,
                  (unsigned long long)e->size, e->n_rcpts, s->client_ip);
-        smtps_reply(s, "250 2.0.0 Ok: queued as %s", e->id);
+        smtps_reply_esc(s, 250, ESC_OTHER_STATUS, "Ok: queued as %s", e->id);
         s->tx.writer_open = 0; /* the file is the queue's now */
         sched_add(s->srv->sched, e);
         smtps_tx_reset(s);

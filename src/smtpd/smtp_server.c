@@ -39,16 +39,38 @@
 
 #define SMTPS_READ_HIGH (256 * 1024)
 
-void smtps_reply(struct smtps_session *s, const char *fmt, ...)
+/* Queues one reply line: prefix (may be NULL), then the formatted text, then CRLF. */
+static void smtps_vreply(struct smtps_session *s, const char *prefix, const char *fmt, va_list ap)
 {
     if (!s->bev)
         return;
     struct evbuffer *out = bufferevent_get_output(s->bev);
+    if (prefix)
+        evbuffer_add(out, prefix, strlen(prefix));
+    evbuffer_add_vprintf(out, fmt, ap);
+    evbuffer_add(out, "\r\n", 2);
+}
+
+void smtps_reply(struct smtps_session *s, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    evbuffer_add_vprintf(out, fmt, ap);
+    smtps_vreply(s, NULL, fmt, ap);
     va_end(ap);
-    evbuffer_add(out, "\r\n", 2);
+}
+
+void smtps_reply_esc(struct smtps_session *s, int code, enum esc_code esc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    smtps_vreply(s, esc_reply_prefix(code, esc).s, fmt, ap);
+    va_end(ap);
+}
+
+void smtps_refuse(struct smtps_session *s, const struct smtp_err *e)
+{
+    smtps_reply_esc(s, e->code, e->esc, "%s", e->text);
+    s->errors++;
 }
 
 /* timeout_server as a timeval. */
@@ -217,8 +239,7 @@ static void smtps_process_lines(struct smtps_session *s)
             if (len != SIZE_MAX)
                 explicit_bzero(line, len); /* holds a password */
         } else if (len == SIZE_MAX) {
-            smtps_reply(s, "500 5.5.2 Error: line too long");
-            s->errors++;
+            smtps_refuse(s, &smtp_reply_line_too_long);
         } else {
             int secret = len >= 4 && strncasecmp(line, "AUTH", 4) == 0;
             smtps_command(s, line, len);
@@ -255,7 +276,8 @@ static void smtps_on_guard_resume(void *arg)
 static void smtps_timed_out(struct smtps_session *s, const char *why)
 {
     log_info("smtp: %s: %s", s->client_ip, why);
-    smtps_reply(s, "421 4.4.2 %s Error: timeout exceeded", s->srv->conf->hostname);
+    smtps_reply_esc(s, 421, ESC_BAD_CONNECTION, "%s Error: timeout exceeded",
+                    s->srv->conf->hostname);
     smtps_close(s);
 }
 
@@ -404,7 +426,7 @@ static void smtps_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct
             smtps_drop(s);
             return;
         }
-        smtps_reply(s, "421 4.7.0 %s Error: too many connections", c->hostname);
+        smtps_reply_esc(s, 421, ESC_OTHER_SECURITY, "%s Error: too many connections", c->hostname);
         smtps_close(s);
         return;
     }
@@ -484,7 +506,7 @@ void smtp_server_shutdown(struct smtp_server *srv)
             smtps_drop(s);
             continue;
         }
-        smtps_reply(s, "421 4.3.2 %s Service shutting down", srv->conf->hostname);
+        smtps_reply_esc(s, 421, ESC_NOT_ACCEPTING, "%s Service shutting down", srv->conf->hostname);
         smtps_close(s);
     }
 }

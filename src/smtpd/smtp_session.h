@@ -22,6 +22,7 @@
 #include "proto/sasl.h"
 #include "proto/smtp_parse.h"
 #include "proto/smtp_data.h"
+#include "proto/smtp_verbs.h"
 
 #define SMTPS_MAX_ERRORS 50         /* then 421 and close */
 #define SMTPS_RCPT_OVERSHOOT 1000   /* RCPTs past max_recipients before they count as errors */
@@ -30,11 +31,12 @@
 /* The line buffer (SMTPS_AUTH_LINE_MAX) holds every command line smtp_line_limit allows. */
 _Static_assert(SMTPS_AUTH_LINE_MAX >= SMTP_RCPT_LINE_MAX, "line buffer too small for RCPT");
 
+/* The first four are the command phases of the verb table (proto/smtp_verbs.h). */
 enum smtps_state {
-    SMTPS_CONNECTED,   /* greeting sent, no HELO/EHLO yet */
-    SMTPS_IDLE,        /* HELO/EHLO done, no transaction */
-    SMTPS_MAIL,        /* MAIL accepted */
-    SMTPS_RCPT,        /* at least one RCPT accepted */
+    SMTPS_CONNECTED = SMTP_PHASE_GREETED, /* greeting sent, no HELO/EHLO yet */
+    SMTPS_IDLE = SMTP_PHASE_READY,        /* HELO/EHLO done, no transaction */
+    SMTPS_MAIL = SMTP_PHASE_MAIL,         /* MAIL accepted */
+    SMTPS_RCPT = SMTP_PHASE_RCPT,         /* at least one RCPT accepted */
     SMTPS_DATA,        /* receiving message content */
     SMTPS_COMMIT,      /* content complete, waiting for the durable commit */
     SMTPS_AUTH,        /* AUTH exchange: the next line is a SASL response */
@@ -118,6 +120,11 @@ static inline int smtps_is_submission(const struct smtps_session *s)
 
 /* smtp_server.c */
 void smtps_reply(struct smtps_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "code class.subject.detail text", the class taken from code (proto/esc.h). */
+void smtps_reply_esc(struct smtps_session *s, int code, enum esc_code esc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* A refusal: replies e and counts an error (SMTPS_MAX_ERRORS). */
+void smtps_refuse(struct smtps_session *s, const struct smtp_err *e);
 void smtps_close(struct smtps_session *s);     /* after the pending replies are sent */
 void smtps_process_input(struct smtps_session *s);
 /* Stops reading input (while a worker job or a timer runs). */

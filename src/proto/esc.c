@@ -1,0 +1,73 @@
+/*
+ * esc: RFC 3463 enhanced status codes: the table of meanings, the
+ * formatter and the parser (see esc.h). The table is ESC_CODES, so the
+ * enum and the meanings cannot drift apart.
+ */
+#include "proto/esc.h"
+#include "lib/str.h"
+#include <ctype.h>
+
+struct esc_row {
+    enum esc_code code;
+    const char *meaning;
+};
+
+#define ESC_TABLE_ROW(name, subject, detail, meaning) {ESC_##name, meaning},
+static const struct esc_row esc_table[] = {ESC_CODES(ESC_TABLE_ROW)};
+#undef ESC_TABLE_ROW
+
+struct esc_text esc_code(int klass, enum esc_code code)
+{
+    struct esc_text t;
+    str_fmt(t.s, sizeof t.s, "%d.%d.%d", klass, (int)code / 1000, (int)code % 1000);
+    return t;
+}
+
+const char *esc_meaning(enum esc_code code)
+{
+    for (size_t i = 0; i < sizeof esc_table / sizeof esc_table[0]; i++)
+        if (esc_table[i].code == code)
+            return esc_table[i].meaning;
+    return NULL;
+}
+
+/* 1-3 digits at s[*pos]; -1 if none, or more than three. */
+static int esc_number(const char *s, size_t len, size_t *pos)
+{
+    int v = 0;
+    size_t start = *pos;
+    while (*pos < len && isdigit((unsigned char)s[*pos]) && *pos - start < 4)
+        v = v * 10 + (s[(*pos)++] - '0');
+    size_t n = *pos - start;
+    return n >= 1 && n <= 3 ? v : -1;
+}
+
+int esc_parse(const char *s, size_t len, int *klass, enum esc_code *code, size_t *used)
+{
+    size_t pos = 0;
+    int k = esc_number(s, len, &pos);
+    if (pos != 1 || (k != 2 && k != 4 && k != 5) || pos >= len || s[pos++] != '.')
+        return -1;
+    int subject = esc_number(s, len, &pos);
+    if (subject < 0 || pos >= len || s[pos++] != '.')
+        return -1;
+    int detail = esc_number(s, len, &pos);
+    if (detail < 0 || (pos < len && isdigit((unsigned char)s[pos])))
+        return -1;
+    *klass = k;
+    *code = (enum esc_code)ESC(subject, detail);
+    *used = pos;
+    return 0;
+}
+
+struct esc_prefix esc_reply_prefix(int reply, enum esc_code code)
+{
+    struct esc_prefix p;
+    str_fmt(p.s, sizeof p.s, "%03d %s ", reply % 1000, esc_code(esc_class_of(reply), code).s);
+    return p;
+}
+
+int esc_reply(char *out, size_t size, int reply, enum esc_code code, const char *text)
+{
+    return str_fmt(out, size, "%s%s", esc_reply_prefix(reply, code).s, text);
+}
