@@ -42,8 +42,9 @@ static void sched_local_one(struct sched_job *sj, size_t i, int fd, int64_t now)
         return;
     }
     if (k == ROUTE_ALIAS_LOOP) {
-        sched_outcome(sj->s, m, i, RCPT_FAILED, "550 5.4.6 alias loop: the alias expands back "
-                                                "to itself and has no mailbox here");
+        esc_reply(why, sizeof why, 550, ESC_ROUTING_LOOP,
+                  "alias loop: the alias expands back to itself and has no mailbox here");
+        sched_outcome(sj->s, m, i, RCPT_FAILED, why);
         log_info("%s: to=<%s> status=failed (alias loop)", e->id, e->rcpts[i].addr);
         return;
     }
