@@ -16,6 +16,7 @@
  * header section.
  */
 #include "mail/dsn.h"
+#include "proto/esc.h"
 #include "mail/dsn_int.h"
 #include "lib/alloc.h"
 #include "lib/str.h"
@@ -88,21 +89,14 @@ int dsn_reply_coded(const char *p)
            (p[3] == ' ' || p[3] == '-' || p[3] == '\0');
 }
 
-/* Parses "C.S.D" (class 2/4/5, 1-3 digits each) at s: the class, *len set; -1 if none. */
+/* Parses "C.S.D" at s (proto/esc's grammar): the class, *len set; -1 if none. */
 int dsn_status_parse(const char *s, size_t *len)
 {
-    if (!s || (s[0] != '2' && s[0] != '4' && s[0] != '5') || s[1] != '.')
+    int klass;
+    enum esc_code code;
+    if (!s || esc_parse(s, strlen(s), &klass, &code, len) < 0)
         return -1;
-    size_t i = 2;
-    for (int part = 0; part < 2; part++) {
-        size_t d = 0;
-        while (d < 3 && is_digit(s[i]))
-            i++, d++;
-        if (d == 0 || is_digit(s[i]) || (part == 0 && s[i++] != '.'))
-            return -1;
-    }
-    *len = i;
-    return s[0] - '0';
+    return klass;
 }
 
 void dsn_status_from_reply(const char *reply, int default_class, char out[DSN_STATUS_MAX])
@@ -126,7 +120,7 @@ void dsn_status_from_reply(const char *reply, int default_class, char out[DSN_ST
         out[n] = '\0';
         return;
     }
-    (void)str_fmt(out, DSN_STATUS_MAX, "%d.0.0", cls);
+    str_copy(out, DSN_STATUS_MAX, esc_code(cls, ESC_OTHER_STATUS).s);
 }
 
 static int default_class(enum dsn_action a)
@@ -156,7 +150,7 @@ void dsn_rcpt_status(const struct dsn_rcpt *r, char out[DSN_STATUS_MAX])
         if (class_fits(r->action, out[0] - '0'))
             return;
     }
-    (void)str_fmt(out, DSN_STATUS_MAX, "%d.0.0", default_class(r->action));
+    str_copy(out, DSN_STATUS_MAX, esc_code(default_class(r->action), ESC_OTHER_STATUS).s);
 }
 
 /* ---- the original's header section (scanned by proto/rfc5322) ---- */

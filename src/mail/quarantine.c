@@ -3,6 +3,7 @@
  * through a replacement queue file (see quarantine.h).
  */
 #include "mail/quarantine.h"
+#include "proto/esc.h"
 #include "lib/alloc.h"
 #include "lib/fsio.h"
 #include "lib/str.h"
@@ -105,7 +106,9 @@ static void quarantine_fail_waiting(struct envelope *e, int intact)
             continue;
         r->status = RCPT_FAILED;
         free(r->last_reply);
-        r->last_reply = xstrdup(QUARANTINE_REPLY);
+        char why[128];
+        str_fmt(why, sizeof why, "%s %s", esc_code(5, ESC_OTHER_MAIL_SYSTEM).s, QUARANTINE_REASON);
+        r->last_reply = xstrdup(why);
         free(r->remote_mta);
         r->remote_mta = NULL;
     }

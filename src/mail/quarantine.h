@@ -20,7 +20,8 @@
 #include <stddef.h>
 #include "mail/queue.h"
 
-#define QUARANTINE_REPLY "5.3.0 queue file damaged; delivery state unknown"
+/* The reason recorded for the waiting recipients of a damaged file (5.3.0). */
+#define QUARANTINE_REASON "queue file damaged; delivery state unknown"
 
 /* DATA_DIR/corrupt. */
 int quarantine_dir(const char *data_dir, char *out, size_t size);

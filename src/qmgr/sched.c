@@ -326,7 +326,8 @@ static void sched_quarantine(struct sched *s, const char *path, const char *id)
         return;
     }
     log_err("%s: queue file %s is damaged: moved to %s; the waiting recipients failed "
-            "(%s) and the sender is owed a failure notice", id, path, moved, QUARANTINE_REPLY);
+            "(%s %s) and the sender is owed a failure notice", id, path, moved,
+            esc_code(5, ESC_OTHER_MAIL_SYSTEM).s, QUARANTINE_REASON);
     if (queue_load(path, &e) < 0) {
         log_err("%s: cannot read its replacement %s: %s (left in place)", id, path,
                 strerror(errno));

@@ -74,7 +74,7 @@ static void check_replacement(const char *path, const char *id, int intact)
     assert_string_equal(l.sender, "alice@example.test");
     assert_int_equal(l.rcpts[0].status, RCPT_DELIVERED);
     assert_int_equal(l.rcpts[1].status, RCPT_FAILED);
-    assert_string_equal(l.rcpts[1].last_reply, QUARANTINE_REPLY);
+    assert_string_equal(l.rcpts[1].last_reply, "5.3.0 " QUARANTINE_REASON);
     assert_int_equal(l.ret, intact ? DSN_RET_FULL : DSN_RET_HDRS);
     const char *want = intact ? CONTENT : "Subject: q\r\nMessage-ID: <q@t>\r\n\r\n";
     assert_int_equal(l.size, strlen(want));
