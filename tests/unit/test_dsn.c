@@ -1,12 +1,12 @@
 /*
  * test_dsn: unit tests for mail/dsn, the notice builder (DSN.md 4-5, RFC 3464,
- * RFC 6522). Every notice built here also passes check_notice: CRLF line ends,
- * no line over 998 octets, three parts, a boundary found nowhere inside them.
- * Covers each action, RFC 3464 field order, ENVID/ORCPT present and absent,
- * RET x size limit, 8-bit originals, overlong lines (folded or dropped),
- * mixed actions, Message-ID/In-Reply-To, determinism, hostile values, the text
- * part (golden, postino's own words, own reasons apart from remote answers), and
- * the helpers (status codes, header length, Message-ID lookup).
+ * RFC 6522). Every notice built here also passes check_notice (dsn_fixture.h):
+ * CRLF line ends, no line over 998 octets, three parts, a boundary found
+ * nowhere inside them. Covers each action, RFC 3464 field order, ENVID/ORCPT
+ * present and absent, RET x size limit, 8-bit originals, overlong lines
+ * (folded or dropped), mixed actions, Message-ID/In-Reply-To, determinism,
+ * hostile values, and the helpers (status codes, header length, Message-ID
+ * lookup). The text part is tested in test_dsn_text.c.
  * With DSN_SAMPLES_DIR set, writes sample notices there for tests/unit/dsn_check.py.
  */
 #include <setjmp.h>
@@ -18,158 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "mail/dsn.h"
-
-#define NOW 1795509475283LL
-#define ORIG "Received: from client.example.com by mail.example.org\r\n" \
-             "Message-ID: <abc.123@example.org>\r\n"                    \
-             "From: Alice <alice@example.org>\r\n"                      \
-             "To: bob@example.net\r\n"                                  \
-             "Subject: lunch\r\n"                                       \
-             "\r\n"                                                     \
-             "See you at noon.\r\n"
-
-static struct dsn_rcpt rcpt;
-static struct dsn_input in;
-
-/* A failure notice for one recipient with every optional value present. */
-static void setup_input(void)
-{
-    rcpt = (struct dsn_rcpt){.final_rcpt = "bob@example.net",
-                             .orcpt = "rfc822;Bob@Example.NET",
-                             .action = DSN_ACTION_FAILED,
-                             .status = "5.1.1",
-                             .remote_mta = "mx.example.net",
-                             .diagnostic = "550 5.1.1 <bob@example.net>: user unknown",
-                             .last_attempt_ms = NOW - 1000,
-                             .will_retry_until_ms = NOW + 86400000};
-    in = (struct dsn_input){.reporting_mta = "mail.example.org",
-                            .envid = "QQ314159",
-                            .received_from_mta = "client.example.com",
-                            .arrival_ms = NOW - 60000,
-                            .to = "alice@example.org",
-                            .ret = DSN_RET_UNSET,
-                            .queue_id = "0A1B2C3D4E",
-                            .now_ms = NOW,
-                            .original = ORIG,
-                            .original_len = strlen(ORIG),
-                            .original_complete = 1,
-                            .return_limit = 50 * 1024,
-                            .original_message_id = "<abc.123@example.org>",
-                            .rcpts = &rcpt,
-                            .n_rcpts = 1};
-}
-
-static int setup(void **st)
-{
-    (void)st;
-    setup_input();
-    return 0;
-}
-
-/* The boundary named in the top-level Content-Type (static storage). */
-static const char *boundary_of(const char *msg)
-{
-    static char b[128];
-    const char *p = strstr(msg, "boundary=\"");
-    assert_non_null(p);
-    p += 10;
-    size_t n = strcspn(p, "\"");
-    assert_true(n > 0 && n < 71);
-    memcpy(b, p, n);
-    b[n] = '\0';
-    return b;
-}
-
-static size_t count(const char *hay, const char *needle)
-{
-    size_t k = 0;
-    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
-        k++;
-    return k;
-}
-
-/* Structural checks that every notice must pass. */
-static void check_notice(const char *m, size_t len)
-{
-    assert_int_equal(strlen(m), len);
-    size_t col = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (m[i] == '\r') {
-            assert_true(i + 1 < len && m[i + 1] == '\n');
-            assert_true(col <= DSN_LINE_MAX);
-            col = 0;
-            i++;
-        } else {
-            assert_true(m[i] != '\n');
-            col++;
-        }
-    }
-    assert_int_equal(col, 0); /* ends with CRLF */
-    const char *b = boundary_of(m);
-    char delim[140];
-    snprintf(delim, sizeof delim, "\r\n--%s\r\n", b);
-    assert_int_equal(count(m, delim), 3);
-    snprintf(delim, sizeof delim, "\r\n--%s--\r\n", b);
-    assert_int_equal(count(m, delim), 1);
-    assert_int_equal(count(m, b), 5); /* Content-Type, three delimiters, the close */
-    assert_non_null(strstr(m, "\r\n\r\n"));
-}
-
-/* Builds the notice for in (asserting success and structure); caller frees. */
-static char *build(void)
-{
-    struct buf b;
-    buf_init(&b, BUF_UNLIMITED);
-    assert_int_equal(dsn_build(&in, &b), 0);
-    char *s = buf_detach(&b);
-    check_notice(s, strlen(s));
-    return s;
-}
-
-/* Part k (0..2) of msg, headers included, as a malloc'd string. */
-static char *part(const char *msg, int k)
-{
-    char delim[140];
-    snprintf(delim, sizeof delim, "\r\n--%s", boundary_of(msg));
-    const char *p = msg;
-    for (int i = 0; i <= k; i++) {
-        p = strstr(p, delim);
-        assert_non_null(p);
-        p += strlen(delim) + 2;
-    }
-    const char *e = strstr(p, delim);
-    assert_non_null(e);
-    return strndup(p, (size_t)(e - p));
-}
-
-/* The body of part k, after its MIME header section. */
-static char *part_body(const char *msg, int k)
-{
-    char *p = part(msg, k);
-    char *b = strstr(p, "\r\n\r\n");
-    assert_non_null(b);
-    char *r = strdup(b + 4);
-    free(p);
-    return r;
-}
-
-/* The text part of msg with its lines joined (CRLF and indentation -> one space). */
-static char *flat_text(const char *msg)
-{
-    char *t = part_body(msg, 0), *w = t;
-    for (const char *r = t; *r; r++) {
-        if (r[0] == '\r' && r[1] == '\n') {
-            r++;
-            while (r[1] == ' ')
-                r++;
-            *w++ = ' ';
-            continue;
-        }
-        *w++ = *r;
-    }
-    *w = '\0';
-    return t;
-}
+#include "dsn_fixture.h"
 
 /* 1 if the header section of msg (up to the first empty line) has line "want". */
 static int has_header(const char *msg, const char *want)
@@ -286,113 +135,6 @@ static void test_field_order(void **st)
     check_block_order(blank + 4, per_rcpt, 9);
     free(ds);
     free(m);
-}
-
-/* The text part in postino's words, for the default failure (golden). */
-static void test_text_golden(void **st)
-{
-    (void)st;
-    char *m = build(), *text = part_body(m, 0);
-    assert_string_equal(
-        text,
-        "Hello. This is postino, the mail server at mail.example.org, with a report\r\n"
-        "on the message it received from you on Tue, 24 Nov 2026 08:36:55 +0000.\r\n"
-        "\r\n"
-        "Your message could not be delivered to the recipients below, and no further\r\n"
-        "attempt will be made.\r\n"
-        "\r\n"
-        "* <bob@example.net>: failed, status 5.1.1\r\n"
-        "    The server mx.example.net answered: \"550 5.1.1 <bob@example.net>: user\r\n"
-        "    unknown\"\r\n"
-        "\r\n"
-        "Your original message is attached.\r\n"
-        "\r\n"
-        "If you ask the administrator of mail.example.org about this report, please\r\n"
-        "quote the queue ID 0A1B2C3D4E.\r\n");
-    free(text);
-    free(m);
-}
-
-/*
- * A failure postino decided itself (a message over the next hop's SIZE): the
- * report names the hop (Remote-MTA: it was involved) but has no Diagnostic-Code
- * (no server said anything), and the text gives the reason as postino's own.
- */
-static void test_own_reason(void **st)
-{
-    (void)st;
-    rcpt.status = "5.3.4";
-    rcpt.diagnostic = NULL;
-    rcpt.reason = "5.3.4 the message of 5000 bytes is larger than the limit of 1000 bytes "
-                  "advertised by mx.example.net[192.0.2.7], so postino did not send it";
-    char *m = build(), *ds = part_body(m, 1), *text = flat_text(m);
-    const char *block = strstr(ds, "\r\n\r\n");
-    assert_non_null(block);
-    assert_string_equal(block + 4, "Original-Recipient: rfc822; Bob@Example.NET\r\n"
-                                   "Final-Recipient: rfc822; bob@example.net\r\n"
-                                   "Action: failed\r\n"
-                                   "Status: 5.3.4\r\n"
-                                   "Remote-MTA: dns; mx.example.net\r\n"
-                                   "Last-Attempt-Date: Tue, 24 Nov 2026 08:37:54 +0000\r\n");
-    assert_non_null(strstr(text, "* <bob@example.net>: failed, status 5.3.4 Reason: the message "
-                                 "of 5000 bytes is larger than the limit of 1000 bytes "
-                                 "advertised by mx.example.net[192.0.2.7], so postino did not "
-                                 "send it "));
-    assert_null(strstr(text, "answered"));
-    free(text);
-    free(ds);
-    free(m);
-    /* an own reason next to a remote answer (expiry): both, each as what it is */
-    rcpt.status = "4.4.7";
-    rcpt.reason = "4.4.7 delivery time expired";
-    rcpt.diagnostic = "451 4.3.0 mailbox busy";
-    m = build(), text = flat_text(m);
-    assert_non_null(strstr(text, "status 4.4.7 Reason: delivery time expired The server "
-                                 "mx.example.net answered: \"451 4.3.0 mailbox busy\""));
-    assert_non_null(strstr(m, "\r\nDiagnostic-Code: smtp; 451 4.3.0 mailbox busy\r\n"));
-    free(text);
-    free(m);
-}
-
-/* 1 if some line of t holds "a" and, after it, "b" (how bounce parsers spot a template). */
-static int line_has_both(const char *t, const char *a, const char *b)
-{
-    for (const char *l = t; l && *l; l = strstr(l, "\r\n"), l = l ? l + 2 : l) {
-        size_t n = strcspn(l, "\r");
-        char line[1000];
-        snprintf(line, sizeof line, "%.*s", (int)n, l);
-        const char *p = strstr(line, a);
-        if (p && strstr(p + strlen(a), b))
-            return 1;
-    }
-    return 0;
-}
-
-/* No notice's text borrows another MTA's words (Postfix's opening sentence and
- * the phrases bounce parsers use to recognise its notices). */
-static void test_text_own_words(void **st)
-{
-    (void)st;
-    struct dsn_rcpt r[5];
-    for (int a = 0; a < 5; a++) {
-        r[a] = rcpt;
-        r[a].action = (enum dsn_action)a;
-        r[a].status = NULL;
-    }
-    for (size_t n = 1; n <= 5; n++) {
-        in.rcpts = n == 5 ? r : &r[n - 1];
-        in.n_rcpts = n == 5 ? 5 : 1;
-        in.ret = n == 2 ? DSN_RET_FULL : DSN_RET_UNSET;
-        char *m = build(), *text = part_body(m, 0);
-        assert_null(strstr(text, "This is the"));
-        assert_null(strstr(text, "mail system"));
-        assert_null(strstr(text, "Postfix"));
-        assert_false(line_has_both(text, "The ", "program"));
-        assert_non_null(strstr(text, "postino"));
-        assert_non_null(strstr(text, "mail.example.org"));
-        free(text);
-        free(m);
-    }
 }
 
 static void test_envid(void **st)
@@ -960,9 +702,6 @@ int main(void)
         cmocka_unit_test(test_action_names),
         cmocka_unit_test_setup(test_each_action, setup),
         cmocka_unit_test_setup(test_field_order, setup),
-        cmocka_unit_test_setup(test_text_golden, setup),
-        cmocka_unit_test_setup(test_own_reason, setup),
-        cmocka_unit_test_setup(test_text_own_words, setup),
         cmocka_unit_test_setup(test_envid, setup),
         cmocka_unit_test_setup(test_orcpt, setup),
         cmocka_unit_test_setup(test_ret_and_limit, setup),
