@@ -27,7 +27,7 @@ import lib  # noqa: F401 -- peers.lib, as before
 
 from peers_dns import *  # noqa: F401,F403
 from peers_dns import (_PortTaken, _dns_procs, _encode_name,  # noqa: F401
-                       _kill_dns_leftovers, _read_name)
+                       _read_name)
 from peers_smtp import *  # noqa: F401,F403
 from peers_smtp import _Closed, _Session  # noqa: F401
 from peers_aiosmtpd import *  # noqa: F401,F403

@@ -9,7 +9,6 @@ TXT, raw RRs), every other .test name NXDOMAIN, killed and waited for on
 stop (and by an atexit hook as a last resort); BlackholeDns, a UDP port that
 never answers (DNS timeouts) or answers every query with a fixed RCODE.
 """
-import atexit
 import os
 import random
 import select
@@ -20,6 +19,8 @@ import subprocess
 import tempfile
 import threading
 import time
+
+import lib_base
 
 
 DNSMASQ = os.environ.get("POSTINO_DNSMASQ", "/usr/sbin/dnsmasq")
@@ -319,18 +320,8 @@ class _PortTaken(Exception):
     pass
 
 
-_dns_procs = set()    # dnsmasq processes still alive: the atexit safety net
-
-
-@atexit.register
-def _kill_dns_leftovers():
-    for proc in list(_dns_procs):
-        if proc.poll() is None:
-            try:
-                proc.kill()
-                proc.wait(5)
-            except Exception:
-                pass
+# dnsmasq processes still alive: lib_base's atexit safety net kills them too
+_dns_procs = lib_base._running
 
 
 class BlackholeDns:
