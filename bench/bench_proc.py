@@ -16,9 +16,8 @@ from bench_conf import BenchError
 
 # ---------------------------------------------------------------- processes
 
-def proc_children():
-    """ppid -> [pid] for every process now on the machine."""
-    kids = {}
+def proc_stats():
+    """(pid, fields after comm) for every process now on the machine."""
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
@@ -28,8 +27,14 @@ def proc_children():
         except OSError:
             continue
         # comm may hold spaces and parentheses: fields follow the last ')'
-        rest = stat[stat.rfind(b")") + 2:].split()
-        kids.setdefault(int(rest[1]), []).append(int(name))
+        yield int(name), stat[stat.rfind(b")") + 2:].split()
+
+
+def proc_children():
+    """ppid -> [pid] for every process now on the machine."""
+    kids = {}
+    for pid, rest in proc_stats():
+        kids.setdefault(int(rest[1]), []).append(pid)
     return kids
 
 
@@ -109,16 +114,8 @@ def kthread_cpu():
     """CPU time of the kernel's threads (jbd2, kworkers: journal commits and
     writeback on behalf of whoever fsyncs, the benchmark included)."""
     total = 0
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % name, "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        rest = stat[stat.rfind(b")") + 2:].split()
-        if name == "2" or rest[1] == b"2":
+    for pid, rest in proc_stats():
+        if pid == 2 or rest[1] == b"2":
             total += int(rest[11]) + int(rest[12])
     return total / CLK_TCK
 
