@@ -15,7 +15,7 @@
 #define SMTPC_TOTAL 200          /* outbound connections in all */
 #define SMTPC_KEY_MAX 300
 #define SMTPC_REPLY_BUF 8192     /* a reply longer than this is a protocol error */
-#define SMTPC_REPLY_LINES 200    /* and one of more lines */
+#define SMTPC_REPLY_LINES 200    /* so is a reply of more lines */
 #define SMTPC_BODY_HIGH (256 * 1024)
 #define SMTPC_IDLE_MS 2000       /* how long an idle connection waits for the next message */
 

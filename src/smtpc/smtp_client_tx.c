@@ -363,6 +363,32 @@ static void smtpc_on_setup_reply(struct smtpc_conn *c, int code, const char *tex
     }
 }
 
+/* One RCPT reply, in the order the recipients were sent; after the last, DATA. */
+static void smtpc_on_rcpt_reply(struct smtpc_conn *c, int klass, const char *text, int pipelined)
+{
+    struct smtpc_outcome *o = &c->d->out[c->rcpt_next++];
+    if (!c->mail_failed && klass == 2)
+        c->accepted++;
+    else if (!c->mail_failed) {
+        o->klass = klass == 5 ? 5 : 4;
+        o->from_server = 1;
+        str_copy(o->reply, sizeof o->reply, text);
+    }
+    if (c->rcpt_next < c->d->n) {
+        if (!pipelined)
+            smtpc_send_rcpt(c, c->rcpt_next);
+        return;
+    }
+    if (!pipelined && c->accepted == 0) {
+        smtpc_tx_end(c);
+        return;
+    }
+    c->state = SMTPC_DATA;
+    smtpc_timeout(c, c->sc->conf->timeout_data_init_ms);
+    if (!pipelined)
+        smtpc_send(c, "DATA");
+}
+
 /* Replies to MAIL, RCPT (one per recipient, in order) and DATA. */
 static void smtpc_on_tx_reply(struct smtpc_conn *c, int code, const char *text)
 {
@@ -383,30 +409,9 @@ static void smtpc_on_tx_reply(struct smtpc_conn *c, int code, const char *text)
         if (!pipelined)
             smtpc_send_rcpt(c, 0);
         return;
-    case SMTPC_RCPT: {
-        struct smtpc_outcome *o = &c->d->out[c->rcpt_next++];
-        if (!c->mail_failed && klass == 2)
-            c->accepted++;
-        else if (!c->mail_failed) {
-            o->klass = klass == 5 ? 5 : 4;
-            o->from_server = 1;
-            str_copy(o->reply, sizeof o->reply, text);
-        }
-        if (c->rcpt_next < c->d->n) {
-            if (!pipelined)
-                smtpc_send_rcpt(c, c->rcpt_next);
-            return;
-        }
-        if (!pipelined && c->accepted == 0) {
-            smtpc_tx_end(c);
-            return;
-        }
-        c->state = SMTPC_DATA;
-        smtpc_timeout(c, c->sc->conf->timeout_data_init_ms);
-        if (!pipelined)
-            smtpc_send(c, "DATA");
+    case SMTPC_RCPT:
+        smtpc_on_rcpt_reply(c, klass, text, pipelined);
         return;
-    }
     case SMTPC_DATA:
         if (code == 354 && c->accepted > 0) {
             c->state = SMTPC_BODY;
