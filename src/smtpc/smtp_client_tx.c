@@ -16,7 +16,6 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
 #include <openssl/ssl.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -481,22 +480,39 @@ static enum smtp_reply_status smtpc_feed(struct smtpc_conn *c, const char *line,
     return smtp_reply_feed(&c->reply, line, n);
 }
 
+/* Takes one line (without CRLF or LF) off in into line[size], without allocating:
+ * 1 taken (*len set), 0 no complete line buffered, -1 longer than size (dropped). */
+static int smtpc_take_line(struct evbuffer *in, char *line, size_t size, size_t *len)
+{
+    size_t eol_len = 0;
+    struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
+    if (eol.pos < 0)
+        return 0;
+    *len = (size_t)eol.pos;
+    if (*len > size) {
+        evbuffer_drain(in, *len + eol_len);
+        return -1;
+    }
+    evbuffer_remove(in, line, *len);
+    evbuffer_drain(in, eol_len);
+    return 1;
+}
+
 /* Reads reply lines; returns when no complete reply is buffered or c was closed. */
 static void smtpc_on_read(struct bufferevent *bev, void *arg)
 {
     struct smtpc_conn *c = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
+    char line[SMTPC_REPLY_BUF];
     size_t n;
-    char *line;
-    while ((line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF))) {
-        enum smtp_reply_status s = smtpc_feed(c, line, n);
-        free(line);
-        if (s == SMTP_REPLY_BAD) {
+    int got;
+    while ((got = smtpc_take_line(in, line, sizeof line, &n)) != 0) {
+        if (got < 0 || smtpc_feed(c, line, n) == SMTP_REPLY_BAD) {
             smtp_reply_reset(&c->reply);
             smtpc_io_failed(c, "malformed or overlong reply");
             return;
         }
-        if (s == SMTP_REPLY_MORE)
+        if (c->reply.status == SMTP_REPLY_MORE)
             continue;
         int code = c->reply.code;
         char text[SMTPC_REPLY_MAX];
