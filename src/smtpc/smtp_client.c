@@ -70,7 +70,7 @@ static void smtpc_conn_free(struct smtpc_conn *c)
     if (c->bev)
         bufferevent_free(c->bev);
     free(c->targets);
-    buf_free(&c->reply);
+    smtp_reply_free(&c->reply);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -121,7 +121,9 @@ static void smtpc_conn_start(struct smtpc *sc, struct smtpc_dest *dest)
     c->sc = sc;
     c->dest = dest;
     c->d = smtpc_dest_pop(dest);
-    buf_init(&c->reply, SMTPC_REPLY_BUF);
+    smtp_reply_init(&c->reply, (struct smtp_reply_limits){ .line_max = SMTPC_REPLY_BUF,
+                                                           .lines_max = SMTPC_REPLY_LINES,
+                                                           .text_max = SMTPC_REPLY_BUF });
     c->next = sc->conns;
     if (sc->conns)
         sc->conns->prev = c;

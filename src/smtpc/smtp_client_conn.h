@@ -6,7 +6,8 @@
  */
 #ifndef POSTINO_SMTP_CLIENT_CONN_H
 #define POSTINO_SMTP_CLIENT_CONN_H
-#include "lib/buf.h"
+#include "proto/smtp_dotstuff.h"
+#include "proto/smtp_reply.h"
 #include "smtpc/smtp_client.h"
 #include <event2/bufferevent.h>
 
@@ -14,6 +15,7 @@
 #define SMTPC_TOTAL 200          /* outbound connections in all */
 #define SMTPC_KEY_MAX 300
 #define SMTPC_REPLY_BUF 8192     /* a reply longer than this is a protocol error */
+#define SMTPC_REPLY_LINES 200    /* so is a reply of more lines */
 #define SMTPC_BODY_HIGH (256 * 1024)
 #define SMTPC_IDLE_MS 2000       /* how long an idle connection waits for the next message */
 
@@ -35,13 +37,6 @@ enum smtpc_state {
     SMTPC_IDLE,        /* transaction done, kept open a moment for the next message */
     SMTPC_CLOSED,      /* freed from the loop shortly (never inside a callback) */
 };
-
-/* Extensions the server offered in its EHLO reply. */
-#define SMTPC_EXT_PIPELINING 1u
-#define SMTPC_EXT_SIZE 2u
-#define SMTPC_EXT_8BITMIME 4u
-#define SMTPC_EXT_DSN 8u
-#define SMTPC_EXT_STARTTLS 16u
 
 struct smtpc_dest {
     char key[SMTPC_KEY_MAX];
@@ -72,16 +67,15 @@ struct smtpc_conn {
     size_t n_targets, target_i;
     unsigned tried, refused_5xx;
     char last_error[SMTPC_REPLY_MAX];
-    unsigned ext;                 /* SMTPC_EXT_* */
-    uint64_t size_limit;          /* SIZE n, 0 = none */
+    struct smtp_ehlo ehlo;        /* what the server's EHLO reply offered */
     int tls;
     int esmtp;
-    struct buf reply;             /* reply lines being collected */
+    struct smtp_reply reply;      /* reply lines being collected */
     size_t rcpt_next;             /* RCPT replies read so far */
     size_t accepted;
     int mail_failed;
     uint64_t body_off;            /* bytes of content sent */
-    int body_line_start;
+    struct smtp_dotstuff stuff;   /* dot-stuffing state of the content */
 };
 
 /* smtp_client.c */

@@ -2,8 +2,9 @@
  * smtp_client_tx: the dialogue of one outbound connection (RFC 5321 4.1,
  * 3.3; RFC 2920 pipelining; RFC 3207 STARTTLS; RFC 1870 SIZE; RFC 6152
  * 8BITMIME; RFC 3461 DSN; timeouts of RFC 1123 5.3.1.4 / RFC 5321 4.5.3.2).
- * Replies are read line by line into c->reply and handled by state; the
- * content is streamed from the queue file with dot-stuffing added.
+ * Reply lines are assembled by proto/smtp_reply (which also reads the EHLO
+ * keywords) and each reply handled by state; the content is streamed from
+ * the queue file through proto/smtp_dotstuff.
  */
 #include "smtpc/smtp_client_conn.h"
 #include "lib/dur.h"
@@ -15,9 +16,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
 #include <openssl/ssl.h>
-#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 static void smtpc_on_read(struct bufferevent *bev, void *arg);
@@ -52,7 +51,7 @@ void smtpc_connect_next(struct smtpc_conn *c)
     bufferevent_setcb(c->bev, smtpc_on_read, smtpc_on_write, smtpc_on_event, c);
     smtpc_timeout(c, c->sc->conf->timeout_greeting_ms);
     c->state = SMTPC_CONNECTING;
-    c->ext = 0;
+    smtp_ehlo_init(&c->ehlo);
     c->tls = 0;
     c->esmtp = 0;
     if (bufferevent_socket_connect(c->bev, (const struct sockaddr *)&t->addr, (int)t->addrlen) < 0) {
@@ -67,7 +66,7 @@ static void smtpc_tx_end(struct smtpc_conn *c)
 {
     struct smtpc_delivery *d = c->d;
     smtpc_target_name(c, d->remote, sizeof d->remote);
-    d->peer_dsn = (c->ext & SMTPC_EXT_DSN) != 0;
+    d->peer_dsn = (c->ehlo.ext & SMTP_EXT_DSN) != 0;
     c->d = NULL;
     smtpc_finish(d, 4, "4.4.2 no reply from the server");
     if (c->dest->wait_head && !c->sc->stopping) {
@@ -180,11 +179,11 @@ static void smtpc_send_mail(struct smtpc_conn *c)
     struct buf line;
     buf_init(&line, 4096);
     buf_printf(&line, "MAIL FROM:<%s>", e->sender);
-    if (c->ext & SMTPC_EXT_SIZE)
+    if (c->ehlo.ext & SMTP_EXT_SIZE)
         buf_printf(&line, " SIZE=%llu", (unsigned long long)e->size);
-    if ((c->ext & SMTPC_EXT_8BITMIME) && e->body == BODY_8BITMIME)
+    if ((c->ehlo.ext & SMTP_EXT_8BITMIME) && e->body == BODY_8BITMIME)
         buf_appends(&line, " BODY=8BITMIME");
-    if (c->ext & SMTPC_EXT_DSN) {
+    if (c->ehlo.ext & SMTP_EXT_DSN) {
         if (e->ret)
             buf_printf(&line, " RET=%s", dsn_ret_name(e->ret));
         if (e->envid)
@@ -200,13 +199,13 @@ static void smtpc_send_rcpt(struct smtpc_conn *c, size_t k)
     struct buf line;
     buf_init(&line, 4096);
     buf_printf(&line, "RCPT TO:<%s>", r->addr);
-    if ((c->ext & SMTPC_EXT_DSN) && r->notify) {
+    if ((c->ehlo.ext & SMTP_EXT_DSN) && r->notify) {
         char notify[64];
         smtp_notify_format(r->notify, notify, sizeof notify);
         buf_printf(&line, " NOTIFY=%s", notify);
     }
     const char *semi = r->orcpt ? strchr(r->orcpt, ';') : NULL;
-    if ((c->ext & SMTPC_EXT_DSN) && semi) {
+    if ((c->ehlo.ext & SMTP_EXT_DSN) && semi) {
         buf_printf(&line, " ORCPT=%.*s;", (int)(semi - r->orcpt), r->orcpt);
         xtext_encode(semi + 1, strlen(semi + 1), &line);
     }
@@ -221,12 +220,12 @@ static void smtpc_tx_start(struct smtpc_conn *c)
     c->rcpt_next = 0;
     c->accepted = 0;
     c->mail_failed = 0;
-    if (c->size_limit && e->size > c->size_limit) { /* RFC 1870 6: not sent, our decision */
+    if (c->ehlo.size_limit && e->size > c->ehlo.size_limit) { /* RFC 1870 6: not sent, our decision */
         char why[SMTPC_REPLY_MAX], name[300];
         smtpc_target_name(c, name, sizeof name);
         str_fmt(why, sizeof why, "5.3.4 the message of %llu bytes is larger than the limit of "
                 "%llu bytes advertised by %s, so postino did not send it",
-                (unsigned long long)e->size, (unsigned long long)c->size_limit, name);
+                (unsigned long long)e->size, (unsigned long long)c->ehlo.size_limit, name);
         smtpc_finish_some(c, 5, why, 0);
         smtpc_tx_end(c);
         return;
@@ -234,11 +233,16 @@ static void smtpc_tx_start(struct smtpc_conn *c)
     c->state = SMTPC_MAIL;
     smtpc_timeout(c, c->sc->conf->timeout_mail_ms);
     smtpc_send_mail(c);
-    if (c->ext & SMTPC_EXT_PIPELINING) { /* RFC 2920: MAIL, every RCPT and DATA in one go */
+    if (c->ehlo.ext & SMTP_EXT_PIPELINING) { /* RFC 2920: MAIL, every RCPT and DATA in one go */
         for (size_t k = 0; k < c->d->n; k++)
             smtpc_send_rcpt(c, k);
         smtpc_send(c, "DATA");
     }
+}
+
+static void smtpc_body_emit(void *ctx, const char *p, size_t n)
+{
+    evbuffer_add(ctx, p, n);
 }
 
 /* Streams content until the output holds SMTPC_BODY_HIGH bytes; ends with the dot. */
@@ -259,22 +263,11 @@ static void smtpc_body_fill(struct smtpc_conn *c)
             smtpc_conn_close(c); /* mid-DATA: the server must not get a truncated message */
             return;
         }
-        size_t start = 0;
-        for (size_t i = 0; i < (size_t)n; i++) {
-            if (c->body_line_start && chunk[i] == '.') { /* RFC 5321 4.5.2 */
-                evbuffer_add(out, chunk + start, i - start);
-                evbuffer_add(out, ".", 1);
-                start = i;
-            }
-            c->body_line_start = chunk[i] == '\n';
-        }
-        evbuffer_add(out, chunk + start, (size_t)n - start);
+        smtp_dotstuff_feed(&c->stuff, chunk, (size_t)n, smtpc_body_emit, out);
         c->body_off += (uint64_t)n;
     }
     if (c->body_off == e->size && c->state == SMTPC_BODY) {
-        if (!c->body_line_start)
-            evbuffer_add(out, "\r\n", 2);
-        evbuffer_add(out, ".\r\n", 3);
+        smtp_dotstuff_end(&c->stuff, smtpc_body_emit, out);
         c->state = SMTPC_DOT;
         smtpc_timeout(c, c->sc->conf->timeout_data_end_ms);
     }
@@ -286,22 +279,6 @@ static void smtpc_on_write(struct bufferevent *bev, void *arg)
     (void)bev;
     if (c->state == SMTPC_BODY)
         smtpc_body_fill(c);
-}
-
-static void smtpc_ehlo_line(struct smtpc_conn *c, const char *kw)
-{
-    if (strncasecmp(kw, "PIPELINING", 10) == 0 && (!kw[10] || kw[10] == ' '))
-        c->ext |= SMTPC_EXT_PIPELINING;
-    else if (strncasecmp(kw, "8BITMIME", 8) == 0 && (!kw[8] || kw[8] == ' '))
-        c->ext |= SMTPC_EXT_8BITMIME;
-    else if (strncasecmp(kw, "DSN", 3) == 0 && (!kw[3] || kw[3] == ' '))
-        c->ext |= SMTPC_EXT_DSN;
-    else if (strncasecmp(kw, "STARTTLS", 8) == 0 && (!kw[8] || kw[8] == ' '))
-        c->ext |= SMTPC_EXT_STARTTLS;
-    else if (strncasecmp(kw, "SIZE", 4) == 0 && (!kw[4] || kw[4] == ' ')) {
-        c->ext |= SMTPC_EXT_SIZE;
-        c->size_limit = kw[4] ? strtoull(kw + 5, NULL, 10) : 0;
-    }
 }
 
 static void smtpc_send_ehlo(struct smtpc_conn *c, const char *verb)
@@ -330,7 +307,7 @@ static void smtpc_start_tls(struct smtpc_conn *c)
     }
     c->bev = tls;
     c->state = SMTPC_HANDSHAKE;
-    c->ext = 0;
+    smtp_ehlo_init(&c->ehlo);
     bufferevent_setcb(c->bev, smtpc_on_read, smtpc_on_write, smtpc_on_event, c);
     smtpc_timeout(c, c->sc->conf->timeout_greeting_ms);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
@@ -352,7 +329,7 @@ static void smtpc_on_setup_reply(struct smtpc_conn *c, int code, const char *tex
     case SMTPC_EHLO:
         if (klass == 2) {
             c->esmtp = 1;
-            if ((c->ext & SMTPC_EXT_STARTTLS) && c->sc->tls && !c->tls) {
+            if ((c->ehlo.ext & SMTP_EXT_STARTTLS) && c->sc->tls && !c->tls) {
                 c->state = SMTPC_STARTTLS;
                 smtpc_send(c, "STARTTLS");
                 return;
@@ -360,7 +337,7 @@ static void smtpc_on_setup_reply(struct smtpc_conn *c, int code, const char *tex
             smtpc_tx_start(c);
         } else if (klass == 5) {
             c->state = SMTPC_HELO;
-            c->ext = 0;
+            smtp_ehlo_init(&c->ehlo);
             smtpc_send_ehlo(c, "HELO");
         } else {
             smtpc_target_failed(c, 4, text);
@@ -385,11 +362,37 @@ static void smtpc_on_setup_reply(struct smtpc_conn *c, int code, const char *tex
     }
 }
 
+/* One RCPT reply, in the order the recipients were sent; after the last, DATA. */
+static void smtpc_on_rcpt_reply(struct smtpc_conn *c, int klass, const char *text, int pipelined)
+{
+    struct smtpc_outcome *o = &c->d->out[c->rcpt_next++];
+    if (!c->mail_failed && klass == 2)
+        c->accepted++;
+    else if (!c->mail_failed) {
+        o->klass = klass == 5 ? 5 : 4;
+        o->from_server = 1;
+        str_copy(o->reply, sizeof o->reply, text);
+    }
+    if (c->rcpt_next < c->d->n) {
+        if (!pipelined)
+            smtpc_send_rcpt(c, c->rcpt_next);
+        return;
+    }
+    if (!pipelined && c->accepted == 0) {
+        smtpc_tx_end(c);
+        return;
+    }
+    c->state = SMTPC_DATA;
+    smtpc_timeout(c, c->sc->conf->timeout_data_init_ms);
+    if (!pipelined)
+        smtpc_send(c, "DATA");
+}
+
 /* Replies to MAIL, RCPT (one per recipient, in order) and DATA. */
 static void smtpc_on_tx_reply(struct smtpc_conn *c, int code, const char *text)
 {
     int klass = code / 100;
-    int pipelined = (c->ext & SMTPC_EXT_PIPELINING) != 0;
+    int pipelined = (c->ehlo.ext & SMTP_EXT_PIPELINING) != 0;
     switch (c->state) {
     case SMTPC_MAIL:
         if (klass != 2) {
@@ -405,35 +408,14 @@ static void smtpc_on_tx_reply(struct smtpc_conn *c, int code, const char *text)
         if (!pipelined)
             smtpc_send_rcpt(c, 0);
         return;
-    case SMTPC_RCPT: {
-        struct smtpc_outcome *o = &c->d->out[c->rcpt_next++];
-        if (!c->mail_failed && klass == 2)
-            c->accepted++;
-        else if (!c->mail_failed) {
-            o->klass = klass == 5 ? 5 : 4;
-            o->from_server = 1;
-            str_copy(o->reply, sizeof o->reply, text);
-        }
-        if (c->rcpt_next < c->d->n) {
-            if (!pipelined)
-                smtpc_send_rcpt(c, c->rcpt_next);
-            return;
-        }
-        if (!pipelined && c->accepted == 0) {
-            smtpc_tx_end(c);
-            return;
-        }
-        c->state = SMTPC_DATA;
-        smtpc_timeout(c, c->sc->conf->timeout_data_init_ms);
-        if (!pipelined)
-            smtpc_send(c, "DATA");
+    case SMTPC_RCPT:
+        smtpc_on_rcpt_reply(c, klass, text, pipelined);
         return;
-    }
     case SMTPC_DATA:
         if (code == 354 && c->accepted > 0) {
             c->state = SMTPC_BODY;
             c->body_off = 0;
-            c->body_line_start = 1;
+            smtp_dotstuff_init(&c->stuff);
             smtpc_timeout(c, c->sc->conf->timeout_data_block_ms);
             smtpc_body_fill(c);
             return;
@@ -490,35 +472,52 @@ static void smtpc_on_reply(struct smtpc_conn *c, int code, const char *text)
     }
 }
 
+/* Feeds one line to the reply being assembled (recording EHLO keywords in EHLO). */
+static enum smtp_reply_status smtpc_feed(struct smtpc_conn *c, const char *line, size_t n)
+{
+    if (c->state == SMTPC_EHLO)
+        return smtp_reply_feed_ehlo(&c->reply, line, n, &c->ehlo);
+    return smtp_reply_feed(&c->reply, line, n);
+}
+
+/* Takes one line (without CRLF or LF) off in into line[size], without allocating:
+ * 1 taken (*len set), 0 no complete line buffered, -1 longer than size (dropped). */
+static int smtpc_take_line(struct evbuffer *in, char *line, size_t size, size_t *len)
+{
+    size_t eol_len = 0;
+    struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
+    if (eol.pos < 0)
+        return 0;
+    *len = (size_t)eol.pos;
+    if (*len > size) {
+        evbuffer_drain(in, *len + eol_len);
+        return -1;
+    }
+    evbuffer_remove(in, line, *len);
+    evbuffer_drain(in, eol_len);
+    return 1;
+}
+
 /* Reads reply lines; returns when no complete reply is buffered or c was closed. */
 static void smtpc_on_read(struct bufferevent *bev, void *arg)
 {
     struct smtpc_conn *c = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
+    char line[SMTPC_REPLY_BUF];
     size_t n;
-    char *line;
-    while ((line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF))) {
-        int ok = n >= 3 && line[0] >= '2' && line[0] <= '5' && line[1] >= '0' && line[1] <= '9' &&
-                 line[2] >= '0' && line[2] <= '9' && (n == 3 || line[3] == ' ' || line[3] == '-');
-        int more = ok && n > 3 && line[3] == '-';
-        if (ok && n > 4 && c->state == SMTPC_EHLO && c->reply.len > 0)
-            smtpc_ehlo_line(c, line + 4);
-        if (!ok || buf_printf(&c->reply, "%s%s", c->reply.len ? " " : "",
-                              c->reply.len ? line + (n > 3 ? 4 : 3) : line) < 0) {
-            free(line);
-            buf_reset(&c->reply);
+    int got;
+    while ((got = smtpc_take_line(in, line, sizeof line, &n)) != 0) {
+        if (got < 0 || smtpc_feed(c, line, n) == SMTP_REPLY_BAD) {
+            smtp_reply_reset(&c->reply);
             smtpc_io_failed(c, "malformed or overlong reply");
             return;
         }
-        int code = atoi(line);
-        free(line);
-        if (more)
+        if (c->reply.status == SMTP_REPLY_MORE)
             continue;
-        if (c->reply.len > 3 && c->reply.data[3] == '-')
-            c->reply.data[3] = ' ';
+        int code = c->reply.code;
         char text[SMTPC_REPLY_MAX];
-        str_copy(text, sizeof text, buf_cstr(&c->reply));
-        buf_reset(&c->reply);
+        str_copy(text, sizeof text, smtp_reply_text(&c->reply));
+        smtp_reply_reset(&c->reply);
         smtpc_on_reply(c, code, text);
         if (c->state == SMTPC_CLOSED || c->bev != bev)
             return; /* closed, moved to another target, or TLS took over */
