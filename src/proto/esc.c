@@ -6,6 +6,9 @@
 #include "proto/esc.h"
 #include "lib/str.h"
 #include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
 
 struct esc_row {
     enum esc_code code;
@@ -70,4 +73,18 @@ struct esc_prefix esc_reply_prefix(int reply, enum esc_code code)
 int esc_reply(char *out, size_t size, int reply, enum esc_code code, const char *text)
 {
     return str_fmt(out, size, "%s%s", esc_reply_prefix(reply, code).s, text);
+}
+
+int esc_reason(char *out, size_t size, int klass, enum esc_code code, const char *fmt, ...)
+{
+    if (size == 0)
+        return -1;
+    if (str_fmt(out, size, "%s ", esc_code(klass, code).s) < 0)
+        return -1;
+    size_t used = strlen(out);
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out + used, size - used, fmt, ap);
+    va_end(ap);
+    return n < 0 || (size_t)n >= size - used ? -1 : 0;
 }

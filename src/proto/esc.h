@@ -110,5 +110,12 @@ int esc_parse(const char *s, size_t len, int *klass, enum esc_code *code, size_t
  * taken from the reply code. 0, or -1 if it was truncated (out still terminated).
  */
 int esc_reply(char *out, size_t size, int reply, enum esc_code code, const char *text);
+/*
+ * postino's own reason with its code, "klass.subject.detail " then the
+ * formatted words: esc_reason(out, n, 4, ESC_NO_ANSWER, "connect to %s", h)
+ * -> "4.4.1 connect to h". 0, or -1 if it was truncated (out still terminated).
+ */
+int esc_reason(char *out, size_t size, int klass, enum esc_code code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 #endif

@@ -79,17 +79,17 @@ struct mx_resolver {
     int closing;
 };
 
-const char *mx_status_code(enum mx_status s)
+struct esc_text mx_status_code(enum mx_status s)
 {
     switch (s) {
-    case MX_OK: return "2.0.0";
-    case MX_NXDOMAIN: return "5.1.2";
-    case MX_NULL_MX: return "5.1.10";
-    case MX_NO_HOST: return "5.1.2";
-    case MX_TEMPFAIL: return "4.4.3";
-    case MX_LOOP: return "5.4.6";
+    case MX_OK: return esc_code(2, ESC_OTHER_STATUS);
+    case MX_NXDOMAIN: return esc_code(5, ESC_BAD_DESTINATION_SYSTEM);
+    case MX_NULL_MX: return esc_code(5, ESC_NULL_MX);
+    case MX_NO_HOST: return esc_code(5, ESC_BAD_DESTINATION_SYSTEM);
+    case MX_TEMPFAIL: return esc_code(4, ESC_DIRECTORY_FAILURE);
+    case MX_LOOP: return esc_code(5, ESC_ROUTING_LOOP);
     }
-    return "4.4.3";
+    return esc_code(4, ESC_DIRECTORY_FAILURE);
 }
 
 static const char *mx_errtext(int status)

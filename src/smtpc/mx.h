@@ -8,6 +8,7 @@
  */
 #ifndef POSTINO_MX_H
 #define POSTINO_MX_H
+#include "proto/esc.h"
 #include <event2/event.h>
 #include <stddef.h>
 #include <sys/socket.h>
@@ -48,6 +49,6 @@ void mx_resolver_free(struct mx_resolver *r);
 /* Resolves hop; cb runs later from the event loop (never from inside this call). */
 void mx_resolve(struct mx_resolver *r, const struct route_hop *hop, mx_done_fn cb, void *arg);
 /* The RFC 3463 code for a status: "5.1.2", "5.1.10", "4.4.3", "5.4.6", or "2.0.0". */
-const char *mx_status_code(enum mx_status s);
+struct esc_text mx_status_code(enum mx_status s);
 
 #endif

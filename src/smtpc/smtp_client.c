@@ -5,6 +5,7 @@
  * socket through a bufferevent with the phase's timeout.
  */
 #include "smtpc/smtp_client_conn.h"
+#include "proto/esc.h"
 #include "lib/alloc.h"
 #include "lib/log.h"
 #include "lib/str.h"
@@ -53,6 +54,14 @@ struct smtpc_delivery *smtpc_dest_pop(struct smtpc_dest *dest)
 
 /* Gives every undecided recipient of d the outcome klass/text (postino's own) and
  * completes d. */
+/* A delivery the stopping server gives up: deferred, 4.3.2 (RFC 3463 3.5). */
+static void smtpc_finish_shutdown(struct smtpc_delivery *d)
+{
+    char why[64];
+    esc_reason(why, sizeof why, 4, ESC_NOT_ACCEPTING, "shutting down");
+    smtpc_finish(d, 4, why);
+}
+
 void smtpc_finish(struct smtpc_delivery *d, int klass, const char *text)
 {
     for (size_t i = 0; i < d->n; i++)
@@ -151,14 +160,14 @@ static void smtpc_on_mx(void *arg, const struct mx_answer *ans)
     struct smtpc_conn *c = arg;
     if (c->sc->stopping) {
         c->d->canceled = 1;
-        smtpc_finish(c->d, 4, "4.3.2 shutting down");
+        smtpc_finish_shutdown(c->d);
         c->d = NULL;
         smtpc_conn_close(c);
         return;
     }
     if (ans->status != MX_OK) {
         char text[SMTPC_REPLY_MAX];
-        str_fmt(text, sizeof text, "%s %s", mx_status_code(ans->status), ans->diag);
+        str_fmt(text, sizeof text, "%s %s", mx_status_code(ans->status).s, ans->diag);
         log_info("smtp out: %s: %s", c->d->hop.domain, text);
         smtpc_finish(c->d, smtpc_mx_klass(ans->status), text);
         c->d = NULL;
@@ -254,7 +263,7 @@ void smtpc_free(struct smtpc *sc)
         struct smtpc_conn *c = sc->conns;
         if (c->d) {
             c->d->canceled = 1;
-            smtpc_finish(c->d, 4, "4.3.2 shutting down");
+            smtpc_finish_shutdown(c->d);
             c->d = NULL;
         }
         smtpc_conn_free(c);
@@ -264,7 +273,7 @@ void smtpc_free(struct smtpc *sc)
         struct smtpc_delivery *d;
         while ((d = smtpc_dest_pop(dest))) {
             d->canceled = 1;
-            smtpc_finish(d, 4, "4.3.2 shutting down");
+            smtpc_finish_shutdown(d);
         }
         free(dest);
     }

@@ -7,6 +7,7 @@
  * the queue file through proto/smtp_dotstuff.
  */
 #include "smtpc/smtp_client_conn.h"
+#include "proto/esc.h"
 #include "lib/dur.h"
 #include "lib/log.h"
 #include "lib/str.h"
@@ -56,7 +57,8 @@ void smtpc_connect_next(struct smtpc_conn *c)
     c->esmtp = 0;
     if (bufferevent_socket_connect(c->bev, (const struct sockaddr *)&t->addr, (int)t->addrlen) < 0) {
         char why[SMTPC_REPLY_MAX];
-        str_fmt(why, sizeof why, "4.4.1 cannot connect to %s: %s", t->host, strerror(errno));
+        esc_reason(why, sizeof why, 4, ESC_NO_ANSWER, "cannot connect to %s: %s", t->host,
+                   strerror(errno));
         smtpc_target_failed(c, 4, why);
     }
 }
@@ -68,7 +70,9 @@ static void smtpc_tx_end(struct smtpc_conn *c)
     smtpc_target_name(c, d->remote, sizeof d->remote);
     d->peer_dsn = (c->ehlo.ext & SMTP_EXT_DSN) != 0;
     c->d = NULL;
-    smtpc_finish(d, 4, "4.4.2 no reply from the server");
+    char why[64];
+    esc_reason(why, sizeof why, 4, ESC_BAD_CONNECTION, "no reply from the server");
+    smtpc_finish(d, 4, why);
     if (c->dest->wait_head && !c->sc->stopping) {
         smtpc_reuse(c);
         return;
@@ -95,10 +99,10 @@ static void smtpc_io_failed(struct smtpc_conn *c, const char *what)
 {
     char name[300], why[SMTPC_REPLY_MAX];
     smtpc_target_name(c, name, sizeof name);
-    str_fmt(why, sizeof why, "4.4.2 %s waiting for the %s reply from %s", what,
+    esc_reason(why, sizeof why, 4, ESC_BAD_CONNECTION, "%s waiting for the %s reply from %s", what,
             smtpc_phase(c->state), name);
     if (c->state == SMTPC_CONNECTING) {
-        str_fmt(why, sizeof why, "4.4.1 connect to %s: %s", name,
+        esc_reason(why, sizeof why, 4, ESC_NO_ANSWER, "connect to %s: %s", name,
                 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
         smtpc_target_failed(c, 4, why);
     } else if (c->state <= SMTPC_HANDSHAKE) {
@@ -223,7 +227,7 @@ static void smtpc_tx_start(struct smtpc_conn *c)
     if (c->ehlo.size_limit && e->size > c->ehlo.size_limit) { /* RFC 1870 6: not sent, our decision */
         char why[SMTPC_REPLY_MAX], name[300];
         smtpc_target_name(c, name, sizeof name);
-        str_fmt(why, sizeof why, "5.3.4 the message of %llu bytes is larger than the limit of "
+        esc_reason(why, sizeof why, 5, ESC_MESSAGE_TOO_BIG, "the message of %llu bytes is larger than the limit of "
                 "%llu bytes advertised by %s, so postino did not send it",
                 (unsigned long long)e->size, (unsigned long long)c->ehlo.size_limit, name);
         smtpc_finish_some(c, 5, why, 0);
@@ -256,7 +260,9 @@ static void smtpc_body_fill(struct smtpc_conn *c)
         ssize_t n = pread(c->d->fd, chunk, left < sizeof chunk ? (size_t)left : sizeof chunk,
                           (off_t)(e->content_offset + c->body_off));
         if (n <= 0) {
-            smtpc_finish_some(c, 4, "4.3.0 cannot read the queue file", 0);
+            char why[64];
+            esc_reason(why, sizeof why, 4, ESC_OTHER_MAIL_SYSTEM, "cannot read the queue file");
+            smtpc_finish_some(c, 4, why, 0);
             struct smtpc_delivery *d = c->d;
             c->d = NULL;
             d->done(d);
@@ -289,12 +295,20 @@ static void smtpc_send_ehlo(struct smtpc_conn *c, const char *verb)
     smtpc_send(c, line);
 }
 
+/* This target is passed over: no TLS session could be made (4.7.0). */
+static void smtpc_tls_failed(struct smtpc_conn *c)
+{
+    char why[64];
+    esc_reason(why, sizeof why, 4, ESC_OTHER_SECURITY, "cannot set up TLS");
+    smtpc_target_failed(c, 4, why);
+}
+
 /* Wraps the connection in TLS after the server's 220 to STARTTLS. */
 static void smtpc_start_tls(struct smtpc_conn *c)
 {
     SSL *ssl = tls_client_new(c->sc->tls, c->targets[c->target_i].host);
     if (!ssl) {
-        smtpc_target_failed(c, 4, "4.7.0 cannot set up TLS");
+        smtpc_tls_failed(c);
         return;
     }
     struct bufferevent *tls = bufferevent_openssl_filter_new(
@@ -302,7 +316,7 @@ static void smtpc_start_tls(struct smtpc_conn *c)
         BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
     if (!tls) {
         SSL_free(ssl);
-        smtpc_target_failed(c, 4, "4.7.0 cannot set up TLS");
+        smtpc_tls_failed(c);
         return;
     }
     c->bev = tls;

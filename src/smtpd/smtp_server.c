@@ -19,6 +19,7 @@
  * A session whose handshake fails or stalls is closed without a reply.
  */
 #include "smtpd/smtp_server.h"
+#include "proto/esc.h"
 #include "smtpd/smtp_session.h"
 #include "net/netconn.h"
 #include "lib/dur.h"
@@ -392,8 +393,10 @@ static struct smtps_session *smtps_new(struct smtp_server *srv, evutil_socket_t 
 
 int smtps_start_tls(struct smtps_session *s)
 {
+    char go_ahead[64];
+    esc_reply(go_ahead, sizeof go_ahead, 220, ESC_OTHER_STATUS, "Ready to start TLS");
     struct netconn_starttls st = {.tls_ctx = s->srv->tls_ctx,
-                                  .go_ahead = "220 2.0.0 Ready to start TLS",
+                                  .go_ahead = go_ahead,
                                   .proto = "smtp", .peer = s->client_ip, .verb = "STARTTLS",
                                   .hooks = smtps_hooks(s)};
     if (netconn_starttls(&s->bev, &st) < 0)

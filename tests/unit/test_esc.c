@@ -95,6 +95,21 @@ static void test_reply(void **state)
     assert_string_equal(out, "250 2.0");
 }
 
+static void test_reason(void **state)
+{
+    (void)state;
+    char out[32];
+    assert_int_equal(esc_reason(out, sizeof out, 4, ESC_NO_ANSWER, "connect to %s: %d", "h", 7), 0);
+    assert_string_equal(out, "4.4.1 connect to h: 7");
+    assert_int_equal(esc_reason(out, sizeof out, 5, ESC_MESSAGE_TOO_BIG, "%s", ""), 0);
+    assert_string_equal(out, "5.3.4 ");
+    /* truncated: reported, still terminated, the code kept */
+    assert_int_equal(esc_reason(out, 10, 4, ESC_NOT_ACCEPTING, "shutting down"), -1);
+    assert_string_equal(out, "4.3.2 shu");
+    assert_int_equal(esc_reason(out, 4, 4, ESC_NOT_ACCEPTING, "x"), -1);
+    assert_int_equal(strlen(out), 3);
+}
+
 static void test_parse_prefix(void **state)
 {
     (void)state;
@@ -140,6 +155,7 @@ int main(void)
         cmocka_unit_test(test_table_meanings_unique),
         cmocka_unit_test(test_known_codes),
         cmocka_unit_test(test_reply),
+        cmocka_unit_test(test_reason),
         cmocka_unit_test(test_parse_prefix),
         cmocka_unit_test(test_parse_bad),
     };
