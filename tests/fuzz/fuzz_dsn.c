@@ -78,7 +78,7 @@ static int expect_full(const uint8_t *d, size_t n, int ret, int worst_failed, in
 /* The parts between the delimiters; checks the boundary occurs nowhere else. */
 static void split_parts(struct view m, struct view parts[3])
 {
-    struct view head = {m.p, (size_t)((const char *)memmem(m.p, m.n, "\r\n\r\n", 4) - m.p)};
+    struct view head = {.p = m.p, .n = (size_t)((const char *)memmem(m.p, m.n, "\r\n\r\n", 4) - m.p)};
     const char *b = find(head, "boundary=\"");
     assert(b);
     b += 10;
@@ -95,9 +95,9 @@ static void split_parts(struct view m, struct view parts[3])
     const char *q = find(m, delim);
     for (int i = 0; i < 3; i++) {
         const char *start = q + dl;
-        struct view rest = {start, m.n - (size_t)(start - m.p)};
+        struct view rest = {.p = start, .n = m.n - (size_t)(start - m.p)};
         q = i < 2 ? find(rest, delim) : m.p + m.n - cl;
-        parts[i] = (struct view){start, (size_t)(q - start)};
+        parts[i] = (struct view){.p = start, .n = (size_t)(q - start)};
     }
 }
 
@@ -106,8 +106,8 @@ static void split_part(struct view part, struct view *hdr, struct view *body)
 {
     const char *e = memmem(part.p, part.n, "\r\n\r\n", 4);
     assert(e);
-    *hdr = (struct view){part.p, (size_t)(e - part.p) + 2};
-    *body = (struct view){e + 4, part.n - (size_t)(e + 4 - part.p)};
+    *hdr = (struct view){.p = part.p, .n = (size_t)(e - part.p) + 2};
+    *body = (struct view){.p = e + 4, .n = part.n - (size_t)(e + 4 - part.p)};
 }
 
 /* The delivery-status body: header-like lines, one empty line between blocks. */
@@ -159,12 +159,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(copy, orig, n);
     copy[n] = '\0';
     struct dsn_rcpt r[2] = {
-        {"bob@example.net", "rfc822;bob@example.net", (enum dsn_action)(data[0] % 5), NULL,
-         "mx.example.net", "550 5.1.1 no such user", 1000, 2000},
-        {"carol@example.net", NULL, (enum dsn_action)((data[0] >> 3) % 5), "4.4.1", NULL,
-         (data[2] & 4) ? copy : NULL, 0, 5000},
+        {.final_rcpt = "bob@example.net", .orcpt = "rfc822;bob@example.net",
+         .action = (enum dsn_action)(data[0] % 5), .remote_mta = "mx.example.net",
+         .diagnostic = "550 5.1.1 no such user", .last_attempt_ms = 1000,
+         .will_retry_until_ms = 2000},
+        {.final_rcpt = "carol@example.net", .action = (enum dsn_action)((data[0] >> 3) % 5),
+         .status = "4.4.1", .diagnostic = (data[2] & 4) ? copy : NULL,
+         .will_retry_until_ms = 5000, .reason = (data[2] & 16) ? copy : NULL},
     };
-    r[1].reason = (data[2] & 16) ? copy : NULL;
     size_t n_rcpts = (data[0] & 0x80) ? 2 : 1;
     int ret = data[1] % 3, complete = data[2] & 1;
     size_t limit = limits[data[3] % 5];
@@ -193,7 +195,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     assert(dsn_build(&in, &again) == 0);
     assert(out.len == again.len && memcmp(out.data, again.data, out.len) == 0);
 
-    struct view m = {out.data, out.len}, parts[3], hdr, body;
+    struct view m = {.p = out.data, .n = out.len}, parts[3], hdr, body;
     check_lines(m);
     split_parts(m, parts);
     split_part(parts[0], &hdr, &body);
@@ -207,7 +209,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     assert(find(hdr, full ? "Content-Type: message/rfc822\r\n"
                           : "Content-Type: text/rfc822-headers\r\n"));
     int eight = dsn_has_8bit(body.p, body.n);
-    struct view top = {out.data, (size_t)((const char *)memmem(m.p, m.n, "\r\n\r\n", 4) - m.p) + 2};
+    struct view top = {.p = out.data, .n = (size_t)((const char *)memmem(m.p, m.n, "\r\n\r\n", 4) - m.p) + 2};
     assert(!!find(hdr, "Content-Transfer-Encoding: 8bit\r\n") == eight);
     assert(!!find(top, "\r\nContent-Transfer-Encoding: 8bit\r\n") == eight);
     if (full)

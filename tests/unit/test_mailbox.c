@@ -17,38 +17,31 @@
 #include "mail/mailbox.h"
 #include "testutil.h"
 
-static char root[PATH_MAX];
+TESTUTIL_TMPDIR_FIXTURES("mailbox")
 
 static void put(const char *sub, const char *name, const char *content)
 {
     char path[PATH_MAX];
-    str_fmt(path, sizeof path, "%s/mail/example.test/bob/%s/%s", root, sub, name);
+    str_fmt(path, sizeof path, "%s/mail/example.test/bob/%s/%s", tmpdir, sub, name);
     FILE *f = fopen(path, "w");
     assert_non_null(f);
     fputs(content, f);
     fclose(f);
 }
 
-static int setup(void **state)
+/* A temporary folder holding bob's empty Maildir. */
+static int setup_mailbox(void **state)
 {
-    (void)state;
-    str_copy(root, sizeof root, "/tmp/postino-test-mailbox-XXXXXX");
-    assert_non_null(mkdtemp(root));
+    if (setup(state) < 0)
+        return -1;
     const char *dirs[] = {"mail", "mail/example.test", "mail/example.test/bob",
                           "mail/example.test/bob/new", "mail/example.test/bob/cur",
                           "mail/example.test/bob/tmp"};
     char path[PATH_MAX];
     for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
-        str_fmt(path, sizeof path, "%s/%s", root, dirs[i]);
+        str_fmt(path, sizeof path, "%s/%s", tmpdir, dirs[i]);
         assert_int_equal(mkdir(path, 0700), 0);
     }
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    testutil_rm_rf(root);
     return 0;
 }
 
@@ -61,7 +54,7 @@ static void test_snapshot(void **state)
     put("new", ".hidden", "x");
     put("tmp", "050.T_0.host", "in tmp");
     struct mailbox mb;
-    assert_int_equal(mailbox_open(&mb, root, "example.test", "bob"), 0);
+    assert_int_equal(mailbox_open(&mb, tmpdir, "example.test", "bob"), 0);
     assert_int_equal(mb.n, 3);
     assert_string_equal(mb.msgs[0].uid, "100.A_0.host");
     assert_int_equal(mb.msgs[0].size, 3);
@@ -77,7 +70,7 @@ static void test_missing_is_empty(void **state)
 {
     (void)state;
     struct mailbox mb;
-    assert_int_equal(mailbox_open(&mb, root, "example.test", "nobody"), 0);
+    assert_int_equal(mailbox_open(&mb, tmpdir, "example.test", "nobody"), 0);
     assert_int_equal(mb.n, 0);
     mailbox_close(&mb);
 }
@@ -88,21 +81,21 @@ static void test_seen_and_commit(void **state)
     put("new", "200.B_0.host", "a\n");
     put("new", "300.C_0.host", "b\n");
     struct mailbox mb;
-    assert_int_equal(mailbox_open(&mb, root, "example.test", "bob"), 0);
+    assert_int_equal(mailbox_open(&mb, tmpdir, "example.test", "bob"), 0);
     assert_int_equal(mb.n, 2);
     assert_int_equal(mailbox_mark_seen(&mb, 0), 0);
     assert_int_equal(mailbox_mark_seen(&mb, 0), 0);
     char path[PATH_MAX];
-    str_fmt(path, sizeof path, "%s/mail/example.test/bob/cur/200.B_0.host:2,S", root);
+    str_fmt(path, sizeof path, "%s/mail/example.test/bob/cur/200.B_0.host:2,S", tmpdir);
     assert_int_equal(access(path, F_OK), 0);
     mb.msgs[1].deleted = 1;
-    str_fmt(path, sizeof path, "%s/mail/example.test/bob/new/300.C_0.host", root);
+    str_fmt(path, sizeof path, "%s/mail/example.test/bob/new/300.C_0.host", tmpdir);
     assert_int_equal(access(path, F_OK), 0);
     assert_int_equal(mailbox_commit(&mb), 0);
     assert_int_equal(access(path, F_OK), -1);
     mailbox_close(&mb);
     /* the UIDL survives the move to cur/ */
-    assert_int_equal(mailbox_open(&mb, root, "example.test", "bob"), 0);
+    assert_int_equal(mailbox_open(&mb, tmpdir, "example.test", "bob"), 0);
     assert_int_equal(mb.n, 1);
     assert_string_equal(mb.msgs[0].uid, "200.B_0.host");
     mailbox_close(&mb);
@@ -111,9 +104,9 @@ static void test_seen_and_commit(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_snapshot, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_missing_is_empty, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_seen_and_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot, setup_mailbox, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_is_empty, setup_mailbox, teardown),
+        cmocka_unit_test_setup_teardown(test_seen_and_commit, setup_mailbox, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -53,11 +53,13 @@ static void test_crlf(void **st)
     assert_memory_equal(out, "\nc\rd", 4);
 }
 
+TESTUTIL_TMPDIR_FIXTURES("maildir")
+
 static void test_deliver(void **st)
 {
     (void)st;
-    char dir[] = "/tmp/postino-maildir-XXXXXX", src[512], path[512];
-    assert_non_null(mkdtemp(dir));
+    const char *dir = tmpdir;
+    char src[512], path[512];
     snprintf(src, sizeof src, "%s/src", dir);
     const char *content = "JUNKReceived: x\r\n\r\nline\r\n\xe9\r\n";
     int fd = open(src, O_RDWR | O_CREAT, 0600);
@@ -95,7 +97,6 @@ static void test_deliver(void **st)
     /* refuses unsafe folder names */
     assert_int_equal(maildir_write(dir, "example.test", "../x", "n", "", -1, 0, 0, &m), -1);
     assert_int_equal(maildir_write(dir, "example.test", "x", "../n", "", -1, 0, 0, &m), -1);
-    testutil_rm_rf(dir);
 }
 
 int main(void)
@@ -104,7 +105,7 @@ int main(void)
         cmocka_unit_test(test_unique_name),
         cmocka_unit_test(test_component),
         cmocka_unit_test(test_crlf),
-        cmocka_unit_test(test_deliver),
+        cmocka_unit_test_setup_teardown(test_deliver, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

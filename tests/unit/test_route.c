@@ -11,23 +11,22 @@
 #include "mail/route.h"
 #include "testutil.h"
 
-static char dir[64];
+TESTUTIL_TMPDIR_FIXTURES("route")
 static struct conf conf;
 
 static void write_file(const char *name, const char *text)
 {
     char p[256];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
+    snprintf(p, sizeof p, "%s/%s", tmpdir, name);
     FILE *f = fopen(p, "w");
     fputs(text, f);
     fclose(f);
 }
 
-static int setup(void **st)
+/* A temporary folder with a users file, an aliases file and a config using them. */
+static int setup_conf(void **st)
 {
-    (void)st;
-    snprintf(dir, sizeof dir, "/tmp/postino-route-XXXXXX");
-    if (!mkdtemp(dir))
+    if (setup(st) < 0)
         return -1;
     write_file("users", "Bob@example.test:{PLAIN}x\nalice@example.test:{PLAIN}y\n"
                         "keep@example.test:{PLAIN}z\n");
@@ -40,7 +39,7 @@ static int setup(void **st)
     write_file("p.conf", "local_domains example.test\nusers users\naliases aliases\n"
                          "relay_domains backup.test\n");
     char p[256];
-    snprintf(p, sizeof p, "%s/p.conf", dir);
+    snprintf(p, sizeof p, "%s/p.conf", tmpdir);
     struct buf err;
     buf_init(&err, 4096);
     int r = conf_load(p, &conf, &err);
@@ -50,12 +49,10 @@ static int setup(void **st)
     return r;
 }
 
-static int teardown(void **st)
+static int teardown_conf(void **st)
 {
-    (void)st;
     conf_free(&conf);
-    testutil_rm_rf(dir);
-    return 0;
+    return teardown(st);
 }
 
 static void test_classify(void **st)
@@ -162,5 +159,5 @@ int main(void)
         cmocka_unit_test(test_alias_to_itself),
         cmocka_unit_test(test_forward_and_nesting),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup_conf, teardown_conf);
 }
