@@ -1,7 +1,7 @@
 # postino build. `make run` and `make check` are the two entry points (see README.md).
 # Two builds: build/ (normal, -O2) and build-asan/ (-fsanitize=address,undefined).
 
-PKGS      := libevent libevent_pthreads libevent_openssl openssl libcares libcrypt
+PKGS      := libevent libevent_pthreads libevent_openssl openssl libcares libcrypt libsystemd
 CC        ?= cc
 CSTD      := -std=c11 -D_GNU_SOURCE
 WARN      := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
@@ -82,10 +82,26 @@ bench: build/postino
 	@./bench/run.sh
 
 PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+# The unit names /usr/local/sbin/postino (the default PREFIX); the installed
+# copy names $(PREFIX)/sbin/postino. The example config is installed only when
+# there is no config yet: an operator's file is never overwritten.
 install: build/postino
 	install -D -m 755 build/postino $(DESTDIR)$(PREFIX)/sbin/postino
 	install -D -m 644 docs/postino.8 $(DESTDIR)$(PREFIX)/share/man/man8/postino.8
 	install -D -m 644 docs/postino.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/postino.conf.5
+	install -d -m 755 $(DESTDIR)$(UNITDIR)
+	sed -e 's|/usr/local/sbin/postino|$(PREFIX)/sbin/postino|g' \
+		-e 's|/etc/postino/|$(SYSCONFDIR)/postino/|g' contrib/postino.service \
+		>$(DESTDIR)$(UNITDIR)/postino.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/postino.service
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/postino/postino.conf ]; then \
+		echo "kept $(DESTDIR)$(SYSCONFDIR)/postino/postino.conf (example: contrib/postino.conf)"; \
+	else \
+		install -D -m 644 contrib/postino.conf $(DESTDIR)$(SYSCONFDIR)/postino/postino.conf && \
+		echo "installed the example $(DESTDIR)$(SYSCONFDIR)/postino/postino.conf: edit it"; \
+	fi
 
 clean:
 	rm -rf build build-asan deps-stamp

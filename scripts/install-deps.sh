@@ -11,9 +11,12 @@ set -eu
 # bsd-mailx: a real mail(1) that calls sendmail, for t_36_sendmail (it needs an
 # MTA package; postfix, installed in the same run, is the one it gets).
 # man-db, groff-base: tests/install.sh renders the installed man pages.
+# libsystemd-dev: sd_notify(3), the readiness of `postino serve` under systemd.
+# systemd: its systemd-analyze verifies and rates contrib/postino.service
+# (t_46_systemd, tests/install.sh); nothing is started.
 PKGS="build-essential pkg-config libevent-dev libssl-dev libc-ares-dev libcrypt-dev
 libcmocka-dev python3 python3-aiosmtpd dnsmasq-base openssl clang postfix dovecot-imapd
-bsd-mailx man-db groff-base"
+bsd-mailx man-db groff-base libsystemd-dev systemd"
 
 missing=""
 for p in $PKGS; do

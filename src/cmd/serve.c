@@ -16,6 +16,7 @@
 #include "smtpc/mx.h"
 #include "qmgr/pickup.h"
 #include "smtpc/smtp_client.h"
+#include "net/service_notify.h"
 #include "net/tls.h"
 #include "qmgr/sched.h"
 #include "pop3d/pop3_server.h"
@@ -63,6 +64,7 @@ static void serve_on_signal(evutil_socket_t sig, short what, void *arg)
     if (sv->drain)
         return;
     log_info("signal %d: shutting down", (int)sig);
+    service_notify_stopping();
     smtp_server_shutdown(sv->smtp);
     struct timeval now, d = {SERVE_DRAIN_MS / 1000, 0}, tick = {0, 20000};
     gettimeofday(&now, NULL);
@@ -71,11 +73,13 @@ static void serve_on_signal(evutil_socket_t sig, short what, void *arg)
     event_add(sv->drain, &tick);
 }
 
-/* SIGHUP (logrotate's postrotate): reopen log_file and keep serving. */
+/* SIGHUP (logrotate's postrotate, systemctl reload): reopen log_file and keep
+ * serving; the service manager sees RELOADING=1 then READY=1 around it. */
 static void serve_on_hangup(evutil_socket_t sig, short what, void *arg)
 {
     struct serve *sv = arg;
     (void)what;
+    service_notify_reloading();
     int r = log_reopen();
     if (r > 0)
         log_info("signal %d: reopened log file %s", (int)sig, sv->conf->log_file);
@@ -84,6 +88,7 @@ static void serve_on_hangup(evutil_socket_t sig, short what, void *arg)
     else
         log_err("signal %d: cannot reopen log file %s: %s (still writing to the old one)",
                 (int)sig, sv->conf->log_file, strerror(errno));
+    service_notify_ready("reloaded");
 }
 
 static int serve_drop_privileges(const char *user)
@@ -195,6 +200,7 @@ static int serve_run(const struct conf *c)
             ;
         else {
             log_info("postino ready: hostname %s, data_dir %s", c->hostname, c->data_dir);
+            service_notify_ready("accepting mail");
             event_base_dispatch(sv.base);
             status = 0;
         }
