@@ -86,7 +86,8 @@ SYSCONFDIR ?= /etc
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 # The unit names /usr/local/sbin/postino (the default PREFIX); the installed
 # copy names $(PREFIX)/sbin/postino. The example config is installed only when
-# there is no config yet: an operator's file is never overwritten.
+# there is no config yet: an operator's file is never overwritten. data_dir
+# (/var/lib/postino, the unit's only writable folder) is made if missing.
 install: build/postino
 	install -D -m 755 build/postino $(DESTDIR)$(PREFIX)/sbin/postino
 	install -D -m 644 docs/postino.8 $(DESTDIR)$(PREFIX)/share/man/man8/postino.8
@@ -96,6 +97,8 @@ install: build/postino
 		-e 's|/etc/postino/|$(SYSCONFDIR)/postino/|g' contrib/postino.service \
 		>$(DESTDIR)$(UNITDIR)/postino.service
 	chmod 644 $(DESTDIR)$(UNITDIR)/postino.service
+	@[ -d $(DESTDIR)/var/lib/postino ] || \
+		install -d -m 711 $(DESTDIR)/var/lib/postino
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/postino/postino.conf ]; then \
 		echo "kept $(DESTDIR)$(SYSCONFDIR)/postino/postino.conf (example: contrib/postino.conf)"; \
 	else \

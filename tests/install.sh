@@ -4,6 +4,7 @@
 # render without a groff warning. The systemd unit lands in
 # PREFIX/lib/systemd/system naming PREFIX/sbin/postino and passes
 # `systemd-analyze verify` (its man pages found where they were installed);
+# data_dir /var/lib/postino is made (the unit's only writable folder);
 # the example /etc/postino/postino.conf is installed once, never over an
 # existing one, and `postino check` accepts it once the users, aliases and
 # certificate files it names exist. Prints "install: N passed, N failed".
@@ -38,6 +39,9 @@ grep -q '^ExecStart=/opt/postino/sbin/postino serve -c /etc/postino/postino.conf
 sed "s|/opt/postino/sbin/postino|$root/sbin/postino|" "$unit" >"$dest/postino.service"
 out=$(MANPATH="$root/share/man" systemd-analyze verify "$dest/postino.service" 2>&1)
 [ -z "$out" ] && ok || bad "systemd-analyze verify: $out"
+
+[ "$(stat -c %a "$dest/var/lib/postino" 2>/dev/null)" = 711 ] && ok ||
+    bad "data_dir /var/lib/postino is not made (mode 711)"
 
 conf="$dest/etc/postino/postino.conf"
 cmp -s "$conf" contrib/postino.conf && ok || bad "the example config is not installed as $conf"
