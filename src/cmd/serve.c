@@ -4,7 +4,9 @@
  * loop until SIGTERM/SIGINT. Shutdown stops accepting, lets sessions that
  * are committing a message get their reply, and exits 0 without losing
  * queued mail (everything acknowledged is already on disk). SIGHUP reopens
- * log_file (after a rotation) and the server keeps serving.
+ * log_file (after a rotation) and the server keeps serving. Under systemd
+ * (Type=notify) it says READY=1 once the listeners are bound and the queue
+ * is loaded, RELOADING=1/READY=1 around a SIGHUP, STOPPING=1 at shutdown.
  */
 #include "cmd/cmd.h"
 #include "lib/fsio.h"
