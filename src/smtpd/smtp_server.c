@@ -26,6 +26,7 @@
 #include "lib/alloc.h"
 #include "lib/log.h"
 #include "lib/str.h"
+#include "mail/metrics.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/buffer.h>
@@ -40,16 +41,28 @@
 
 #define SMTPS_READ_HIGH (256 * 1024)
 
+/* Counts the reply line queued at start in out by its class (metrics). */
+static void smtps_count_reply(struct evbuffer *out, size_t start)
+{
+    char head[5] = {0};
+    struct evbuffer_ptr at;
+    if (evbuffer_ptr_set(out, &at, start, EVBUFFER_PTR_SET) == 0)
+        evbuffer_copyout_from(out, &at, head, 4);
+    metrics_smtp_reply(head);
+}
+
 /* Queues one reply line: prefix (may be NULL), then the formatted text, then CRLF. */
 static void smtps_vreply(struct smtps_session *s, const char *prefix, const char *fmt, va_list ap)
 {
     if (!s->bev)
         return;
     struct evbuffer *out = bufferevent_get_output(s->bev);
+    size_t start = evbuffer_get_length(out);
     if (prefix)
         evbuffer_add(out, prefix, strlen(prefix));
     evbuffer_add_vprintf(out, fmt, ap);
     evbuffer_add(out, "\r\n", 2);
+    smtps_count_reply(out, start);
 }
 
 void smtps_reply(struct smtps_session *s, const char *fmt, ...)
@@ -105,6 +118,7 @@ static void smtps_free(struct smtps_session *s)
     if (s->next)
         s->next->prev = s->prev;
     srv->n_sessions--;
+    metrics_disconnect(s->kind);
     free(s);
 }
 
@@ -386,6 +400,7 @@ static struct smtps_session *smtps_new(struct smtp_server *srv, evutil_socket_t 
         srv->sessions->prev = s;
     srv->sessions = s;
     srv->n_sessions++;
+    metrics_connect(kind);
     struct netconn_hooks hooks = smtps_hooks(s);
     netconn_attach(s->bev, &hooks, s->tls);
     return s;
