@@ -11,9 +11,10 @@ set -eu
 # bsd-mailx: a real mail(1) that calls sendmail, for t_36_sendmail (it needs an
 # MTA package; postfix, installed in the same run, is the one it gets).
 # man-db, groff-base: tests/install.sh renders the installed man pages.
+# python3-prometheus-client: t_44_metrics parses `listen metrics` with its parser.
 PKGS="build-essential pkg-config libevent-dev libssl-dev libc-ares-dev libcrypt-dev
 libcmocka-dev python3 python3-aiosmtpd dnsmasq-base openssl clang postfix dovecot-imapd
-bsd-mailx man-db groff-base"
+bsd-mailx man-db groff-base python3-prometheus-client"
 
 missing=""
 for p in $PKGS; do

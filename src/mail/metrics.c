@@ -86,8 +86,10 @@ void metrics_disconnect(enum listen_kind service)
         atomic_fetch_sub_explicit(&metrics.open[service], 1, memory_order_relaxed);
 }
 
-void metrics_smtp_reply(const char *line)
+void metrics_smtp_reply(const char *text)
 {
+    const char *nl = strrchr(text, '\n');
+    const char *line = nl && nl[1] ? nl + 1 : text; /* a multi-line reply: its last line */
     int cls = line[0] - '0';
     if ((cls != 2 && cls != 4 && cls != 5) || line[1] < '0' || line[1] > '9' ||
         line[2] < '0' || line[2] > '9' || (line[3] != ' ' && line[3] != '\r'))

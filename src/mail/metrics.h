@@ -31,8 +31,9 @@ struct metrics_gauges {
 /* A client connection accepted (counted, and open until metrics_disconnect). */
 void metrics_connect(enum listen_kind service);
 void metrics_disconnect(enum listen_kind service);
-/* An SMTP reply line: a final line ("DDD " or "DDD\r") counts by class 2xx, 4xx, 5xx. */
-void metrics_smtp_reply(const char *line);
+/* An SMTP reply (its text, or its start): when its last line is a final one ("DDD " or
+ * "DDD\r"), it counts by class 2xx, 4xx, 5xx; continuation lines alone do not. */
+void metrics_smtp_reply(const char *text);
 /* A message committed: its size, and the seconds from the end of DATA to the 250. */
 void metrics_received(uint64_t bytes, double commit_seconds);
 /* A recipient's new state; delivered and relayed observe the delay since arrival (ms). */

@@ -41,14 +41,13 @@
 
 #define SMTPS_READ_HIGH (256 * 1024)
 
-/* Counts the reply line queued at start in out by its class (metrics). */
-static void smtps_count_reply(struct evbuffer *out, size_t start)
+/* Counts a reply line by its class (metrics): the code leads prefix, fmt, or a lone "%s" argument. */
+static void smtps_count_reply(const char *prefix, const char *fmt, va_list ap)
 {
-    char head[5] = {0};
-    struct evbuffer_ptr at;
-    if (evbuffer_ptr_set(out, &at, start, EVBUFFER_PTR_SET) == 0)
-        evbuffer_copyout_from(out, &at, head, 4);
-    metrics_smtp_reply(head);
+    va_list copy;
+    va_copy(copy, ap);
+    metrics_smtp_reply(prefix ? prefix : strcmp(fmt, "%s") == 0 ? va_arg(copy, const char *) : fmt);
+    va_end(copy);
 }
 
 /* Queues one reply line: prefix (may be NULL), then the formatted text, then CRLF. */
@@ -57,12 +56,11 @@ static void smtps_vreply(struct smtps_session *s, const char *prefix, const char
     if (!s->bev)
         return;
     struct evbuffer *out = bufferevent_get_output(s->bev);
-    size_t start = evbuffer_get_length(out);
+    smtps_count_reply(prefix, fmt, ap);
     if (prefix)
         evbuffer_add(out, prefix, strlen(prefix));
     evbuffer_add_vprintf(out, fmt, ap);
     evbuffer_add(out, "\r\n", 2);
-    smtps_count_reply(out, start);
 }
 
 void smtps_reply(struct smtps_session *s, const char *fmt, ...)
