@@ -65,43 +65,41 @@ static void free_all(struct queue_listing *l, struct queue_summary *s)
     queue_listing_free(l);
 }
 
-static void test_table(void **state)
+/* Builds the sample queue and checks its output in one form. */
+static void check_format(int json, const char *expected)
 {
-    (void)state;
     struct queue_listing l;
     struct queue_summary s;
     build(&l, &s);
     assert_int_equal(s.n, 4);
     struct buf b;
     buf_init(&b, BUF_UNLIMITED);
-    queue_summary_format(&s, 0, &b);
-    assert_string_equal(buf_cstr(&b),
+    queue_summary_format(&s, json, &b);
+    assert_string_equal(buf_cstr(&b), expected);
+    free_all(&l, &s);
+    buf_free(&b);
+}
+
+static void test_table(void **state)
+{
+    (void)state;
+    check_format(0,
         "               T     5m    10m    20m    40m    80m   160m   320m   640m  1280m 1280m+\n"
         "    TOTAL      6      3      0      0      2      0      0      0      0      0      1\n"
         "b.example      3      2      0      0      0      0      0      0      0      0      1\n"
         "a.example      2      1      0      0      1      0      0      0      0      0      0\n"
         "   (none)      1      0      0      0      1      0      0      0      0      0      0\n");
-    free_all(&l, &s);
-    buf_free(&b);
 }
 
 static void test_json(void **state)
 {
     (void)state;
-    struct queue_listing l;
-    struct queue_summary s;
-    build(&l, &s);
-    struct buf b;
-    buf_init(&b, BUF_UNLIMITED);
-    queue_summary_format(&s, 1, &b);
-    assert_string_equal(buf_cstr(&b),
+    check_format(1,
         "{\"buckets\":[\"5m\",\"10m\",\"20m\",\"40m\",\"80m\",\"160m\",\"320m\",\"640m\",\"1280m\","
         "\"1280m+\"],\"total\":{\"domain\":\"TOTAL\",\"total\":6,\"buckets\":[3,0,0,2,0,0,0,0,0,1]},"
         "\"domains\":[{\"domain\":\"b.example\",\"total\":3,\"buckets\":[2,0,0,0,0,0,0,0,0,1]},"
         "{\"domain\":\"a.example\",\"total\":2,\"buckets\":[1,0,0,1,0,0,0,0,0,0]},"
         "{\"domain\":\"(none)\",\"total\":1,\"buckets\":[0,0,0,1,0,0,0,0,0,0]}]}\n");
-    free_all(&l, &s);
-    buf_free(&b);
 }
 
 static void test_empty(void **state)
