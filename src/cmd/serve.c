@@ -176,7 +176,8 @@ static int serve_run(const struct conf *c)
     struct connlimit *limits = connlimit_new(c->max_connections, c->max_connections_per_ip);
     sv.smtp = smtpc ? smtp_server_new(sv.base, c, &q, dq, sched, limits) : NULL;
     sv.pop3 = sv.smtp ? pop3_server_new(sv.base, c, dq, limits) : NULL;
-    struct metricsd *metrics = sv.pop3 ? metricsd_new(sv.base, c, sched_metrics_gauges, sched) : NULL;
+    struct metricsd *metrics =
+        sv.pop3 ? metricsd_new(sv.base, c, sched_metrics_gauges, sched) : NULL;
     struct event *sigterm = evsignal_new(sv.base, SIGTERM, serve_on_signal, &sv);
     struct event *sigint = evsignal_new(sv.base, SIGINT, serve_on_signal, &sv);
     struct event *sighup = evsignal_new(sv.base, SIGHUP, serve_on_hangup, &sv);

@@ -200,7 +200,8 @@ void metrics_format(const struct metrics_gauges *g, struct buf *b)
                    PROM_COUNTER, "class", metrics_class_names, metrics.replies, METRICS_N_CLASS);
     prom_family(b, "postino_messages_received_total", "Messages accepted into the queue.",
                 PROM_COUNTER);
-    prom_sample_u64(b, "postino_messages_received_total", NULL, NULL, metrics_get(&metrics.messages));
+    prom_sample_u64(b, "postino_messages_received_total", NULL, NULL,
+                    metrics_get(&metrics.messages));
     prom_family(b, "postino_received_bytes_total", "Bytes of accepted messages.", PROM_COUNTER);
     prom_sample_u64(b, "postino_received_bytes_total", NULL, NULL, metrics_get(&metrics.bytes));
     metrics_family(b, "postino_deliveries_total", "Delivery outcomes, per recipient.",

@@ -9,6 +9,7 @@
 #include "lib/prom.h"
 #include <event2/buffer.h>
 #include <event2/http.h>
+#include <errno.h>
 #include <event2/keyvalq_struct.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,7 +80,7 @@ struct metricsd *metricsd_new(struct event_base *base, const struct conf *c,
             evhttp_set_gencb(md->http, metricsd_on_request, md);
         }
         if (evhttp_bind_socket(md->http, ls->addr, (ev_uint16_t)ls->port) < 0) {
-            log_err("listen metrics %s:%d: cannot bind", ls->addr, ls->port);
+            log_err("listen metrics %s:%d: cannot bind: %s", ls->addr, ls->port, strerror(errno));
             metricsd_free(md);
             return NULL;
         }

@@ -16,7 +16,8 @@ struct metricsd;
 /* Fills g from the live queue at scrape time. */
 typedef void (*metricsd_gauges_fn)(void *arg, struct metrics_gauges *g);
 
-/* Binds every metrics listener of c (none: an idle object). NULL (logged) if one cannot be bound. */
+/* Binds every metrics listener of c (none: an idle object); NULL (logged) if one cannot
+ * be bound. */
 struct metricsd *metricsd_new(struct event_base *base, const struct conf *c,
                               metricsd_gauges_fn gauges, void *arg);
 void metricsd_free(struct metricsd *md);

@@ -41,7 +41,7 @@
 
 #define SMTPS_READ_HIGH (256 * 1024)
 
-/* Counts a reply line by its class (metrics): the code leads prefix, fmt, or a lone "%s" argument. */
+/* Counts a reply by its class (metrics): the code leads prefix, fmt, or a lone "%s" argument. */
 static void smtps_count_reply(const char *prefix, const char *fmt, va_list ap)
 {
     va_list copy;
