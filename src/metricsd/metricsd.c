@@ -15,6 +15,10 @@
 #include <string.h>
 
 #define METRICSD_PAGE_MAX (1024 * 1024)
+/* A scrape is a short GET: anything bigger or slower is not one. */
+#define METRICSD_HEADERS_MAX 8192
+#define METRICSD_BODY_MAX 1024
+#define METRICSD_TIMEOUT_S 30
 
 struct metricsd {
     struct evhttp *http;
@@ -78,6 +82,9 @@ struct metricsd *metricsd_new(struct event_base *base, const struct conf *c,
             /* every method reaches the handler, which answers 405 itself */
             evhttp_set_allowed_methods(md->http, 0xffff);
             evhttp_set_gencb(md->http, metricsd_on_request, md);
+            evhttp_set_max_headers_size(md->http, METRICSD_HEADERS_MAX);
+            evhttp_set_max_body_size(md->http, METRICSD_BODY_MAX);
+            evhttp_set_timeout(md->http, METRICSD_TIMEOUT_S);
         }
         if (evhttp_bind_socket(md->http, ls->addr, (ev_uint16_t)ls->port) < 0) {
             log_err("listen metrics %s:%d: cannot bind: %s", ls->addr, ls->port, strerror(errno));
