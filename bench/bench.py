@@ -64,7 +64,8 @@ whatever it measured), POSTINO_BIN (build/postino), PF_PORT (2625), PI_PORT
 (2725), SINK_ADDR (127.0.0.2), SINK_PORT (2825), SINK_DIR (/dev/shm, where the
 sink's dump goes), SETTLE (2: seconds to wait for stray duplicates before the
 sink is checked), BENCH_DIR (parent of the scratch directory, /var/tmp),
-KEEP=1 keeps the scratch directories, RESULTS, RESULTS_JSON. Must run as root
+KEEP=1 keeps the scratch directories, RESULTS, RESULTS_JSON, PI_METRICS (a port: postino
+also gets `listen metrics 127.0.0.1:PORT`, scraped every second during its runs). Must run as root
 (Postfix's master needs it).
 
 This file holds the driver (main: the modes, the runs, the retries, writing

@@ -40,6 +40,8 @@ QUIET_WAIT = float(os.environ.get("QUIET_WAIT", "60"))   # s to wait for an idle
 QUIET_BUSY = 0.10                                        # "idle": under 10% of CPUs busy
 RETRY_BUSY = int(os.environ.get("RETRY_BUSY", "2"))      # repeats of a run that others disturbed
 KEEP = os.environ.get("KEEP", "") == "1"
+# a port: postino gets `listen metrics 127.0.0.1:PORT`, scraped every second during the run
+PI_METRICS = int(os.environ.get("PI_METRICS", "0") or "0")
 RESULTS = os.environ.get("RESULTS", os.path.join(HERE, "RESULTS.md"))
 RESULTS_JSON = os.environ.get("RESULTS_JSON", os.path.join(HERE, "results.json"))
 

@@ -13,9 +13,11 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
+import urllib.request
 
-from bench_conf import (BenchError, CONF_MODE, PF_PORT, PI_PORT, POSTDROP, POSTFIX,
+from bench_conf import (BenchError, CONF_MODE, PF_PORT, PI_METRICS, PI_PORT, POSTDROP, POSTFIX,
                         POSTFIX_SENDMAIL, POSTINO_BIN, RCPT, SENDER, SINK_ADDR, SINK_PORT,
                         SINK_USER, SMTP_SINK, VGID, VUID, log)
 from bench_proc import cpu_seconds, pid_alive, port_free, run, tail, tree, wait_port
@@ -261,6 +263,8 @@ class Postino:
         os.makedirs(os.path.join(self.w, "data"))
         with open(self.conf, "w") as f:
             f.write(POSTINO_CONF[CONF_MODE[mode]].format(w=self.w, port=self.port, sink=sink_hop()))
+            if PI_METRICS:
+                f.write("listen metrics 127.0.0.1:%d\n" % PI_METRICS)
 
     def start(self):
         if not port_free(self.port):
@@ -274,6 +278,21 @@ class Postino:
             wait_port(self.port, time.monotonic() + 30, lambda: self.proc.poll() is None)
         except BenchError as e:
             raise BenchError("%s\n%s" % (e, tail(self.logfile)))
+        if PI_METRICS:
+            self.scraping = threading.Event()
+            self.scraper = threading.Thread(target=self.scrape, daemon=True)
+            self.scraper.start()
+
+    def scrape(self):
+        """PI_METRICS: GET /metrics every second while the server runs (as Prometheus would,
+        more often), so the run pays for the counters and for the scrapes."""
+        url = "http://127.0.0.1:%d/metrics" % PI_METRICS
+        while not self.scraping.wait(1.0):
+            try:
+                with urllib.request.urlopen(url, timeout=5) as r:
+                    r.read()
+            except OSError as e:
+                log("metrics scrape failed: %s" % e)
 
     def pids(self):
         if self.proc is None or self.proc.poll() is not None:
@@ -290,6 +309,9 @@ class Postino:
     def stop(self):
         if self.proc is None:
             return
+        if PI_METRICS:
+            self.scraping.set()
+            self.scraper.join()
         procs = self.pids()
         if self.proc.poll() is None:
             self.proc.terminate()

@@ -14,9 +14,10 @@ set -eu
 # libsystemd-dev: sd_notify(3), the readiness of `postino serve` under systemd.
 # systemd: its systemd-analyze verifies and rates contrib/postino.service
 # (t_46_systemd, tests/install.sh); nothing is started.
+# python3-prometheus-client: t_44_metrics parses `listen metrics` with its parser.
 PKGS="build-essential pkg-config libevent-dev libssl-dev libc-ares-dev libcrypt-dev
 libcmocka-dev python3 python3-aiosmtpd dnsmasq-base openssl clang postfix dovecot-imapd
-bsd-mailx man-db groff-base libsystemd-dev systemd"
+bsd-mailx man-db groff-base libsystemd-dev systemd python3-prometheus-client"
 
 missing=""
 for p in $PKGS; do

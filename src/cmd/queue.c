@@ -1,5 +1,5 @@
 /*
- * queue: "postino queue list [--json]", "show ID", "flush [ID]", "hold |
+ * queue: "postino queue list [--json]", "summary [--json]", "show ID", "flush [ID]", "hold |
  * release | delete ID". list and show read the queue files directly, so
  * they work whether or not the server runs; a file removed meanwhile is
  * skipped and a torn last record ignored; damaged files (in the queue or
@@ -13,7 +13,9 @@
 #include "lib/fsio.h"
 #include "lib/str.h"
 #include "mail/queue.h"
+#include "lib/dur.h"
 #include "mail/queue_list.h"
+#include "mail/queue_summary.h"
 #include "qmgr/control.h"
 #include <errno.h>
 #include <inttypes.h>
@@ -84,9 +86,9 @@ static int queue_showq(const struct conf *c, const char *req, struct buf *out)
  * read-only socket. Exit 69 (EX_UNAVAILABLE) when no server runs, as Postfix's
  * mailq says "mail system is down"; 75 when it is busy with other listings.
  */
-static int queue_list_remote(const struct conf *c, int json, struct buf *out)
+static int queue_list_remote(const struct conf *c, const char *req, struct buf *out)
 {
-    if (queue_showq(c, json ? "LIST --json\n" : "LIST\n", out) < 0) {
+    if (queue_showq(c, req, out) < 0) {
         fprintf(stderr, "postino: Queue report unavailable - mail system is down (%s; the queue "
                         "in %s is not readable by this user)\n", strerror(errno), c->data_dir);
         return EX_UNAVAILABLE;
@@ -102,16 +104,21 @@ static int queue_list_remote(const struct conf *c, int json, struct buf *out)
     return strstr(out->data, "busy") ? EX_TEMPFAIL : EX_SOFTWARE;
 }
 
-static int queue_list(const struct conf *c, int json)
+/* queue list, or queue summary: from the files, else from the running server. */
+static int queue_list(const struct conf *c, int json, int summary)
 {
     struct buf out, note;
     int status = 0;
     buf_init(&out, BUF_UNLIMITED);
     buf_init(&note, BUF_UNLIMITED);
-    if (queue_list_format(c->data_dir, json, &out, &note) < 0) {
+    int r = summary ? queue_summary_text(c->data_dir, dur_now_ms(), json, &out)
+                    : queue_list_format(c->data_dir, json, &out, &note);
+    if (r < 0) {
         if (errno == EACCES) {
+            static const char *const req[2][2] = {{"LIST\n", "LIST --json\n"},
+                                                  {"SUMMARY\n", "SUMMARY --json\n"}};
             buf_reset(&out);
-            status = queue_list_remote(c, json, &out);
+            status = queue_list_remote(c, req[summary][json], &out);
         } else {
             fprintf(stderr, "postino: cannot read the queue in %s: %s\n", c->data_dir,
                     strerror(errno));
@@ -343,6 +350,7 @@ static int queue_usage(int status)
 {
     fprintf(status ? stderr : stdout,
             "usage: postino queue [-c FILE] list [--json]\n"
+            "       postino queue [-c FILE] summary [--json]\n"
             "       postino queue [-c FILE] show ID\n"
             "       postino queue [-c FILE] flush [ID]\n"
             "       postino queue [-c FILE] hold|release|delete ID\n");
@@ -383,7 +391,9 @@ int cmd_queue(int argc, char **argv)
         return EXIT_CONFIG_ERROR;
     int status;
     if (strcmp(sub, "list") == 0 && !arg)
-        status = queue_list(&c, json);
+        status = queue_list(&c, json, 0);
+    else if (strcmp(sub, "summary") == 0 && !arg)
+        status = queue_list(&c, json, 1);
     else if (strcmp(sub, "show") == 0 && arg)
         status = queue_show(&c, arg);
     else if (strcmp(sub, "flush") == 0)

@@ -12,6 +12,7 @@
 #include "lib/fsio.h"
 #include "lib/log.h"
 #include "mail/queue.h"
+#include "metricsd/metricsd.h"
 #include "net/connlimit.h"
 #include "qmgr/control.h"
 #include "net/diskq.h"
@@ -182,13 +183,15 @@ static int serve_run(const struct conf *c)
     struct connlimit *limits = connlimit_new(c->max_connections, c->max_connections_per_ip);
     sv.smtp = smtpc ? smtp_server_new(sv.base, c, &q, dq, sched, limits) : NULL;
     sv.pop3 = sv.smtp ? pop3_server_new(sv.base, c, dq, limits) : NULL;
+    struct metricsd *metrics =
+        sv.pop3 ? metricsd_new(sv.base, c, sched_metrics_gauges, sched) : NULL;
     struct event *sigterm = evsignal_new(sv.base, SIGTERM, serve_on_signal, &sv);
     struct event *sigint = evsignal_new(sv.base, SIGINT, serve_on_signal, &sv);
     struct event *sighup = evsignal_new(sv.base, SIGHUP, serve_on_hangup, &sv);
     event_add(sigterm, NULL);
     event_add(sigint, NULL);
     event_add(sighup, NULL);
-    if (sv.pop3 && serve_drop_privileges(c->run_as) == 0) {
+    if (metrics && serve_drop_privileges(c->run_as) == 0) {
         /* 0711: local users reach the drop directory (mail/maildrop.h), nothing else */
         if (fsio_mkdir_p(c->data_dir, 0711) < 0 || queue_init(&q, c->data_dir) < 0)
             log_err("data_dir %s: %s", c->data_dir, strerror(errno));
@@ -219,6 +222,7 @@ static int serve_run(const struct conf *c)
     smtpc_free(smtpc);
     diskq_free(dq); /* finishes commits and records in flight, runs their completions */
     pickup_free(pickup);
+    metricsd_free(metrics);
     pop3_server_free(sv.pop3);
     smtp_server_free(sv.smtp);
     connlimit_free(limits);

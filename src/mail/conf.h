@@ -17,7 +17,8 @@
 struct users;
 struct aliases;
 
-enum listen_kind { LISTEN_SMTP, LISTEN_SUBMISSION, LISTEN_SMTPS, LISTEN_POP3, LISTEN_POP3S };
+enum listen_kind { LISTEN_SMTP, LISTEN_SUBMISSION, LISTEN_SMTPS, LISTEN_POP3, LISTEN_POP3S,
+                   LISTEN_METRICS };
 
 struct listen_spec {
     enum listen_kind kind;
@@ -89,7 +90,7 @@ int conf_load_settings(const char *path, struct conf *c, struct buf *err);
 void conf_free(struct conf *c);
 /* Prints the effective settings, one "key value" line each, in config-file syntax. */
 void conf_print(const struct conf *c, FILE *out);
-/* "smtp", "submission", "smtps", "pop3", "pop3s". */
+/* "smtp", "submission", "smtps", "pop3", "pop3s", "metrics". */
 const char *conf_listen_kind_name(enum listen_kind kind);
 
 /* 1 if domain (any case) is one of local_domains. */

@@ -267,7 +267,8 @@ static int conf_add_route(struct conf_ctx *x, const struct conf_key *k, char **a
 
 /* ---- listeners ---- */
 
-static const char *const conf_listen_names[] = {"smtp", "submission", "smtps", "pop3", "pop3s"};
+static const char *const conf_listen_names[] = {"smtp", "submission", "smtps", "pop3", "pop3s",
+                                                "metrics"};
 
 const char *conf_listen_kind_name(enum listen_kind kind)
 {

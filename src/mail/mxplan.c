@@ -141,7 +141,8 @@ static int mxplan_listen_matches(const struct listen_spec *l, int family, const 
                                  int port)
 {
     unsigned char la[16];
-    if (l->kind == LISTEN_POP3 || l->kind == LISTEN_POP3S || l->port != port)
+    if (l->kind == LISTEN_POP3 || l->kind == LISTEN_POP3S || l->kind == LISTEN_METRICS ||
+        l->port != port)
         return 0;
     int lf = strchr(l->addr, ':') ? AF_INET6 : AF_INET;
     if (inet_pton(lf, l->addr, la) != 1)

@@ -18,6 +18,7 @@
 #include "lib/dur.h"
 #include "lib/alloc.h"
 #include "lib/log.h"
+#include "mail/metrics.h"
 #include <event2/buffer.h>
 #include <event2/listener.h>
 #include <stdarg.h>
@@ -62,6 +63,7 @@ void pop3s_free(struct pop3_session *s)
         s->srv->sessions = s->next;
     if (s->next)
         s->next->prev = s->prev;
+    metrics_disconnect(s->kind);
     free(s);
 }
 
@@ -249,6 +251,7 @@ static void pop3s_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct
     s->bev = bev;
     s->send_fd = -1;
     s->tls = pl->kind == LISTEN_POP3S;
+    metrics_connect(s->kind = pl->kind);
     s->loopback = netconn_is_loopback(sa);
     netconn_peer(sa, s->client_ip, sizeof s->client_ip);
     s->delay = evtimer_new(srv->base, pop3s_on_timer, s);

@@ -37,6 +37,7 @@ struct pop3_session {
     enum pop3s_state state;
     char client_ip[64];
     int loopback, tls, dead;
+    enum listen_kind kind;            /* its listener's (metrics) */
     int counted;                      /* counted in srv->limits */
     struct netconn_guard guard;
     char user[SASL_USER_MAX + 1];

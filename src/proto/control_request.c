@@ -40,8 +40,10 @@ enum control_verb control_request_parse(const char *line, struct control_request
 
 enum control_verb control_request_parse_showq(const char *line, struct control_request *req)
 {
-    int json = strcmp(line, "LIST --json") == 0;
-    int list = json || strcmp(line, "LIST") == 0;
-    *req = (struct control_request){ .verb = list ? CONTROL_LIST : CONTROL_UNKNOWN, .json = json };
+    int json = strcmp(line, "LIST --json") == 0 || strcmp(line, "SUMMARY --json") == 0;
+    int summary = strncmp(line, "SUMMARY", 7) == 0;
+    int known = json || strcmp(line, "LIST") == 0 || strcmp(line, "SUMMARY") == 0;
+    enum control_verb verb = !known ? CONTROL_UNKNOWN : summary ? CONTROL_SUMMARY : CONTROL_LIST;
+    *req = (struct control_request){ .verb = verb, .json = json };
     return req->verb;
 }

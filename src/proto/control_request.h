@@ -5,7 +5,7 @@
  * matched exactly (case matters), the argument is the rest of the line after
  * the first space, as sent (a queue id is checked by whoever looks it up):
  *   control socket: FLUSH [ID] | HOLD ID | RELEASE ID | DELETE ID
- *   showq socket:   LIST | LIST --json (the whole line, nothing else)
+ *   showq socket:   LIST | LIST --json | SUMMARY | SUMMARY --json (the whole line)
  * Never decides what a request does: qmgr/control acts and replies.
  */
 #ifndef POSTINO_CONTROL_REQUEST_H
@@ -18,12 +18,13 @@ enum control_verb {
     CONTROL_RELEASE,      /* arg: a queue id (never NULL) */
     CONTROL_DELETE,       /* arg: a queue id (never NULL) */
     CONTROL_LIST,         /* showq only; json says "LIST --json" */
+    CONTROL_SUMMARY,      /* showq only: the queue by domain and age; json: "SUMMARY --json" */
 };
 
 struct control_request {
     enum control_verb verb;
     const char *arg;      /* points into the line, NUL-terminated; NULL if none or empty */
-    int json;             /* CONTROL_LIST: the JSON listing was asked for */
+    int json;             /* CONTROL_LIST, CONTROL_SUMMARY: the JSON form was asked for */
 };
 
 /* Parses a line of the control socket. Returns req->verb. */

@@ -8,7 +8,9 @@
 #include "lib/alloc.h"
 #include "lib/log.h"
 #include "lib/str.h"
+#include "lib/dur.h"
 #include "mail/queue_list.h"
+#include "mail/queue_summary.h"
 #include "proto/control_request.h"
 #include <errno.h>
 #include <event2/buffer.h>
@@ -57,6 +59,7 @@ struct control_listing {
     struct control_conn *cc;
     char data_dir[PATH_MAX];
     int json;
+    int summary;                /* SUMMARY: the qshape-like table instead */
     int err;                    /* errno of a failed listing, else 0 */
     struct buf out;
 };
@@ -134,6 +137,7 @@ static void control_request(struct control_conn *cc, const char *line)
     }
     case CONTROL_UNKNOWN:
     case CONTROL_LIST:
+    case CONTROL_SUMMARY:
         break;
     }
     control_reply(cc, "ERR unknown request");
@@ -143,7 +147,9 @@ static void control_request(struct control_conn *cc, const char *line)
 static void control_listing_run(struct diskq_job *j)
 {
     struct control_listing *lj = j->ctx;
-    if (queue_list_format(lj->data_dir, lj->json, &lj->out, NULL) < 0)
+    int r = lj->summary ? queue_summary_text(lj->data_dir, dur_now_ms(), lj->json, &lj->out)
+                        : queue_list_format(lj->data_dir, lj->json, &lj->out, NULL);
+    if (r < 0)
         lj->err = errno;
 }
 
@@ -189,8 +195,8 @@ static void control_showq_request(struct control_conn *cc, const char *line)
 {
     struct control *ctl = cc->ctl;
     struct control_request req;
-    if (control_request_parse_showq(line, &req) != CONTROL_LIST) {
-        control_reply(cc, "ERR only LIST or LIST --json here");
+    if (control_request_parse_showq(line, &req) == CONTROL_UNKNOWN) {
+        control_reply(cc, "ERR only LIST, SUMMARY (and --json) here");
         return;
     }
     size_t slot = 0;
@@ -208,6 +214,7 @@ static void control_showq_request(struct control_conn *cc, const char *line)
     }
     lj->cc = cc;
     lj->json = req.json;
+    lj->summary = req.verb == CONTROL_SUMMARY;
     buf_init(&lj->out, BUF_UNLIMITED);
     lj->job.write = control_listing_run;
     lj->job.done = control_listing_done;

@@ -15,6 +15,8 @@
  * until the server closes:
  *   LIST | LIST --json  ->  "OK\n" and the listing (mail/queue_list, formatted
  *                           from the queue files on a disk worker) | ERR <reason>
+ *   SUMMARY | SUMMARY --json  ->  the same with the table by domain and age
+ *                           (mail/queue_summary, `queue summary`)
  * Anything else  ->  ERR <reason>. At most CONTROL_SHOWQ_CONNS connections and
  * CONTROL_SHOWQ_JOBS listings at a time (then ERR busy).
  */

@@ -10,6 +10,7 @@
 #include "lib/log.h"
 #include "lib/str.h"
 #include "mail/backoff.h"
+#include "mail/metrics.h"
 #include "mail/quarantine.h"
 #include "mail/route.h"
 #include "proto/esc.h"
@@ -59,6 +60,7 @@ void sched_outcome(struct sched *s, struct qmsg *m, size_t i, enum rcpt_status s
     free(r->last_reply);
     r->last_reply = reply ? xstrdup(reply) : NULL;
     m->changed[i] = 1;
+    metrics_outcome(st, sched_now() - m->env.arrival);
     if (st == RCPT_FAILED)
         sched_notice_to_postmaster(s, m, i);
 }

@@ -41,4 +41,8 @@ int sched_delete(struct sched *s, const char *id);
 size_t sched_count(const struct sched *s);
 void sched_free(struct sched *s);
 
+struct metrics_gauges;
+/* sched_metrics.c: the queue gauges now (a metricsd_gauges_fn: sched is a struct sched *). */
+void sched_metrics_gauges(void *sched, struct metrics_gauges *g);
+
 #endif

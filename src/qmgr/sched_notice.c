@@ -12,6 +12,7 @@
 #include "lib/log.h"
 #include "lib/str.h"
 #include "mail/dsn.h"
+#include "mail/metrics.h"
 #include "mail/notify.h"
 #include "proto/rfc5322.h"
 #include <errno.h>
@@ -297,6 +298,7 @@ static void sched_notice_done(struct diskq_job *j)
             log_info("%s: sender notice (%s, %zu recipient(s)) queued as %s", m->env.id,
                      notify_kind_name(nt->kind), nt->n, nt->env.id);
             nt->w.renamed = 0;
+            metrics_notice(nt->kind);
             sched_add(s, &nt->env);
         }
     }

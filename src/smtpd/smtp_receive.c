@@ -12,6 +12,7 @@
 #include "lib/alloc.h"
 #include "lib/log.h"
 #include "lib/str.h"
+#include "mail/metrics.h"
 #include "mail/route.h"
 #include "proto/rfc5322.h"
 #include <errno.h>
@@ -174,6 +175,7 @@ static void smtps_data_end(struct smtps_session *s)
     e->size = s->tx.writer.content_len;
     e->content_offset = s->tx.writer.head_len;
     s->state = SMTPS_COMMIT;
+    s->tx.data_end_at = metrics_now();
     memset(&s->commit_job, 0, sizeof s->commit_job);
     s->commit_job.write = smtps_commit_write;
     s->commit_job.publish = smtps_commit_publish;
@@ -197,6 +199,7 @@ static void smtps_commit_done(struct diskq_job *j)
         log_info("%s: from=<%s> size=%llu nrcpt=%zu client=%s queued", e->id, e->sender,
                  (unsigned long long)e->size, e->n_rcpts, s->client_ip);
         smtps_reply_esc(s, 250, ESC_OTHER_STATUS, "Ok: queued as %s", e->id);
+        metrics_received(e->size, metrics_now() - s->tx.data_end_at);
         s->tx.writer_open = 0; /* the file is the queue's now */
         sched_add(s->srv->sched, e);
         smtps_tx_reset(s);

@@ -26,6 +26,7 @@
 #include "lib/alloc.h"
 #include "lib/log.h"
 #include "lib/str.h"
+#include "mail/metrics.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/buffer.h>
@@ -40,12 +41,22 @@
 
 #define SMTPS_READ_HIGH (256 * 1024)
 
+/* Counts a reply by its class (metrics): the code leads prefix, fmt, or a lone "%s" argument. */
+static void smtps_count_reply(const char *prefix, const char *fmt, va_list ap)
+{
+    va_list copy;
+    va_copy(copy, ap);
+    metrics_smtp_reply(prefix ? prefix : strcmp(fmt, "%s") == 0 ? va_arg(copy, const char *) : fmt);
+    va_end(copy);
+}
+
 /* Queues one reply line: prefix (may be NULL), then the formatted text, then CRLF. */
 static void smtps_vreply(struct smtps_session *s, const char *prefix, const char *fmt, va_list ap)
 {
     if (!s->bev)
         return;
     struct evbuffer *out = bufferevent_get_output(s->bev);
+    smtps_count_reply(prefix, fmt, ap);
     if (prefix)
         evbuffer_add(out, prefix, strlen(prefix));
     evbuffer_add_vprintf(out, fmt, ap);
@@ -105,6 +116,7 @@ static void smtps_free(struct smtps_session *s)
     if (s->next)
         s->next->prev = s->prev;
     srv->n_sessions--;
+    metrics_disconnect(s->kind);
     free(s);
 }
 
@@ -386,6 +398,7 @@ static struct smtps_session *smtps_new(struct smtp_server *srv, evutil_socket_t 
         srv->sessions->prev = s;
     srv->sessions = s;
     srv->n_sessions++;
+    metrics_connect(kind);
     struct netconn_hooks hooks = smtps_hooks(s);
     netconn_attach(s->bev, &hooks, s->tls);
     return s;

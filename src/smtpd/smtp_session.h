@@ -66,6 +66,7 @@ struct smtps_tx {
     int too_big;                /* content passed max_message_size */
     unsigned accepted;          /* RCPTs accepted (before alias expansion) */
     unsigned overshoot;         /* RCPTs refused for max_recipients */
+    double data_end_at;         /* metrics_now() at the final dot */
 };
 
 struct smtp_server {

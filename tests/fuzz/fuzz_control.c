@@ -8,7 +8,8 @@
  * ends with it; HOLD, RELEASE and DELETE always carry a non-empty argument;
  * an unknown line carries none; re-forming "WORD[ ARG]" gives the line back
  * (but for a bare trailing space after FLUSH). For the showq socket: only
- * "LIST" and "LIST --json" are accepted, json set for the second alone;
+ * "LIST", "SUMMARY" and each with " --json" are accepted, json set for the
+ * " --json" forms alone;
  * nothing of the control socket is accepted there, nor the reverse.
  * Build: tests/fuzz/run.sh.
  */
@@ -68,9 +69,11 @@ static void check_showq(const char *line)
     enum control_verb v = control_request_parse_showq(line, &r);
     assert(v == r.verb && r.arg == NULL);
     int is_list = strcmp(line, "LIST") == 0, is_json = strcmp(line, "LIST --json") == 0;
-    assert(v == ((is_list || is_json) ? CONTROL_LIST : CONTROL_UNKNOWN));
-    assert(r.json == is_json);
-    if (v == CONTROL_LIST)
+    int is_sum = strcmp(line, "SUMMARY") == 0, is_sum_json = strcmp(line, "SUMMARY --json") == 0;
+    assert(v == ((is_list || is_json) ? CONTROL_LIST
+                 : (is_sum || is_sum_json) ? CONTROL_SUMMARY : CONTROL_UNKNOWN));
+    assert(r.json == (is_json || is_sum_json));
+    if (v != CONTROL_UNKNOWN)
         assert(control_request_parse(line, &r) == CONTROL_UNKNOWN);
 }
 

@@ -3,7 +3,7 @@
  * lines of the control and showq sockets. Covers each verb with and without
  * its queue id, exact (case-sensitive) words, an empty argument counting as
  * none, the argument kept whole after the first space, and the showq
- * socket's two exact lines.
+ * socket's four exact lines (LIST, SUMMARY, each with --json).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -60,8 +60,13 @@ static void test_showq(void **state)
     assert_int_equal(r.json, 0);
     assert_int_equal(control_request_parse_showq("LIST --json", &r), CONTROL_LIST);
     assert_int_equal(r.json, 1);
+    assert_int_equal(control_request_parse_showq("SUMMARY", &r), CONTROL_SUMMARY);
+    assert_int_equal(r.json, 0);
+    assert_int_equal(control_request_parse_showq("SUMMARY --json", &r), CONTROL_SUMMARY);
+    assert_int_equal(r.json, 1);
     static const char *const bad[] = {
         "", "list", "LIST ", "LIST --JSON", "LIST --json ", "LIST\r", "FLUSH", "LIST x",
+        "SUMMARYX", "SUMMARY ", "summary", "SUMMARY --json x", "SUMMARY\r",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(control_request_parse_showq(bad[i], &r), CONTROL_UNKNOWN);
