@@ -433,7 +433,8 @@ static void smtps_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct
         smtps_close(s);
         return;
     }
-    log_info("smtp: connect from %s%s", s->client_ip, s->tls ? " (smtps)" : "");
+    log_event(LOG_INFO, &(struct log_fields){.event = "connect", .client = s->client_ip},
+              "smtp: connect from %s%s", s->client_ip, s->tls ? " (smtps)" : "");
     /* On smtps the greeting waits in the TLS layer until the handshake is done (RFC 8314 3.3). */
     smtps_reply(s, "220 %s ESMTP postino", c->hostname);
     bufferevent_enable(s->bev, EV_READ | EV_WRITE);
