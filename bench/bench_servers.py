@@ -16,8 +16,8 @@ import subprocess
 import time
 
 from bench_conf import (BenchError, CONF_MODE, PF_PORT, PI_PORT, POSTDROP, POSTFIX,
-                        POSTFIX_SENDMAIL, POSTINO_BIN, RCPT, SENDER, SINK_ADDR, SINK_PORT,
-                        SINK_USER, SMTP_SINK, VGID, VUID, log)
+                        POSTFIX_SENDMAIL, POSTINO_BIN, POSTINO_EXTRA_CONF, RCPT, SENDER,
+                        SINK_ADDR, SINK_PORT, SINK_USER, SMTP_SINK, VGID, VUID, log)
 from bench_proc import cpu_seconds, pid_alive, port_free, run, tail, tree, wait_port
 
 
@@ -261,6 +261,7 @@ class Postino:
         os.makedirs(os.path.join(self.w, "data"))
         with open(self.conf, "w") as f:
             f.write(POSTINO_CONF[CONF_MODE[mode]].format(w=self.w, port=self.port, sink=sink_hop()))
+            f.write("".join(line + "\n" for line in POSTINO_EXTRA_CONF))
 
     def start(self):
         if not port_free(self.port):
