@@ -29,6 +29,9 @@ MSG_SIZE = int(os.environ.get("MSG_SIZE", "4096"))
 ONLY = os.environ.get("ONLY", "").strip()
 TIMEOUT = float(os.environ.get("TIMEOUT", "600"))
 POSTINO_BIN = os.path.abspath(os.environ.get("POSTINO_BIN", os.path.join(ROOT, "build", "postino")))
+# Lines added to postino's config, ";" between them: POSTINO_EXTRA_CONF="log_format json"
+POSTINO_EXTRA_CONF = [l.strip() for l in os.environ.get("POSTINO_EXTRA_CONF", "").split(";")
+                      if l.strip()]
 PF_PORT = int(os.environ.get("PF_PORT", "2625"))
 PI_PORT = int(os.environ.get("PI_PORT", "2725"))
 SINK_ADDR = os.environ.get("SINK_ADDR", "127.0.0.2")

@@ -18,8 +18,8 @@ import time
 import urllib.request
 
 from bench_conf import (BenchError, CONF_MODE, PF_PORT, PI_METRICS, PI_PORT, POSTDROP, POSTFIX,
-                        POSTFIX_SENDMAIL, POSTINO_BIN, RCPT, SENDER, SINK_ADDR, SINK_PORT,
-                        SINK_USER, SMTP_SINK, VGID, VUID, log)
+                        POSTFIX_SENDMAIL, POSTINO_BIN, POSTINO_EXTRA_CONF, RCPT, SENDER,
+                        SINK_ADDR, SINK_PORT, SINK_USER, SMTP_SINK, VGID, VUID, log)
 from bench_proc import cpu_seconds, pid_alive, port_free, run, tail, tree, wait_port
 
 
@@ -265,6 +265,7 @@ class Postino:
             f.write(POSTINO_CONF[CONF_MODE[mode]].format(w=self.w, port=self.port, sink=sink_hop()))
             if PI_METRICS:
                 f.write("listen metrics 127.0.0.1:%d\n" % PI_METRICS)
+            f.write("".join(line + "\n" for line in POSTINO_EXTRA_CONF))
 
     def start(self):
         if not port_free(self.port):

@@ -19,7 +19,9 @@
 # QUIET_WAIT, RETRY_BUSY, POSTINO_BIN, PF_PORT (2625), PI_PORT (2725),
 # SINK_ADDR (127.0.0.2), SINK_PORT (2825), SINK_DIR (/dev/shm), SETTLE (2),
 # BENCH_DIR (/var/tmp), KEEP=1, RESULTS, PI_METRICS (a port: postino with `listen metrics`,
-# scraped every second).
+# scraped every second),
+# POSTINO_EXTRA_CONF (lines added to postino's config, ";" between them:
+#   POSTINO_EXTRA_CONF="log_format json" MODE=maildir ONLY=postino bench/run.sh).
 # Needs root (Postfix's master runs as root) and the postfix package (for
 # smtp-source, smtp-sink and the private instance; `make bench` installs it).
 # The system Postfix service is neither used nor started.

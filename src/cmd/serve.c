@@ -87,7 +87,8 @@ static void serve_on_hangup(evutil_socket_t sig, short what, void *arg)
     if (r > 0)
         log_info("signal %d: reopened log file %s", (int)sig, sv->conf->log_file);
     else if (r == 0)
-        log_info("signal %d: logging to stderr, nothing to reopen", (int)sig);
+        log_info("signal %d: logging to %s, nothing to reopen", (int)sig,
+                 sv->conf->log_file ? sv->conf->log_file : "stderr");
     else
         log_err("signal %d: cannot reopen log file %s: %s (still writing to the old one)",
                 (int)sig, sv->conf->log_file, strerror(errno));
@@ -261,6 +262,9 @@ int cmd_serve(int argc, char **argv)
         conf_free(&c);
         return EXIT_CONFIG_ERROR;
     }
+    enum log_format lf = LOG_FORMAT_TEXT;
+    log_format_parse(c.log_format, &lf); /* the config accepted only text or json */
+    log_set_format(lf);
     int status = serve_run(&c);
     conf_free(&c);
     return status;

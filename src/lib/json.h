@@ -6,7 +6,8 @@
 #define POSTINO_JSON_H
 #include "lib/buf.h"
 
-/* Appends s as a JSON string ("null" for NULL). Bytes >= 0x80 are passed through (UTF-8). */
+/* Appends s as a JSON string ("null" for NULL). Well-formed UTF-8 passes through; any
+ * other byte >= 0x80 becomes \ufffd, so the output is valid JSON whatever s holds. */
 int json_str(struct buf *b, const char *s);
 
 #endif

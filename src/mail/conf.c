@@ -267,7 +267,7 @@ static void conf_free_key(struct conf *c, const struct conf_key *k)
         break;
     case CONF_KIND_PATH: case CONF_KIND_HOSTNAME: case CONF_KIND_USER:
     case CONF_KIND_NETWORKS: case CONF_KIND_RESOLVERS: case CONF_KIND_ROUTE:
-    case CONF_KIND_LISTEN:
+    case CONF_KIND_LISTEN: case CONF_KIND_LOGFILE: case CONF_KIND_CHOICE:
         free(*CONF_FIELD(c, k, void *));
         break;
     case CONF_KIND_DURATION: case CONF_KIND_SIZE: case CONF_KIND_COUNT: case CONF_KIND_PORT:

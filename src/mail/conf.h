@@ -69,9 +69,10 @@ struct conf {
     unsigned line_max_connections; /* where max_connections was set, 0 = default */
     uint64_t dsn_return_limit;
     char *run_as;               /* NULL = none */
-    char *log_file;             /* NULL = stderr */
+    char *log_file;             /* NULL = stderr, "syslog" = syslog(3) */
     struct users *users;        /* loaded from users_file, NULL if none */
     struct aliases *aliases;    /* loaded from aliases_file, NULL if none */
+    char *log_format;           /* "text" or "json" */
 };
 
 /* Fills c with the built-in defaults (hostname from gethostname()). */

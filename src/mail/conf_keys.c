@@ -74,6 +74,30 @@ static int conf_set_path(struct conf_ctx *x, const struct conf_key *k, char **ar
     return 0;
 }
 
+/* log_file: the word "syslog", or a path. */
+static int conf_set_logfile(struct conf_ctx *x, const struct conf_key *k, char **argv, int argc)
+{
+    if (strcmp(argv[0], "syslog") == 0) {
+        conf_set_string(x, k, xstrdup(argv[0]));
+        return 0;
+    }
+    return conf_set_path(x, k, argv, argc);
+}
+
+/* One of the words of k->choices ("a|b|c"). */
+static int conf_set_choice(struct conf_ctx *x, const struct conf_key *k, char **argv, int argc)
+{
+    (void)argc;
+    size_t n = strlen(argv[0]);
+    for (const char *w = k->choices; n && w; w = strchr(w, '|'), w = w ? w + 1 : NULL)
+        if (strncmp(w, argv[0], n) == 0 && (w[n] == '|' || w[n] == '\0')) {
+            conf_set_string(x, k, xstrdup(argv[0]));
+            return 0;
+        }
+    conf_err(x, "%s: \"%.100s\" is not one of %s", k->name, argv[0], k->choices);
+    return -1;
+}
+
 static int conf_set_hostname(struct conf_ctx *x, const struct conf_key *k, char **argv, int argc)
 {
     (void)argc;
@@ -350,6 +374,8 @@ static const struct conf_kind_parser {
     [CONF_KIND_RESOLVERS] = {conf_set_dns, 1, CONF_MAX_ARGS},
     [CONF_KIND_ROUTE] = {conf_add_route, 2, 2},
     [CONF_KIND_LISTEN] = {conf_add_listen, 2, 2},
+    [CONF_KIND_LOGFILE] = {conf_set_logfile, 1, 1},
+    [CONF_KIND_CHOICE] = {conf_set_choice, 1, 1},
 };
 
 int conf_key_parse(struct conf_ctx *x, const struct conf_key *k, char **argv, int argc)
@@ -412,7 +438,9 @@ const struct conf_key conf_keys[] = {
     NUM("max_hops", COUNT, max_hops, "50", 1),
     NUM("dsn_return_limit", SIZE, dsn_return_limit, "50K", 0), /* 0 = headers only */
     OPT("run_as", USER, run_as, "none"),
-    OPT("log_file", PATH, log_file, "stderr"),
+    OPT("log_file", LOGFILE, log_file, "stderr"),
+    {.name = "log_format", .kind = CONF_KIND_CHOICE, .off = OFF(log_format), .dflt = "text",
+     .choices = "text|json"},
 };
 const size_t conf_keys_count = sizeof conf_keys / sizeof conf_keys[0];
 _Static_assert(sizeof conf_keys / sizeof conf_keys[0] <= CONF_KEYS_MAX, "raise CONF_KEYS_MAX");

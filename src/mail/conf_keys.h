@@ -29,6 +29,8 @@ enum conf_kind {
     CONF_KIND_RESOLVERS,  /* struct hostport list of numeric addresses */
     CONF_KIND_ROUTE,      /* struct route list, one line each, accumulates */
     CONF_KIND_LISTEN,     /* struct listen_spec list, the first line drops the defaults */
+    CONF_KIND_LOGFILE,    /* char *: "syslog" as written, else a PATH */
+    CONF_KIND_CHOICE,     /* char *: one of the words of the row's choices */
     CONF_KIND_COUNT_OF_KINDS
 };
 
@@ -45,6 +47,7 @@ struct conf_key {
     uint64_t min, max;    /* limits of numbers, durations and sizes (max: counts only) */
     const char *unset;    /* printed as "# key UNSET" while the key has no value */
     conf_print_fn print;  /* NULL: the printer of the kind */
+    const char *choices;  /* CHOICE: the words allowed, "text|json" */
 };
 
 #define CONF_KEYS_MAX 64

@@ -175,6 +175,8 @@ static const conf_print_fn conf_kind_printers[CONF_KIND_COUNT_OF_KINDS] = {
     [CONF_KIND_RESOLVERS] = conf_print_resolvers,
     [CONF_KIND_ROUTE] = conf_print_routes,
     [CONF_KIND_LISTEN] = conf_print_listens,
+    [CONF_KIND_LOGFILE] = conf_print_string,
+    [CONF_KIND_CHOICE] = conf_print_string,
 };
 
 void conf_print(const struct conf *c, FILE *out)

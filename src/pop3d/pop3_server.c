@@ -275,7 +275,8 @@ static void pop3s_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct
         pop3s_close(s);
         return;
     }
-    log_info("pop3: connect from %s%s", s->client_ip, s->tls ? " (pop3s)" : "");
+    log_event(LOG_INFO, &(struct log_fields){.event = "connect", .client = s->client_ip},
+              "pop3: connect from %s%s", s->client_ip, s->tls ? " (pop3s)" : "");
     pop3s_reply(s, "+OK postino POP3 server ready");
     bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 }

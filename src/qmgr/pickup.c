@@ -241,8 +241,9 @@ static void pickup_log(struct pickup_job *pj, int failed, int err)
     if (failed)
         log_err("maildrop %s: commit failed: %s (will retry)", pj->name, strerror(err));
     else if (pj->outcome == PICKUP_QUEUED)
-        log_info("%s: from=<%s> size=%llu nrcpt=%zu uid=%u queued (local submission)", e->id,
-                 e->sender, (unsigned long long)e->size, e->n_rcpts, pj->uid);
+        log_event(LOG_INFO, &(struct log_fields){.queue_id = e->id, .event = "received",
+                  .from = e->sender}, "size=%llu nrcpt=%zu uid=%u queued (local submission)",
+                  (unsigned long long)e->size, e->n_rcpts, pj->uid);
     else if (pj->outcome == PICKUP_DUPLICATE)
         log_info("maildrop %s: already queued as %s; drop file removed", pj->name, pj->id);
     else if (pj->outcome == PICKUP_REJECTED)

@@ -14,6 +14,7 @@
 #include "mail/quarantine.h"
 #include "mail/route.h"
 #include "proto/esc.h"
+#include "proto/smtp_reply.h"
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -39,6 +40,36 @@ int sched_due(const struct sched *s, const struct envelope *e, size_t i, int64_t
     enum route_kind k = route_classify_rcpt(s->conf, e, i, mailbox, sizeof mailbox);
     *remote = k == ROUTE_REMOTE || k == ROUTE_RELAY_DOMAIN;
     return 1;
+}
+
+/* The enhanced status code at the start of "550 5.1.1 text" or of "4.4.7 text", or NULL. */
+static const char *sched_log_dsn(const char *reply, char *out, size_t size)
+{
+    int klass;
+    enum esc_code code;
+    size_t used;
+    if (!reply)
+        return NULL;
+    if (smtp_reply_esc(reply, out, size) == 0)
+        return out;
+    if (esc_parse(reply, strlen(reply), &klass, &code, &used) < 0 || used >= size)
+        return NULL;
+    memcpy(out, reply, used);
+    out[used] = '\0';
+    return out;
+}
+
+void sched_log_rcpt(enum log_level lvl, const struct envelope *e, size_t i, struct log_fields f,
+                    const char *full, const char *text, int64_t now)
+{
+    char dsn[32];
+    f.queue_id = e->id;
+    f.to = e->rcpts[i].addr;
+    if (!f.dsn && !(f.dsn = sched_log_dsn(f.reply, dsn, sizeof dsn)))
+        f.dsn = sched_log_dsn(full, dsn, sizeof dsn);
+    f.delay_ms = now - e->arrival;
+    f.has_delay = 1;
+    log_event(lvl, &f, text ? "%s" : NULL, text);
 }
 
 void sched_changed_fit(struct qmsg *m)
@@ -73,7 +104,9 @@ void sched_defer(struct sched *s, struct qmsg *m, size_t i, const char *why, int
         char msg[512];
         str_fmt(msg, sizeof msg, "%s delivery time expired; last error: %s",
                 esc_code(ESC_CLASS_TRANSIENT, ESC_DELIVERY_TIME_EXPIRED).s, why);
-        log_info("%s: to=<%s> status=failed (%s)", m->env.id, r->addr, msg);
+        sched_log_rcpt(LOG_INFO, &m->env, i,
+                       (struct log_fields){.event = "expired", .status = "failed", .reply = msg},
+                       NULL, NULL, now);
         sched_outcome(s, m, i, RCPT_FAILED, msg); /* may add a recipient: r moves */
         return;
     }
@@ -180,7 +213,8 @@ int sched_job_recorded(struct sched_job *sj)
     m->disk_rcpts = m->env.n_rcpts;
     if (!sj->removed)
         return 0;
-    log_info("%s: removed (all recipients done)", m->env.id);
+    log_event(LOG_INFO, &(struct log_fields){.queue_id = m->env.id, .event = "removed"},
+              "removed (all recipients done)");
     sched_unlink(sj->s, m);
     return 1;
 }

@@ -8,6 +8,7 @@
 #ifndef POSTINO_SCHED_INT_H
 #define POSTINO_SCHED_INT_H
 #include "qmgr/sched.h"
+#include "lib/log.h"
 #include "mail/maildir.h"
 #include "smtpc/smtp_client.h"
 
@@ -58,6 +59,13 @@ void sched_record_stage(struct diskq_job *j);
 int sched_job_recorded(struct sched_job *sj);
 
 int64_t sched_now(void);
+/*
+ * Logs recipient i's outcome: "ID: to=<R> [relay=H ]status=S[ (REPLY)][ TEXT]" with, in
+ * json, f's event, the enhanced status code (f.dsn, else the one starting f.reply, else
+ * the one of full) and the delay since arrival. f.queue_id and f.to are filled here.
+ */
+void sched_log_rcpt(enum log_level lvl, const struct envelope *e, size_t i, struct log_fields f,
+                    const char *full, const char *text, int64_t now);
 /* Makes room in m->changed for every recipient (notices to postmaster may add one). */
 void sched_changed_fit(struct qmsg *m);
 /* 1 if recipient r waits and is due; *remote tells where it goes. */

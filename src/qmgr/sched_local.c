@@ -13,6 +13,7 @@
 #include "mail/route.h"
 #include "proto/esc.h"
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -31,21 +32,24 @@ static void sched_local_one(struct sched_job *sj, size_t i, int fd, int64_t now)
         route_expand(c, e, i);
         sched_changed_fit(m);
         m->changed[i] = 1;
-        log_info("%s: to=<%s> status=expanded", e->id, e->rcpts[i].addr);
+        sched_log_rcpt(LOG_INFO, e, i, (struct log_fields){.event = "expanded", .status = "expanded"},
+                       NULL, NULL, now);
         return;
     }
     e->rcpts[i].attempts++;
     if (k == ROUTE_UNKNOWN_USER || k == ROUTE_BAD_MAILBOX) {
         esc_reply(why, sizeof why, 550, ESC_BAD_DESTINATION_MAILBOX, "no such mailbox here");
         sched_outcome(sj->s, m, i, RCPT_FAILED, why);
-        log_info("%s: to=<%s> status=failed (no such mailbox)", e->id, e->rcpts[i].addr);
+        sched_log_rcpt(LOG_INFO, e, i, (struct log_fields){.event = "failed", .status = "failed",
+                       .reply = "no such mailbox"}, why, NULL, now);
         return;
     }
     if (k == ROUTE_ALIAS_LOOP) {
         esc_reply(why, sizeof why, 550, ESC_ROUTING_LOOP,
                   "alias loop: the alias expands back to itself and has no mailbox here");
         sched_outcome(sj->s, m, i, RCPT_FAILED, why);
-        log_info("%s: to=<%s> status=failed (alias loop)", e->id, e->rcpts[i].addr);
+        sched_log_rcpt(LOG_INFO, e, i, (struct log_fields){.event = "failed", .status = "failed",
+                       .reply = "alias loop"}, why, NULL, now);
         return;
     }
     maildir_unique_name(name, sizeof name, (uint64_t)(e->arrival / 1000), e->id, i, c->hostname);
@@ -54,7 +58,8 @@ static void sched_local_one(struct sched_job *sj, size_t i, int fd, int64_t now)
         int err = errno;
         str_fmt(why, sizeof why, "%s mailbox %s@%s unavailable: %s",
                 esc_code(ESC_CLASS_TRANSIENT, ESC_OTHER_MAILBOX).s, mailbox, domain, strerror(err));
-        log_warn("%s: to=<%s> status=deferred (%s)", e->id, e->rcpts[i].addr, why);
+        sched_log_rcpt(LOG_WARN, e, i, (struct log_fields){.event = "deferred",
+                       .status = "deferred", .reply = why}, NULL, NULL, now);
         sched_defer(sj->s, m, i, why, now);
         return;
     }
@@ -95,8 +100,11 @@ static void sched_local_publish(struct diskq_job *j)
             continue;
         }
         o->tmp[0] = '\0';
-        log_info("%s: to=<%s> status=delivered (maildir %s)", sj->m->env.id,
-                 sj->m->env.rcpts[i].addr, o->new_dir);
+        char tail[PATH_MAX + 16];
+        str_fmt(tail, sizeof tail, "(maildir %s)", o->new_dir);
+        sched_log_rcpt(LOG_INFO, &sj->m->env, i,
+                       (struct log_fields){.event = "delivered", .status = "delivered"},
+                       sj->m->env.rcpts[i].last_reply, tail, sched_now());
         if (diskq_job_sync_dir(j, o->new_dir) < 0 && fsio_fsync_dir(o->new_dir) < 0) {
             j->failed = 1;
             j->err = errno;

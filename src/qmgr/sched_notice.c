@@ -295,8 +295,9 @@ static void sched_notice_done(struct diskq_job *j)
     } else {
         for (size_t n = 0; n < sj->n_notices; n++) {
             struct sched_notice *nt = &sj->notices[n];
-            log_info("%s: sender notice (%s, %zu recipient(s)) queued as %s", m->env.id,
-                     notify_kind_name(nt->kind), nt->n, nt->env.id);
+            log_event(LOG_INFO, &(struct log_fields){.queue_id = m->env.id, .event = "notice"},
+                      "sender notice (%s, %zu recipient(s)) queued as %s",
+                      notify_kind_name(nt->kind), nt->n, nt->env.id);
             nt->w.renamed = 0;
             metrics_notice(nt->kind);
             sched_add(s, &nt->env);

@@ -27,6 +27,7 @@ static void sched_remote_apply(struct sched_remote *sr, const struct smtpc_outco
 {
     struct qmsg *m = sr->m;
     struct env_rcpt *r = &m->env.rcpts[o->idx];
+    const char *relay = sr->d.remote[0] ? sr->d.remote : "none";
     free(r->remote_mta);
     r->remote_mta = sr->d.remote[0] ? xstrdup(sr->d.remote) : NULL;
     if (o->from_server)
@@ -37,16 +38,22 @@ static void sched_remote_apply(struct sched_remote *sr, const struct smtpc_outco
         if (sr->d.peer_dsn)
             r->dsn_sent |= NOTIFY_PASSED_ON; /* RFC 3461 6.2.1: the next hop reports now */
         sched_outcome(sr->s, m, o->idx, RCPT_RELAYED, o->reply);
-        log_info("%s: to=<%s> relay=%s status=sent (%s)", m->env.id, r->addr,
-                 sr->d.remote, o->reply);
+        sched_log_rcpt(LOG_INFO, &m->env, o->idx,
+                       (struct log_fields){.event = "relayed", .relay = sr->d.remote,
+                                           .status = "sent", .reply = o->reply},
+                       NULL, NULL, now);
     } else if (o->klass == 5) {
         /* log first: a failed notice adds a postmaster recipient, moving the array r is in */
-        log_info("%s: to=<%s> relay=%s status=failed (%s)", m->env.id, r->addr,
-                 sr->d.remote[0] ? sr->d.remote : "none", o->reply);
+        sched_log_rcpt(LOG_INFO, &m->env, o->idx,
+                       (struct log_fields){.event = "failed", .relay = relay,
+                                           .status = "failed", .reply = o->reply},
+                       NULL, NULL, now);
         sched_outcome(sr->s, m, o->idx, RCPT_FAILED, o->reply);
     } else {
-        log_info("%s: to=<%s> relay=%s status=deferred (%s)", m->env.id, r->addr,
-                 sr->d.remote[0] ? sr->d.remote : "none", o->reply);
+        sched_log_rcpt(LOG_INFO, &m->env, o->idx,
+                       (struct log_fields){.event = "deferred", .relay = relay,
+                                           .status = "deferred", .reply = o->reply},
+                       NULL, NULL, now);
         sched_defer(sr->s, m, o->idx, o->reply, now);
     }
 }

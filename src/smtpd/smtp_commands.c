@@ -173,7 +173,9 @@ static void smtps_mail(void *session, const struct smtp_cmd *cmd)
     char sender[ADDR_LOCAL_MAX + ADDR_DOMAIN_MAX + 3];
     addr_format(&mp.from, sender, sizeof sender);
     if (s->auth_user[0] && !smtps_sender_owned(s, &mp.from, sender)) {
-        log_info("smtp: %s: reject MAIL <%s>: not owned by %s", s->client_ip, sender, s->auth_user);
+        log_event(LOG_INFO, &(struct log_fields){.event = "reject", .client = s->client_ip},
+                  "smtp: %s: reject MAIL <%s>: not owned by %s", s->client_ip, sender,
+                  s->auth_user);
         smtps_bad(s, 553, ESC_DELIVERY_NOT_AUTHORIZED,
                   "Sender address rejected: not owned by user");
         return;
@@ -247,8 +249,11 @@ static void smtps_rcpt(void *session, const struct smtp_cmd *cmd)
     else
         addr_format(&rp.to, addr, sizeof addr);
     if (smtps_rcpt_policy(s, addr, &err) < 0) {
-        log_info("smtp: %s: reject RCPT <%s>: %s%s", s->client_ip, addr,
-                 esc_reply_prefix(err.code, err.esc).s, err.text);
+        char reply[600];
+        str_fmt(reply, sizeof reply, "%s%s", esc_reply_prefix(err.code, err.esc).s, err.text);
+        log_event(LOG_INFO, &(struct log_fields){.event = "reject", .client = s->client_ip,
+                  .reply = reply}, "smtp: %s: reject RCPT <%s>: %s", s->client_ip,
+                  addr, reply);
         smtps_refuse(s, &err);
         return;
     }

@@ -165,7 +165,9 @@ static void smtps_data_end(struct smtps_session *s)
         refuse = queue_error_reply(err);
     }
     if (refuse) {
-        log_info("%s: from=<%s> rejected: %s", e->id, e->sender, refuse);
+        log_event(LOG_INFO, &(struct log_fields){.queue_id = e->id, .event = "rejected",
+                  .client = s->client_ip, .from = e->sender, .reply = refuse},
+                  "rejected: %s", refuse);
         smtps_reply(s, "%s", refuse);
         s->errors++;
         smtps_tx_reset(s);
@@ -196,8 +198,10 @@ static void smtps_commit_done(struct diskq_job *j)
         smtps_reply(s, "%s", queue_error_reply(j->err));
         smtps_tx_reset(s);
     } else {
-        log_info("%s: from=<%s> size=%llu nrcpt=%zu client=%s queued", e->id, e->sender,
-                 (unsigned long long)e->size, e->n_rcpts, s->client_ip);
+        log_event(LOG_INFO, &(struct log_fields){.queue_id = e->id, .event = "received",
+                  .client = s->client_ip, .from = e->sender},
+                  "size=%llu nrcpt=%zu client=%s queued", (unsigned long long)e->size,
+                  e->n_rcpts, s->client_ip);
         smtps_reply_esc(s, 250, ESC_OTHER_STATUS, "Ok: queued as %s", e->id);
         metrics_received(e->size, metrics_now() - s->tx.data_end_at);
         s->tx.writer_open = 0; /* the file is the queue's now */

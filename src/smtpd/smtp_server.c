@@ -92,10 +92,14 @@ static struct timeval smtps_timeout(const struct smtps_session *s)
 }
 
 /* The session's last reply is queued (221, 421) or it is gone: it stops counting. */
+/* The end of an admitted session: its "connect from" line gets its "disconnect from". */
 static void smtps_uncount(struct smtps_session *s)
 {
-    if (s->counted)
+    if (s->counted) {
         connlimit_leave(s->srv->limits, s->client_ip);
+        log_event(LOG_INFO, &(struct log_fields){.event = "disconnect", .client = s->client_ip},
+                  "smtp: disconnect from %s", s->client_ip);
+    }
     s->counted = 0;
 }
 
@@ -437,7 +441,8 @@ static void smtps_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct
         return;
     s->counted = connlimit_admit(srv->limits, s->client_ip, s->relay_ok) == 0;
     if (!s->counted) {
-        log_warn("smtp: %s: connection limit reached", s->client_ip);
+        log_event(LOG_WARN, &(struct log_fields){.event = "reject", .client = s->client_ip},
+                  "smtp: %s: connection limit reached", s->client_ip);
         if (s->tls) { /* no handshake for a connection we refuse anyway */
             smtps_drop(s);
             return;
@@ -446,7 +451,8 @@ static void smtps_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct
         smtps_close(s);
         return;
     }
-    log_info("smtp: connect from %s%s", s->client_ip, s->tls ? " (smtps)" : "");
+    log_event(LOG_INFO, &(struct log_fields){.event = "connect", .client = s->client_ip},
+              "smtp: connect from %s%s", s->client_ip, s->tls ? " (smtps)" : "");
     /* On smtps the greeting waits in the TLS layer until the handshake is done (RFC 8314 3.3). */
     smtps_reply(s, "220 %s ESMTP postino", c->hostname);
     bufferevent_enable(s->bev, EV_READ | EV_WRITE);

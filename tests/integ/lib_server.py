@@ -66,6 +66,7 @@ class Server:
                 f.write("".join(l + "\n" for l in aliases))
         self.settings = settings
         self.extra = list(extra)
+        self.wrapper = []  # a command that runs `postino serve` (it must exec it: same pid)
         self.write_config()
 
     def config_lines(self):
@@ -116,7 +117,8 @@ class Server:
         out = open(os.path.join(self.tmp, "serve-%d.stdout" % self.starts), "wb")
         err = open(self.stderr_path, "wb")
         try:
-            self.proc = subprocess.Popen([BIN, "serve", "-c", self.conf], stdin=subprocess.DEVNULL,
+            self.proc = subprocess.Popen(self.wrapper + [BIN, "serve", "-c", self.conf],
+                                         stdin=subprocess.DEVNULL,
                                          stdout=out, stderr=err, cwd=self.tmp)
         finally:
             out.close()

@@ -95,6 +95,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.dsn_return_limit, 50 * 1024);
     assert_null(c.run_as);
     assert_null(c.log_file);
+    assert_string_equal(c.log_format, "text");
     conf_free(&c);
     buf_free(&err);
 }
@@ -260,6 +261,9 @@ static void test_every_key_invalid(void **state)
         {"run_as bad user", "too many values"},
         {"run_as -root", "invalid user name"},
         {"log_file", "missing value"},
+        {"log_format xml", "\"xml\" is not one of text|json"},
+        {"log_format tex", "is not one of"},
+        {"log_format text json", "too many values"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char text[512];
@@ -408,6 +412,15 @@ static void test_relative_paths(void **state)
     assert_non_null(users_lookup(c.users, "A", "LOCALHOST"));
     str_fmt(p, sizeof p, "%s/../log.txt", sub);
     assert_string_equal(c.log_file, p);
+    conf_free(&c);
+    /* the word syslog is not a path */
+    write_file("sub/s.conf", "log_file syslog\nlog_format json\n");
+    str_fmt(p, sizeof p, "%s/sub/s.conf", tmpdir);
+    r = conf_load(p, &c, &err);
+    if (r != 0)
+        fail_msg("%s", buf_cstr(&err));
+    assert_string_equal(c.log_file, "syslog");
+    assert_string_equal(c.log_format, "json");
     conf_free(&c);
     /* the default data_dir lives beside the config file */
     load_ok("smtp_port 25\n", &c);

@@ -140,7 +140,8 @@ static const char golden_defaults[] =
     "max_hops 50\n"
     "dsn_return_limit 50K\n"
     "# run_as none\n"
-    "# log_file stderr\n";
+    "# log_file stderr\n"
+    "log_format text\n";
 
 /* The exact `postino check` text of full_conf (the fixture folder masked). */
 static const char golden_full[] =
@@ -185,7 +186,8 @@ static const char golden_full[] =
     "max_hops 30\n"
     "dsn_return_limit 0\n"
     "run_as postino\n"
-    "log_file TMP/log/postino.log\n";
+    "log_file TMP/log/postino.log\n"
+    "log_format text\n";
 
 /* conf_print of a loaded config with the fixture folder, cwd and host masked. */
 static char *print_masked(const struct conf *c)
