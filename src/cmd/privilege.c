@@ -156,6 +156,18 @@ static int priv_setuid(const char *user, uid_t uid, gid_t gid)
     return 0;
 }
 
+/* After the drop: data_dir is the user's, but a folder above it (a home
+ * folder 0700, say) may still be closed to it. */
+static int priv_reachable(const struct conf *c)
+{
+    if (access(c->data_dir, R_OK | W_OK | X_OK) == 0)
+        return 0;
+    log_err("data_dir %s: user %s cannot reach it (%s): a folder above it is closed to "
+            "that user; put data_dir where %s can reach it (e.g. /var/lib/postino) or start "
+            "the server as an ordinary user", c->data_dir, c->run_as, strerror(errno), c->run_as);
+    return -1;
+}
+
 int privilege_drop(const struct conf *c)
 {
     if (geteuid() != 0) {
@@ -178,5 +190,7 @@ int privilege_drop(const struct conf *c)
     struct priv_owner o = {.uid = pw->pw_uid, .gid = pw->pw_gid};
     if (priv_fix_data_dir(c->data_dir, &o) < 0)
         return -1;
-    return priv_setuid(c->run_as, o.uid, o.gid);
+    if (priv_setuid(c->run_as, o.uid, o.gid) < 0)
+        return -1;
+    return priv_reachable(c);
 }

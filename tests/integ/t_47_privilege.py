@@ -5,7 +5,8 @@ real, effective and saved uid and gid, read from /proc/PID/status, and no
 other group), logs that setuid(0) fails after the drop, and has given
 data_dir and everything in it to postino: data_dir 0711, the maildrop 1733,
 folders 0700, queue and Maildir files 0600, a file root left there fixed,
-a symbolic link planted there not followed. `run_as root` is refused by
+a symbolic link planted there not followed; a data_dir below a folder closed
+to postino is exit 2 saying so. `run_as root` is refused by
 `check` and `serve` (exit 2, FILE:LINE); a missing user makes `serve` exit 2
 saying how to create it. Started as nobody (setpriv), the server ignores
 run_as and says so once.
@@ -107,6 +108,16 @@ class StartedAsRoot(lib.IntegTestCase):
                   for n in ns if n == qid]
         self.assertEqual(len(queued), 1, "the queue file of %s" % qid)
         self.assertEqual(owner_mode(queued[0]), self.ids + (0o600,), queued[0])
+
+    def test_data_dir_out_of_reach(self):
+        closed = tempfile.mkdtemp(prefix="postino-t47-closed-")   # 0700, root's
+        self.addCleanup(shutil.rmtree, closed, True)
+        srv = self.server(start=False)
+        srv.data = os.path.join(closed, "data")
+        srv.write_config()
+        cp = lib.run_cli(["serve", "-c", srv.conf])
+        self.assertEqual(cp.returncode, EXIT_CONFIG, cp.stderr)
+        self.assertIn("user postino cannot reach it", cp.stderr)
 
     def test_run_as_root_refused(self):
         srv = self.server(start=False, run_as="root")
