@@ -62,47 +62,72 @@ static int priv_fix_fd(int fd, const struct stat *st, enum priv_kind k, struct p
 
 static int priv_walk(int dirfd, const char *path, int depth, struct priv_owner *o);
 
-/* One entry of a folder: regular files and folders are fixed, the rest
- * (sockets the server recreates, links) is left alone. */
-static int priv_entry(int dirfd, const char *path, const char *name, int top, int depth,
-                      struct priv_owner *o)
+/* Opens entry name of dirfd if it is a regular file or a folder, not a link;
+ * -1 with errno 0 for what is left alone (sockets the server makes anew, links,
+ * a file with other hard links outside that root must not give away). */
+static int priv_open(int dirfd, const char *name, struct stat *st, const struct priv_owner *o)
 {
-    struct stat st;
-    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-        return errno == ENOENT ? 0 : -1;
-    if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
-        return 0;
-    int dir = S_ISDIR(st.st_mode);
+    if (fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
+        return errno == ENOENT ? (errno = 0, -1) : -1;
+    errno = 0;
+    if (!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode))
+        return -1;
+    int dir = S_ISDIR(st->st_mode);
     int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC |
                                      (dir ? O_DIRECTORY : 0));
     if (fd < 0)
-        return errno == ENOENT ? 0 : -1;
-    int drop = top && dir && strcmp(name, MAILDROP_DIR) == 0;
-    int r = fstat(fd, &st) < 0 || priv_fix_fd(fd, &st, drop ? PRIV_DROPDIR : dir ? PRIV_DIR
-                                                                                : PRIV_FILE, o);
-    if (r == 0 && dir && !drop) { /* drop files keep their submitter as owner */
-        char sub[PATH_MAX];
-        str_fmt(sub, sizeof sub, "%s/%s", path, name);
-        r = priv_walk(fd, sub, depth + 1, o);
-        fd = -1; /* closed by the walk */
-    }
-    if (fd >= 0)
+        return errno == ENOENT ? (errno = 0, -1) : -1;
+    if (fstat(fd, st) < 0) {
+        int saved = errno;
         close(fd);
-    if (r && errno)
+        errno = saved;
+        return -1;
+    }
+    int linked = S_ISREG(st->st_mode) && st->st_nlink > 1 && st->st_uid != o->uid;
+    if (linked)
+        log_warn("data_dir: %s: %u hard links and not run_as's: left alone", name,
+                 (unsigned)st->st_nlink);
+    if (linked || S_ISDIR(st->st_mode) != dir) { /* replaced since fstatat: leave it */
+        close(fd);
+        errno = 0;
+        return -1;
+    }
+    return fd;
+}
+
+/* One entry of a folder: regular files and folders are fixed, the rest is
+ * left alone. A failure is logged here, once. */
+static int priv_entry(int dirfd, const char *path, const char *name, int top, int depth,
+                      struct priv_owner *o)
+{
+    struct stat st = {0};
+    int fd = priv_open(dirfd, name, &st, o);
+    if (fd < 0 && errno == 0)
+        return 0;
+    int dir = S_ISDIR(st.st_mode);
+    int drop = top && dir && strcmp(name, MAILDROP_DIR) == 0;
+    if (fd < 0 || priv_fix_fd(fd, &st, drop ? PRIV_DROPDIR : dir ? PRIV_DIR : PRIV_FILE, o) < 0) {
         log_err("data_dir: %s/%s: %s", path, name, strerror(errno));
-    return r ? -1 : 0;
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    if (!dir || drop) { /* drop files keep their submitter as owner */
+        close(fd);
+        return 0;
+    }
+    char sub[PATH_MAX];
+    str_fmt(sub, sizeof sub, "%s/%s", path, name);
+    return priv_walk(fd, sub, depth + 1, o); /* closes fd */
 }
 
 /* Fixes every entry of the open folder dirfd (closed here). */
 static int priv_walk(int dirfd, const char *path, int depth, struct priv_owner *o)
 {
-    if (depth > PRIV_DEPTH_MAX) {
-        close(dirfd);
-        errno = ELOOP;
-        return -1;
-    }
-    DIR *d = fdopendir(dirfd);
+    DIR *d = depth > PRIV_DEPTH_MAX ? NULL : fdopendir(dirfd);
     if (!d) {
+        log_err("data_dir: %s: %s", path, depth > PRIV_DEPTH_MAX ? "folders nested too deep"
+                                                                 : strerror(errno));
         close(dirfd);
         return -1;
     }

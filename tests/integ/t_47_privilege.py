@@ -5,7 +5,7 @@ real, effective and saved uid and gid, read from /proc/PID/status, and no
 other group), logs that setuid(0) fails after the drop, and has given
 data_dir and everything in it to postino: data_dir 0711, the maildrop 1733,
 folders 0700, queue and Maildir files 0600, a file root left there fixed,
-a symbolic link planted there not followed; a data_dir below a folder closed
+a symbolic or hard link planted there left alone; a data_dir below a folder closed
 to postino is exit 2 saying so. `run_as root` is refused by
 `check` and `serve` (exit 2, FILE:LINE); a missing user makes `serve` exit 2
 saying how to create it. Started as nobody (setpriv), the server ignores
@@ -69,6 +69,7 @@ class StartedAsRoot(lib.IntegTestCase):
             f.write("not postino's\n")
         os.chmod(self.outside, 0o644)
         os.symlink(self.outside, os.path.join(srv.data, "link"))
+        os.link(self.outside, os.path.join(srv.data, "queue", "hardlink"))
         return stray
 
     def test_default_drops_to_postino(self):
@@ -99,6 +100,7 @@ class StartedAsRoot(lib.IntegTestCase):
         self.assertEqual(owner_mode(os.path.join(srv.data, "control")), self.ids + (0o600,))
         self.assertEqual(owner_mode(stray), self.ids + (0o600,))
         self.assertEqual(owner_mode(self.outside), (0, 0, 0o644), "a link was followed")
+        self.assertIn("hardlink: 2 hard links and not run_as's: left alone", srv.log())
         box = lib.maildir_path(srv.data, "example.test", "t47")
         for d in (box, os.path.join(box, "new"), os.path.join(box, "cur"),
                   os.path.join(box, "tmp"), os.path.join(srv.data, "queue")):
