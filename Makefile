@@ -87,8 +87,13 @@ UNITDIR ?= $(PREFIX)/lib/systemd/system
 # The unit names /usr/local/sbin/postino (the default PREFIX); the installed
 # copy names $(PREFIX)/sbin/postino. The example config is installed only when
 # there is no config yet: an operator's file is never overwritten. data_dir
-# (/var/lib/postino, the unit's only writable folder) is made if missing.
+# (/var/lib/postino, the unit's only writable folder) is made if missing, and
+# the system user postino (run_as) if it does not exist (not with DESTDIR:
+# a package makes it when installed).
 install: build/postino
+	@[ -n "$(DESTDIR)" ] || getent passwd postino >/dev/null || { useradd --system --user-group \
+		--home-dir /var/lib/postino --no-create-home --shell /usr/sbin/nologin postino && \
+		echo "created the system user postino (run_as)"; }
 	install -D -m 755 build/postino $(DESTDIR)$(PREFIX)/sbin/postino
 	install -D -m 644 docs/postino.8 $(DESTDIR)$(PREFIX)/share/man/man8/postino.8
 	install -D -m 644 docs/postino.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/postino.conf.5

@@ -19,14 +19,23 @@ PKGS="build-essential pkg-config libevent-dev libssl-dev libc-ares-dev libcrypt-
 libcmocka-dev python3 python3-aiosmtpd dnsmasq-base openssl clang postfix dovecot-imapd
 bsd-mailx man-db groff-base libsystemd-dev systemd python3-prometheus-client"
 
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+
+# The system user `postino serve` drops to when started as root (run_as, its
+# default); the integration tests run as root and so run as this user.
+if ! getent passwd postino >/dev/null; then
+  echo "install-deps: creating the system user postino" >&2
+  $SUDO useradd --system --user-group --home-dir /var/lib/postino --no-create-home \
+    --shell /usr/sbin/nologin postino
+fi
+
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0
 
-SUDO=""
-[ "$(id -u)" -ne 0 ] && SUDO="sudo"
 echo "install-deps: installing:$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
 # Postfix must not configure itself as the system MTA: we only want its tools.

@@ -1,6 +1,6 @@
 /*
  * serve: "postino serve" runs the mail system in the foreground: binds the
- * listeners, drops privileges (run_as), loads the queue, and runs the event
+ * listeners, drops root for run_as (privilege.h), loads the queue, and runs the event
  * loop until SIGTERM/SIGINT. Shutdown stops accepting, lets sessions that
  * are committing a message get their reply, and exits 0 without losing
  * queued mail (everything acknowledged is already on disk). SIGHUP reopens
@@ -9,6 +9,7 @@
  * is loaded, RELOADING=1/READY=1 around a SIGHUP, STOPPING=1 at shutdown.
  */
 #include "cmd/cmd.h"
+#include "cmd/privilege.h"
 #include "lib/fsio.h"
 #include "lib/log.h"
 #include "mail/queue.h"
@@ -25,8 +26,6 @@
 #include "pop3d/pop3_server.h"
 #include "smtpd/smtp_server.h"
 #include <errno.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -93,24 +92,6 @@ static void serve_on_hangup(evutil_socket_t sig, short what, void *arg)
         log_err("signal %d: cannot reopen log file %s: %s (still writing to the old one)",
                 (int)sig, sv->conf->log_file, strerror(errno));
     service_notify_ready("reloaded");
-}
-
-static int serve_drop_privileges(const char *user)
-{
-    if (!user || geteuid() != 0)
-        return 0;
-    struct passwd *pw = getpwnam(user);
-    if (!pw) {
-        log_err("run_as %s: no such user", user);
-        return -1;
-    }
-    if (setgid(pw->pw_gid) < 0 || initgroups(pw->pw_name, pw->pw_gid) < 0 ||
-        setuid(pw->pw_uid) < 0) {
-        log_err("run_as %s: %s", user, strerror(errno));
-        return -1;
-    }
-    log_info("running as %s", user);
-    return 0;
 }
 
 /*
@@ -192,7 +173,9 @@ static int serve_run(const struct conf *c)
     event_add(sigterm, NULL);
     event_add(sigint, NULL);
     event_add(sighup, NULL);
-    if (metrics && serve_drop_privileges(c->run_as) == 0) {
+    if (metrics && privilege_drop(c) < 0) /* listeners bound, TLS key read: drop root */
+        status = EXIT_CONFIG_ERROR;
+    else if (metrics) {
         /* 0711: local users reach the drop directory (mail/maildrop.h), nothing else */
         if (fsio_mkdir_p(c->data_dir, 0711) < 0 || queue_init(&q, c->data_dir) < 0)
             log_err("data_dir %s: %s", c->data_dir, strerror(errno));

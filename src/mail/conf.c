@@ -24,6 +24,7 @@
 #include "mail/alias.h"
 #include "mail/auth.h"
 #include <errno.h>
+#include <pwd.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,6 +169,20 @@ static int conf_check(struct conf_ctx *x)
     return conf_check_tls(x);
 }
 
+/* run_as must not name uid 0 under another name than root (the key parser
+ * refuses "root" itself): only for the full load, like the TLS files, so
+ * sendmail and mailq do no user lookup. A missing user is for serve to say. */
+static int conf_check_run_as(struct conf_ctx *x)
+{
+    struct passwd *pw = getpwnam(x->c->run_as);
+    if (!pw || pw->pw_uid != 0)
+        return 0;
+    x->line = conf_key_line(x, "run_as");
+    conf_err(x, "run_as %s: refused, it is uid 0 (root); name an unprivileged user",
+             x->c->run_as);
+    return -1;
+}
+
 /* Loads the users and aliases files the config names. */
 static int conf_load_tables(struct conf *c, struct buf *err)
 {
@@ -194,7 +209,8 @@ static int conf_load_as(const char *path, struct conf *c, struct buf *err, int t
             goto fail;
         c->line_max_connections = conf_key_line(&x, "max_connections");
     }
-    if (tables && (conf_check_tls_files(&x) < 0 || conf_load_tables(c, err) < 0))
+    if (tables && (conf_check_tls_files(&x) < 0 || conf_check_run_as(&x) < 0 ||
+                   conf_load_tables(c, err) < 0))
         goto fail;
     return 0;
 fail:

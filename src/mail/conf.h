@@ -68,7 +68,7 @@ struct conf {
     unsigned max_connections, max_connections_per_ip, max_hops;
     unsigned line_max_connections; /* where max_connections was set, 0 = default */
     uint64_t dsn_return_limit;
-    char *run_as;               /* NULL = none */
+    char *run_as;               /* never NULL, never root (default postino) */
     char *log_file;             /* NULL = stderr, "syslog" = syslog(3) */
     struct users *users;        /* loaded from users_file, NULL if none */
     struct aliases *aliases;    /* loaded from aliases_file, NULL if none */

@@ -109,7 +109,8 @@ static int conf_set_hostname(struct conf_ctx *x, const struct conf_key *k, char 
     return 0;
 }
 
-/* run_as: a user name as useradd(8) allows it; existence is checked when serving. */
+/* run_as: a user name as useradd(8) allows it, not root; existence is checked
+ * when serving (conf.c refuses another name for uid 0 on the full load). */
 static int conf_set_user(struct conf_ctx *x, const struct conf_key *k, char **argv, int argc)
 {
     (void)argc;
@@ -119,6 +120,11 @@ static int conf_set_user(struct conf_ctx *x, const struct conf_key *k, char **ar
         ok = isalnum((unsigned char)argv[0][i]) || strchr("._-", argv[0][i]);
     if (!ok) {
         conf_err(x, "%s: invalid user name \"%.100s\"", k->name, argv[0]);
+        return -1;
+    }
+    if (strcmp(argv[0], "root") == 0) {
+        conf_err(x, "%s root: refused, the server must not keep root (name an unprivileged "
+                 "user, default postino)", k->name);
         return -1;
     }
     conf_set_string(x, k, xstrdup(argv[0]));
@@ -437,7 +443,7 @@ const struct conf_key conf_keys[] = {
     NUM("max_connections_per_ip", COUNT, max_connections_per_ip, "50", 1),
     NUM("max_hops", COUNT, max_hops, "50", 1),
     NUM("dsn_return_limit", SIZE, dsn_return_limit, "50K", 0), /* 0 = headers only */
-    OPT("run_as", USER, run_as, "none"),
+    KEY("run_as", USER, run_as, "postino"), /* no "none": least privilege is the default */
     OPT("log_file", LOGFILE, log_file, "stderr"),
     {.name = "log_format", .kind = CONF_KIND_CHOICE, .off = OFF(log_format), .dflt = "text",
      .choices = "text|json"},

@@ -309,7 +309,7 @@ struct control *control_new(struct event_base *base, const struct conf *c, struc
     ctl->dq = dq;
     ctl->data_dir = c->data_dir;
     ctl->showq.showq = 1;
-    if (control_bind(base, ctl, &ctl->admin, CONTROL_SOCKET, 0077) < 0 ||
+    if (control_bind(base, ctl, &ctl->admin, CONTROL_SOCKET, 0177) < 0 ||
         control_bind(base, ctl, &ctl->showq, CONTROL_SHOWQ_SOCKET, 0111) < 0) {
         control_free(ctl);
         return NULL;

@@ -49,6 +49,11 @@ class Server:
 
     def __init__(self, users=None, aliases=None, extra=(), tmp=None, **settings):
         self.tmp = tmp or tempfile.mkdtemp(prefix="postino-integ-")
+        # The tests run as root, so the server drops to run_as (postino): it
+        # must cross this folder to its data_dir and read the config, users and
+        # aliases files again at SIGHUP. 0711 and the 0644 files the test
+        # writes allow that, and nothing more than a real /etc/postino would.
+        os.chmod(self.tmp, 0o711)
         self.data = os.path.join(self.tmp, "data")
         self.conf = os.path.join(self.tmp, "postino.conf")
         self.port = free_port()

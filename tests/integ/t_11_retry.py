@@ -17,6 +17,11 @@ def block_mailbox(data, domain, local):
     path = os.path.join(d, local)
     with open(path, "w") as f:
         f.write("not a folder\n")
+    # the server runs as data_dir's owner (run_as when the tests run as root):
+    # what the test makes there must be that user's, as if the server had made it
+    st = os.stat(data)
+    for p in (os.path.join(data, "mail"), d, path):
+        os.chown(p, st.st_uid, st.st_gid)
     return path
 
 

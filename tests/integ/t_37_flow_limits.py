@@ -20,6 +20,7 @@ server's memory, descriptors and sessions.
 import os
 import resource
 import select
+import sys
 import socket
 import subprocess
 import time
@@ -214,14 +215,38 @@ class Limits(lib.IntegTestCase):
         self.assertTrue(c.startswith(b"-ERR [SYS/TEMP]"), c)
 
 
+def nofile_limit(pid, new=None):
+    """The server's RLIMIT_NOFILE (soft, hard), first set to new if given. Run as
+    root, the tests' servers run as run_as (postino), and changing another user's
+    limits takes CAP_SYS_RESOURCE, which a container may not give: the change is
+    made by a child with the server's own uids and gids."""
+    st = os.stat("/proc/%d" % pid)
+    if new is not None and st.st_uid == os.geteuid():
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, new)
+    elif new is not None:
+        code = ("import resource, sys; "
+                "resource.prlimit(int(sys.argv[1]), resource.RLIMIT_NOFILE, "
+                "(int(sys.argv[2]), int(sys.argv[3])))")
+
+        def as_server():
+            os.setgroups([])
+            os.setgid(st.st_gid)
+            os.setuid(st.st_uid)
+        subprocess.run([sys.executable, "-c", code, str(pid), str(new[0]), str(new[1])],
+                       check=True, timeout=30, preexec_fn=as_server)
+    with open("/proc/%d/limits" % pid) as f:
+        words = [l.split() for l in f if l.startswith("Max open files")][0]
+    return tuple(resource.RLIM_INFINITY if w == "unlimited" else int(w) for w in words[3:5])
+
+
 class Descriptors(lib.IntegTestCase):
 
     def test_out_of_descriptors_pauses_accepting(self):
         srv = self.server(max_connections="50")
         pid = srv.proc.pid
-        soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+        soft, hard = nofile_limit(pid)
         used = len(os.listdir("/proc/%d/fd" % pid))
-        resource.prlimit(pid, resource.RLIMIT_NOFILE, (used + 2, hard))
+        nofile_limit(pid, (used + 2, hard))
         clients = []
         try:
             for _ in range(8):
@@ -238,7 +263,7 @@ class Descriptors(lib.IntegTestCase):
         finally:
             for s in clients:
                 s.close()
-            resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
+            nofile_limit(pid, (soft, hard))
         def served():
             try:
                 with srv.raw(timeout=3) as c:
@@ -256,7 +281,7 @@ class Descriptors(lib.IntegTestCase):
             srv = self.server()
         finally:
             resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
-        self.assertEqual(resource.prlimit(srv.proc.pid, resource.RLIMIT_NOFILE), (hard, hard))
+        self.assertEqual(nofile_limit(srv.proc.pid), (hard, hard))
 
     def test_max_connections_must_fit(self):
         srv = self.server(start=False, max_connections="5000")

@@ -11,6 +11,7 @@ mailq as nobody with the server stopped exits 69.
 """
 import json
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -59,6 +60,11 @@ class Sighup(lib.IntegTestCase):
     def test_sighup_reopens_log_file(self):
         logdir = tempfile.mkdtemp(prefix="postino-log-")
         self.addCleanup(shutil.rmtree, logdir, True)
+        # the new file is created after the drop to run_as, as in a
+        # /var/log/postino owned by that user
+        if os.geteuid() == 0:
+            pw = pwd.getpwnam("postino")
+            os.chown(logdir, pw.pw_uid, pw.pw_gid)
         log = os.path.join(logdir, "postino.log")
         srv = self.server(log_file=log)
         lib.wait_for(lambda: "postino ready" in lib.read_text(log), what="ready in the log file")

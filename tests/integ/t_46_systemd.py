@@ -119,6 +119,8 @@ class NotifyListener:
         else:
             self.env = os.path.join(tmp, "notify")
             self.sock.bind(self.env)
+            # like systemd's /run/systemd/notify: READY=1 comes after the drop to run_as
+            os.chmod(self.env, 0o666)
         self.states = []   # every datagram received, as a dict
 
     def close(self):

@@ -93,7 +93,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.max_connections_per_ip, 50);
     assert_int_equal(c.max_hops, 50);
     assert_int_equal(c.dsn_return_limit, 50 * 1024);
-    assert_null(c.run_as);
+    assert_string_equal(c.run_as, "postino");
     assert_null(c.log_file);
     assert_string_equal(c.log_format, "text");
     conf_free(&c);
@@ -260,6 +260,7 @@ static void test_every_key_invalid(void **state)
         {"dsn_return_limit 50Q", "invalid size"},
         {"run_as bad user", "too many values"},
         {"run_as -root", "invalid user name"},
+        {"run_as root", "run_as root: refused"},
         {"log_file", "missing value"},
         {"log_format xml", "\"xml\" is not one of text|json"},
         {"log_format tex", "is not one of"},

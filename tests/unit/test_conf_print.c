@@ -77,7 +77,7 @@ static void test_print_defaults(void **state)
         "\ndelay_warning 4h\nqueue_lifetime 5d\ntimeout_greeting 5m\ntimeout_mail 5m\n",
         "\ntimeout_data_init 2m\ntimeout_data_block 3m\ntimeout_data_end 10m\ntimeout_server 5m\n",
         "\ntimeout_pop3 10m\nmax_connections 1000\nmax_connections_per_ip 50\nmax_hops 50\n",
-        "\ndsn_return_limit 50K\n# run_as none\n# log_file stderr\n"};
+        "\ndsn_return_limit 50K\nrun_as postino\n# log_file stderr\n"};
     for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
         if (!strstr(body, lines[i]))
             fail_msg("missing \"%s\" in:\n%s", lines[i], body);
@@ -139,7 +139,7 @@ static const char golden_defaults[] =
     "max_connections_per_ip 50\n"
     "max_hops 50\n"
     "dsn_return_limit 50K\n"
-    "# run_as none\n"
+    "run_as postino\n"
     "# log_file stderr\n"
     "log_format text\n";
 
