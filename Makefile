@@ -56,7 +56,7 @@ deps-stamp: scripts/install-deps.sh
 	@touch $@
 
 run: build/postino
-	./build/postino serve
+	./scripts/run.sh
 
 unit: build-unit build-asan-unit
 	@./tests/run-unit.sh build build-asan
