@@ -20,7 +20,8 @@ static void usage(FILE *out)
             "commands:\n"
             "  serve     run the mail system in the foreground\n"
             "  check     validate the config and print the effective settings\n"
-            "  queue     list | show ID | flush [ID] | delete ID | hold ID | release ID\n"
+            "  reload    make the running server re-read its config\n"
+            "  queue     list | summary | show ID | flush [ID] | delete ID | hold ID | release ID\n"
             "  sendmail  read a message on stdin and queue it (sendmail(8) compatible)\n"
             "  send      submit one message to an SMTP server\n"
             "  passwd    hash a password read on stdin for the users file\n"
@@ -34,6 +35,7 @@ static const struct {
 } commands[] = {
     {"serve", cmd_serve}, {"check", cmd_check},       {"queue", cmd_queue},
     {"sendmail", cmd_sendmail}, {"send", cmd_send},   {"passwd", cmd_passwd},
+    {"reload", cmd_reload},
 };
 
 int main(int argc, char **argv)

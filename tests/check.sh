@@ -5,7 +5,8 @@
 set -u
 cd "$(dirname "$0")/.."
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+failures=$(mktemp)
+trap 'rm -f "$log" "$failures"' EXIT
 passed=0 failed=0 status=0
 
 suite() {
@@ -16,6 +17,14 @@ suite() {
     f=$(printf '%s' "$line" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')
     [ -z "$line" ] && { status=1; f=1; }
     passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+    # a failing suite's own failure lines, shown again at the end: a log
+    # read from its tail (as CI's is) still names what failed
+    if [ -z "$line" ] || [ "${f:-0}" -ne 0 ]; then
+        { echo "-- $*"
+          grep -E -A 30 '^(FAIL|ERROR): |^failing:|^broken modules:|^!!!! |: FAIL: |^== [a-z0-9_]+: (CRASH|BUILD FAILED|crash input)|^\[  FAILED  \]|ERROR: (Address|Undefined|Leak)Sanitizer|runtime error:' "$log" \
+            | head -n 120
+          [ -n "$line" ] || tail -n 20 "$log"; } >>"$failures"
+    fi
 }
 
 echo "== unit tests (normal and sanitizer builds)"
@@ -28,5 +37,9 @@ echo "== integration tests, normal build"
 suite env POSTINO_BIN="$PWD/build/postino" /usr/bin/python3 tests/integ/run.py
 echo "== integration tests, sanitizer build"
 suite env POSTINO_BIN="$PWD/build-asan/postino" /usr/bin/python3 tests/integ/run.py
+if [ -s "$failures" ]; then
+    echo "== what failed"
+    cat "$failures"
+fi
 echo "check: $passed passed, $failed failed"
 [ "$status" -eq 0 ] && [ "$failed" -eq 0 ]

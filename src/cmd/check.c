@@ -8,6 +8,7 @@
  */
 #include "cmd/cmd.h"
 #include "lib/buf.h"
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,16 +17,20 @@
 
 #define CMD_SYSTEM_CONF "/etc/postino/postino.conf"
 
+/* The config file a subcommand uses (NULL: the built-in defaults). */
+static const char *cmd_conf_path(const char *explicit_path)
+{
+    if (explicit_path)
+        return explicit_path;
+    const char *env = getenv("POSTINO_CONFIG");
+    if (env && *env)
+        return env;
+    return access(CMD_SYSTEM_CONF, F_OK) == 0 ? CMD_SYSTEM_CONF : NULL;
+}
+
 static int cmd_load(const char *explicit_path, struct conf *c, int tables)
 {
-    const char *path = explicit_path;
-    if (!path) {
-        const char *env = getenv("POSTINO_CONFIG");
-        if (env && *env)
-            path = env;
-        else if (access(CMD_SYSTEM_CONF, F_OK) == 0)
-            path = CMD_SYSTEM_CONF;
-    }
+    const char *path = cmd_conf_path(explicit_path);
     struct buf err;
     buf_init(&err, 1 << 16);
     int r = tables ? conf_load(path, c, &err) : conf_load_settings(path, c, &err);
@@ -43,6 +48,22 @@ int cmd_load_conf(const char *explicit_path, struct conf *c)
 int cmd_load_conf_settings(const char *explicit_path, struct conf *c)
 {
     return cmd_load(explicit_path, c, 0);
+}
+
+struct conf *cmd_new_conf(const char *explicit_path)
+{
+    const char *path = cmd_conf_path(explicit_path);
+    char abs[PATH_MAX];
+    /* absolute: a reload reads the same file whatever the current folder is then */
+    if (path && path[0] != '/' && realpath(path, abs))
+        path = abs;
+    struct buf err;
+    buf_init(&err, 1 << 16);
+    struct conf *c = conf_new(path, &err);
+    if (!c)
+        fprintf(stderr, "%s\n", buf_cstr(&err));
+    buf_free(&err);
+    return c;
 }
 
 static void check_usage(FILE *out)

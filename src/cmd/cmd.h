@@ -17,6 +17,8 @@
 int cmd_load_conf(const char *explicit_path, struct conf *c);
 /* The same without the users and aliases files (sendmail). */
 int cmd_load_conf_settings(const char *explicit_path, struct conf *c);
+/* The same as a reloadable conf (conf_new; its path made absolute), or NULL. */
+struct conf *cmd_new_conf(const char *explicit_path);
 
 int cmd_serve(int argc, char **argv);
 int cmd_check(int argc, char **argv);
@@ -24,5 +26,6 @@ int cmd_queue(int argc, char **argv);
 int cmd_sendmail(int argc, char **argv);
 int cmd_send(int argc, char **argv);
 int cmd_passwd(int argc, char **argv);
+int cmd_reload(int argc, char **argv);
 
 #endif

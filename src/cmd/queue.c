@@ -10,6 +10,7 @@
  * for anyone else they exit 77 (EX_NOPERM).
  */
 #include "cmd/cmd.h"
+#include "cmd/control_client.h"
 #include "lib/fsio.h"
 #include "lib/str.h"
 #include "mail/queue.h"
@@ -23,9 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #define QUEUE_CONTROL_WAIT_S 30
@@ -40,33 +38,11 @@ static int queue_noperm(const char *what)
     return EX_NOPERM;
 }
 
-/* Connects to the running server's socket DATA_DIR/name, reads wait at most timeout_s
- * seconds; -1 if none answers (errno). */
-static int queue_connect(const struct conf *c, const char *name, time_t timeout_s)
-{
-    struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    if (str_fmt(sun.sun_path, sizeof sun.sun_path, "%s/%s", c->data_dir, name) < 0) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof sun) < 0) {
-        int saved = errno;
-        if (fd >= 0)
-            close(fd);
-        errno = saved;
-        return -1;
-    }
-    struct timeval tv = {timeout_s, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    return fd;
-}
-
 /* Sends req on the read-only socket and reads the whole answer into out; -1 (errno) if
  * no server answers. */
 static int queue_showq(const struct conf *c, const char *req, struct buf *out)
 {
-    int fd = queue_connect(c, CONTROL_SHOWQ_SOCKET, QUEUE_SHOWQ_WAIT_S);
+    int fd = control_client_connect(c, CONTROL_SHOWQ_SOCKET, QUEUE_SHOWQ_WAIT_S);
     if (fd < 0)
         return -1;
     int r = fsio_write_all(fd, req, strlen(req));
@@ -204,22 +180,6 @@ static int queue_show(const struct conf *c, const char *id)
     return 0;
 }
 
-/* Sends one request line to a running server; -1 if none answers (errno ENOENT/ECONNREFUSED,
- * EACCES: the control socket is not this user's). */
-static int queue_control(const struct conf *c, const char *req, char *reply, size_t size)
-{
-    int fd = queue_connect(c, CONTROL_SOCKET, QUEUE_CONTROL_WAIT_S);
-    if (fd < 0)
-        return -1;
-    ssize_t n = -1;
-    if (write(fd, req, strlen(req)) == (ssize_t)strlen(req))
-        n = read(fd, reply, size - 1);
-    close(fd);
-    reply[n > 0 ? n : 0] = '\0';
-    reply[strcspn(reply, "\n")] = '\0';
-    return 0;
-}
-
 /* No server running: makes the deferred recipients due in the files themselves. */
 static int queue_flush_files(const struct conf *c, const char *id, size_t *count)
 {
@@ -261,7 +221,7 @@ static int queue_flush(const struct conf *c, const char *id)
     }
     char req[128];
     str_fmt(req, sizeof req, "FLUSH%s%s\n", id ? " " : "", id ? id : "");
-    if (queue_control(c, req, reply, sizeof reply) == 0) {
+    if (control_client_request(c, req, reply, sizeof reply, QUEUE_CONTROL_WAIT_S) == 0) {
         if (strcmp(reply, "ERR no such message") == 0) {
             fprintf(stderr, "postino: no such message in the queue: %s\n", id ? id : "");
             return EX_NOINPUT;
@@ -322,7 +282,7 @@ static int queue_change(const struct conf *c, const char *sub, const char *id)
         return EX_NOINPUT;
     }
     str_fmt(req, sizeof req, "%s %s\n", verb, id);
-    if (queue_control(c, req, reply, sizeof reply) == 0) {
+    if (control_client_request(c, req, reply, sizeof reply, QUEUE_CONTROL_WAIT_S) == 0) {
         if (strcmp(reply, "ERR no such message") == 0) {
             fprintf(stderr, "postino: no such message in the queue: %s\n", id);
             return EX_NOINPUT;

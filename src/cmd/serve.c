@@ -4,12 +4,14 @@
  * loop until SIGTERM/SIGINT. Shutdown stops accepting, lets sessions that
  * are committing a message get their reply, and exits 0 without losing
  * queued mail (everything acknowledged is already on disk). SIGHUP reopens
- * log_file (after a rotation) and the server keeps serving. Under systemd
+ * log_file (after a rotation) and reloads the config (serve_reload.h); the
+ * server keeps serving. Under systemd
  * (Type=notify) it says READY=1 once the listeners are bound and the queue
  * is loaded, RELOADING=1/READY=1 around a SIGHUP, STOPPING=1 at shutdown.
  */
 #include "cmd/cmd.h"
 #include "cmd/privilege.h"
+#include "cmd/serve_reload.h"
 #include "lib/fsio.h"
 #include "lib/log.h"
 #include "mail/queue.h"
@@ -40,7 +42,7 @@
 #define SERVE_FDS_RESERVED 320
 
 struct serve {
-    const struct conf *conf;
+    struct serve_reload *reload; /* holds the settings in force */
     struct event_base *base;
     struct smtp_server *smtp;
     struct pop3_server *pop3;
@@ -75,23 +77,32 @@ static void serve_on_signal(evutil_socket_t sig, short what, void *arg)
     event_add(sv->drain, &tick);
 }
 
-/* SIGHUP (logrotate's postrotate, systemctl reload): reopen log_file and keep
- * serving; the service manager sees RELOADING=1 then READY=1 around it. */
+/* The end of a reload a signal asked for: the service manager sees READY=1 again. */
+static void serve_on_reloaded(void *arg, int ok, const char *text)
+{
+    (void)arg;
+    (void)text; /* logged by serve_reload */
+    service_notify_ready(ok ? "reloaded" : "reload failed, running with the old settings");
+}
+
+/* SIGHUP (logrotate's postrotate, systemctl reload): reopen log_file, re-read
+ * the config, keep serving; the service manager sees RELOADING=1 then READY=1. */
 static void serve_on_hangup(evutil_socket_t sig, short what, void *arg)
 {
     struct serve *sv = arg;
+    const struct conf *c = serve_reload_conf(sv->reload);
     (void)what;
     service_notify_reloading();
     int r = log_reopen();
     if (r > 0)
-        log_info("signal %d: reopened log file %s", (int)sig, sv->conf->log_file);
+        log_info("signal %d: reopened log file %s", (int)sig, c->log_file);
     else if (r == 0)
         log_info("signal %d: logging to %s, nothing to reopen", (int)sig,
-                 sv->conf->log_file ? sv->conf->log_file : "stderr");
+                 c->log_file ? c->log_file : "stderr");
     else
         log_err("signal %d: cannot reopen log file %s: %s (still writing to the old one)",
-                (int)sig, sv->conf->log_file, strerror(errno));
-    service_notify_ready("reloaded");
+                (int)sig, c->log_file, strerror(errno));
+    serve_reload_ask(sv->reload, serve_on_reloaded, sv);
 }
 
 /*
@@ -143,77 +154,117 @@ static int serve_args(int argc, char **argv, const char **conf_path)
     return 0;
 }
 
+/* The services, started in order; NULL members after the first that failed. */
+struct serve_parts {
+    struct queue q;
+    struct diskq *dq;
+    struct sched *sched;
+    struct mx_resolver *mx;
+    SSL_CTX *tls_client, *tls_server;
+    struct smtpc *smtpc;
+    struct connlimit *limits;
+    struct metricsd *metrics;
+    struct control *control;
+    struct pickup *pickup;
+};
+
+/* Makes every service and binds the listeners (still root). 0, or -1 (logged). */
+static int serve_start(struct serve *sv, struct serve_parts *p, const struct conf *c)
+{
+    if (!(p->dq = diskq_new(sv->base, SERVE_WORKERS)) ||
+        !(p->sched = sched_new(sv->base, c, &p->q, p->dq)) ||
+        !(p->mx = mx_resolver_new(sv->base, c)) || !(p->tls_client = tls_client_ctx()) ||
+        (c->tls_cert && !(p->tls_server = tls_server_ctx(c))) ||
+        !(p->smtpc = smtpc_new(sv->base, c, p->mx, p->tls_client)))
+        return -1;
+    sched_set_client(p->sched, p->smtpc);
+    p->limits = connlimit_new(c->max_connections, c->max_connections_per_ip);
+    if (!(sv->smtp = smtp_server_new(sv->base, c, p->tls_server, &p->q, p->dq, p->sched,
+                                     p->limits)) ||
+        !(sv->pop3 = pop3_server_new(sv->base, c, p->tls_server, p->dq, p->limits)) ||
+        !(p->metrics = metricsd_new(sv->base, c, sched_metrics_gauges, p->sched)))
+        return -1;
+    struct serve_services svc = {.smtp = sv->smtp, .pop3 = sv->pop3, .sched = p->sched,
+                                 .smtpc = p->smtpc, .mx = p->mx, .limits = p->limits};
+    sv->reload = serve_reload_new(p->dq, c, &svc);
+    return 0;
+}
+
+/* As run_as: the queue, the drop folder, the control sockets, then mail flows. 0 or -1. */
+static int serve_open_queue(struct serve *sv, struct serve_parts *p, const struct conf *c)
+{
+    /* 0711: local users reach the drop directory (mail/maildrop.h), nothing else */
+    if (fsio_mkdir_p(c->data_dir, 0711) < 0 || queue_init(&p->q, c->data_dir) < 0) {
+        log_err("data_dir %s: %s", c->data_dir, strerror(errno));
+        return -1;
+    }
+    /* before sched_load: a drop file already queued is removed before delivery starts */
+    if (!(p->pickup = pickup_new(sv->base, c, &p->q, p->dq, p->sched)))
+        return -1;
+    serve_reload_set_pickup(sv->reload, p->pickup);
+    if (sched_load(p->sched) < 0) {
+        log_err("queue: scan failed: %s", strerror(errno));
+        return -1;
+    }
+    pickup_start(p->pickup);
+    struct control_reload_hook hook = serve_reload_hook(sv->reload);
+    return (p->control = control_new(sv->base, c, p->sched, p->dq, &hook)) ? 0 : -1;
+}
+
+/* Order matters: stop new work, cancel outbound deliveries (their finished
+ * outcomes are recorded by urgent disk jobs), then let the disk workers finish. */
+static void serve_stop(struct serve *sv, struct serve_parts *p)
+{
+    control_free(p->control);
+    serve_reload_stop(sv->reload);
+    pickup_stop(p->pickup);
+    if (p->sched)
+        sched_stop(p->sched);
+    if (p->smtpc)
+        smtpc_stop(p->smtpc);
+    mx_resolver_free(p->mx);
+    smtpc_free(p->smtpc);
+    diskq_free(p->dq); /* finishes commits and records in flight, runs their completions */
+    serve_reload_free(sv->reload);
+    pickup_free(p->pickup);
+    metricsd_free(p->metrics);
+    pop3_server_free(sv->pop3);
+    smtp_server_free(sv->smtp);
+    connlimit_free(p->limits);
+    sched_free(p->sched);
+    if (p->tls_client)
+        SSL_CTX_free(p->tls_client);
+    SSL_CTX_free(p->tls_server);
+    queue_fini(&p->q);
+}
+
 static int serve_run(const struct conf *c)
 {
-    struct serve sv = {.conf = c};
-    struct queue q = {0};
-    struct control *control = NULL;
-    struct pickup *pickup = NULL;
+    struct serve sv = {0};
+    struct serve_parts p = {0};
     int status = 1;
     /* The changelist folds the enable/disable pairs of each loop turn into one epoll_ctl. */
     struct event_config *cfg = event_config_new();
     event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
     sv.base = event_base_new_with_config(cfg);
     event_config_free(cfg);
-    struct diskq *dq = diskq_new(sv.base, SERVE_WORKERS);
-    struct sched *sched = dq ? sched_new(sv.base, c, &q, dq) : NULL;
-    struct mx_resolver *mx = sched ? mx_resolver_new(sv.base, c) : NULL;
-    SSL_CTX *tls_client = mx ? tls_client_ctx() : NULL;
-    struct smtpc *smtpc = mx ? smtpc_new(sv.base, c, mx, tls_client) : NULL;
-    if (smtpc)
-        sched_set_client(sched, smtpc);
-    struct connlimit *limits = connlimit_new(c->max_connections, c->max_connections_per_ip);
-    sv.smtp = smtpc ? smtp_server_new(sv.base, c, &q, dq, sched, limits) : NULL;
-    sv.pop3 = sv.smtp ? pop3_server_new(sv.base, c, dq, limits) : NULL;
-    struct metricsd *metrics =
-        sv.pop3 ? metricsd_new(sv.base, c, sched_metrics_gauges, sched) : NULL;
     struct event *sigterm = evsignal_new(sv.base, SIGTERM, serve_on_signal, &sv);
     struct event *sigint = evsignal_new(sv.base, SIGINT, serve_on_signal, &sv);
     struct event *sighup = evsignal_new(sv.base, SIGHUP, serve_on_hangup, &sv);
     event_add(sigterm, NULL);
     event_add(sigint, NULL);
     event_add(sighup, NULL);
-    if (metrics && privilege_drop(c) < 0) /* listeners bound, TLS key read: drop root */
+    if (serve_start(&sv, &p, c) < 0)
+        ;
+    else if (privilege_drop(c) < 0) /* listeners bound, TLS key read: drop root */
         status = EXIT_CONFIG_ERROR;
-    else if (metrics) {
-        /* 0711: local users reach the drop directory (mail/maildrop.h), nothing else */
-        if (fsio_mkdir_p(c->data_dir, 0711) < 0 || queue_init(&q, c->data_dir) < 0)
-            log_err("data_dir %s: %s", c->data_dir, strerror(errno));
-        else if (!(pickup = pickup_new(sv.base, c, &q, dq, sched)))
-            ; /* before sched_load: a drop file already queued is removed before delivery starts */
-        else if (sched_load(sched) < 0)
-            log_err("queue: scan failed: %s", strerror(errno));
-        else if (pickup_start(pickup), 0)
-            ;
-        else if (!(control = control_new(sv.base, c, sched, dq)))
-            ;
-        else {
-            log_info("postino ready: hostname %s, data_dir %s", c->hostname, c->data_dir);
-            service_notify_ready("accepting mail");
-            event_base_dispatch(sv.base);
-            status = 0;
-        }
+    else if (serve_open_queue(&sv, &p, c) == 0) {
+        log_info("postino ready: hostname %s, data_dir %s", c->hostname, c->data_dir);
+        service_notify_ready("accepting mail");
+        event_base_dispatch(sv.base);
+        status = 0;
     }
-    /* Order matters: stop new work, cancel outbound deliveries (their finished
-     * outcomes are recorded by urgent disk jobs), then let the disk workers finish. */
-    control_free(control);
-    pickup_stop(pickup);
-    if (sched)
-        sched_stop(sched);
-    if (smtpc)
-        smtpc_stop(smtpc);
-    mx_resolver_free(mx);
-    smtpc_free(smtpc);
-    diskq_free(dq); /* finishes commits and records in flight, runs their completions */
-    pickup_free(pickup);
-    metricsd_free(metrics);
-    pop3_server_free(sv.pop3);
-    smtp_server_free(sv.smtp);
-    connlimit_free(limits);
-    sched_free(sched);
-    if (tls_client)
-        SSL_CTX_free(tls_client);
-    queue_fini(&q);
+    serve_stop(&sv, &p);
     if (sv.drain)
         event_free(sv.drain);
     event_free(sigterm);
@@ -232,23 +283,21 @@ int cmd_serve(int argc, char **argv)
         return 0;
     if (a < 0)
         return serve_usage(EXIT_CONFIG_ERROR);
-    struct conf c;
-    if (cmd_load_conf(path, &c) < 0)
+    struct conf *c = cmd_new_conf(path);
+    if (!c)
         return EXIT_CONFIG_ERROR;
     signal(SIGPIPE, SIG_IGN);
-    if (serve_fd_limit(&c) < 0) {
-        conf_free(&c);
-        return EXIT_CONFIG_ERROR;
+    int status = EXIT_CONFIG_ERROR;
+    if (serve_fd_limit(c) < 0)
+        ;
+    else if (log_open(c->log_file) < 0)
+        fprintf(stderr, "postino: log_file %s: %s\n", c->log_file, strerror(errno));
+    else {
+        enum log_format lf = LOG_FORMAT_TEXT;
+        log_format_parse(c->log_format, &lf); /* the config accepted only text or json */
+        log_set_format(lf);
+        status = serve_run(c);
     }
-    if (log_open(c.log_file) < 0) {
-        fprintf(stderr, "postino: log_file %s: %s\n", c.log_file, strerror(errno));
-        conf_free(&c);
-        return EXIT_CONFIG_ERROR;
-    }
-    enum log_format lf = LOG_FORMAT_TEXT;
-    log_format_parse(c.log_format, &lf); /* the config accepted only text or json */
-    log_set_format(lf);
-    int status = serve_run(&c);
-    conf_free(&c);
+    conf_release(c);
     return status;
 }

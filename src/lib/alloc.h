@@ -12,5 +12,7 @@ void *xcalloc(size_t count, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
+/* A copy of the n bytes at p (a valid pointer even for n == 0). */
+void *xmemdup(const void *p, size_t n);
 
 #endif

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -26,7 +27,7 @@
 static int log_fd = 2;
 static int log_syslog;
 static enum log_level log_min = LOG_INFO;
-static enum log_format log_fmt = LOG_FORMAT_TEXT;
+static atomic_int log_fmt = LOG_FORMAT_TEXT; /* a reload may change it while workers log */
 static long log_pid;
 static char log_path[PATH_MAX]; /* "" = stderr */
 static const char *const log_level_names[] = {"debug", "info", "warn", "error"};
@@ -78,7 +79,7 @@ void log_set_level(enum log_level lvl)
 
 void log_set_format(enum log_format fmt)
 {
-    log_fmt = fmt;
+    atomic_store_explicit(&log_fmt, (int)fmt, memory_order_relaxed);
 }
 
 int log_format_parse(const char *s, enum log_format *fmt)
@@ -191,7 +192,8 @@ static void log_emit(enum log_level lvl, const struct log_fields *f, const char 
     gettimeofday(&tv, NULL);
     buf_init(&line, LOG_RENDER_MAX);
     int64_t ms = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-    if (log_render(&line, log_fmt, !log_syslog, lvl, ms, log_pid, f, text) < 0 && !line.len) {
+    enum log_format fmt = (enum log_format)atomic_load_explicit(&log_fmt, memory_order_relaxed);
+    if (log_render(&line, fmt, !log_syslog, lvl, ms, log_pid, f, text) < 0 && !line.len) {
         buf_free(&line);
         return;
     }

@@ -25,6 +25,7 @@
 #include "mail/auth.h"
 #include <errno.h>
 #include <pwd.h>
+#include <stdatomic.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,6 +301,103 @@ void conf_free(struct conf *c)
     users_free(c->users);
     aliases_free(c->aliases);
     memset(c, 0, sizeof *c);
+}
+
+/* ---- reload ---- */
+
+/* Sets key k of to to a copy of its value in from (the kinds of the restart keys). */
+static void conf_copy_key(struct conf *to, const struct conf *from, const struct conf_key *k)
+{
+    size_t n = k->off_n ? *CONF_FIELD_N(from, k, size_t) : 0;
+    conf_free_key(to, k);
+    switch (k->kind) {
+    case CONF_KIND_PATH: case CONF_KIND_HOSTNAME: case CONF_KIND_USER: case CONF_KIND_LOGFILE:
+    case CONF_KIND_CHOICE: {
+        char *v = *CONF_FIELD(from, k, char *);
+        *CONF_FIELD(to, k, char *) = v ? xstrdup(v) : NULL;
+        break;
+    }
+    case CONF_KIND_COUNT:
+        *CONF_FIELD(to, k, unsigned) = *CONF_FIELD(from, k, unsigned);
+        break;
+    case CONF_KIND_LISTEN:
+        *CONF_FIELD(to, k, struct listen_spec *) =
+            xmemdup(*CONF_FIELD(from, k, struct listen_spec *), n * sizeof(struct listen_spec));
+        *CONF_FIELD_N(to, k, size_t) = n;
+        break;
+    case CONF_KIND_RESOLVERS:
+        *CONF_FIELD(to, k, struct hostport *) =
+            xmemdup(*CONF_FIELD(from, k, struct hostport *), n * sizeof(struct hostport));
+        *CONF_FIELD_N(to, k, size_t) = n;
+        break;
+    default: /* no restart key is of another kind (test_conf checks it) */
+        abort();
+    }
+}
+
+void conf_keep_restart_keys(struct conf *c, const struct conf *running, char *changed,
+                            size_t size)
+{
+    size_t used = 0;
+    if (size)
+        changed[0] = '\0';
+    for (size_t i = 0; i < conf_keys_count; i++) {
+        const struct conf_key *k = &conf_keys[i];
+        if (!k->restart || !conf_key_differs(c, running, k))
+            continue;
+        if (used < size) {
+            str_fmt(changed + used, size - used, "%s%s", used ? ", " : "", k->name);
+            used += strlen(changed + used);
+        }
+        conf_copy_key(c, running, k);
+    }
+}
+
+/* ---- the reference count of a reloadable conf ---- */
+
+struct conf_count {
+    atomic_uint refs;
+    struct conf *self;
+};
+
+struct conf *conf_new(const char *path, struct buf *err)
+{
+    struct conf *c = xcalloc(1, sizeof *c);
+    if (conf_load(path, c, err) < 0) {
+        free(c);
+        return NULL;
+    }
+    c->count = xcalloc(1, sizeof *c->count);
+    atomic_init(&c->count->refs, 1);
+    c->count->self = c;
+    return c;
+}
+
+const struct conf *conf_hold(const struct conf *c)
+{
+    if (c && c->count)
+        atomic_fetch_add_explicit(&c->count->refs, 1, memory_order_relaxed);
+    return c;
+}
+
+void conf_release(const struct conf *c)
+{
+    if (!c || !c->count)
+        return;
+    /* acq_rel: whatever the last holder wrote happens before the free */
+    if (atomic_fetch_sub_explicit(&c->count->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    struct conf_count *count = c->count;
+    conf_free(count->self);
+    free(count->self);
+    free(count);
+}
+
+void conf_replace(const struct conf **slot, const struct conf *c)
+{
+    const struct conf *old = *slot;
+    *slot = conf_hold(c);
+    conf_release(old);
 }
 
 /* ---- queries ---- */

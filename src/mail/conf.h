@@ -16,6 +16,7 @@
 
 struct users;
 struct aliases;
+struct conf_count;
 
 enum listen_kind { LISTEN_SMTP, LISTEN_SUBMISSION, LISTEN_SMTPS, LISTEN_POP3, LISTEN_POP3S,
                    LISTEN_METRICS };
@@ -73,6 +74,7 @@ struct conf {
     struct users *users;        /* loaded from users_file, NULL if none */
     struct aliases *aliases;    /* loaded from aliases_file, NULL if none */
     char *log_format;           /* "text" or "json" */
+    struct conf_count *count;   /* conf_new's reference count; NULL: not counted */
 };
 
 /* Fills c with the built-in defaults (hostname from gethostname()). */
@@ -89,6 +91,28 @@ int conf_load(const char *path, struct conf *c, struct buf *err);
  * hashes and the TLS key is mode 0600; neither need be readable). */
 int conf_load_settings(const char *path, struct conf *c, struct buf *err);
 void conf_free(struct conf *c);
+/*
+ * A reloadable conf (serve): conf_load into a new heap conf holding one
+ * reference. NULL with err set as conf_load sets it. Every session and
+ * job that runs under a conf holds a reference (conf_hold) until it ends
+ * (conf_release), so a reload replaces the conf for new work while the
+ * old one lives on for the work started under it. Both are thread-safe
+ * and do nothing for a conf that is not counted (conf_load's).
+ */
+struct conf *conf_new(const char *path, struct buf *err);
+const struct conf *conf_hold(const struct conf *c);
+/* Drops one reference; the last one frees the conf. NULL is ignored. */
+void conf_release(const struct conf *c);
+/* *slot holds c from now on (a reference taken), the conf it held released. */
+void conf_replace(const struct conf **slot, const struct conf *c);
+/*
+ * A reload's new conf c keeps the running values of the keys only a restart
+ * changes (listen, data_dir, run_as, log_file, max_connections, dns_servers):
+ * the names of those that differ, ", "-separated, go to changed ("" if none),
+ * for the log line that says a restart is needed.
+ */
+void conf_keep_restart_keys(struct conf *c, const struct conf *running, char *changed,
+                            size_t size);
 /* Prints the effective settings, one "key value" line each, in config-file syntax. */
 void conf_print(const struct conf *c, FILE *out);
 /* "smtp", "submission", "smtps", "pop3", "pop3s", "metrics". */

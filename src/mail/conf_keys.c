@@ -408,9 +408,11 @@ int conf_key_parse(struct conf_ctx *x, const struct conf_key *k, char **argv, in
 /* Every key, in the order `postino check` prints them (INTERFACE.md "Config file"). */
 const struct conf_key conf_keys[] = {
     KEY("hostname", HOSTNAME, hostname, NULL), /* default: gethostname() */
-    KEY("data_dir", PATH, data_dir, "./postino-data"),
-    LIST("listen", LISTEN, listens,
-         "smtp 127.0.0.1:2525; submission 127.0.0.1:2587; pop3 127.0.0.1:2110", NULL),
+    {.name = "data_dir", .kind = CONF_KIND_PATH, .off = OFF(data_dir), .dflt = "./postino-data",
+     .restart = 1},
+    {.name = "listen", .kind = CONF_KIND_LISTEN, .off = OFF(listens), .off_n = OFF(n_listens),
+     .dflt = "smtp 127.0.0.1:2525; submission 127.0.0.1:2587; pop3 127.0.0.1:2110",
+     .restart = 1},
     LIST("local_domains", DOMAINS, local_domains, "localhost", "none"),
     {.name = "users", .kind = CONF_KIND_PATH, .off = OFF(users_file), .unset = "none",
      .print = conf_print_users},
@@ -421,7 +423,8 @@ const struct conf_key conf_keys[] = {
      .off_n = OFF(has_relayhost), .unset = "none"},
     LIST("relay_domains", DOMAINS, relay_domains, NULL, "none"),
     LIST("route", ROUTE, routes, NULL, NULL),
-    LIST("dns_servers", RESOLVERS, dns_servers, NULL, "from /etc/resolv.conf"),
+    {.name = "dns_servers", .kind = CONF_KIND_RESOLVERS, .off = OFF(dns_servers),
+     .off_n = OFF(n_dns_servers), .unset = "from /etc/resolv.conf", .restart = 1},
     KEY("smtp_port", PORT, smtp_port, "25"),
     OPT("tls_cert", PATH, tls_cert, "none"),
     OPT("tls_key", PATH, tls_key, "none"),
@@ -439,12 +442,16 @@ const struct conf_key conf_keys[] = {
     NUM("timeout_data_end", DURATION, timeout_data_end_ms, "10m", 1),
     NUM("timeout_server", DURATION, timeout_server_ms, "5m", 1),
     NUM("timeout_pop3", DURATION, timeout_pop3_ms, "10m", 1),
-    NUM("max_connections", COUNT, max_connections, "1000", 1),
+    {.name = "max_connections", .kind = CONF_KIND_COUNT, .off = OFF(max_connections),
+     .dflt = "1000", .min = 1, .max = CONF_COUNT_MAX, .restart = 1}, /* sized the fd limit */
     NUM("max_connections_per_ip", COUNT, max_connections_per_ip, "50", 1),
     NUM("max_hops", COUNT, max_hops, "50", 1),
     NUM("dsn_return_limit", SIZE, dsn_return_limit, "50K", 0), /* 0 = headers only */
-    KEY("run_as", USER, run_as, "postino"), /* no "none": least privilege is the default */
-    OPT("log_file", LOGFILE, log_file, "stderr"),
+    /* no "none": least privilege is the default */
+    {.name = "run_as", .kind = CONF_KIND_USER, .off = OFF(run_as), .dflt = "postino",
+     .restart = 1},
+    {.name = "log_file", .kind = CONF_KIND_LOGFILE, .off = OFF(log_file), .unset = "stderr",
+     .restart = 1},
     {.name = "log_format", .kind = CONF_KIND_CHOICE, .off = OFF(log_format), .dflt = "text",
      .choices = "text|json"},
 };

@@ -48,6 +48,7 @@ struct conf_key {
     const char *unset;    /* printed as "# key UNSET" while the key has no value */
     conf_print_fn print;  /* NULL: the printer of the kind */
     const char *choices;  /* CHOICE: the words allowed, "text|json" */
+    int restart;          /* a reload cannot apply a change: the server must restart */
 };
 
 #define CONF_KEYS_MAX 64
@@ -73,6 +74,8 @@ extern const size_t conf_keys_count;
 
 /* Parses the values of one line of key k (argv: the words after the key). 0 or -1, err set. */
 int conf_key_parse(struct conf_ctx *x, const struct conf_key *k, char **argv, int argc);
+/* 1 if key k prints differently in a and b (or there was no memory to tell). */
+int conf_key_differs(const struct conf *a, const struct conf *b, const struct conf_key *k);
 /* Appends "FILE:LINE: message" to x->err. */
 void conf_err(struct conf_ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void conf_free_strv(char **v, size_t n);

@@ -16,6 +16,8 @@
 #include "mail/alias.h"
 #include "mail/auth.h"
 #include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* "[host]:port", "host:port", "host"; a bare IPv6 address always in brackets. */
@@ -186,4 +188,26 @@ void conf_print(const struct conf *c, FILE *out)
         const struct conf_key *k = &conf_keys[i];
         (k->print ? k->print : conf_kind_printers[k->kind])(c, k, out);
     }
+}
+
+/* Key k of c as `postino check` prints it, in a malloc'd string (NULL without memory). */
+static char *conf_key_text(const struct conf *c, const struct conf_key *k)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return NULL;
+    (k->print ? k->print : conf_kind_printers[k->kind])(c, k, f);
+    fclose(f);
+    return text;
+}
+
+int conf_key_differs(const struct conf *a, const struct conf *b, const struct conf_key *k)
+{
+    char *ta = conf_key_text(a, k), *tb = conf_key_text(b, k);
+    int differs = !ta || !tb || strcmp(ta, tb) != 0;
+    free(ta);
+    free(tb);
+    return differs;
 }

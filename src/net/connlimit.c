@@ -32,6 +32,11 @@ struct connlimit *connlimit_new(unsigned max_total, unsigned max_per_ip)
     return cl;
 }
 
+void connlimit_set_per_ip(struct connlimit *cl, unsigned max_per_ip)
+{
+    cl->max_per_ip = max_per_ip;
+}
+
 /* FNV-1a over the address text. */
 static struct connlimit_entry **connlimit_slot(struct connlimit *cl, const char *ip)
 {

@@ -13,6 +13,8 @@
 struct connlimit;
 
 struct connlimit *connlimit_new(unsigned max_total, unsigned max_per_ip);
+/* A reload's max_connections_per_ip: for new connections (open ones stay counted). */
+void connlimit_set_per_ip(struct connlimit *cl, unsigned max_per_ip);
 /*
  * Counts a new connection from ip. 0, or -1 (nothing counted) when
  * max_total is reached, or max_per_ip for ip unless exempt (a client of

@@ -147,3 +147,11 @@ void tls_describe(const SSL *ssl, char *out, size_t size)
     const SSL_CIPHER *cipher = SSL_get_current_cipher(ssl);
     str_fmt(out, size, "%s %s", SSL_get_version(ssl), cipher ? SSL_CIPHER_get_name(cipher) : "none");
 }
+
+void tls_ctx_replace(SSL_CTX **slot, SSL_CTX *ctx)
+{
+    if (ctx)
+        SSL_CTX_up_ref(ctx);
+    SSL_CTX_free(*slot);
+    *slot = ctx;
+}

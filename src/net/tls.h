@@ -24,6 +24,8 @@ SSL_CTX *tls_server_ctx(const struct conf *c);
  * caller may turn verification on with SSL_CTX_set_verify. NULL on error (logged).
  */
 SSL_CTX *tls_client_ctx(void);
+/* *slot holds ctx from now on (NULL: none; a reference taken), the context it held freed. */
+void tls_ctx_replace(SSL_CTX **slot, SSL_CTX *ctx);
 /* A server-side session, in accept state. NULL on error (logged). */
 SSL *tls_server_new(SSL_CTX *ctx);
 /*

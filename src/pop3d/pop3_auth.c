@@ -35,7 +35,7 @@ int pop3s_clear_ok(const struct pop3_session *s)
 static void pop3s_check(struct diskq_job *j)
 {
     struct pop3_session *s = j->ctx;
-    const struct conf *c = s->srv->conf;
+    const struct conf *c = s->conf;
     s->auth_ok = 0;
     if (!c->users || !users_check_password(c->users, s->user, s->pass))
         return;
@@ -182,7 +182,7 @@ void pop3s_authorization(struct pop3_session *s, const struct pop3_cmd *c)
         }
         return;
     case POP3_STLS:
-        if (!s->srv->tls_ctx || s->tls)
+        if (!s->tls_ctx || s->tls)
             pop3s_reply(s, "-ERR STLS not available");
         else if (pop3s_start_tls(s) < 0)
             pop3s_reply(s, "-ERR [SYS/TEMP] TLS not available");

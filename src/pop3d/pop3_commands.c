@@ -25,7 +25,7 @@ static void pop3s_capa(struct pop3_session *s)
         pop3s_reply(s, "USER");
         pop3s_reply(s, "SASL PLAIN");
     }
-    if (s->srv->tls_ctx && !s->tls && s->state != POP3S_TRANSACTION)
+    if (s->tls_ctx && !s->tls && s->state != POP3S_TRANSACTION)
         pop3s_reply(s, "STLS");
     pop3s_reply(s, "TOP\r\nUIDL\r\nPIPELINING\r\nRESP-CODES\r\nAUTH-RESP-CODE");
     pop3s_reply(s, "IMPLEMENTATION postino\r\n.");

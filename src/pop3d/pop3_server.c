@@ -64,6 +64,8 @@ void pop3s_free(struct pop3_session *s)
     if (s->next)
         s->next->prev = s->prev;
     metrics_disconnect(s->kind);
+    conf_release(s->conf);
+    SSL_CTX_free(s->tls_ctx);
     free(s);
 }
 
@@ -87,7 +89,7 @@ void pop3s_close(struct pop3_session *s)
     s->state = POP3S_CLOSING;
     pop3s_uncount(s);
     /* pop3s_on_timer ends the session */
-    netconn_close_after_flush(&s->guard, s->bev, s->delay, s->srv->conf->timeout_pop3_ms);
+    netconn_close_after_flush(&s->guard, s->bev, s->delay, s->conf->timeout_pop3_ms);
 }
 
 /* The session's timer: the close is due, or the delay after a failed login is over. */
@@ -151,7 +153,7 @@ void pop3s_process(struct pop3_session *s)
         return;
     int partial = pop3s_reading(s) && !s->guard.blocked &&
                   evbuffer_get_length(bufferevent_get_input(s->bev)) > 0;
-    netconn_guard_line(&s->guard, partial, s->srv->conf->timeout_pop3_ms);
+    netconn_guard_line(&s->guard, partial, s->conf->timeout_pop3_ms);
 }
 
 /* The client read enough of its replies: take its commands again. */
@@ -216,12 +218,12 @@ static struct netconn_hooks pop3s_hooks(struct pop3_session *s)
 {
     return (struct netconn_hooks){.on_read = pop3s_on_read, .on_write = pop3s_on_write,
                                   .on_event = pop3s_on_event, .ctx = s, .read_high = 64 * 1024,
-                                  .idle = dur_timeval(s->srv->conf->timeout_pop3_ms)};
+                                  .idle = dur_timeval(s->conf->timeout_pop3_ms)};
 }
 
 int pop3s_start_tls(struct pop3_session *s)
 {
-    struct netconn_starttls st = {.tls_ctx = s->srv->tls_ctx, .go_ahead = "+OK Begin TLS negotiation",
+    struct netconn_starttls st = {.tls_ctx = s->tls_ctx, .go_ahead = "+OK Begin TLS negotiation",
                                   .proto = "pop3", .peer = s->client_ip, .verb = "STLS",
                                   .hooks = pop3s_hooks(s)};
     if (netconn_starttls(&s->bev, &st) < 0)
@@ -248,6 +250,8 @@ static void pop3s_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct
     struct bufferevent *bev = netconn_bev_new(srv->base, fd, ssl);
     struct pop3_session *s = xcalloc(1, sizeof *s);
     s->srv = srv;
+    conf_replace(&s->conf, srv->conf);
+    tls_ctx_replace(&s->tls_ctx, srv->tls_ctx);
     s->bev = bev;
     s->send_fd = -1;
     s->tls = pl->kind == LISTEN_POP3S;
@@ -298,18 +302,15 @@ static int pop3s_listen(struct pop3_server *srv, const struct listen_spec *ls)
 }
 
 struct pop3_server *pop3_server_new(struct event_base *base, const struct conf *c,
-                                    struct diskq *dq, struct connlimit *limits)
+                                    SSL_CTX *tls_ctx, struct diskq *dq,
+                                    struct connlimit *limits)
 {
     struct pop3_server *srv = xcalloc(1, sizeof *srv);
     srv->limits = limits;
     srv->base = base;
-    srv->conf = c;
     srv->dq = dq;
     srv->listeners = xcalloc(c->n_listens + 1, sizeof *srv->listeners);
-    if (c->tls_cert && !(srv->tls_ctx = tls_server_ctx(c))) {
-        pop3_server_free(srv);
-        return NULL;
-    }
+    pop3_server_set_conf(srv, c, tls_ctx);
     for (size_t i = 0; i < c->n_listens; i++) {
         const struct listen_spec *ls = &c->listens[i];
         if ((ls->kind == LISTEN_POP3 || ls->kind == LISTEN_POP3S) && pop3s_listen(srv, ls) < 0) {
@@ -318,6 +319,12 @@ struct pop3_server *pop3_server_new(struct event_base *base, const struct conf *
         }
     }
     return srv;
+}
+
+void pop3_server_set_conf(struct pop3_server *srv, const struct conf *c, SSL_CTX *tls_ctx)
+{
+    conf_replace(&srv->conf, c);
+    tls_ctx_replace(&srv->tls_ctx, tls_ctx);
 }
 
 void pop3_server_free(struct pop3_server *srv)
@@ -332,5 +339,6 @@ void pop3_server_free(struct pop3_server *srv)
         pop3s_free(srv->sessions);
     }
     SSL_CTX_free(srv->tls_ctx);
+    conf_release(srv->conf);
     free(srv);
 }

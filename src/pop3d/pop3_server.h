@@ -10,13 +10,20 @@
 #include "mail/conf.h"
 #include "net/connlimit.h"
 #include "net/diskq.h"
+#include "net/tls.h"
 
 struct pop3_server;
 
-/* Binds every pop3/pop3s listener. NULL on failure (logged). */
-/* limits: the connection counts, shared with the SMTP server (not owned). */
+/*
+ * Binds every pop3/pop3s listener. c is held (a reference of its own);
+ * tls_ctx (NULL: no TLS) gets a reference of its own. limits: the
+ * connection counts, shared with the SMTP server (not owned). NULL on failure (logged).
+ */
 struct pop3_server *pop3_server_new(struct event_base *base, const struct conf *c,
-                                    struct diskq *dq, struct connlimit *limits);
+                                    SSL_CTX *tls_ctx, struct diskq *dq,
+                                    struct connlimit *limits);
+/* A reload: new sessions start under c and tls_ctx; open ones keep theirs. */
+void pop3_server_set_conf(struct pop3_server *srv, const struct conf *c, SSL_CTX *tls_ctx);
 /* Closes every session (no UPDATE: nothing is deleted) and the listeners. */
 void pop3_server_free(struct pop3_server *srv);
 

@@ -32,6 +32,9 @@ enum pop3s_state {
 
 struct pop3_session {
     struct pop3_server *srv;
+    /* The settings the session started under (held: a reload changes new sessions only). */
+    const struct conf *conf;
+    SSL_CTX *tls_ctx;                 /* its own reference; NULL without TLS */
     struct pop3_session *prev, *next;
     struct bufferevent *bev;
     enum pop3s_state state;
@@ -59,7 +62,7 @@ struct pop3_listener {
 
 struct pop3_server {
     struct event_base *base;
-    const struct conf *conf;
+    const struct conf *conf;          /* held; replaced by a reload (pop3_server_set_conf) */
     struct diskq *dq;
     SSL_CTX *tls_ctx;
     struct connlimit *limits;         /* shared with the SMTP server */

@@ -14,6 +14,7 @@ static const struct {
     { .word = "HOLD", .verb = CONTROL_HOLD },
     { .word = "RELEASE", .verb = CONTROL_RELEASE },
     { .word = "DELETE", .verb = CONTROL_DELETE },
+    { .word = "RELOAD", .verb = CONTROL_RELOAD },
 };
 
 /* The verb named by line[0..n), or CONTROL_UNKNOWN. */
@@ -31,7 +32,9 @@ enum control_verb control_request_parse(const char *line, struct control_request
     size_t n = space ? (size_t)(space - line) : strlen(line);
     const char *arg = space && space[1] ? space + 1 : NULL;
     *req = (struct control_request){ .verb = control_request_word(line, n), .arg = arg };
-    if (req->verb != CONTROL_FLUSH && !arg)
+    if (req->verb == CONTROL_RELOAD && space)
+        req->verb = CONTROL_UNKNOWN; /* RELOAD is the whole line */
+    else if (req->verb != CONTROL_FLUSH && req->verb != CONTROL_RELOAD && !arg)
         req->verb = CONTROL_UNKNOWN; /* HOLD, RELEASE and DELETE need a queue id */
     if (req->verb == CONTROL_UNKNOWN)
         req->arg = NULL;

@@ -4,7 +4,7 @@
  * its LF, as a C string (a byte after a NUL is never seen). Words are
  * matched exactly (case matters), the argument is the rest of the line after
  * the first space, as sent (a queue id is checked by whoever looks it up):
- *   control socket: FLUSH [ID] | HOLD ID | RELEASE ID | DELETE ID
+ *   control socket: FLUSH [ID] | HOLD ID | RELEASE ID | DELETE ID | RELOAD
  *   showq socket:   LIST | LIST --json | SUMMARY | SUMMARY --json (the whole line)
  * Never decides what a request does: qmgr/control acts and replies.
  */
@@ -17,6 +17,7 @@ enum control_verb {
     CONTROL_HOLD,         /* arg: a queue id (never NULL) */
     CONTROL_RELEASE,      /* arg: a queue id (never NULL) */
     CONTROL_DELETE,       /* arg: a queue id (never NULL) */
+    CONTROL_RELOAD,       /* the whole line: re-read the config (arg NULL) */
     CONTROL_LIST,         /* showq only; json says "LIST --json" */
     CONTROL_SUMMARY,      /* showq only: the queue by domain and age; json: "SUMMARY --json" */
 };

@@ -39,9 +39,11 @@ struct control {
     struct control_socket admin, showq;
     struct sched *sched;
     struct diskq *dq;
-    const char *data_dir;
+    char data_dir[PATH_MAX];
     unsigned showq_conns;       /* open connections of the read-only socket */
     struct control_conn *listing[CONTROL_SHOWQ_JOBS]; /* waiting for their listing */
+    struct control_reload_hook reload;
+    struct control_conn *reloading[CONTROL_RELOAD_WAITERS]; /* waiting for a reload */
 };
 
 struct control_listing;
@@ -51,6 +53,7 @@ struct control_conn {
     struct bufferevent *bev;
     int showq;
     struct control_listing *job; /* the listing being made for it, or NULL */
+    int reload_wait;             /* in ctl->reloading: its RELOAD is being done */
 };
 
 /* A listing made on a disk worker; cc is NULL once its client (or the server) is gone. */
@@ -101,9 +104,55 @@ static void control_answer(struct control_conn *cc, const char *text, const stru
 
 static void control_reply(struct control_conn *cc, const char *line)
 {
-    char text[128];
+    char text[CONTROL_ANSWER_MAX + 1];
     str_fmt(text, sizeof text, "%s\n", line);
     control_answer(cc, text, NULL);
+}
+
+/* Takes cc out of the connections waiting for a reload; gone: its client left
+ * first, so the server forgets it too. */
+static void control_reload_detach(struct control_conn *cc, int gone)
+{
+    for (size_t i = 0; i < CONTROL_RELOAD_WAITERS; i++)
+        if (cc->ctl->reloading[i] == cc)
+            cc->ctl->reloading[i] = NULL;
+    if (gone)
+        cc->ctl->reload.forget(cc->ctl->reload.arg, cc);
+    cc->reload_wait = 0;
+}
+
+/* The reload's outcome (a control_reload_reply_fn): "OK text" or "ERR text", one line. */
+static void control_reload_answer(void *arg, int ok, const char *text)
+{
+    struct control_conn *cc = arg;
+    char line[CONTROL_ANSWER_MAX];
+    control_reload_detach(cc, 0);
+    str_fmt(line, sizeof line, "%s %s", ok ? "OK" : "ERR", text);
+    for (char *p = line; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+    control_reply(cc, line);
+}
+
+/* RELOAD: the server re-reads its config; the answer waits for the outcome. */
+static void control_reload_request(struct control_conn *cc)
+{
+    struct control *ctl = cc->ctl;
+    size_t slot = 0;
+    while (slot < CONTROL_RELOAD_WAITERS && ctl->reloading[slot])
+        slot++;
+    if (!ctl->reload.ask || !ctl->reload.forget) {
+        control_reply(cc, "ERR reload is not available");
+        return;
+    }
+    if (slot == CONTROL_RELOAD_WAITERS) {
+        control_reply(cc, "ERR busy: other reloads are waiting, try again");
+        return;
+    }
+    ctl->reloading[slot] = cc;
+    cc->reload_wait = 1;
+    bufferevent_disable(cc->bev, EV_READ);
+    ctl->reload.ask(ctl->reload.arg, control_reload_answer, cc);
 }
 
 /* Handles one request line of the control socket (grammar: proto/control_request). */
@@ -135,6 +184,9 @@ static void control_request(struct control_conn *cc, const char *line)
                                     : "ERR cannot update the queue file");
         return;
     }
+    case CONTROL_RELOAD:
+        control_reload_request(cc);
+        return;
     case CONTROL_UNKNOWN:
     case CONTROL_LIST:
     case CONTROL_SUMMARY:
@@ -250,6 +302,8 @@ static void control_on_event(struct bufferevent *bev, short what, void *arg)
     (void)what;
     if (cc->job)
         control_listing_detach(cc);
+    if (cc->reload_wait)
+        control_reload_detach(cc, 1);
     bufferevent_free(bev);
     control_conn_free(cc);
 }
@@ -302,14 +356,16 @@ static int control_bind(struct event_base *base, struct control *ctl, struct con
 }
 
 struct control *control_new(struct event_base *base, const struct conf *c, struct sched *s,
-                            struct diskq *dq)
+                            struct diskq *dq, const struct control_reload_hook *reload)
 {
     struct control *ctl = xcalloc(1, sizeof *ctl);
     ctl->sched = s;
     ctl->dq = dq;
-    ctl->data_dir = c->data_dir;
+    if (reload)
+        ctl->reload = *reload;
     ctl->showq.showq = 1;
-    if (control_bind(base, ctl, &ctl->admin, CONTROL_SOCKET, 0177) < 0 ||
+    if (str_copy(ctl->data_dir, sizeof ctl->data_dir, c->data_dir) < 0 ||
+        control_bind(base, ctl, &ctl->admin, CONTROL_SOCKET, 0177) < 0 ||
         control_bind(base, ctl, &ctl->showq, CONTROL_SHOWQ_SOCKET, 0111) < 0) {
         control_free(ctl);
         return NULL;
@@ -336,6 +392,14 @@ void control_free(struct control *ctl)
         if (!cc)
             continue;
         control_listing_detach(cc); /* the job's done() frees only itself */
+        bufferevent_free(cc->bev);
+        control_conn_free(cc);
+    }
+    for (size_t i = 0; i < CONTROL_RELOAD_WAITERS; i++) {
+        struct control_conn *cc = ctl->reloading[i];
+        if (!cc)
+            continue;
+        control_reload_detach(cc, 1);
         bufferevent_free(cc->bev);
         control_conn_free(cc);
     }

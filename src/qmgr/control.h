@@ -7,6 +7,8 @@
  * line per connection, one reply line:
  *   FLUSH [ID]   ->  OK <messages made due now> | ERR no such message
  *   HOLD ID, RELEASE ID, DELETE ID  ->  OK 1 | ERR <reason>
+ *   RELOAD       ->  once the server has re-read its config (cmd/serve):
+ *                    OK <what was applied> | ERR FILE:LINE: <what is wrong>
  * Anything else  ->  ERR <reason>
  *
  * DATA_DIR/showq (mode 0666: any local user, as Postfix's showq): the
@@ -33,11 +35,27 @@
 #define CONTROL_SHOWQ_CONNS 32
 #define CONTROL_SHOWQ_JOBS 4
 
+#define CONTROL_RELOAD_WAITERS 8
+#define CONTROL_ANSWER_MAX 1024     /* one reply line, without its LF */
+
 struct control;
 
-/* Binds DATA_DIR/control and DATA_DIR/showq (replacing stale sockets). NULL on failure (logged). */
+/* How a reload's outcome comes back: ok, and one line of text (the waiter is arg). */
+typedef void (*control_reload_reply_fn)(void *arg, int ok, const char *text);
+
+/* What RELOAD asks of the server: ask starts (or joins) a reload and calls
+ * reply(reply_arg, ...) once it is done; forget drops a waiter that is gone
+ * before its answer. */
+struct control_reload_hook {
+    void (*ask)(void *arg, control_reload_reply_fn reply, void *reply_arg);
+    void (*forget)(void *arg, void *reply_arg);
+    void *arg;
+};
+
+/* Binds DATA_DIR/control and DATA_DIR/showq (replacing stale sockets). NULL on failure
+ * (logged). reload may be NULL (RELOAD is then refused). */
 struct control *control_new(struct event_base *base, const struct conf *c, struct sched *s,
-                            struct diskq *dq);
+                            struct diskq *dq, const struct control_reload_hook *reload);
 void control_free(struct control *ctl);
 
 #endif

@@ -30,7 +30,7 @@ enum pickup_outcome { PICKUP_QUEUED, PICKUP_DUPLICATE, PICKUP_GONE, PICKUP_REJEC
 
 struct pickup {
     struct event_base *base;
-    const struct conf *conf;
+    const struct conf *conf;   /* held; replaced by a reload (pickup_set_conf) */
     struct queue *queue;
     struct diskq *dq;
     struct sched *sched;
@@ -47,6 +47,7 @@ struct pickup {
 struct pickup_job {
     struct diskq_job job;
     struct pickup *p;
+    const struct conf *conf;   /* held: the settings of the job (it runs on a worker) */
     char name[MAILDROP_NAME_MAX];
     char id[QUEUE_ID_MAX + 1];
     struct envelope env;       /* the queued message's envelope */
@@ -126,14 +127,14 @@ static void pickup_envelope(struct pickup_job *pj, const struct envelope *drop, 
     for (size_t i = 0; i < drop->n_rcpts; i++)
         envelope_add_rcpt(e, drop->rcpts[i].addr, drop->rcpts[i].notify, drop->rcpts[i].orcpt, -1,
                           RCPT_PENDING);
-    route_expand_all(pj->p->conf, e);
+    route_expand_all(pj->conf, e);
 }
 
 static void pickup_received(struct pickup_job *pj, struct buf *b)
 {
     char date[64];
     rfc5322_date(time(NULL), date, sizeof date);
-    buf_printf(b, "Received: by %s (postino, from userid %u)\r\n\tid %s", pj->p->conf->hostname,
+    buf_printf(b, "Received: by %s (postino, from userid %u)\r\n\tid %s", pj->conf->hostname,
                pj->uid, pj->id);
     if (pj->env.n_rcpts == 1)
         buf_printf(b, "\r\n\tfor <%s>", pj->env.rcpts[0].addr);
@@ -266,6 +267,7 @@ static void pickup_job_done(struct diskq_job *j)
         p->progress = 1;
     diskq_job_release(j);
     envelope_free(&pj->env);
+    conf_release(pj->conf);
     free(pj);
     if (--p->in_flight == 0 && p->rescan && p->progress && !p->stopping)
         pickup_scan(p);
@@ -275,6 +277,7 @@ static void pickup_submit(struct pickup *p, const char *name, const char *id)
 {
     struct pickup_job *pj = xcalloc(1, sizeof *pj);
     pj->p = p;
+    pj->conf = conf_hold(p->conf);
     str_copy(pj->name, sizeof pj->name, name);
     str_copy(pj->id, sizeof pj->id, id);
     envelope_init(&pj->env);
@@ -400,7 +403,7 @@ struct pickup *pickup_new(struct event_base *base, const struct conf *c, struct 
     }
     struct pickup *p = xcalloc(1, sizeof *p);
     p->base = base;
-    p->conf = c;
+    p->conf = conf_hold(c);
     p->queue = q;
     p->dq = dq;
     p->sched = s;
@@ -431,8 +434,15 @@ void pickup_stop(struct pickup *p)
     p->inotify_fd = -1;
 }
 
+void pickup_set_conf(struct pickup *p, const struct conf *c)
+{
+    conf_replace(&p->conf, c);
+}
+
 void pickup_free(struct pickup *p)
 {
     pickup_stop(p);
+    if (p)
+        conf_release(p->conf);
     free(p);
 }

@@ -29,6 +29,8 @@ struct pickup *pickup_new(struct event_base *base, const struct conf *c, struct 
                           struct diskq *dq, struct sched *s);
 /* Starts watching and the first scan (after sched_load, so nothing is loaded twice). */
 void pickup_start(struct pickup *p);
+/* A reload: drop files picked up from now on are queued under c (held). */
+void pickup_set_conf(struct pickup *p, const struct conf *c);
 /* Stops watching and scanning; jobs in flight still finish through the disk workers. */
 void pickup_stop(struct pickup *p);
 /* Frees it: only after diskq_free, which runs the last jobs' completions. */

@@ -83,7 +83,7 @@ void sched_changed_fit(struct qmsg *m)
 
 /* Note: a failure of a notice adds a postmaster recipient, which may move
  * m->env.rcpts: callers must not keep a pointer into it across this call. */
-void sched_outcome(struct sched *s, struct qmsg *m, size_t i, enum rcpt_status st,
+void sched_outcome(const struct conf *c, struct qmsg *m, size_t i, enum rcpt_status st,
                    const char *reply)
 {
     struct env_rcpt *r = &m->env.rcpts[i];
@@ -93,13 +93,12 @@ void sched_outcome(struct sched *s, struct qmsg *m, size_t i, enum rcpt_status s
     m->changed[i] = 1;
     metrics_outcome(st, sched_now() - m->env.arrival);
     if (st == RCPT_FAILED)
-        sched_notice_to_postmaster(s, m, i);
+        sched_notice_to_postmaster(c, m, i);
 }
 
-void sched_defer(struct sched *s, struct qmsg *m, size_t i, const char *why, int64_t now)
+void sched_defer(const struct conf *c, struct qmsg *m, size_t i, const char *why, int64_t now)
 {
     struct env_rcpt *r = &m->env.rcpts[i];
-    const struct conf *c = s->conf;
     if (now - m->env.arrival >= c->queue_lifetime_ms) {
         char msg[512];
         str_fmt(msg, sizeof msg, "%s delivery time expired; last error: %s",
@@ -107,7 +106,7 @@ void sched_defer(struct sched *s, struct qmsg *m, size_t i, const char *why, int
         sched_log_rcpt(LOG_INFO, &m->env, i,
                        (struct log_fields){.event = "expired", .status = "failed", .reply = msg},
                        NULL, NULL, now);
-        sched_outcome(s, m, i, RCPT_FAILED, msg); /* may add a recipient: r moves */
+        sched_outcome(c, m, i, RCPT_FAILED, msg); /* may add a recipient: r moves */
         return;
     }
     static _Thread_local unsigned seed;
@@ -115,7 +114,7 @@ void sched_defer(struct sched *s, struct qmsg *m, size_t i, const char *why, int
         seed = (unsigned)now ^ (unsigned)(uintptr_t)&seed;
     r->next_attempt = now + backoff_delay(c->retry_min_ms, c->retry_max_ms, r->attempts,
                                          (unsigned)rand_r(&seed));
-    sched_outcome(s, m, i, RCPT_DEFERRED, why);
+    sched_outcome(c, m, i, RCPT_DEFERRED, why);
 }
 
 /* After a failed job (worker thread): states appended but not fsync'd are cut
@@ -132,6 +131,7 @@ struct sched_job *sched_job_new(struct sched *s, struct qmsg *m)
 {
     struct sched_job *sj = xcalloc(1, sizeof *sj);
     sj->s = s;
+    sj->conf = conf_hold(s->conf);
     sj->m = m;
     sj->record_fd = -1;
     sj->job.ctx = sj;
@@ -146,6 +146,7 @@ void sched_job_free(struct sched_job *sj)
     if (sj->record_fd >= 0)
         close(sj->record_fd);
     diskq_job_release(&sj->job);
+    conf_release(sj->conf);
     free(sj->out);
     free(sj);
 }
@@ -155,7 +156,7 @@ void sched_record_stage(struct diskq_job *j)
     struct sched_job *sj = j->ctx;
     struct envelope *e = &sj->m->env;
     char dir[PATH_MAX];
-    if (envelope_done(e) && !sched_notice_owed(sj->s, sj->m, sched_now())) {
+    if (envelope_done(e) && !sched_notice_owed(sj->conf, sj->m, sched_now())) {
         if (queue_retire(sj->s->queue, e->id) < 0 ||
             queue_dir_of(sj->s->queue, e->id, dir, sizeof dir) < 0) {
             j->failed = 1;
@@ -251,7 +252,7 @@ void sched_job_done(struct sched *s, struct qmsg *m)
     m->busy--;
     if (m->busy > 0)
         return;
-    if (sched_any_changed(m) || (envelope_done(&m->env) && !sched_notice_owed(s, m, sched_now())))
+    if (sched_any_changed(m) || (envelope_done(&m->env) && !sched_notice_owed(s->conf, m, sched_now())))
         sched_record_start(s, m);
     else
         sched_kick(s, m);
@@ -280,7 +281,7 @@ void sched_local_finished(struct sched *s)
 static int sched_work(struct sched *s, struct qmsg *m, int64_t now)
 {
     int remote = 0, any_remote = 0;
-    if (sched_notice_owed(s, m, now))
+    if (sched_notice_owed(s->conf, m, now))
         return 3;
     if (envelope_done(&m->env))
         return 1;
@@ -416,7 +417,7 @@ struct sched *sched_new(struct event_base *base, const struct conf *c, struct qu
 {
     struct sched *s = xcalloc(1, sizeof *s);
     s->base = base;
-    s->conf = c;
+    s->conf = conf_hold(c);
     s->queue = q;
     s->dq = dq;
     s->tick = event_new(base, -1, EV_PERSIST, sched_on_tick, s);
@@ -504,6 +505,11 @@ size_t sched_count(const struct sched *s)
     return s->count;
 }
 
+void sched_set_conf(struct sched *s, const struct conf *c)
+{
+    conf_replace(&s->conf, c);
+}
+
 void sched_free(struct sched *s)
 {
     if (!s)
@@ -511,5 +517,6 @@ void sched_free(struct sched *s)
     event_free(s->tick);
     while (s->all)
         sched_unlink(s, s->all);
+    conf_release(s->conf);
     free(s);
 }

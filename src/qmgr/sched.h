@@ -20,6 +20,9 @@ struct sched;
 
 struct sched *sched_new(struct event_base *base, const struct conf *c, struct queue *q,
                         struct diskq *dq);
+/* A reload: work started from now on runs under c (held); jobs in flight keep theirs.
+ * Queued messages stay as they are (their recipients are routed again when due). */
+void sched_set_conf(struct sched *s, const struct conf *c);
 /* Loads every queued message (at start-up) and schedules it. -1 on a scan error. */
 int sched_load(struct sched *s);
 /* Takes over a just-committed envelope (its contents are moved; *e is left empty). */

@@ -25,7 +25,7 @@ struct qmsg {
 
 struct sched {
     struct event_base *base;
-    const struct conf *conf;
+    const struct conf *conf;    /* held; the loop thread's, replaced by sched_set_conf */
     struct queue *queue;
     struct diskq *dq;
     struct smtpc *smtpc;        /* NULL: remote recipients wait */
@@ -41,6 +41,7 @@ struct sched {
 struct sched_job {
     struct diskq_job job;
     struct sched *s;
+    const struct conf *conf;    /* held: the settings of the job, whatever a reload does */
     struct qmsg *m;
     struct maildir_msg *out;    /* local delivery: per recipient, the copy being written */
     size_t n_out;               /* recipients when the job started (out has room for them) */
@@ -70,11 +71,12 @@ void sched_log_rcpt(enum log_level lvl, const struct envelope *e, size_t i, stru
 void sched_changed_fit(struct qmsg *m);
 /* 1 if recipient r waits and is due; *remote tells where it goes. */
 int sched_due(const struct sched *s, const struct envelope *e, size_t i, int64_t now, int *remote);
-/* Sets recipient i's state and marks it for the next record. */
-void sched_outcome(struct sched *s, struct qmsg *m, size_t i, enum rcpt_status st,
+/* Sets recipient i's state and marks it for the next record; c: the settings of the
+ * work that decided it (the job's on a worker, the scheduler's in the loop). */
+void sched_outcome(const struct conf *c, struct qmsg *m, size_t i, enum rcpt_status st,
                    const char *reply);
 /* A temporary failure: next attempt after the backoff, or failed 4.4.7 past queue_lifetime. */
-void sched_defer(struct sched *s, struct qmsg *m, size_t i, const char *why, int64_t now);
+void sched_defer(const struct conf *c, struct qmsg *m, size_t i, const char *why, int64_t now);
 /* Writes the changed states durably (or retires the file when done), then kicks m again. */
 void sched_record_start(struct sched *s, struct qmsg *m);
 /* A job of m finished (busy--); when none is left, records or kicks. */
@@ -87,11 +89,11 @@ void sched_local_start(struct sched *s, struct qmsg *m);
 /* A local job ended: frees its slot and starts waiting ones. */
 void sched_local_finished(struct sched *s);
 /* sched_notice.c: 1 if m owes notices now; starts the job that queues them. */
-int sched_notice_owed(struct sched *s, const struct qmsg *m, int64_t now);
+int sched_notice_owed(const struct conf *c, const struct qmsg *m, int64_t now);
 void sched_notice_start(struct sched *s, struct qmsg *m);
 void sched_notice_free(struct sched_job *sj);
 /* A notice (null sender) failed for recipient i: it goes to the postmaster instead. */
-void sched_notice_to_postmaster(struct sched *s, struct qmsg *m, size_t i);
+void sched_notice_to_postmaster(const struct conf *c, struct qmsg *m, size_t i);
 
 /* sched_remote.c: starts every due remote delivery of m; returns how many. */
 unsigned sched_remote_start(struct sched *s, struct qmsg *m, int64_t now);

@@ -20,7 +20,7 @@
 /* Writes recipient i's Maildir copy to tmp/ (worker thread, write stage). */
 static void sched_local_one(struct sched_job *sj, size_t i, int fd, int64_t now)
 {
-    const struct conf *c = sj->s->conf;
+    const struct conf *c = sj->conf;
     struct qmsg *m = sj->m;
     struct envelope *e = &m->env;
     char mailbox[ADDR_LOCAL_MAX + 1], local[256], domain[256], why[512], name[512];
@@ -39,7 +39,7 @@ static void sched_local_one(struct sched_job *sj, size_t i, int fd, int64_t now)
     e->rcpts[i].attempts++;
     if (k == ROUTE_UNKNOWN_USER || k == ROUTE_BAD_MAILBOX) {
         esc_reply(why, sizeof why, 550, ESC_BAD_DESTINATION_MAILBOX, "no such mailbox here");
-        sched_outcome(sj->s, m, i, RCPT_FAILED, why);
+        sched_outcome(sj->conf, m, i, RCPT_FAILED, why);
         sched_log_rcpt(LOG_INFO, e, i, (struct log_fields){.event = "failed", .status = "failed",
                        .reply = "no such mailbox"}, why, NULL, now);
         return;
@@ -47,7 +47,7 @@ static void sched_local_one(struct sched_job *sj, size_t i, int fd, int64_t now)
     if (k == ROUTE_ALIAS_LOOP) {
         esc_reply(why, sizeof why, 550, ESC_ROUTING_LOOP,
                   "alias loop: the alias expands back to itself and has no mailbox here");
-        sched_outcome(sj->s, m, i, RCPT_FAILED, why);
+        sched_outcome(sj->conf, m, i, RCPT_FAILED, why);
         sched_log_rcpt(LOG_INFO, e, i, (struct log_fields){.event = "failed", .status = "failed",
                        .reply = "alias loop"}, why, NULL, now);
         return;
@@ -60,12 +60,12 @@ static void sched_local_one(struct sched_job *sj, size_t i, int fd, int64_t now)
                 esc_code(ESC_CLASS_TRANSIENT, ESC_OTHER_MAILBOX).s, mailbox, domain, strerror(err));
         sched_log_rcpt(LOG_WARN, e, i, (struct log_fields){.event = "deferred",
                        .status = "deferred", .reply = why}, NULL, NULL, now);
-        sched_defer(sj->s, m, i, why, now);
+        sched_defer(sj->conf, m, i, why, now);
         return;
     }
     diskq_job_sync_fd(&sj->job, sj->out[i].fd);
     esc_reply(why, sizeof why, 250, ESC_OTHER_STATUS, "delivered to maildir");
-    sched_outcome(sj->s, m, i, RCPT_DELIVERED, why);
+    sched_outcome(sj->conf, m, i, RCPT_DELIVERED, why);
 }
 
 static void sched_local_write(struct diskq_job *j)

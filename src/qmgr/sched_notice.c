@@ -33,9 +33,9 @@ struct sched_notice {
     unsigned *old_sent;         /* their dsn_sent before, to undo on failure */
 };
 
-int sched_notice_owed(struct sched *s, const struct qmsg *m, int64_t now)
+int sched_notice_owed(const struct conf *c, const struct qmsg *m, int64_t now)
 {
-    return notify_any_owed(&m->env, now, s->conf->delay_warning_ms);
+    return notify_any_owed(&m->env, now, c->delay_warning_ms);
 }
 
 static enum dsn_action sched_notice_action(enum notify_kind k)
@@ -50,14 +50,14 @@ static enum dsn_action sched_notice_action(enum notify_kind k)
 }
 
 /* Reads the original: all of it within the return limit, else its header section. */
-static int sched_notice_original(struct sched *s, const struct envelope *e, struct buf *out,
-                                 int *complete)
+static int sched_notice_original(const struct sched_job *sj, const struct envelope *e,
+                                 struct buf *out, int *complete)
 {
     uint64_t want = e->size;
-    *complete = e->size <= s->conf->dsn_return_limit;
+    *complete = e->size <= sj->conf->dsn_return_limit;
     if (!*complete)
         want = e->size < NOTICE_HEAD_MAX ? e->size : NOTICE_HEAD_MAX;
-    int fd = queue_open_content(s->queue, e);
+    int fd = queue_open_content(sj->s->queue, e);
     if (fd < 0)
         return -1;
     char *p = xmalloc(want ? (size_t)want : 1);
@@ -108,7 +108,7 @@ static void sched_notice_rcpts(struct sched_job *sj, struct sched_notice *nt, in
             rc[k].reason = reasons[k] = notify_own_reason(r);
         rc[k].last_attempt_ms = r->attempts ? now : 0;
         rc[k].will_retry_until_ms =
-            action == DSN_ACTION_DELAYED ? e->arrival + sj->s->conf->queue_lifetime_ms : 0;
+            action == DSN_ACTION_DELAYED ? e->arrival + sj->conf->queue_lifetime_ms : 0;
     }
 }
 
@@ -125,7 +125,7 @@ static int sched_notice_compose(struct sched_job *sj, struct sched_notice *nt,
     char msgid[DSN_MSGID_MAX];
     sched_notice_rcpts(sj, nt, now, rc, status, hosts, reasons);
     struct dsn_input in = {
-        .reporting_mta = sj->s->conf->hostname,
+        .reporting_mta = sj->conf->hostname,
         .envid = e->envid,
         .received_from_mta = e->helo,
         .arrival_ms = e->arrival,
@@ -137,7 +137,7 @@ static int sched_notice_compose(struct sched_job *sj, struct sched_notice *nt,
         .original_len = orig->len,
         .original_complete = complete,
         .original_too_big = !complete,
-        .return_limit = (size_t)sj->s->conf->dsn_return_limit,
+        .return_limit = (size_t)sj->conf->dsn_return_limit,
         .original_message_id =
             dsn_find_message_id(orig->data ? orig->data : "", orig->len, msgid, sizeof msgid) == 0
                 ? msgid
@@ -171,7 +171,7 @@ static int sched_notice_queue(struct sched_job *sj, struct sched_notice *nt,
     nt->written = 1;
     char date[64], rcvd[512];
     rfc5322_date((time_t)(now / 1000), date, sizeof date);
-    str_fmt(rcvd, sizeof rcvd, "Received: by %s (postino) id %s; %s\r\n", sj->s->conf->hostname,
+    str_fmt(rcvd, sizeof rcvd, "Received: by %s (postino) id %s; %s\r\n", sj->conf->hostname,
             ne->id, date);
     queue_writer_write(&nt->w, rcvd, strlen(rcvd));
     queue_writer_write(&nt->w, text->data, text->len);
@@ -204,7 +204,7 @@ static void sched_notice_plan(struct sched_job *sj, int64_t now)
     for (int kind = NOTIFY_FAILED; kind <= NOTIFY_EXPANDED; kind++) {
         struct sched_notice *nt = &sj->notices[sj->n_notices];
         for (size_t i = 0; i < e->n_rcpts; i++) {
-            if ((int)notify_owed(e, i, now, sj->s->conf->delay_warning_ms) != kind)
+            if ((int)notify_owed(e, i, now, sj->conf->delay_warning_ms) != kind)
                 continue;
             nt->idx = xrealloc(nt->idx, (nt->n + 1) * sizeof *nt->idx);
             nt->idx[nt->n++] = i;
@@ -228,7 +228,7 @@ static void sched_notice_write(struct diskq_job *j)
         return;
     buf_init(&orig, BUF_UNLIMITED);
     buf_init(&text, BUF_UNLIMITED);
-    if (sched_notice_original(sj->s, &sj->m->env, &orig, &complete) < 0) {
+    if (sched_notice_original(sj, &sj->m->env, &orig, &complete) < 0) {
         j->failed = 1;
         j->err = errno;
     }
@@ -320,12 +320,12 @@ void sched_notice_start(struct sched *s, struct qmsg *m)
     diskq_submit(s->dq, &sj->job, DISKQ_URGENT); /* few, small, and owed: never dropped */
 }
 
-void sched_notice_to_postmaster(struct sched *s, struct qmsg *m, size_t i)
+void sched_notice_to_postmaster(const struct conf *c, struct qmsg *m, size_t i)
 {
     char pm[300];
     if (m->env.sender[0])
         return;
-    str_fmt(pm, sizeof pm, "postmaster@%s", s->conf->local_domains[0]);
+    str_fmt(pm, sizeof pm, "postmaster@%s", c->local_domains[0]);
     for (size_t k = 0; k < m->env.n_rcpts; k++)
         if (str_ieq(m->env.rcpts[k].addr, pm) || (k == i && str_iprefix(m->env.rcpts[k].addr,
                                                                         "postmaster@"))) {

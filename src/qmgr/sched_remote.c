@@ -37,7 +37,7 @@ static void sched_remote_apply(struct sched_remote *sr, const struct smtpc_outco
     if (o->klass == 2) {
         if (sr->d.peer_dsn)
             r->dsn_sent |= NOTIFY_PASSED_ON; /* RFC 3461 6.2.1: the next hop reports now */
-        sched_outcome(sr->s, m, o->idx, RCPT_RELAYED, o->reply);
+        sched_outcome(sr->s->conf, m, o->idx, RCPT_RELAYED, o->reply);
         sched_log_rcpt(LOG_INFO, &m->env, o->idx,
                        (struct log_fields){.event = "relayed", .relay = sr->d.remote,
                                            .status = "sent", .reply = o->reply},
@@ -48,13 +48,13 @@ static void sched_remote_apply(struct sched_remote *sr, const struct smtpc_outco
                        (struct log_fields){.event = "failed", .relay = relay,
                                            .status = "failed", .reply = o->reply},
                        NULL, NULL, now);
-        sched_outcome(sr->s, m, o->idx, RCPT_FAILED, o->reply);
+        sched_outcome(sr->s->conf, m, o->idx, RCPT_FAILED, o->reply);
     } else {
         sched_log_rcpt(LOG_INFO, &m->env, o->idx,
                        (struct log_fields){.event = "deferred", .relay = relay,
                                            .status = "deferred", .reply = o->reply},
                        NULL, NULL, now);
-        sched_defer(sr->s, m, o->idx, o->reply, now);
+        sched_defer(sr->s->conf, m, o->idx, o->reply, now);
     }
 }
 

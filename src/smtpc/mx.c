@@ -602,6 +602,12 @@ static int mx_channel_init(struct mx_resolver *r)
     return 0;
 }
 
+void mx_resolver_set_hostname(struct mx_resolver *r, const char *hostname)
+{
+    free(r->hostname);
+    r->hostname = xstrdup(hostname ? hostname : "");
+}
+
 static uint32_t mx_seed(void)
 {
     uint32_t s = 0;

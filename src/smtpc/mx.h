@@ -44,6 +44,8 @@ struct mx_resolver;
 
 /* NULL (logged) if c-ares cannot be set up, e.g. a bad dns_servers entry. */
 struct mx_resolver *mx_resolver_new(struct event_base *base, const struct conf *c);
+/* A reload's new hostname (the "MX points back to me" check); dns_servers need a restart. */
+void mx_resolver_set_hostname(struct mx_resolver *r, const char *hostname);
 /* Cancels pending lookups (their callbacks run with MX_TEMPFAIL) and frees. */
 void mx_resolver_free(struct mx_resolver *r);
 /* Resolves hop; cb runs later from the event loop (never from inside this call). */

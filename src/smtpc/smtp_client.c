@@ -88,6 +88,7 @@ static void smtpc_conn_free(struct smtpc_conn *c)
         c->next->prev = c->prev;
     c->dest->n_conns--;
     sc->n_conns--;
+    conf_release(c->conf);
     free(c);
 }
 
@@ -128,6 +129,7 @@ static void smtpc_conn_start(struct smtpc *sc, struct smtpc_dest *dest)
 {
     struct smtpc_conn *c = xcalloc(1, sizeof *c);
     c->sc = sc;
+    c->conf = conf_hold(sc->conf);
     c->dest = dest;
     c->d = smtpc_dest_pop(dest);
     smtp_reply_init(&c->reply, (struct smtp_reply_limits){ .line_max = SMTPC_REPLY_BUF,
@@ -226,7 +228,7 @@ struct smtpc *smtpc_new(struct event_base *base, const struct conf *c, struct mx
 {
     struct smtpc *sc = xcalloc(1, sizeof *sc);
     sc->base = base;
-    sc->conf = c;
+    sc->conf = conf_hold(c);
     sc->mx = mx;
     sc->tls = tls_client_ctx;
     return sc;
@@ -247,6 +249,11 @@ void smtpc_deliver(struct smtpc *sc, struct smtpc_delivery *d)
             return;
         }
     smtpc_pump(sc, dest);
+}
+
+void smtpc_set_conf(struct smtpc *sc, const struct conf *c)
+{
+    conf_replace(&sc->conf, c);
 }
 
 void smtpc_stop(struct smtpc *sc)
@@ -277,5 +284,6 @@ void smtpc_free(struct smtpc *sc)
         }
         free(dest);
     }
+    conf_release(sc->conf);
     free(sc);
 }

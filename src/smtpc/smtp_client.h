@@ -49,6 +49,8 @@ struct smtpc;
 
 struct smtpc *smtpc_new(struct event_base *base, const struct conf *c, struct mx_resolver *mx,
                         void *tls_client_ctx);
+/* A reload: connections opened from now on use c (held); open ones keep theirs. */
+void smtpc_set_conf(struct smtpc *sc, const struct conf *c);
 /* Starts (or queues) a delivery; done() runs later, on the loop, exactly once. */
 void smtpc_deliver(struct smtpc *sc, struct smtpc_delivery *d);
 /* Starts no new work (call before freeing the resolver, whose pending lookups then finish). */

@@ -47,7 +47,7 @@ struct smtpc_dest {
 
 struct smtpc {
     struct event_base *base;
-    const struct conf *conf;
+    const struct conf *conf;      /* held; replaced by a reload (smtpc_set_conf) */
     struct mx_resolver *mx;
     void *tls;                    /* SSL_CTX for opportunistic STARTTLS, or NULL */
     struct smtpc_dest *dests;
@@ -58,6 +58,7 @@ struct smtpc {
 
 struct smtpc_conn {
     struct smtpc *sc;
+    const struct conf *conf;      /* held: the settings the connection started under */
     struct smtpc_dest *dest;
     struct smtpc_conn *prev, *next;
     struct smtpc_delivery *d;     /* the current delivery */

@@ -50,7 +50,7 @@ void smtpc_connect_next(struct smtpc_conn *c)
     const struct mx_target *t = &c->targets[c->target_i];
     c->bev = bufferevent_socket_new(c->sc->base, -1, BEV_OPT_CLOSE_ON_FREE);
     bufferevent_setcb(c->bev, smtpc_on_read, smtpc_on_write, smtpc_on_event, c);
-    smtpc_timeout(c, c->sc->conf->timeout_greeting_ms);
+    smtpc_timeout(c, c->conf->timeout_greeting_ms);
     c->state = SMTPC_CONNECTING;
     smtp_ehlo_init(&c->ehlo);
     c->tls = 0;
@@ -90,7 +90,7 @@ static void smtpc_tx_end(struct smtpc_conn *c)
 void smtpc_reuse(struct smtpc_conn *c)
 {
     c->state = SMTPC_RSET;
-    smtpc_timeout(c, c->sc->conf->timeout_mail_ms);
+    smtpc_timeout(c, c->conf->timeout_mail_ms);
     smtpc_send(c, "RSET");
 }
 
@@ -130,9 +130,9 @@ static void smtpc_on_event(struct bufferevent *bev, short what, void *arg)
             log_info("smtp out: TLS with %s: %s", c->targets[c->target_i].host, desc);
             c->tls = 1;
             c->state = SMTPC_EHLO;
-            smtpc_timeout(c, c->sc->conf->timeout_mail_ms);
+            smtpc_timeout(c, c->conf->timeout_mail_ms);
             char line[300];
-            str_fmt(line, sizeof line, "EHLO %s", c->sc->conf->hostname);
+            str_fmt(line, sizeof line, "EHLO %s", c->conf->hostname);
             smtpc_send(c, line);
             return;
         }
@@ -235,7 +235,7 @@ static void smtpc_tx_start(struct smtpc_conn *c)
         return;
     }
     c->state = SMTPC_MAIL;
-    smtpc_timeout(c, c->sc->conf->timeout_mail_ms);
+    smtpc_timeout(c, c->conf->timeout_mail_ms);
     smtpc_send_mail(c);
     if (c->ehlo.ext & SMTP_EXT_PIPELINING) { /* RFC 2920: MAIL, every RCPT and DATA in one go */
         for (size_t k = 0; k < c->d->n; k++)
@@ -275,7 +275,7 @@ static void smtpc_body_fill(struct smtpc_conn *c)
     if (c->body_off == e->size && c->state == SMTPC_BODY) {
         smtp_dotstuff_end(&c->stuff, smtpc_body_emit, out);
         c->state = SMTPC_DOT;
-        smtpc_timeout(c, c->sc->conf->timeout_data_end_ms);
+        smtpc_timeout(c, c->conf->timeout_data_end_ms);
     }
 }
 
@@ -290,8 +290,8 @@ static void smtpc_on_write(struct bufferevent *bev, void *arg)
 static void smtpc_send_ehlo(struct smtpc_conn *c, const char *verb)
 {
     char line[300];
-    str_fmt(line, sizeof line, "%s %s", verb, c->sc->conf->hostname);
-    smtpc_timeout(c, c->sc->conf->timeout_mail_ms);
+    str_fmt(line, sizeof line, "%s %s", verb, c->conf->hostname);
+    smtpc_timeout(c, c->conf->timeout_mail_ms);
     smtpc_send(c, line);
 }
 
@@ -323,7 +323,7 @@ static void smtpc_start_tls(struct smtpc_conn *c)
     c->state = SMTPC_HANDSHAKE;
     smtp_ehlo_init(&c->ehlo);
     bufferevent_setcb(c->bev, smtpc_on_read, smtpc_on_write, smtpc_on_event, c);
-    smtpc_timeout(c, c->sc->conf->timeout_greeting_ms);
+    smtpc_timeout(c, c->conf->timeout_greeting_ms);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
@@ -397,7 +397,7 @@ static void smtpc_on_rcpt_reply(struct smtpc_conn *c, int klass, const char *tex
         return;
     }
     c->state = SMTPC_DATA;
-    smtpc_timeout(c, c->sc->conf->timeout_data_init_ms);
+    smtpc_timeout(c, c->conf->timeout_data_init_ms);
     if (!pipelined)
         smtpc_send(c, "DATA");
 }
@@ -418,7 +418,7 @@ static void smtpc_on_tx_reply(struct smtpc_conn *c, int code, const char *text)
             return;
         }
         c->state = SMTPC_RCPT;
-        smtpc_timeout(c, c->sc->conf->timeout_rcpt_ms);
+        smtpc_timeout(c, c->conf->timeout_rcpt_ms);
         if (!pipelined)
             smtpc_send_rcpt(c, 0);
         return;
@@ -430,7 +430,7 @@ static void smtpc_on_tx_reply(struct smtpc_conn *c, int code, const char *text)
             c->state = SMTPC_BODY;
             c->body_off = 0;
             smtp_dotstuff_init(&c->stuff);
-            smtpc_timeout(c, c->sc->conf->timeout_data_block_ms);
+            smtpc_timeout(c, c->conf->timeout_data_block_ms);
             smtpc_body_fill(c);
             return;
         }

@@ -82,7 +82,7 @@ static void smtps_auth_bad(struct smtps_session *s, enum sasl_result r)
 static void smtps_auth_check(struct diskq_job *j)
 {
     struct smtps_session *s = j->ctx;
-    const struct users *u = s->srv->conf->users;
+    const struct users *u = s->conf->users;
     s->auth.ok = u && users_check_password(u, s->auth.user, s->auth.pass);
 }
 
@@ -113,7 +113,7 @@ static void smtps_auth_on_delay(evutil_socket_t fd, short what, void *arg)
     if (s->auth.failures >= SMTPS_AUTH_MAX_FAILURES) {
         log_warn("smtp: %s: too many authentication failures", s->client_ip);
         smtps_reply_esc(s, 421, ESC_OTHER_SECURITY, "%s Error: too many authentication failures",
-                        s->srv->conf->hostname);
+                        s->conf->hostname);
         smtps_close(s);
         return;
     }
@@ -137,7 +137,7 @@ static void smtps_auth_fail(struct smtps_session *s)
 /* Stores the login as the users file spells it. */
 static void smtps_auth_success(struct smtps_session *s)
 {
-    const struct users *u = s->srv->conf->users;
+    const struct users *u = s->conf->users;
     const char *at = strrchr(s->auth.user, '@');
     const char *canon = NULL;
     if (at) {
@@ -167,7 +167,7 @@ static void smtps_auth_done(struct diskq_job *j)
     }
     if (s->srv->shutting_down) {
         smtps_reply_esc(s, 421, ESC_NOT_ACCEPTING, "%s Service shutting down",
-                        s->srv->conf->hostname);
+                        s->conf->hostname);
         smtps_close(s);
         return;
     }

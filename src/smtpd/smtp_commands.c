@@ -57,10 +57,10 @@ static int smtps_helo_ok(const char *arg, size_t len)
 /* The EHLO reply: the greeting line, then proto/smtp_verbs' keyword list. */
 static void smtps_ehlo_reply(struct smtps_session *s)
 {
-    const struct conf *c = s->srv->conf;
+    const struct conf *c = s->conf;
     char greeting[512];
     struct buf reply;
-    unsigned options = (s->srv->tls_ctx && !s->tls ? SMTP_EHLO_STARTTLS : 0) |
+    unsigned options = (s->tls_ctx && !s->tls ? SMTP_EHLO_STARTTLS : 0) |
                        (smtps_auth_offered(s) ? SMTP_EHLO_AUTH : 0);
     str_fmt(greeting, sizeof greeting, "%s Hello %s [%s]", c->hostname, s->helo, s->client_ip);
     buf_init(&reply, 4096);
@@ -87,7 +87,7 @@ static void smtps_helo(void *session, const struct smtp_cmd *cmd)
     if (esmtp)
         smtps_ehlo_reply(s);
     else
-        smtps_reply(s, "250 %s", s->srv->conf->hostname);
+        smtps_reply(s, "250 %s", s->conf->hostname);
 }
 
 /*
@@ -106,7 +106,7 @@ static void smtps_starttls(void *session, const struct smtp_cmd *cmd)
         smtps_bad(s, 503, ESC_INVALID_COMMAND, "Error: TLS already active");
         return;
     }
-    if (!s->srv->tls_ctx) {
+    if (!s->tls_ctx) {
         smtps_bad(s, 454, ESC_OTHER_SECURITY, "TLS not available");
         return;
     }
@@ -142,7 +142,7 @@ static int smtps_sender_owned(const struct smtps_session *s, const struct addr *
 {
     if (from->is_null || str_ieq(sender, s->auth_user))
         return 1;
-    const struct aliases *a = s->srv->conf->aliases;
+    const struct aliases *a = s->conf->aliases;
     size_t n = 0;
     const char *const *targets = a ? aliases_lookup(a, from->local, from->domain, &n) : NULL;
     for (size_t i = 0; targets && i < n; i++)
@@ -165,7 +165,7 @@ static void smtps_mail(void *session, const struct smtp_cmd *cmd)
         smtps_refuse(s, &err);
         return;
     }
-    const struct conf *c = s->srv->conf;
+    const struct conf *c = s->conf;
     if (mp.has_size && mp.size > c->max_message_size) {
         smtps_bad(s, 552, ESC_MESSAGE_TOO_BIG, "Message size exceeds fixed maximum message size");
         return;
@@ -193,7 +193,7 @@ static void smtps_mail(void *session, const struct smtp_cmd *cmd)
 static int smtps_rcpt_policy(struct smtps_session *s, const char *addr, struct smtp_err *deny)
 {
     char mailbox[ADDR_LOCAL_MAX + 1];
-    switch (route_classify(s->srv->conf, addr, mailbox, sizeof mailbox)) {
+    switch (route_classify(s->conf, addr, mailbox, sizeof mailbox)) {
     case ROUTE_LOCAL:
     case ROUTE_ALIAS:
     case ROUTE_ALIAS_LOOP: /* not from route_classify */
@@ -228,7 +228,7 @@ static void smtps_rcpt(void *session, const struct smtp_cmd *cmd)
     struct smtps_session *s = session;
     struct rcpt_params rp;
     struct smtp_err err;
-    const struct conf *c = s->srv->conf;
+    const struct conf *c = s->conf;
     if (smtp_parse_rcpt(cmd->arg, cmd->arg_len, s->esmtp, &rp, &err) < 0) {
         smtps_refuse(s, &err);
         return;
@@ -336,7 +336,7 @@ static void smtps_forbidden(void *session, const struct smtp_cmd *cmd)
     struct smtps_session *s = session;
     int n = cmd->name_len > 64 ? 64 : (int)cmd->name_len; /* letters, digits, '-', ':' only */
     log_warn("smtp: %s: forbidden command %.*s, closing", s->client_ip, n, cmd->name);
-    smtps_reply_esc(s, 421, ESC_OTHER_SECURITY, "%s " SMTP_FORBIDDEN_TEXT, s->srv->conf->hostname);
+    smtps_reply_esc(s, 421, ESC_OTHER_SECURITY, "%s " SMTP_FORBIDDEN_TEXT, s->conf->hostname);
     smtps_close(s);
 }
 
@@ -373,7 +373,7 @@ void smtps_command(struct smtps_session *s, const char *line, size_t len)
     smtp_verbs_line(&smtps_verbs, s, (enum smtp_phase)s->state, line, len);
     if (s->errors >= SMTPS_MAX_ERRORS && s->state != SMTPS_CLOSING) {
         smtps_reply_esc(s, 421, ESC_OTHER_SECURITY, "%s Error: too many errors",
-                        s->srv->conf->hostname);
+                        s->conf->hostname);
         smtps_close(s);
     }
 }

@@ -39,7 +39,7 @@ static void smtps_clean_helo(const char *in, char *out, size_t size)
 
 static void smtps_received(struct smtps_session *s, struct buf *b)
 {
-    const struct conf *c = s->srv->conf;
+    const struct conf *c = s->conf;
     const struct envelope *e = &s->tx.env;
     char date[64], helo[256];
     rfc5322_date(time(NULL), date, sizeof date);
@@ -67,7 +67,7 @@ static void smtps_header_end(void *ctx)
         buf_printf(&add, "Date: %s\r\n", date);
     }
     if (!d->has_message_id)
-        buf_printf(&add, "Message-ID: <%s@%s>\r\n", s->tx.env.id, s->srv->conf->hostname);
+        buf_printf(&add, "Message-ID: <%s@%s>\r\n", s->tx.env.id, s->conf->hostname);
     if (add.len)
         queue_writer_write(&s->tx.writer, add.data, add.len);
     buf_free(&add);
@@ -82,7 +82,7 @@ void smtps_data_start(struct smtps_session *s)
     e->helo = xstrdup(s->helo);
     e->client = xstrdup(s->client_ip);
     e->auth = s->auth_user[0] ? xstrdup(s->auth_user) : NULL;
-    route_expand_all(srv->conf, e);
+    route_expand_all(s->conf, e);
     if (queue_writer_open(srv->queue, e, &s->tx.writer) < 0) {
         int err = errno;
         log_err("%s: cannot create queue file: %s", e->id, strerror(err));
@@ -110,7 +110,7 @@ static void smtps_emit(void *ctx, const char *p, size_t n)
     struct smtps_session *s = ctx;
     if (s->tx.too_big)
         return;
-    if (s->tx.data.octets + n > s->srv->conf->max_message_size) {
+    if (s->tx.data.octets + n > s->conf->max_message_size) {
         s->tx.too_big = 1;
         return;
     }
@@ -147,7 +147,7 @@ static const char *smtps_data_verdict(struct smtps_session *s, char *out, size_t
     else if (s->tx.data.bare_newline)
         esc_reply(out, size, 550, ESC_SYNTAX_ERROR,
                   "Error: bare <CR> or <LF> in message data (RFC 5321 2.3.8)");
-    else if (s->tx.data.received > s->srv->conf->max_hops)
+    else if (s->tx.data.received > s->conf->max_hops)
         esc_reply(out, size, 554, ESC_ROUTING_LOOP, "Error: too many hops (mail loop?)");
     else
         return NULL;

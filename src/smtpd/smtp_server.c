@@ -88,7 +88,7 @@ void smtps_refuse(struct smtps_session *s, const struct smtp_err *e)
 /* timeout_server as a timeval. */
 static struct timeval smtps_timeout(const struct smtps_session *s)
 {
-    return dur_timeval(s->srv->conf->timeout_server_ms);
+    return dur_timeval(s->conf->timeout_server_ms);
 }
 
 /* The session's last reply is queued (221, 421) or it is gone: it stops counting. */
@@ -121,6 +121,8 @@ static void smtps_free(struct smtps_session *s)
         s->next->prev = s->prev;
     srv->n_sessions--;
     metrics_disconnect(s->kind);
+    conf_release(s->conf);
+    SSL_CTX_free(s->tls_ctx);
     free(s);
 }
 
@@ -159,7 +161,7 @@ void smtps_close(struct smtps_session *s)
     }
     if (!s->close_ev)
         s->close_ev = event_new(s->srv->base, -1, 0, smtps_on_close_due, s);
-    netconn_close_after_flush(&s->guard, s->bev, s->close_ev, s->srv->conf->timeout_server_ms);
+    netconn_close_after_flush(&s->guard, s->bev, s->close_ev, s->conf->timeout_server_ms);
 }
 
 void smtps_pause(struct smtps_session *s)
@@ -278,7 +280,7 @@ void smtps_process_input(struct smtps_session *s)
 {
     smtps_process_lines(s);
     if (s->state != SMTPS_CLOSING && !s->dead)
-        netconn_guard_line(&s->guard, smtps_partial_line(s), s->srv->conf->timeout_server_ms);
+        netconn_guard_line(&s->guard, smtps_partial_line(s), s->conf->timeout_server_ms);
 }
 
 /* The client read enough of its replies: take its input again. */
@@ -294,7 +296,7 @@ static void smtps_timed_out(struct smtps_session *s, const char *why)
 {
     log_info("smtp: %s: %s", s->client_ip, why);
     smtps_reply_esc(s, 421, ESC_BAD_CONNECTION, "%s Error: timeout exceeded",
-                    s->srv->conf->hostname);
+                    s->conf->hostname);
     smtps_close(s);
 }
 
@@ -388,6 +390,8 @@ static struct smtps_session *smtps_new(struct smtp_server *srv, evutil_socket_t 
     }
     struct smtps_session *s = xcalloc(1, sizeof *s);
     s->srv = srv;
+    conf_replace(&s->conf, srv->conf);
+    tls_ctx_replace(&s->tls_ctx, srv->tls_ctx);
     s->kind = kind;
     s->bev = bev;
     s->tls = kind == LISTEN_SMTPS;
@@ -412,7 +416,7 @@ int smtps_start_tls(struct smtps_session *s)
 {
     char go_ahead[64];
     esc_reply(go_ahead, sizeof go_ahead, 220, ESC_OTHER_STATUS, "Ready to start TLS");
-    struct netconn_starttls st = {.tls_ctx = s->srv->tls_ctx,
+    struct netconn_starttls st = {.tls_ctx = s->tls_ctx,
                                   .go_ahead = go_ahead,
                                   .proto = "smtp", .peer = s->client_ip, .verb = "STARTTLS",
                                   .hooks = smtps_hooks(s)};
@@ -477,20 +481,16 @@ static int smtps_listen(struct smtp_server *srv, const struct listen_spec *ls)
 }
 
 struct smtp_server *smtp_server_new(struct event_base *base, const struct conf *c,
-                                    struct queue *q, struct diskq *dq, struct sched *s,
-                                    struct connlimit *limits)
+                                    SSL_CTX *tls_ctx, struct queue *q, struct diskq *dq,
+                                    struct sched *s, struct connlimit *limits)
 {
     struct smtp_server *srv = xcalloc(1, sizeof *srv);
     srv->limits = limits;
     srv->base = base;
-    srv->conf = c;
     srv->queue = q;
     srv->dq = dq;
     srv->sched = s;
-    if (c->tls_cert && !(srv->tls_ctx = tls_server_ctx(c))) {
-        smtp_server_free(srv);
-        return NULL;
-    }
+    smtp_server_set_conf(srv, c, tls_ctx);
     for (size_t i = 0; i < c->n_listens; i++) {
         const struct listen_spec *ls = &c->listens[i];
         if (ls->kind != LISTEN_SMTP && ls->kind != LISTEN_SUBMISSION && ls->kind != LISTEN_SMTPS)
@@ -528,7 +528,7 @@ void smtp_server_shutdown(struct smtp_server *srv)
             smtps_drop(s);
             continue;
         }
-        smtps_reply_esc(s, 421, ESC_NOT_ACCEPTING, "%s Service shutting down", srv->conf->hostname);
+        smtps_reply_esc(s, 421, ESC_NOT_ACCEPTING, "%s Service shutting down", s->conf->hostname);
         smtps_close(s);
     }
 }
@@ -536,6 +536,12 @@ void smtp_server_shutdown(struct smtp_server *srv)
 unsigned smtp_server_sessions(const struct smtp_server *srv)
 {
     return srv->n_sessions;
+}
+
+void smtp_server_set_conf(struct smtp_server *srv, const struct conf *c, SSL_CTX *tls_ctx)
+{
+    conf_replace(&srv->conf, c);
+    tls_ctx_replace(&srv->tls_ctx, tls_ctx);
 }
 
 void smtp_server_free(struct smtp_server *srv)
@@ -546,5 +552,6 @@ void smtp_server_free(struct smtp_server *srv)
     while (srv->sessions)
         smtps_free(srv->sessions);
     SSL_CTX_free(srv->tls_ctx);
+    conf_release(srv->conf);
     free(srv);
 }

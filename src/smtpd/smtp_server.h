@@ -13,15 +13,25 @@
 #include "mail/queue.h"
 #include "net/connlimit.h"
 #include "net/diskq.h"
+#include "net/tls.h"
 #include "qmgr/sched.h"
 
 struct smtp_server;
 
-/* Loads the TLS certificate, binds every smtp/submission/smtps listener. NULL on failure (logged). */
-/* limits: the connection counts, shared with the POP3 server (not owned). */
+/*
+ * Binds every smtp/submission/smtps listener. c is held (a reference of its
+ * own); tls_ctx (NULL: no TLS) gets a reference of its own. limits: the
+ * connection counts, shared with the POP3 server (not owned). NULL on failure (logged).
+ */
 struct smtp_server *smtp_server_new(struct event_base *base, const struct conf *c,
-                                    struct queue *q, struct diskq *dq, struct sched *s,
-                                    struct connlimit *limits);
+                                    SSL_CTX *tls_ctx, struct queue *q, struct diskq *dq,
+                                    struct sched *s, struct connlimit *limits);
+/*
+ * A reload: new sessions start under c and tls_ctx (both held as in
+ * smtp_server_new); sessions already open keep the settings they started
+ * with. Listeners are not changed (a restart is needed for those).
+ */
+void smtp_server_set_conf(struct smtp_server *srv, const struct conf *c, SSL_CTX *tls_ctx);
 /* Stops accepting, says 421 to idle sessions; those committing a message finish first. */
 void smtp_server_shutdown(struct smtp_server *srv);
 /* Sessions still open. */

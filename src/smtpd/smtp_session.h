@@ -71,7 +71,7 @@ struct smtps_tx {
 
 struct smtp_server {
     struct event_base *base;
-    const struct conf *conf;
+    const struct conf *conf;    /* held; replaced by a reload (smtp_server_set_conf) */
     struct queue *queue;
     struct diskq *dq;
     struct sched *sched;
@@ -87,6 +87,9 @@ struct smtp_server {
 
 struct smtps_session {
     struct smtp_server *srv;
+    /* The settings the session started under (held: a reload changes new sessions only). */
+    const struct conf *conf;
+    SSL_CTX *tls_ctx;           /* its own reference; NULL without TLS */
     struct smtps_session *prev, *next;
     struct bufferevent *bev;
     enum listen_kind kind;

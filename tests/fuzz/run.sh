@@ -65,6 +65,12 @@ if [ "${1:-}" = --run-one ]; then
         -artifact_prefix="$OUT/$name.crashes/" "$work" >"$OUT/$name.log" 2>&1; then
         echo "== $name: CRASH (see $OUT/$name.log and $OUT/$name.crashes/)"
         tail -n 40 "$OUT/$name.log"
+        # the input itself, so a crash seen only in a CI log can be replayed
+        for input in "$OUT/$name.crashes"/*; do
+            [ -f "$input" ] || continue
+            echo "== $name: crash input $(basename "$input"), base64 (first 4096 bytes):"
+            head -c 4096 "$input" | base64
+        done
         exit 1
     fi
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$OUT/$name.log" | tail -n 1)

@@ -141,9 +141,12 @@ def worker(path, result_file, filters, verbose):
                                      resultclass=CountingResult)
     t0 = time.monotonic()
     result = runner.run(chosen)
-    counts = {"passed": 0, "failed": 0, "skipped": 0}
+    counts = {"passed": 0, "failed": 0, "skipped": 0, "failing": []}
     for t in tests:
-        counts[outcome_of(t, result.outcome)] += 1
+        outcome = outcome_of(t, result.outcome)
+        counts[outcome] += 1
+        if outcome == "failed":
+            counts["failing"].append(t.id())
     counts["seconds"] = time.monotonic() - t0
     with open(result_file, "w") as f:
         json.dump(counts, f)
@@ -205,6 +208,7 @@ def main(argv):
     running = []   # (proc, path, result_file, out_file, start)
     totals = {"passed": 0, "failed": 0, "skipped": 0}
     broken = []
+    failing = []   # ids of the tests that failed, named again at the end
     t_start = time.monotonic()
 
     def launch(path):
@@ -240,6 +244,7 @@ def main(argv):
         else:
             for k in totals:
                 totals[k] += counts[k]
+            failing.extend(counts.get("failing", []))
         sys.stdout.flush()
 
     try:
@@ -292,6 +297,8 @@ def main(argv):
         line += ", %d skipped" % totals["skipped"]
     if broken:
         print("broken modules: %s" % ", ".join(broken))
+    for tid in failing:
+        print("failing: %s" % tid)
     print("(%.1fs)" % (time.monotonic() - t_start))
     print(line)
     return 1 if totals["failed"] else 0

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "lib/buf.h"
 #include "lib/str.h"
@@ -104,6 +105,20 @@ static void write_tables(void)
     write_file("users.txt", "alice@example.org:{PLAIN}secret\nbob@example.org:{PLAIN}pw\n");
     write_file("aliases.txt", "postmaster@example.org: alice@example.org\n");
     write_file("cert.pem", "not really a certificate\n");
+}
+
+/* Prints c into a malloc'd string without its first (path) line. */
+static inline char *print_body(const struct conf *c)
+{
+    char *text = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&text, &n);
+    assert_non_null(f);
+    conf_print(c, f);
+    fclose(f);
+    char *body = strdup(strchr(text, '\n') + 1);
+    free(text);
+    return body;
 }
 
 /* A test in its own temporary folder. */

@@ -16,20 +16,6 @@
 #include "cmd/cmd.h"
 #include "conf_fixture.h"
 
-/* Prints c into a malloc'd string without its first (path) line. */
-static char *print_body(const struct conf *c)
-{
-    char *text = NULL;
-    size_t n = 0;
-    FILE *f = open_memstream(&text, &n);
-    assert_non_null(f);
-    conf_print(c, f);
-    fclose(f);
-    char *body = strdup(strchr(text, '\n') + 1);
-    free(text);
-    return body;
-}
-
 static void test_print_round_trip(void **state)
 {
     (void)state;

@@ -1,7 +1,7 @@
 /*
  * test_control_request: unit tests for proto/control_request, the request
  * lines of the control and showq sockets. Covers each verb with and without
- * its queue id, exact (case-sensitive) words, an empty argument counting as
+ * its queue id, RELOAD alone on its line, exact (case-sensitive) words, an empty argument counting as
  * none, the argument kept whole after the first space, and the showq
  * socket's four exact lines (LIST, SUMMARY, each with --json).
  */
@@ -36,6 +36,19 @@ static void test_id_verbs(void **state)
     assert_string_equal(r.arg, "A1 B2"); /* the rest of the line, as sent */
     assert_int_equal(control_request_parse("DELETE  A1", &r), CONTROL_DELETE);
     assert_string_equal(r.arg, " A1");
+}
+
+static void test_reload(void **state)
+{
+    (void)state;
+    struct control_request r;
+    assert_int_equal(control_request_parse("RELOAD", &r), CONTROL_RELOAD);
+    assert_null(r.arg);
+    assert_int_equal(control_request_parse("RELOAD ", &r), CONTROL_UNKNOWN);
+    assert_int_equal(control_request_parse("RELOAD x", &r), CONTROL_UNKNOWN);
+    assert_null(r.arg);
+    assert_int_equal(control_request_parse("reload", &r), CONTROL_UNKNOWN);
+    assert_int_equal(control_request_parse_showq("RELOAD", &r), CONTROL_UNKNOWN);
 }
 
 static void test_unknown(void **state)
@@ -79,6 +92,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_flush),
         cmocka_unit_test(test_id_verbs),
+        cmocka_unit_test(test_reload),
         cmocka_unit_test(test_unknown),
         cmocka_unit_test(test_showq),
     };
