@@ -254,7 +254,7 @@ static const char *targets_text(char *out, size_t size)
 /* Waits until dnsmasq answers (or has died). 0 when ready. */
 static int dns_wait_ready(void)
 {
-    for (int i = 0; i < 100; i++) {
+    for (int i = 0; i < 400; i++) { /* up to 20 s: a slow machine starts dnsmasq late */
         struct route_hop hop;
         hop_of(&hop, "ready.test", NULL, 1);
         memset(&got, 0, sizeof got);
