@@ -109,6 +109,30 @@ static int maildir_copy(int fd, uint64_t offset, uint64_t size, int out)
     return st.held_cr ? fsio_write_all(out, "\r", 1) : 0;
 }
 
+/* Return-Path, then the first delivered_to_at octets of content and Delivered-To. */
+static int maildir_write_head(int out, const struct maildir_head *head, int fd, uint64_t offset,
+                              uint64_t size)
+{
+    struct buf lines;
+    buf_init(&lines, 4096);
+    int r = buf_printf(&lines, "Return-Path: <%s>\n", head->return_path);
+    if (r == 0)
+        r = fsio_write_all(out, lines.data, lines.len);
+    if (r == 0 && head->delivered_to) {
+        if (head->delivered_to_at > size) {
+            errno = EINVAL;
+            r = -1;
+        } else {
+            r = maildir_copy(fd, offset, head->delivered_to_at, out);
+        }
+        buf_reset(&lines);
+        if (r == 0 && (r = buf_printf(&lines, "Delivered-To: %s\n", head->delivered_to)) == 0)
+            r = fsio_write_all(out, lines.data, lines.len);
+    }
+    buf_free(&lines);
+    return r;
+}
+
 static int maildir_open_tmp(const char *box, const char *name, char *tmp, size_t size)
 {
     if (str_fmt(tmp, size, "%s/tmp/%s", box, name) < 0) {
@@ -123,7 +147,7 @@ static int maildir_open_tmp(const char *box, const char *name, char *tmp, size_t
 }
 
 int maildir_write(const char *data_dir, const char *domain, const char *local, const char *name,
-                  const char *return_path, int fd, uint64_t offset, uint64_t size,
+                  const struct maildir_head *head, int fd, uint64_t offset, uint64_t size,
                   struct maildir_msg *m)
 {
     char box[PATH_MAX];
@@ -143,14 +167,10 @@ int maildir_write(const char *data_dir, const char *domain, const char *local, c
     m->fd = maildir_open_tmp(box, name, m->tmp, sizeof m->tmp);
     if (m->fd < 0)
         return -1;
-    struct buf head;
-    buf_init(&head, 4096);
-    int r = buf_printf(&head, "Return-Path: <%s>\n", return_path);
+    int r = maildir_write_head(m->fd, head, fd, offset, size);
+    uint64_t done = head->delivered_to ? head->delivered_to_at : 0;
     if (r == 0)
-        r = fsio_write_all(m->fd, head.data, head.len);
-    buf_free(&head);
-    if (r == 0)
-        r = maildir_copy(fd, offset, size, m->fd);
+        r = maildir_copy(fd, offset + done, size - done, m->fd);
     if (r < 0) {
         int saved = errno;
         maildir_abort(m);

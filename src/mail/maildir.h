@@ -47,14 +47,23 @@ struct maildir_msg {
     char new_dir[PATH_MAX];  /* to fsync after publishing */
 };
 
+/* The lines local delivery adds to the message, as Postfix's local(8) does. */
+struct maildir_head {
+    const char *return_path;    /* the envelope sender ("" for <>), the first line */
+    const char *delivered_to;   /* the recipient delivered to, or NULL for no Delivered-To */
+    uint64_t delivered_to_at;   /* the octets of content before it (past this host's Received) */
+};
+
 /*
  * Writes size bytes of CRLF content read from fd at offset, after a
- * Return-Path line, into tmp/ of the mailbox of local@domain under
- * data_dir (creating the folders when missing). No fsync: the caller
- * fsyncs m->fd (batched), then calls maildir_publish. 0 or -1 (errno).
+ * Return-Path line and with head's Delivered-To line after the first
+ * delivered_to_at octets of content, into tmp/ of the mailbox of
+ * local@domain under data_dir (creating the folders when missing). No
+ * fsync: the caller fsyncs m->fd (batched), then calls maildir_publish.
+ * 0 or -1 (errno).
  */
 int maildir_write(const char *data_dir, const char *domain, const char *local, const char *name,
-                  const char *return_path, int fd, uint64_t offset, uint64_t size,
+                  const struct maildir_head *head, int fd, uint64_t offset, uint64_t size,
                   struct maildir_msg *m);
 /* Closes and renames tmp -> new (never replacing: a copy already in new/ counts as
  * delivered); the caller then fsyncs m->new_dir. */

@@ -146,6 +146,45 @@ int rfc5322_find_field(const char *msg, size_t len, const char *name, struct rfc
     return -1;
 }
 
+/* 1 if the value msg[from..to) of a field, unfolded and trimmed, is value. */
+static int rfc5322_value_is(const char *msg, size_t from, size_t to, const char *value)
+{
+    char v[RFC5322_LINE_MAX + 1];
+    size_t n = 0;
+    for (size_t i = from; i < to; i++)
+        if (msg[i] != '\r' && msg[i] != '\n') {
+            if (n == sizeof v - 1)
+                return 0; /* longer than any line: not an address */
+            v[n++] = msg[i];
+        }
+    size_t a = 0;
+    while (a < n && rfc5322_is_wsp((unsigned char)v[a]))
+        a++;
+    while (n > a && rfc5322_is_wsp((unsigned char)v[n - 1]))
+        n--;
+    if (n - a >= 2 && v[a] == '<' && v[n - 1] == '>') {
+        a++;
+        n--;
+    }
+    size_t want = strlen(value);
+    return n - a == want && strncasecmp(v + a, value, want) == 0;
+}
+
+int rfc5322_field_has_value(const char *msg, size_t len, const char *name, const char *value)
+{
+    size_t hlen = msg ? rfc5322_header_length(msg, len, NULL) : 0, pos = 0, next, colon;
+    while (pos < hlen) {
+        size_t n = rfc5322_line(msg, hlen, pos, &next);
+        size_t end = rfc5322_field_end(msg, hlen, pos);
+        size_t name_len = n ? rfc5322_field_name(msg + pos, n, &colon) : 0;
+        if (name_len && rfc5322_field_is(msg + pos, name_len, name) &&
+            rfc5322_value_is(msg, pos + colon + 1, end, value))
+            return 1;
+        pos = end > pos ? end : next;
+    }
+    return 0;
+}
+
 /* ---- msg-id ---- */
 
 /* 1 if s[0..n) is "[" *dtext "]" (dtext: printable US-ASCII but "[", "]", "\"). */

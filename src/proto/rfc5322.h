@@ -82,6 +82,14 @@ struct rfc5322_field {
 int rfc5322_find_field(const char *msg, size_t len, const char *name, struct rfc5322_field *f);
 
 /*
+ * 1 if a field of msg's header section named name (case-insensitive) has
+ * value as its whole value: unfolded, without the WSP around it or an
+ * enclosing "<...>", compared case-insensitively (the Delivered-To loop
+ * check: "Delivered-To: bob@example.org"). 0 if none has.
+ */
+int rfc5322_field_has_value(const char *msg, size_t len, const char *name, const char *value);
+
+/*
  * 1 if s[0..n) is a msg-id: "<" dot-atom-text "@" (dot-atom-text /
  * "[" *dtext "]") ">" (RFC 5322 3.6.4, no CFWS, no obsolete forms), shorter
  * than RFC5322_MSGID_MAX.

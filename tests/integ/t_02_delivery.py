@@ -2,8 +2,11 @@
 t_02_delivery: local delivery into Maildirs (INTERFACE.md "Mailboxes"):
 one file per recipient in DATA/mail/DOMAIN/LOCAL/new, LF endings,
 dot-unstuffed, 8-bit bytes unchanged, Return-Path then Received (by
-HOSTNAME, id QUEUEID) first; several recipients, alias fan-out, postmaster,
-case of domain and local part. Delivery is asynchronous: every check polls.
+HOSTNAME, id QUEUEID) first, then Delivered-To naming the recipient (as
+Postfix's local agent writes it); a message that already carries a
+Delivered-To for its recipient has looped and fails with 5.4.6 (the sender
+is told); several recipients, alias fan-out, postmaster, case of domain and
+local part. Delivery is asynchronous: every check polls.
 """
 import os
 import re
@@ -23,7 +26,8 @@ class Delivery(lib.SharedServerTestCase):
     @classmethod
     def server_options(cls):
         return dict(aliases=["team@example.test: bob@example.test, alice@example.test",
-                             "solo@example.test: Dave@Example.Test"],
+                             "solo@example.test: Dave@Example.Test",
+                             "dtteam@example.test: dt2@example.test, DT3@example.test"],
                     max_message_size="1M", max_recipients="10")
 
     def check_prefix(self, raw, sender, qid):
@@ -88,6 +92,35 @@ class Delivery(lib.SharedServerTestCase):
             self.check_prefix(raw, "carol@sender.test", qid)
             self.assertEqual(lib.header_value(raw, "Subject"), "t02 alias")
         self.assertEqual(self.srv.maildir("team"), [])
+
+    def test_delivered_to(self):
+        self.srv.send("carol@sender.test", ["dt1@example.test", "dtteam@example.test"],
+                      lib.make_message("t02 delivered-to"))
+        for local, addr in (("dt1", "dt1@example.test"), ("dt2", "dt2@example.test"),
+                            ("dt3", "dt3@example.test")):
+            [raw] = self.srv.wait_mail(local)
+            headers, _ = lib.split_message(raw)
+            self.assertTrue(headers[1].startswith("Received:"), raw[:300])
+            self.assertEqual(headers[2].lower(), "delivered-to: %s" % addr, raw[:400])
+
+    def test_delivered_to_loop(self):
+        # came back: a Delivered-To for this very recipient is already there
+        looped = lib.make_message("t02 looped", to="loop@example.test",
+                                  extra_headers=["Delivered-To: Loop@Example.Test"])
+        self.srv.send("sender2@example.test", ["loop@example.test"], looped)
+        # another recipient's Delivered-To is no loop
+        other = lib.make_message("t02 not looped", to="loop2@example.test",
+                                 extra_headers=["Delivered-To: someone@example.test"])
+        self.srv.send("sender2@example.test", ["loop2@example.test"], other)
+        self.srv.wait_mail("loop2")
+        [notice] = lib.wait_for(lambda: lib.notices_in(self.srv.data, "example.test", "sender2"),
+                                what="the loop's failure notice")
+        nt = lib.parse_notice(notice, "sender2@example.test")
+        r = nt.rcpt("loop@example.test")
+        self.assertEqual(r["action"], "failed")
+        self.assertEqual(r["status"], "5.4.6")
+        self.assertIn("mail forwarding loop", nt.text)
+        self.assertEqual(self.srv.maildir("loop"), [])
 
     def test_alias_single_target_case(self):
         self.srv.send("carol@sender.test", ["solo@example.test"], lib.make_message("t02 solo"))

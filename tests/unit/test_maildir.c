@@ -68,7 +68,9 @@ static void test_deliver(void **st)
     struct maildir_msg m;
     /* delivered twice under the same name (a retry after a crash): one copy */
     for (int round = 0; round < 2; round++) {
-        assert_int_equal(maildir_write(dir, "example.test", "bob", "1.QX_0.mx.test", "a@b.c", fd,
+        struct maildir_head head = {.return_path = "a@b.c", .delivered_to = "bob@example.test",
+                                    .delivered_to_at = strlen("Received: x\r\n")};
+        assert_int_equal(maildir_write(dir, "example.test", "bob", "1.QX_0.mx.test", &head, fd,
                                        4, strlen(content) - 4, &m), 0);
         assert_int_equal(fsync(m.fd), 0);
         assert_int_equal(maildir_publish(&m), 0);
@@ -92,11 +94,15 @@ static void test_deliver(void **st)
     }
     closedir(d);
     assert_int_equal(files, 1);
-    assert_string_equal(buf_cstr(&got), "Return-Path: <a@b.c>\nReceived: x\n\nline\n\xe9\n");
+    assert_string_equal(buf_cstr(&got), "Return-Path: <a@b.c>\nReceived: x\n"
+                                        "Delivered-To: bob@example.test\n\nline\n\xe9\n");
     buf_free(&got);
     /* refuses unsafe folder names */
-    assert_int_equal(maildir_write(dir, "example.test", "../x", "n", "", -1, 0, 0, &m), -1);
-    assert_int_equal(maildir_write(dir, "example.test", "x", "../n", "", -1, 0, 0, &m), -1);
+    struct maildir_head none = {.return_path = ""};
+    struct maildir_head past_end = {.return_path = "", .delivered_to = "a@b", .delivered_to_at = 9};
+    assert_int_equal(maildir_write(dir, "example.test", "x", "n", &past_end, -1, 0, 8, &m), -1);
+    assert_int_equal(maildir_write(dir, "example.test", "../x", "n", &none, -1, 0, 0, &m), -1);
+    assert_int_equal(maildir_write(dir, "example.test", "x", "../n", &none, -1, 0, 0, &m), -1);
 }
 
 int main(void)

@@ -156,6 +156,30 @@ static void test_find_field(void **state)
     assert_int_equal(rfc5322_find_field(NULL, 0, "To", &f), -1);
 }
 
+static void test_field_has_value(void **state)
+{
+    (void)state;
+    const char *m = "Received: x\r\nDelivered-To: carol@example.org\r\n"
+                    "delivered-to :\r\n  <Bob@Example.ORG> \r\nSubject: hi\r\n\r\n"
+                    "Delivered-To: dave@example.org\r\n";
+    size_t n = strlen(m);
+    assert_int_equal(rfc5322_field_has_value(m, n, "Delivered-To", "carol@example.org"), 1);
+    assert_int_equal(rfc5322_field_has_value(m, n, "Delivered-To", "bob@example.org"), 1);
+    assert_int_equal(rfc5322_field_has_value(m, n, "Delivered-To", "bob@example"), 0);
+    assert_int_equal(rfc5322_field_has_value(m, n, "Delivered-To", "dave@example.org"), 0);
+    assert_int_equal(rfc5322_field_has_value(m, n, "Subject", "hi"), 1);
+    assert_int_equal(rfc5322_field_has_value(m, n, "Received", "carol@example.org"), 0);
+    assert_int_equal(rfc5322_field_has_value(NULL, 0, "Delivered-To", "a@b"), 0);
+    /* a value longer than a line never matches, even if it starts with the address */
+    char big[1200 + 64];
+    size_t k = strlen("Delivered-To: a@b");
+    memcpy(big, "Delivered-To: a@b", k);
+    while (k < 1200)
+        big[k++] = ' ';
+    memcpy(big + k, "\r\n\r\n", 5);
+    assert_int_equal(rfc5322_field_has_value(big, strlen(big), "Delivered-To", "a@b"), 0);
+}
+
 static void test_msgid(void **state)
 {
     (void)state;
@@ -206,6 +230,7 @@ static void test_find_message_id(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_field_has_value),
         cmocka_unit_test(test_known_instant),
         cmocka_unit_test(test_too_small_buffer),
         cmocka_unit_test(test_clamped),
