@@ -263,7 +263,10 @@ static void conf_defaults_in(struct conf_ctx *x)
     buf_free(&err);
     if (!c->data_dir)
         c->data_dir = xstrdup("postino-data");
-    if (gethostname(host, sizeof host - 1) < 0 || host[0] == '\0')
+    /* a machine name the hostname key would refuse (say "build_42") is no
+     * default: it would go out in EHLO, and `postino check` would print a
+     * config that does not load */
+    if (gethostname(host, sizeof host - 1) < 0 || !conf_valid_hostname(host))
         str_copy(host, sizeof host, "localhost");
     c->hostname = xstrdup(host);
 }

@@ -7,8 +7,11 @@
  *      every line fits 998 octets; otherwise its header section alone;
  *   2. the three body parts are composed into scratch buffers (unlimited:
  *      appends cannot fail, allocation failure aborts);
- *   3. a boundary found in none of the parts is chosen, and the notice is
- *      assembled into the caller's buffer (the only place a limit applies).
+ *   3. the notice's header section is composed (up to MIME-Version), a
+ *      boundary found neither in it nor in any part is chosen (To: and
+ *      In-Reply-To: carry input too), the Content-Type naming it is added and
+ *      the notice is assembled into the caller's buffer (the only place a
+ *      limit applies).
  * Values from the envelope or the network pass through dsn_put_clean: one line
  * of printable US-ASCII (the delivery-status part must be 7bit, RFC 3464 2.1).
  * This file owns steps 1 and 3 and parts 2 and 3; dsn_text.c writes the lines
@@ -437,20 +440,22 @@ static int cmp_u64(const void *a, const void *b)
 
 /*
  * The boundary (RFC 2046 5.1.1): "=_QID.NOW." and a 16-hex-digit counter, the
- * smallest that occurs in none of the parts ("=_" cannot occur in quoted-
- * printable). One scan collects the counters the content blocks, so hostile
- * content costs a sort, not a retry per guess.
+ * smallest that occurs in none of the n_texts texts ("=_" cannot occur in
+ * quoted-printable): the three parts and the notice's own header section so
+ * far, whose To: and In-Reply-To: come from the input. One scan collects the
+ * counters the content blocks, so hostile content costs a sort, not a retry
+ * per guess.
  */
-static void pick_boundary(const char *qid, int64_t now, struct buf *parts[3], char *out,
-                          size_t size)
+static void pick_boundary(const char *qid, int64_t now, struct buf *const texts[],
+                          size_t n_texts, char *out, size_t size)
 {
     char prefix[64];
     uint64_t *blocked = NULL, c = 0;
     size_t n = 0, cap = 0;
     (void)str_fmt(prefix, sizeof prefix, "=_%s.%" PRIu64 ".", qid, (uint64_t)now);
     size_t pl = strlen(prefix);
-    for (int k = 0; k < 3; k++) {
-        const char *p = parts[k]->data, *end = p + parts[k]->len, *q = p;
+    for (size_t k = 0; k < n_texts; k++) {
+        const char *p = texts[k]->data, *end = p + texts[k]->len, *q = p;
         while (q && q < end && (q = memmem(q, (size_t)(end - q), prefix, pl)) != NULL) {
             q += pl;
             if (n == cap)
@@ -475,9 +480,12 @@ static const char *const subjects[] = {
     "Successful Mail Delivery Report",
 };
 
-/* The notice's own header section (RFC 5322 3.6, RFC 3834 5 Auto-Submitted). */
+/*
+ * The notice's own header section (RFC 5322 3.6, RFC 3834 5 Auto-Submitted) up
+ * to MIME-Version: put_content_type ends it once the boundary is chosen.
+ */
 static void build_header(const struct dsn_input *in, const struct dsn_rcpt **v, const char *host,
-                         const char *qid, const char *boundary, int eightbit, struct buf *h)
+                         const char *qid, struct buf *h)
 {
     struct buf tmp;
     char date[DSN_DATE_MAX], line[600];
@@ -502,12 +510,18 @@ static void build_header(const struct dsn_input *in, const struct dsn_rcpt **v, 
         dsn_put_wrapped(h, "References: ", orig, " ", RFC5322_LINE_WIDTH);
     }
     dsn_puts(h, "Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n");
+    buf_free(&tmp);
+}
+
+/* The last fields of the notice's header section: its MIME type and encoding. */
+static void put_content_type(struct buf *h, const char *boundary, int eightbit)
+{
+    char line[160];
     (void)str_fmt(line, sizeof line,
                   "multipart/report; report-type=delivery-status; boundary=\"%s\"", boundary);
     dsn_put_wrapped(h, "Content-Type: ", line, " ", RFC5322_LINE_WIDTH);
     if (eightbit)
         dsn_puts(h, "Content-Transfer-Encoding: 8bit\r\n");
-    buf_free(&tmp);
 }
 
 static int input_ok(const struct dsn_input *in)
@@ -528,6 +542,7 @@ int dsn_build(const struct dsn_input *in, struct buf *out)
     struct dsn_orig o = {.why = ORIG_FULL};
     struct buf text, status, original, head;
     struct buf *parts[3] = {&text, &status, &original};
+    struct buf *const texts[4] = {&text, &status, &original, &head};
     buf_init(&o.content, BUF_UNLIMITED);
     buf_init(&o.dropped, BUF_UNLIMITED);
     buf_init(&head, BUF_UNLIMITED);
@@ -541,8 +556,9 @@ int dsn_build(const struct dsn_input *in, struct buf *out)
     dsn_build_text(in, v, host, &o, &text);
     build_status(in, v, host, &status);
     build_original(&o, &original);
-    pick_boundary(qid, in->now_ms, parts, boundary, sizeof boundary);
-    build_header(in, v, host, qid, boundary, dsn_has_8bit(original.data, original.len), &head);
+    build_header(in, v, host, qid, &head);
+    pick_boundary(qid, in->now_ms, texts, 4, boundary, sizeof boundary);
+    put_content_type(&head, boundary, dsn_has_8bit(original.data, original.len));
 
     size_t mark = out->len;
     int r = buf_append(out, head.data, head.len);

@@ -23,7 +23,8 @@
  *   ROUTE_ALIAS_DEPTH, so no pending recipient is left an alias to expand
  *   (an alias that comes back to itself is delivered to its own mailbox or
  *   is ROUTE_ALIAS_LOOP) and a second pass adds nothing.
- * Build: tests/fuzz/run.sh.
+ * The tables are written to a scratch folder in /tmp, loaded, and removed
+ * again at start-up. Build: tests/fuzz/run.sh.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -85,6 +86,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
                                   "relay_domains backup.test\nrelayhost smart.example.net:587\n");
     load(dir, "tables.conf", &tables);
     load(dir, "plain.conf", &plain);
+    /* the tables are in memory now: leave nothing behind in /tmp */
+    static const char *const files[] = {"users", "aliases", "tables.conf", "plain.conf"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char p[512];
+        snprintf(p, sizeof p, "%s/%s", dir, files[i]);
+        unlink(p);
+    }
+    rmdir(dir);
     return 0;
 }
 

@@ -20,7 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "cmd/cmd.h"
 #include "lib/buf.h"
@@ -45,6 +47,36 @@ static void load_fails(const char *text, unsigned line, const char *substr)
         fail_msg("config:\n%s\nwanted \"%s...%s\", got \"%s\"", text, prefix, substr, e);
     buf_free(&err);
     conf_free(&c); /* harmless after a failed load */
+}
+
+/*
+ * A machine name the hostname key refuses is no default: localhost instead.
+ * The child sets such a name in a UTS namespace of its own (root only;
+ * skipped elsewhere); it exits 0 if the default is localhost, 1 if not, 2
+ * without a namespace.
+ */
+static void test_default_hostname_invalid(void **state)
+{
+    (void)state;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (unshare(CLONE_NEWUTS) < 0 || sethostname("build_42", 8) < 0)
+            _exit(2);
+        struct conf c;
+        conf_defaults(&c);
+        int ok = strcmp(c.hostname, "localhost") == 0;
+        conf_free(&c);
+        _exit(ok ? 0 : 1);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    if (WEXITSTATUS(st) == 2) {
+        print_message("skipped: no UTS namespace (needs root)\n");
+        skip();
+    }
+    assert_int_equal(WEXITSTATUS(st), 0);
 }
 
 static void test_defaults(void **state)
@@ -689,6 +721,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         TEST(test_defaults),
+        TEST(test_default_hostname_invalid),
         TEST(test_every_key_valid),
         TEST(test_every_key_invalid),
         TEST(test_line_numbers_and_comments),

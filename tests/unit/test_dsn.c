@@ -418,6 +418,18 @@ static void test_boundary_not_in_content(void **st)
     m = build();
     assert_string_equal(boundary_of(m), "=_0A1B2C3D4E.1795509475283.0000000000000001");
     free(m);
+    /* the same in the notice's own header: In-Reply-To and References, To */
+    setup_input();
+    in.original_message_id = "<=_0A1B2C3D4E.1795509475283.0000000000000000@example.org>";
+    m = build(); /* check_notice: the boundary occurs only where it belongs */
+    assert_true(has_header(m, "In-Reply-To: "
+                              "<=_0A1B2C3D4E.1795509475283.0000000000000000@example.org>"));
+    assert_string_equal(boundary_of(m), "=_0A1B2C3D4E.1795509475283.0000000000000001");
+    free(m);
+    in.to = "=_0A1B2C3D4E.1795509475283.0000000000000001@example.org";
+    m = build();
+    assert_string_equal(boundary_of(m), "=_0A1B2C3D4E.1795509475283.0000000000000002");
+    free(m);
 }
 
 static void test_message_id(void **st)
