@@ -78,8 +78,11 @@ crash: build/postino build-asan/postino
 fuzz:
 	@./tests/fuzz/run.sh
 
+# Without MODE: maildir and relay against Postfix, then the observe mode (postino
+# alone, default vs metrics+json; a few minutes more). MODE=... runs that mode only.
 bench: build/postino
 	@./bench/run.sh
+	@if [ -z "$$MODE" ] && [ "$$ONLY" != postfix ]; then MODE=observe ./bench/run.sh; fi
 
 PREFIX ?= /usr/local
 SYSCONFDIR ?= /etc

@@ -2,8 +2,8 @@
 """
 bench: end-to-end throughput and memory of postino against a private Postfix.
 
-Three modes ($MODE: maildir, relay, sendmail, or both, the default, which runs
-maildir and relay):
+Four modes ($MODE: maildir, relay, sendmail, observe, or both, the default,
+which runs maildir and relay):
 
   maildir  smtp-source -> server -> Maildir: the server delivers every message
            to a local mailbox (u@bench.test); the clock stops when the
@@ -27,10 +27,21 @@ maildir and relay):
            apart; then every message (by its unique Subject) must be in the
            Maildir exactly once. The load is this script run as
            `bench.py --sendmail-load W N SIZE -- CMD...`.
+  observe  what metrics and JSON logs cost postino: postino only, as in maildir
+           mode (10 sessions by default), in two variants run alternately in
+           the same run: "default" (the plain config) and "metrics+json"
+           (`listen metrics 127.0.0.1:PORT`, PORT being $PI_METRICS or a free
+           port, scraped every second, plus `log_format json`). Reported:
+           each variant's median msgs/s, peak memory and CPU, the ratio
+           metrics+json / default and whether it keeps 95% of the messages/s;
+           each run also checks that the variant's metrics answered every
+           scrape and that its log is all JSON (or, default, none).
 
-For every session count (maildir: 1 10 50; relay: 10 50; $SESSIONS overrides
-both) and every run (1..$RUNS), and for each server (postfix, postino; the
-order alternates from run to run):
+For every session count (maildir: 1 10 50; relay: 10 50; observe: 10;
+$SESSIONS overrides them all) and every run (1..$RUNS), and for each server
+(postfix, postino; in observe mode the two postino variants; the order
+alternates from run to run, A B B A A B ..., so that a drift of the machine
+weighs on both alike):
 
   1. fresh state: the server's work directory (and in relay mode the sink's
      dump) is removed and made anew, then `sync`, so that no run inherits the
@@ -56,7 +67,7 @@ postino/postfix ratio, the machine and the exact commands; raw runs to
 $RESULTS_JSON (one key per mode).
 
 Environment: MODE (both), RUNS (3), MESSAGES (10000; sendmail 2000), SESSIONS (per mode, see
-above), MSG_SIZE (4096), ONLY (postfix|postino, default both), TIMEOUT
+above; observe 10), MSG_SIZE (4096), ONLY (postfix|postino, default both), TIMEOUT
 (seconds per run, 600), QUIET_WAIT (seconds to wait before each run for the
 machine to be idle, 60), RETRY_BUSY (times a run is repeated when other work
 kept more than 10% of the CPUs busy during it, 2; the last attempt counts
@@ -65,11 +76,14 @@ whatever it measured), POSTINO_BIN (build/postino), PF_PORT (2625), PI_PORT
 sink's dump goes), SETTLE (2: seconds to wait for stray duplicates before the
 sink is checked), BENCH_DIR (parent of the scratch directory, /var/tmp),
 KEEP=1 keeps the scratch directories, RESULTS, RESULTS_JSON, PI_METRICS (a port: postino
-also gets `listen metrics 127.0.0.1:PORT`, scraped every second during its runs). Must run as root
-(Postfix's master needs it).
+also gets `listen metrics 127.0.0.1:PORT`, scraped every second during its runs; in observe
+mode only the metrics+json variant, on this port instead of a free one), POSTINO_EXTRA_CONF
+(config lines for postino, ";" between them; in observe mode for both variants). RESULTS and
+RESULTS_JSON name the output files (default bench/RESULTS.md and bench/results.json), e.g.
+scratch files for a trial run. Must run as root (Postfix's master needs it).
 
-This file holds the driver (main: the modes, the runs, the retries, writing
-the results); the rest is in modules beside it: bench_conf (the settings),
+This file holds the driver (main: the modes, each mode's servers, the runs, the
+retries, writing the results); the rest is in modules beside it: bench_conf (the settings),
 bench_proc (processes, memory, CPU, ports), bench_servers (Postfix, postino,
 the sink), bench_run (one measured run and the sendmail load) and
 bench_report (RESULTS.md and results.json).
@@ -87,10 +101,11 @@ from bench_conf import (BENCH_DIR, BOTH, BenchError, KEEP, MODE, MODES, MSG_SIZE
                         PI_PORT, POSTDROP, POSTFIX, POSTFIX_SENDMAIL, POSTINO_BIN, QUIET_BUSY,
                         RESULTS, RESULTS_JSON, RETRY_BUSY, RUNS, SETTLE, SINK_DIR, SMTP_SINK,
                         SMTP_SOURCE, VGID, VUID, log, messages_for, sessions_for)
-from bench_servers import Postfix, Postino, Sink, sink_hop
+from bench_servers import Postfix, Postino, Sink, observe_variants, sink_hop
 import bench_run
 from bench_run import one_run, sendmail_load
-from bench_report import machine_info, mib, read_json, read_sections, render, sh, write_sections
+from bench_report import (machine_info, mib, observe_summary, read_json, read_sections, render, sh,
+                          write_sections)
 
 
 # ---------------------------------------------------------------- main
@@ -127,23 +142,92 @@ def run_mode(mode, servers, sink, results, failures):
                     log("other work disturbed that run; repeating it")
 
 
-def main():
-    if os.geteuid() != 0:
-        sys.exit("bench: must run as root (the Postfix master needs it)")
-    modes = list(BOTH) if MODE == "both" else [MODE]
+def check_setup(modes):
+    """Exit with a message unless the modes, ONLY and the tools they need are right."""
     if any(m not in MODES for m in modes):
-        sys.exit("bench: MODE must be maildir, relay, sendmail or both (maildir and relay)")
-    tools = [POSTFIX] + ([SMTP_SOURCE] if set(modes) & set(BOTH) else []) + \
+        sys.exit("bench: MODE must be maildir, relay, sendmail, observe or both (maildir and relay)")
+    if ONLY not in ("", "postfix", "postino"):
+        sys.exit("bench: ONLY must be postfix or postino")
+    if "observe" in modes and ONLY == "postfix":
+        sys.exit("bench: MODE=observe runs postino only: not with ONLY=postfix")
+    tools = ([POSTFIX] if set(modes) - {"observe"} else []) + \
+        ([SMTP_SOURCE] if set(modes) & {"maildir", "relay", "observe"} else []) + \
         ([SMTP_SINK] if "relay" in modes else []) + \
         ([POSTFIX_SENDMAIL, POSTDROP] if "sendmail" in modes else [])
     for tool in tools:
         if not os.access(tool, os.X_OK):
             sys.exit("bench: %s not found: install the postfix package "
                      "(`POSTINO_BENCH=1 scripts/install-deps.sh`)" % tool)
-    if ONLY not in ("", "postfix", "postino"):
-        sys.exit("bench: ONLY must be postfix or postino")
     if ONLY != "postfix" and not os.access(POSTINO_BIN, os.X_OK):
         sys.exit("bench: %s not found: `make build/postino` first (or ONLY=postfix)" % POSTINO_BIN)
+
+
+def servers_for(mode, top):
+    """The servers a mode compares: Postfix and postino (as ONLY says), or in
+    observe mode postino's two variants."""
+    if mode == "observe":
+        return observe_variants(top)
+    return ([Postfix(top)] if ONLY in ("", "postfix") else []) + \
+        ([Postino(top)] if ONLY in ("", "postino") else [])
+
+
+def mode_block(mode, servers, info, sink_top):
+    """The results.json block of a mode, before its runs: settings, machine, start."""
+    b = {"machine": info, "messages": bench_run.MESSAGES, "msg_size": MSG_SIZE,
+         "runs": RUNS, "sessions": sessions_for(mode),
+         "servers": [s.name for s in servers], "retry_busy": RETRY_BUSY,
+         "pf_port": PF_PORT, "pi_port": PI_PORT,
+         "started": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+         "load_start": " ".join(open("/proc/loadavg").read().split()[:3]),
+         "note": os.environ.get("BENCH_NOTE", "").strip(),
+         "results": [], "failures": []}
+    if mode == "relay":
+        b.update({"sink": sink_hop(), "settle": SETTLE, "sink_dir": SINK_DIR,
+                  "sink_fs": sh("df -T %s | awk 'NR==2 {print $2}'" % sink_top)})
+    if mode == "observe":
+        b["variants"] = {s.name: {"metrics": s.metrics, "extra": s.extra} for s in servers}
+    return b
+
+
+def bench_mode(mode, top, info, sink, sink_top, every_server):
+    """All the runs of one mode; its results.json block (with "interrupted" on ^C)."""
+    servers = servers_for(mode, top)
+    every_server += servers
+    bench_run.MESSAGES = messages_for(mode)
+    started = datetime.datetime.now(datetime.timezone.utc)
+    log("%s: scratch directory %s (%s), %d run(s) x sessions %s x %s, %d messages" % (
+        mode, top, info["fs"], RUNS, sessions_for(mode), [s.name for s in servers],
+        bench_run.MESSAGES))
+    b = mode_block(mode, servers, info, sink_top)
+    try:
+        run_mode(mode, servers, sink if mode == "relay" else None, b["results"], b["failures"])
+    except KeyboardInterrupt:
+        log("interrupted; writing what was measured")
+        b["interrupted"] = True
+    b["took"] = str(datetime.datetime.now(datetime.timezone.utc) - started).split(".")[0]
+    return b
+
+
+def write_results(blocks):
+    """Each mode's section into RESULTS (the other sections kept), its block into RESULTS_JSON."""
+    sections = read_sections(RESULTS)
+    data = read_json(RESULTS_JSON)
+    for mode, b in blocks.items():
+        if mode == "observe":
+            b["summary"] = observe_summary(b)
+        sections[mode] = render(mode, b)
+        data[mode] = b
+    write_sections(RESULTS, sections)
+    with open(RESULTS_JSON, "w") as f:
+        json.dump(data, f, indent=1)
+    log("wrote %s and %s" % (RESULTS, RESULTS_JSON))
+
+
+def main():
+    if os.geteuid() != 0:
+        sys.exit("bench: must run as root (the Postfix master needs it)")
+    modes = list(BOTH) if MODE == "both" else [MODE]
+    check_setup(modes)
 
     # SIGTERM/SIGHUP unwind like ^C, so that the servers are stopped
     def die(signum, frame):
@@ -155,14 +239,9 @@ def main():
     top = tempfile.mkdtemp(prefix="postino-bench.", dir=BENCH_DIR)
     os.chmod(top, 0o755)       # virtual(8) runs as nobody and must reach the mail dir
     sink_top, sink = None, None
-    servers = []
-    if ONLY in ("", "postfix"):
-        servers.append(Postfix(top))
-    if ONLY in ("", "postino"):
-        servers.append(Postino(top))
+    every_server = []
     info = machine_info(top)
     blocks = {}
-    interrupted = False
     try:
         if "relay" in modes:
             sink_top = tempfile.mkdtemp(prefix="postino-bench-sink.", dir=SINK_DIR)
@@ -170,35 +249,11 @@ def main():
             os.chown(sink_top, VUID, VGID)      # smtp-sink writes as nobody
             sink = Sink(sink_top)
         for mode in modes:
-            bench_run.MESSAGES = messages_for(mode)
-            started = datetime.datetime.now(datetime.timezone.utc)
-            log("%s: scratch directory %s (%s), %d run(s) x sessions %s x %s, %d messages" % (
-                mode, top, info["fs"], RUNS, sessions_for(mode), [s.name for s in servers],
-                bench_run.MESSAGES))
-            results, failures = [], []
-            blocks[mode] = {"machine": info, "messages": bench_run.MESSAGES, "msg_size": MSG_SIZE,
-                            "runs": RUNS, "sessions": sessions_for(mode),
-                            "servers": [s.name for s in servers], "retry_busy": RETRY_BUSY,
-                            "pf_port": PF_PORT, "pi_port": PI_PORT,
-                            "started": started.strftime("%Y-%m-%d %H:%M UTC"),
-                            "load_start": " ".join(open("/proc/loadavg").read().split()[:3]),
-                            "note": os.environ.get("BENCH_NOTE", "").strip(),
-                            "results": results, "failures": failures}
-            if mode == "relay":
-                blocks[mode].update({"sink": sink_hop(), "settle": SETTLE, "sink_dir": SINK_DIR,
-                                     "sink_fs": sh("df -T %s | awk 'NR==2 {print $2}'" % sink_top)})
-            try:
-                run_mode(mode, servers, sink if mode == "relay" else None, results, failures)
-            except KeyboardInterrupt:
-                log("interrupted; writing what was measured")
-                interrupted = True
-            finally:
-                took = datetime.datetime.now(datetime.timezone.utc) - started
-                blocks[mode]["took"] = str(took).split(".")[0]
-            if interrupted:
+            blocks[mode] = b = bench_mode(mode, top, info, sink, sink_top, every_server)
+            if b.get("interrupted"):
                 break
     finally:
-        for srv in servers:
+        for srv in every_server:
             try:
                 srv.stop()
             except Exception as e:   # noqa: BLE001 -- best effort on the way out
@@ -211,15 +266,7 @@ def main():
             shutil.rmtree(top, ignore_errors=True)
             if sink_top:
                 shutil.rmtree(sink_top, ignore_errors=True)
-    sections = read_sections(RESULTS)
-    data = read_json(RESULTS_JSON)
-    for mode, b in blocks.items():
-        sections[mode] = render(mode, b)
-        data[mode] = b
-    write_sections(RESULTS, sections)
-    with open(RESULTS_JSON, "w") as f:
-        json.dump(data, f, indent=1)
-    log("wrote %s" % RESULTS)
+    write_results(blocks)
     return 1 if any(b["failures"] for b in blocks.values()) else 0
 
 

@@ -2,9 +2,9 @@
 bench_conf: the settings of the benchmark (bench.py), read once from the
 environment (see bench.py's header for each knob), the fixed names and paths
 it uses (the Postfix tools, the recipient and sender of each mode), the
-session counts and message counts per mode, log() and BenchError. Nothing
-here starts a process or writes a file; every other bench module reads from
-here.
+session counts and message counts per mode, the two postino variants of the
+observe mode, log() and BenchError. Nothing here starts a process or writes a
+file; every other bench module reads from here.
 """
 import os
 import shutil
@@ -14,14 +14,15 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
-MODES = ("maildir", "relay", "sendmail")
+MODES = ("maildir", "relay", "sendmail", "observe")
 MODE = os.environ.get("MODE", "both").strip() or "both"
-BOTH = ("maildir", "relay")              # MODE=both; sendmail runs only as MODE=sendmail
-DEFAULT_SESSIONS = {"maildir": "1 10 50", "relay": "10 50", "sendmail": "1 8"}
-DEFAULT_MESSAGES = {"maildir": 10000, "relay": 10000, "sendmail": 2000}
+BOTH = ("maildir", "relay")              # MODE=both; sendmail and observe run only on their own
+DEFAULT_SESSIONS = {"maildir": "1 10 50", "relay": "10 50", "sendmail": "1 8", "observe": "10"}
+DEFAULT_MESSAGES = {"maildir": 10000, "relay": 10000, "sendmail": 2000, "observe": 10000}
 # the servers' configuration in each mode: sendmail mode sets both up exactly
-# as maildir mode does (the SMTP listener stays, unused)
-CONF_MODE = {"maildir": "maildir", "relay": "relay", "sendmail": "maildir"}
+# as maildir mode does (the SMTP listener stays, unused); observe runs postino
+# alone, as in maildir mode, in two variants
+CONF_MODE = {"maildir": "maildir", "relay": "relay", "sendmail": "maildir", "observe": "maildir"}
 RUNS = int(os.environ.get("RUNS", "3"))
 MESSAGES_ENV = os.environ.get("MESSAGES", "").strip()
 SESSIONS_ENV = os.environ.get("SESSIONS", "").strip()
@@ -45,6 +46,10 @@ RETRY_BUSY = int(os.environ.get("RETRY_BUSY", "2"))      # repeats of a run that
 KEEP = os.environ.get("KEEP", "") == "1"
 # a port: postino gets `listen metrics 127.0.0.1:PORT`, scraped every second during the run
 PI_METRICS = int(os.environ.get("PI_METRICS", "0") or "0")
+# observe mode: postino's variants, (name, metrics listener?, extra config lines); the
+# metrics port is PI_METRICS, or a free one picked before each run
+OBSERVE_VARIANTS = (("default", False, []), ("metrics+json", True, ["log_format json"]))
+OBSERVE_LIMIT = 0.95     # metrics+json must keep at least 95% of default's messages/s
 RESULTS = os.environ.get("RESULTS", os.path.join(HERE, "RESULTS.md"))
 RESULTS_JSON = os.environ.get("RESULTS_JSON", os.path.join(HERE, "results.json"))
 
@@ -53,7 +58,8 @@ SMTP_SINK = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
 POSTFIX = shutil.which("postfix") or "/usr/sbin/postfix"
 POSTFIX_SENDMAIL = "/usr/sbin/sendmail"     # Postfix's, which runs postdrop
 POSTDROP = "/usr/sbin/postdrop"
-RCPT = {"maildir": "u@bench.test", "relay": "u@relay.test", "sendmail": "u@bench.test"}
+RCPT = {"maildir": "u@bench.test", "relay": "u@relay.test", "sendmail": "u@bench.test",
+        "observe": "u@bench.test"}
 SENDER = "sender@bench.local"
 HELO = "bench.client"
 VUID = VGID = 65534          # nobody:nogroup owns the Postfix virtual mailboxes

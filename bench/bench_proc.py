@@ -3,7 +3,7 @@ bench_proc: the processes and the machine, as the benchmark measures them:
 the process tree of a server (from /proc), its summed Pss and Rss
 (smaps_rollup) and CPU time, the CPU time of kernel threads and of the
 benchmark itself, how busy the machine is, waiting for a port to accept or be
-free, running a command with a deadline, counting files, the tail of a log.
+free, picking a free port, running a command with a deadline, counting files, the tail of a log.
 """
 import os
 import resource
@@ -159,6 +159,16 @@ def port_free(port, host="127.0.0.1"):
         return True
     except OSError:
         return False
+    finally:
+        s.close()
+
+
+def free_port(host="127.0.0.1"):
+    """A TCP port nothing listens on now (the kernel's pick)."""
+    s = socket.socket()
+    try:
+        s.bind((host, 0))
+        return s.getsockname()[1]
     finally:
         s.close()
 

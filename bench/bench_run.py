@@ -3,9 +3,11 @@ bench_run: one measured run of one server at one session count (one_run,
 measure): fresh state, the load (smtp-source, or the sendmail load: this
 module's sendmail_load, run as `bench.py --sendmail-load`), the clock, the
 memory and CPU samples, and the check that every message arrived exactly
-once. MESSAGES is the message count of the mode being run (bench.py's main
-sets it per mode).
+once (and, in observe mode, that the variant was what it claims: its metrics
+scraped without a failure, its log all JSON lines or none). MESSAGES is the
+message count of the mode being run (bench.py's main sets it per mode).
 """
+import json
 import os
 import re
 import resource
@@ -105,6 +107,29 @@ def check_subjects(d):
     return len(seen)
 
 
+def check_observed(srv):
+    """Observe mode: the variant's metrics were scraped (and never failed) if it
+    serves them, and its log lines are all JSON objects with log_format json, none
+    otherwise; raise if not. Returns the counts for the results."""
+    lines = json_lines = 0
+    with open(srv.logfile, "rb") as f:
+        for line in f:
+            lines += 1
+            try:
+                json_lines += isinstance(json.loads(line), dict)
+            except ValueError:
+                pass
+    want_json = "log_format json" in srv.extra
+    if lines == 0 or json_lines != (lines if want_json else 0):
+        raise BenchError("%s: %d of %d log lines are JSON, expected %s" % (
+            srv.name, json_lines, lines, "all" if want_json else "none"))
+    if srv.metrics and (srv.scrapes == 0 or srv.scrape_failures):
+        raise BenchError("%s: %d metrics scrapes, %d failed" % (
+            srv.name, srv.scrapes, srv.scrape_failures))
+    return {"log_lines": lines, "json_log_lines": json_lines, "scrapes": srv.scrapes,
+            "scrape_failures": srv.scrape_failures}
+
+
 def one_run(srv, sessions, mode, sink=None):
     srv.prepare(mode)
     if mode == "relay":
@@ -145,6 +170,9 @@ def one_run(srv, sessions, mode, sink=None):
                 if n != MESSAGES:
                     raise BenchError("%d files in Maildir after stop, expected %d" % (n, MESSAGES))
                 res["distinct"] = check_subjects(srv.maildir_new)
+            if mode == "observe":
+                srv.stop()          # the log is complete, the scraper done
+                res.update(check_observed(srv))
         return res
     finally:
         srv.stop()

@@ -5,7 +5,9 @@ with its own master, never the system service); Postino: `postino serve` with
 the configuration of each mode; Sink: smtp-sink, the relay mode's next hop,
 started per run, whose counters and dump say how many messages arrived and
 how many distinct. Each prepares fresh state, starts, reports its process
-tree, and stops within a deadline.
+tree, and stops within a deadline. observe_variants() gives the observe
+mode's two postino variants (plain; metrics listener scraped every second
+plus JSON logs), each a Postino with its own name, directory and extra config.
 """
 import os
 import re
@@ -17,10 +19,10 @@ import threading
 import time
 import urllib.request
 
-from bench_conf import (BenchError, CONF_MODE, PF_PORT, PI_METRICS, PI_PORT, POSTDROP, POSTFIX,
-                        POSTFIX_SENDMAIL, POSTINO_BIN, POSTINO_EXTRA_CONF, RCPT, SENDER,
-                        SINK_ADDR, SINK_PORT, SINK_USER, SMTP_SINK, VGID, VUID, log)
-from bench_proc import cpu_seconds, pid_alive, port_free, run, tail, tree, wait_port
+from bench_conf import (BenchError, CONF_MODE, OBSERVE_VARIANTS, PF_PORT, PI_METRICS, PI_PORT,
+                        POSTDROP, POSTFIX, POSTFIX_SENDMAIL, POSTINO_BIN, POSTINO_EXTRA_CONF, RCPT,
+                        SENDER, SINK_ADDR, SINK_PORT, SINK_USER, SMTP_SINK, VGID, VUID, log)
+from bench_proc import cpu_seconds, free_port, pid_alive, port_free, run, tail, tree, wait_port
 
 
 # ---------------------------------------------------------------- servers
@@ -248,24 +250,37 @@ class Postfix:
 
 
 class Postino:
-    name = "postino"
+    """`postino serve`; name "postino" in the comparison modes, a variant's name
+    ("default", "metrics+json") in observe mode. metrics: serve `listen metrics`
+    (on PI_METRICS, or a free port picked before each run) and scrape it every
+    second; extra: config lines added after the mode's."""
 
-    def __init__(self, top):
-        self.w = os.path.join(top, "postino")
+    def __init__(self, top, name="postino", metrics=bool(PI_METRICS), extra=POSTINO_EXTRA_CONF):
+        self.name = name
+        slug = "".join(c if c.isalnum() else "-" for c in name)
+        self.w = os.path.join(top, "postino" if name == "postino" else "postino-" + slug)
         self.conf = os.path.join(self.w, "postino.conf")
         self.port = PI_PORT
         self.maildir_new = os.path.join(self.w, "data", "mail", "bench.test", "u", "new")
         self.logfile = os.path.join(self.w, "postino.log")
+        self.metrics, self.extra = metrics, list(extra)
+        self.metrics_port = 0
         self.proc = None
+
+    def config_text(self, mode, w, port, sink, metrics_port):
+        """This server's config file in a mode (prepare writes it; RESULTS.md shows it)."""
+        text = POSTINO_CONF[CONF_MODE[mode]].format(w=w, port=port, sink=sink)
+        if self.metrics:
+            text += "listen metrics 127.0.0.1:%s\n" % metrics_port
+        return text + "".join(line + "\n" for line in self.extra)
 
     def prepare(self, mode):
         shutil.rmtree(self.w, ignore_errors=True)
         os.makedirs(os.path.join(self.w, "data"))
+        if self.metrics:
+            self.metrics_port = PI_METRICS or free_port()
         with open(self.conf, "w") as f:
-            f.write(POSTINO_CONF[CONF_MODE[mode]].format(w=self.w, port=self.port, sink=sink_hop()))
-            if PI_METRICS:
-                f.write("listen metrics 127.0.0.1:%d\n" % PI_METRICS)
-            f.write("".join(line + "\n" for line in POSTINO_EXTRA_CONF))
+            f.write(self.config_text(mode, self.w, self.port, sink_hop(), self.metrics_port))
 
     def start(self):
         if not port_free(self.port):
@@ -277,23 +292,31 @@ class Postino:
         logf.close()
         try:
             wait_port(self.port, time.monotonic() + 30, lambda: self.proc.poll() is None)
+            if self.metrics:
+                wait_port(self.metrics_port, time.monotonic() + 30, lambda: self.proc.poll() is None)
         except BenchError as e:
             raise BenchError("%s\n%s" % (e, tail(self.logfile)))
-        if PI_METRICS:
+        self.scrapes = self.scrape_failures = 0
+        if self.metrics:
             self.scraping = threading.Event()
             self.scraper = threading.Thread(target=self.scrape, daemon=True)
             self.scraper.start()
 
     def scrape(self):
-        """PI_METRICS: GET /metrics every second while the server runs (as Prometheus would,
-        more often), so the run pays for the counters and for the scrapes."""
-        url = "http://127.0.0.1:%d/metrics" % PI_METRICS
-        while not self.scraping.wait(1.0):
+        """metrics: GET /metrics once the server is up and then every second while it
+        runs (as Prometheus would, more often), so the run pays for the counters and
+        for the scrapes; counts the scrapes that answered and those that failed."""
+        url = "http://127.0.0.1:%d/metrics" % self.metrics_port
+        while True:
             try:
                 with urllib.request.urlopen(url, timeout=5) as r:
                     r.read()
+                self.scrapes += 1
             except OSError as e:
+                self.scrape_failures += 1
                 log("metrics scrape failed: %s" % e)
+            if self.scraping.wait(1.0):
+                return
 
     def pids(self):
         if self.proc is None or self.proc.poll() is not None:
@@ -310,7 +333,7 @@ class Postino:
     def stop(self):
         if self.proc is None:
             return
-        if PI_METRICS:
+        if self.metrics:
             self.scraping.set()
             self.scraper.join()
         procs = self.pids()
@@ -329,6 +352,12 @@ class Postino:
                 except OSError:
                     pass
         self.proc = None
+
+
+def observe_variants(top):
+    """The observe mode's servers: postino in each of OBSERVE_VARIANTS."""
+    return [Postino(top, name, metrics, POSTINO_EXTRA_CONF + extra)
+            for name, metrics, extra in OBSERVE_VARIANTS]
 
 
 # ---------------------------------------------------------------- the sink

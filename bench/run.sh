@@ -1,25 +1,36 @@
 #!/bin/bash
-# Benchmark postino against a private Postfix instance on this machine, in two
-# modes (MODE=both, the default, runs maildir and relay; MODE=maildir, relay or sendmail one):
+# Benchmark postino against a private Postfix instance on this machine (MODE=both,
+# the default, runs maildir and relay; MODE=maildir, relay, sendmail or observe one):
 #   maildir: smtp-source sends MESSAGES 4 KiB messages over 1, 10 and 50
 #            sessions to each server, which delivers them to a local Maildir;
 #   relay:   the same over 10 and 50 sessions, and each server relays them to
 #            its relayhost, smtp-sink on 127.0.0.2:2825, which must receive
-#            every message exactly once.
+#            every message exactly once;
+#   sendmail: local submission with each server's sendmail command;
+#   observe: postino alone, maildir over 10 sessions, in two variants run
+#            alternately: "default" and "metrics+json" (`listen metrics` on a
+#            free port, or PI_METRICS, scraped every second, plus
+#            `log_format json`); the ratio of their messages/s and whether it
+#            is within 5%. No Postfix. (`make bench` runs it after both.)
 # End-to-end messages/s (until all are in the Maildir, or at the sink) and peak
 # memory (Pss and Rss summed over the server's processes). Writes
-# bench/RESULTS.md (one section per mode; a run of one mode keeps the other).
+# bench/RESULTS.md (one section per mode; a run of one mode keeps the others)
+# and bench/results.json.
 #
 #   RUNS=3 MESSAGES=10000 bench/run.sh                 # both modes
 #   MODE=relay MESSAGES=500 RUNS=1 bench/run.sh        # a quick relay check
+#   MODE=observe RUNS=3 MESSAGES=10000 bench/run.sh    # metrics+json vs default
+#   RESULTS=/tmp/r.md RESULTS_JSON=/tmp/r.json MODE=observe RUNS=1 MESSAGES=300 bench/run.sh
+#                                     # a smoke test that leaves bench/ alone
 #   ONLY=postfix bench/run.sh         # Postfix only (no postino binary needed)
 #   ONLY=postino bench/run.sh         # postino only
 #
 # Other knobs (see bench/bench.py): SESSIONS, MSG_SIZE, TIMEOUT (per run, s),
 # QUIET_WAIT, RETRY_BUSY, POSTINO_BIN, PF_PORT (2625), PI_PORT (2725),
 # SINK_ADDR (127.0.0.2), SINK_PORT (2825), SINK_DIR (/dev/shm), SETTLE (2),
-# BENCH_DIR (/var/tmp), KEEP=1, RESULTS, PI_METRICS (a port: postino with `listen metrics`,
-# scraped every second),
+# BENCH_DIR (/var/tmp), KEEP=1, RESULTS, RESULTS_JSON (the output files),
+# PI_METRICS (a port: postino with `listen metrics`, scraped every second; in
+# observe mode the metrics+json variant's port),
 # POSTINO_EXTRA_CONF (lines added to postino's config, ";" between them:
 #   POSTINO_EXTRA_CONF="log_format json" MODE=maildir ONLY=postino bench/run.sh).
 # Needs root (Postfix's master runs as root) and the postfix package (for
@@ -49,10 +60,15 @@ case "$MODE" in
   maildir) n_sess=$(wc -w <<<"${SESSIONS:-1 10 50}") ;;
   relay)   n_sess=$(wc -w <<<"${SESSIONS:-10 50}") ;;
   sendmail) n_sess=$(wc -w <<<"${SESSIONS:-1 8}") ;;
+  observe) n_sess=$(wc -w <<<"${SESSIONS:-10}") ;;    # two variants, like two servers
   both)    n_sess=$(( $(wc -w <<<"${SESSIONS:-1 10 50}") + $(wc -w <<<"${SESSIONS:-10 50}") )) ;;
-  *) echo "bench: MODE must be maildir, relay, sendmail or both" >&2; exit 1 ;;
+  *) echo "bench: MODE must be maildir, relay, sendmail, observe or both" >&2; exit 1 ;;
 esac
-if [ "$MODE" != maildir ] && ! command -v smtp-sink >/dev/null 2>&1 && [ ! -x /usr/sbin/smtp-sink ]; then
+if [ "$MODE" = observe ] && [ "${ONLY:-}" = postfix ]; then
+  echo "bench: MODE=observe runs postino only: not with ONLY=postfix" >&2
+  exit 1
+fi
+if { [ "$MODE" = relay ] || [ "$MODE" = both ]; } && ! command -v smtp-sink >/dev/null 2>&1 && [ ! -x /usr/sbin/smtp-sink ]; then
   echo "bench: smtp-sink missing: POSTINO_BENCH=1 ./scripts/install-deps.sh" >&2
   exit 1
 fi
