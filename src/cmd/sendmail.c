@@ -9,6 +9,7 @@
  */
 #include "cmd/cmd.h"
 #include "cmd/sendmail.h"
+#include "lib/buf.h"
 #include "lib/alloc.h"
 #include "lib/str.h"
 #include "proto/addr.h"
@@ -21,7 +22,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-enum sm_mode { SM_DELIVER, SM_LIST, SM_FLUSH, SM_SMTP, SM_NEWALIASES };
+enum sm_mode { SM_DELIVER, SM_LIST, SM_FLUSH, SM_SMTP, SM_NEWALIASES, SM_VERIFY };
 
 struct sm_args {
     enum sm_mode mode;
@@ -36,11 +37,12 @@ static int sm_usage(int status)
 {
     fputs("usage: postino sendmail [-c FILE] [-t] [-i] [-f SENDER] [-F NAME] [-N NOTIFY]\n"
           "                        [-R full|hdrs] [-V ENVID] [-v] [RCPT ...]\n"
-          "       postino sendmail -bp | -q | -bs\n"
+          "       postino sendmail -bp | -q | -bs | -bv ADDR ...\n"
           "  Reads a message on stdin and queues it. -t takes the recipients from\n"
           "  To/Cc/Bcc and removes Bcc; -i (-oi): a line \".\" does not end the message;\n"
           "  -N never | success,failure,delay; -R full | hdrs; -V the envelope id.\n"
-          "  -bp lists the queue, -q flushes it, -bs speaks SMTP on stdin/stdout.\n"
+          "  -bp lists the queue, -q flushes it, -bs speaks SMTP on stdin/stdout,\n"
+          "  -bv says what would become of each address (local, alias, remote) without sending.\n"
           "  -C FILE is -c FILE. -B, -o..., -O, -L, -h, -m, -n, -U are accepted and ignored.\n",
           status ? stderr : stdout);
     return status;
@@ -57,6 +59,8 @@ static int sm_mode_arg(struct sm_args *a, const char *m)
         a->mode = SM_SMTP;
     else if (strcmp(m, "i") == 0)
         a->mode = SM_NEWALIASES;
+    else if (strcmp(m, "v") == 0)
+        a->mode = SM_VERIFY;
     else {
         fprintf(stderr, "postino sendmail: -b%s: mode not supported\n", m);
         return -1;
@@ -294,6 +298,24 @@ static int sm_queue(const struct sm_args *a, const char *sub)
     return status == EXIT_CONFIG_ERROR ? EX_CONFIG : status;
 }
 
+/* -bv: the addresses checked against the aliases and users files. */
+static int sm_verify_mode(const struct sm_args *a, struct conf *c)
+{
+    struct buf err;
+    buf_init(&err, 4096);
+    int r = conf_load_tables(c, &err);
+    if (r < 0)
+        fprintf(stderr, "postino sendmail: %s\n", buf_cstr(&err));
+    buf_free(&err);
+    if (r < 0)
+        return EX_CONFIG;
+    if (a->n_rcpts == 0) {
+        fprintf(stderr, "postino sendmail: -bv needs at least one address\n");
+        return EX_USAGE;
+    }
+    return sm_verify(c, a->rcpts, a->n_rcpts);
+}
+
 /* Called as mailq or newaliases: the matching mode. */
 static void sm_prog_mode(const char *argv0, struct sm_args *a)
 {
@@ -326,6 +348,8 @@ int cmd_sendmail(int argc, char **argv)
         status = sm_queue(&a, "flush");
     else if (a.mode == SM_SMTP)
         status = sm_smtp_session(&c);
+    else if (a.mode == SM_VERIFY)
+        status = sm_verify_mode(&a, &c);
     else if (a.mode == SM_NEWALIASES)
         fprintf(stderr, "postino: the aliases file is read by the server; nothing to rebuild\n");
     else

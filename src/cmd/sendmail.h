@@ -39,6 +39,8 @@ const char *sm_default_domain(const struct conf *c);
 /* The submitting user's login name. */
 void sm_login_name(char *out, size_t size);
 
+/* -bv ADDR...: what would become of each address (c with its users and aliases). Exit status. */
+int sm_verify(const struct conf *c, char **addrs, int n);
 /* -bs: an SMTP dialogue on stdin/stdout; returns the exit status. */
 int sm_smtp_session(const struct conf *c);
 

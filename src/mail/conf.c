@@ -184,8 +184,7 @@ static int conf_check_run_as(struct conf_ctx *x)
     return -1;
 }
 
-/* Loads the users and aliases files the config names. */
-static int conf_load_tables(struct conf *c, struct buf *err)
+int conf_load_tables(struct conf *c, struct buf *err)
 {
     if (c->users_file && !(c->users = users_load(c->users_file, err)))
         return -1;

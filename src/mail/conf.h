@@ -90,6 +90,9 @@ int conf_load(const char *path, struct conf *c, struct buf *err);
  * `postino sendmail` and `queue`, which any local user runs: the users file holds password
  * hashes and the TLS key is mode 0600; neither need be readable). */
 int conf_load_settings(const char *path, struct conf *c, struct buf *err);
+/* After conf_load_settings: loads the users and aliases files the config names
+ * (`sendmail -bv`, which never needs the TLS files). 0, or -1 with err set. */
+int conf_load_tables(struct conf *c, struct buf *err);
 void conf_free(struct conf *c);
 /*
  * A reloadable conf (serve): conf_load into a new heap conf holding one

@@ -191,8 +191,14 @@ void smtpc_target_name(const struct smtpc_conn *c, char *out, size_t size)
     const void *a = t->addr.ss_family == AF_INET6
                         ? (const void *)&((const struct sockaddr_in6 *)&t->addr)->sin6_addr
                         : (const void *)&((const struct sockaddr_in *)&t->addr)->sin_addr;
+    int port = ntohs(t->addr.ss_family == AF_INET6
+                         ? ((const struct sockaddr_in6 *)&t->addr)->sin6_port
+                         : ((const struct sockaddr_in *)&t->addr)->sin_port);
     inet_ntop(t->addr.ss_family, a, ip, sizeof ip);
-    str_fmt(out, size, "%s[%s]", t->host, ip);
+    if (port == SMTPC_STANDARD_PORT)
+        str_fmt(out, size, "%s[%s]", t->host, ip);
+    else
+        str_fmt(out, size, "%s[%s]:%d", t->host, ip, port); /* as Postfix names it */
 }
 
 /*

@@ -38,6 +38,8 @@ enum smtpc_state {
     SMTPC_CLOSED,      /* freed from the loop shortly (never inside a callback) */
 };
 
+#define SMTPC_STANDARD_PORT 25   /* a next hop on another port is named with it in logs */
+
 struct smtpc_dest {
     char key[SMTPC_KEY_MAX];
     struct smtpc_delivery *wait_head, *wait_tail;

@@ -80,7 +80,10 @@ class SendmailRunning(lib.SharedServerTestCase):
         for local in ("to1", "cc1", "hidden1", "hidden2"):
             raw = messages_with(self.srv.data, "example.test", local, b"t36 bcc")[0]
             self.assertNotIn(b"\nBcc:", raw)
-            self.assertNotIn(b"hidden", raw.split(b"\n\n", 1)[0].split(b"\n", 3)[3])
+            # nowhere in the header but the recipient's own Delivered-To line
+            rest = [l for l in raw.split(b"\n\n", 1)[0].split(b"\n", 3)[3].split(b"\n")
+                    if l != b"Delivered-To: %s@example.test" % local.encode()]
+            self.assertNotIn(b"hidden", b"\n".join(rest))
             self.assertIn(b"\nTo: To One <to1@example.test>\n", raw)
             self.assertTrue(raw.endswith(b"\n\nbody t36 bcc\n"), raw)
 
@@ -327,6 +330,44 @@ class SendmailRunning(lib.SharedServerTestCase):
         cp = sendmail(["--help"])
         self.assertEqual(cp.returncode, 0)
         self.assertIn("usage: postino sendmail", cp.stdout)
+
+
+class SendmailVerify(lib.IntegTestCase):
+    """-bv ADDR ...: what would happen to each address; nothing is sent or queued."""
+
+    def test_bv_reports_without_sending(self):
+        srv = self.server(start=False, users=["bob@example.test:{PLAIN}x",
+                                              "alice@example.test:{PLAIN}y"],
+                          aliases=["team@example.test: bob@example.test, carol@remote.test",
+                                   "loop@example.test: loop@example.test"],
+                          relayhost="[smart.example.net]:587",
+                          local_domains="example.test localhost",  # the first completes "team"
+                          extra=["route inner.test [10.0.0.2]:25"])
+        cp = sendmail(["-C", srv.conf, "-bv", "team", "Bob@example.test", "x@inner.test",
+                       "y@elsewhere.test"])
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        box = os.path.join(srv.data, "mail", "example.test", "bob")
+        self.assertEqual(cp.stdout.splitlines(), [
+            "team@example.test: alias, expands to:",
+            "  bob@example.test: deliverable: local mailbox %s" % box,
+            "  carol@remote.test: deliverable: remote, relayed via [smart.example.net]:587",
+            "Bob@example.test: deliverable: local mailbox %s" % box,
+            "x@inner.test: deliverable: remote, relayed via [10.0.0.2]:25",
+            "y@elsewhere.test: deliverable: remote, relayed via [smart.example.net]:587"])
+        cp = sendmail(["-C", srv.conf, "-bv", "nobody@example.test", "loop", "bad@@x",
+                       "alice@example.test"])
+        self.assertEqual(cp.returncode, 67, cp.stdout + cp.stderr)  # EX_NOUSER
+        self.assertEqual(cp.stdout.splitlines(), [
+            "nobody@example.test: undeliverable: 550 5.1.1 no such mailbox here",
+            "loop@example.test: alias, expands to:",
+            "  loop@example.test: undeliverable: 550 5.4.6 alias loop",
+            "bad@@x: undeliverable: 553 5.1.3 bad address syntax",
+            "alice@example.test: deliverable: local mailbox %s"
+            % os.path.join(srv.data, "mail", "example.test", "alice")])
+        self.assertFalse(os.path.exists(os.path.join(srv.data, "maildrop")),
+                         "nothing may be dropped for the server")
+        cp = sendmail(["-C", srv.conf, "-bv"])
+        self.assertEqual(cp.returncode, EX_USAGE, cp.stdout + cp.stderr)
 
 
 class SendmailServerDown(lib.IntegTestCase):

@@ -118,7 +118,8 @@ class JsonLog(peers.RelayTestCase):
             self.assertIn("delay", out[0])
             self.assertLess(story.index(received[0]), story.index(out[0]))
             if event in ("relayed", "deferred") or rcpt == "bad@r.test":
-                self.assertEqual(out[0]["relay"], "mx.r.test[127.0.0.2]", out)
+                # the port named, as it is not 25
+                self.assertEqual(out[0]["relay"], "mx.r.test[127.0.0.2]:%d" % self.port, out)
                 self.assertIn(out[0]["dsn"], out[0]["reply"])
         for what in ("connect", "disconnect"):
             n = sum(1 for e in events if e["event"] == what and e.get("client") == "127.0.0.1")
