@@ -129,20 +129,32 @@ size_t rfc5322_header_length(const char *msg, size_t len, int *blank)
     return len;
 }
 
+/* The next field of the header section msg[0..hlen) at or after *pos (lines that open
+ * no field are skipped); *pos moves past it. 1 with *f filled, or 0 at the end. */
+static int rfc5322_next_field(const char *msg, size_t hlen, size_t *pos, struct rfc5322_field *f)
+{
+    size_t next, colon;
+    while (*pos < hlen) {
+        size_t at = *pos;
+        size_t n = rfc5322_line(msg, hlen, at, &next);
+        size_t end = rfc5322_field_end(msg, hlen, at);
+        size_t name_len = n ? rfc5322_field_name(msg + at, n, &colon) : 0;
+        *pos = end > at ? end : next;
+        if (name_len) {
+            *f = (struct rfc5322_field){
+                .start = at, .name_len = name_len, .colon = at + colon, .end = end};
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int rfc5322_find_field(const char *msg, size_t len, const char *name, struct rfc5322_field *f)
 {
-    size_t hlen = msg ? rfc5322_header_length(msg, len, NULL) : 0, pos = 0, next, colon;
-    while (pos < hlen) {
-        size_t n = rfc5322_line(msg, hlen, pos, &next);
-        size_t end = rfc5322_field_end(msg, hlen, pos);
-        size_t name_len = n ? rfc5322_field_name(msg + pos, n, &colon) : 0;
-        if (name_len && rfc5322_field_is(msg + pos, name_len, name)) {
-            *f = (struct rfc5322_field){
-                .start = pos, .name_len = name_len, .colon = pos + colon, .end = end};
+    size_t hlen = msg ? rfc5322_header_length(msg, len, NULL) : 0, pos = 0;
+    while (rfc5322_next_field(msg, hlen, &pos, f))
+        if (rfc5322_field_is(msg + f->start, f->name_len, name))
             return 0;
-        }
-        pos = end > pos ? end : next;
-    }
     return -1;
 }
 
@@ -172,16 +184,12 @@ static int rfc5322_value_is(const char *msg, size_t from, size_t to, const char 
 
 int rfc5322_field_has_value(const char *msg, size_t len, const char *name, const char *value)
 {
-    size_t hlen = msg ? rfc5322_header_length(msg, len, NULL) : 0, pos = 0, next, colon;
-    while (pos < hlen) {
-        size_t n = rfc5322_line(msg, hlen, pos, &next);
-        size_t end = rfc5322_field_end(msg, hlen, pos);
-        size_t name_len = n ? rfc5322_field_name(msg + pos, n, &colon) : 0;
-        if (name_len && rfc5322_field_is(msg + pos, name_len, name) &&
-            rfc5322_value_is(msg, pos + colon + 1, end, value))
+    size_t hlen = msg ? rfc5322_header_length(msg, len, NULL) : 0, pos = 0;
+    struct rfc5322_field f;
+    while (rfc5322_next_field(msg, hlen, &pos, &f))
+        if (rfc5322_field_is(msg + f.start, f.name_len, name) &&
+            rfc5322_value_is(msg, f.colon + 1, f.end, value))
             return 1;
-        pos = end > pos ? end : next;
-    }
     return 0;
 }
 
