@@ -115,6 +115,31 @@ static void check_field(const char *m, size_t len, size_t hlen, const char *name
     }
 }
 
+/* rfc5322_field_has_value: a match needs a field of that name, and the value of the
+ * first one, trimmed, when it is found there (it is, as the value is taken from it). */
+static void check_has_value(const char *m, size_t len, const char *name)
+{
+    struct rfc5322_field f;
+    char v[64];
+    size_t n = 0;
+    int found = rfc5322_find_field(m, len, name, &f) == 0;
+    if (rfc5322_field_has_value(m, len, name, "a@b.example"))
+        assert(found);
+    if (!found)
+        return;
+    int whole = 1;
+    for (size_t i = f.colon + 1; i < f.end && (whole = n < sizeof v - 1); i++)
+        if (m[i] != '\r' && m[i] != '\n' && m[i] != '\0')
+            v[n++] = m[i];
+    v[n] = '\0';
+    size_t a = strspn(v, " \t");
+    while (n > a && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+        v[--n] = '\0';
+    if (whole && n > a && !memchr(m + f.colon + 1, '\0', f.end - f.colon - 1) &&
+        !(v[a] == '<' && v[n - 1] == '>'))
+        assert(rfc5322_field_has_value(m, len, name, v + a));
+}
+
 /* "<" dot-atom-text "@" right ">", no space or control, shorter than the maximum. */
 static void check_msgid_shape(const char *s, size_t n)
 {
@@ -188,6 +213,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t hlen = rfc5322_header_length(m, len, &blank);
     check_header(m, len, hlen, blank);
     check_field(m, len, hlen, name);
+    check_has_value(m, len, name);
     check_message_id(m, len, data + 1, len);
     check_status(m, len, cls);
     free(m);
