@@ -8,13 +8,19 @@
 #include <strings.h>
 #include <ctype.h>
 
+int str_vfmt(char *dst, size_t size, const char *fmt, va_list ap)
+{
+    int n = vsnprintf(dst, size, fmt, ap);
+    return (n < 0 || (size_t)n >= size) ? -1 : 0;
+}
+
 int str_fmt(char *dst, size_t size, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(dst, size, fmt, ap);
+    int r = str_vfmt(dst, size, fmt, ap);
     va_end(ap);
-    return (n < 0 || (size_t)n >= size) ? -1 : 0;
+    return r;
 }
 
 int str_ncopy(char *dst, size_t size, const char *src, size_t n)

@@ -40,26 +40,29 @@
 #include <strings.h>
 
 #define SMTPS_READ_HIGH (256 * 1024)
+#define SMTPS_REPLY_TEXT_MAX 1024   /* a reply line formatted on the stack (longer: by libevent) */
 
-/* Counts a reply by its class (metrics): the code leads prefix, fmt, or a lone "%s" argument. */
-static void smtps_count_reply(const char *prefix, const char *fmt, va_list ap)
-{
-    va_list copy;
-    va_copy(copy, ap);
-    metrics_smtp_reply(prefix ? prefix : strcmp(fmt, "%s") == 0 ? va_arg(copy, const char *) : fmt);
-    va_end(copy);
-}
-
-/* Queues one reply line: prefix (may be NULL), then the formatted text, then CRLF. */
+/*
+ * Queues one reply line: prefix (may be NULL), then the formatted text, then
+ * CRLF; counted by its class (metrics) from the code it starts with.
+ */
 static void smtps_vreply(struct smtps_session *s, const char *prefix, const char *fmt, va_list ap)
 {
     if (!s->bev)
         return;
     struct evbuffer *out = bufferevent_get_output(s->bev);
-    smtps_count_reply(prefix, fmt, ap);
+    char text[SMTPS_REPLY_TEXT_MAX];
+    va_list copy;
+    va_copy(copy, ap);
+    int fits = str_vfmt(text, sizeof text, fmt, copy) == 0;
+    va_end(copy);
+    metrics_smtp_reply(prefix ? prefix : text); /* a cut text still starts with its code */
     if (prefix)
         evbuffer_add(out, prefix, strlen(prefix));
-    evbuffer_add_vprintf(out, fmt, ap);
+    if (fits)
+        evbuffer_add(out, text, strlen(text));
+    else
+        evbuffer_add_vprintf(out, fmt, ap);
     evbuffer_add(out, "\r\n", 2);
 }
 
