@@ -233,8 +233,8 @@ static int smtpc_cannot_send(struct smtpc_conn *c, char *why, size_t size)
     char name[300];
     smtpc_target_name(c, name, sizeof name);
     if (c->ehlo.size_limit && e->size > c->ehlo.size_limit) { /* RFC 1870 6 */
-        esc_reason(why, size, 5, ESC_MESSAGE_TOO_BIG, "the message of %llu bytes is larger than the limit of "
-                "%llu bytes advertised by %s, so postino did not send it",
+        esc_reason(why, size, 5, ESC_MESSAGE_TOO_BIG, "the message of %llu bytes is larger than "
+                "the limit of %llu bytes advertised by %s, so postino did not send it",
                 (unsigned long long)e->size, (unsigned long long)c->ehlo.size_limit, name);
         return 1;
     }

@@ -336,8 +336,8 @@ static void smtps_expn(void *session, const struct smtp_cmd *cmd)
 
 static void smtps_help(void *session, const struct smtp_cmd *cmd)
 {
-    smtps_reply_esc(session, 214, ESC_OTHER_STATUS,
-                    "Commands: EHLO HELO MAIL RCPT DATA RSET VRFY NOOP HELP QUIT; see RFC 5321");
+    smtps_reply_esc(session, 214, ESC_OTHER_STATUS, "Commands: EHLO HELO MAIL RCPT DATA BDAT "
+                    "RSET VRFY NOOP HELP QUIT; see RFC 5321");
 }
 
 /*

@@ -6,8 +6,8 @@
  * a line must be complete within timeout_server of its first octet),
  * hands them to smtp_commands.c or,
  * inside an AUTH exchange, to smtp_auth.c, and streams DATA to
- * smtp_receive.c and BDAT chunks to smtp_chunk.c. Replies accumulate in the output buffer and leave when
- * the read callback returns, so pipelined commands (RFC 2920) get their
+ * smtp_receive.c and BDAT chunks to smtp_chunk.c. Replies accumulate in
+ * the output buffer and leave when the read callback returns, so pipelined commands (RFC 2920) get their
  * replies in one write; past NETCONN_OUT_HIGH unsent octets no more input
  * is read until the client has read its replies (net/netconn.h).
  * Limits: max_connections and max_connections_per_ip (net/connlimit.c,

@@ -24,6 +24,7 @@ CHUNKING) is not sent and its failure notice has Status 5.6.3.
 """
 import re
 import unittest
+import urllib.request
 
 import lib
 import peers
@@ -348,6 +349,28 @@ class ChunkingClient(peers.DsnTestCase):
         self.assertEqual(t.mail_params.get("BODY"), "BINARYMIME")
         self.assertEqual(self.received_and_rest(t.data, qid), BINARY)
         self.settle(srv)
+
+    def test_metrics_and_log_as_for_data(self):
+        """A BDAT message counts as received, in the commit histogram, like DATA."""
+        mport = lib.free_port()
+        srv = self.relay_server(extra=["listen metrics 127.0.0.1:%d" % mport])
+
+        def scrape():
+            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport, timeout=10) as r:
+                body = r.read().decode()
+            return {m.group(1): float(m.group(2)) for m in
+                    re.finditer(r"^(postino_messages_received_total|postino_commit_seconds_count)"
+                                r"(?:\{\})? (\S+)$", body, re.M)}
+        before = scrape()
+        msg = TRICKY % b"metrics"
+        qid = self.send_bdat(srv, "m@example.test", msg)
+        srv.wait_mail("m")
+        after = scrape()
+        for name in ("postino_messages_received_total", "postino_commit_seconds_count"):
+            self.assertEqual(after[name] - before.get(name, 0), 1, (name, before, after))
+        [line] = [l for l in srv.log().splitlines() if qid in l and " queued" in l]
+        self.assertIn("size=", line)
+        self.assertIn("nrcpt=1", line)
 
     def check_binary_refused(self, ehlo):
         p = self.peer("127.0.0.2", {"ehlo": ehlo})
