@@ -372,6 +372,22 @@ class ChunkingClient(peers.DsnTestCase):
         self.assertIn("size=", line)
         self.assertIn("nrcpt=1", line)
 
+    def test_binarymime_kept_in_the_queue_file(self):
+        """A deferred BINARYMIME message keeps its body type (queue show) and is
+        sent with BODY=BINARYMIME on the retry."""
+        p = self.peer("127.0.0.2", {"ehlo": EHLO_CHUNKING + ["BINARYMIME"],
+                                    "first_mails": [1, {"rcpt": "451 4.3.0 later"}]})
+        srv = self.dsn_server()
+        qid = self.send_bdat(srv, "bob@r.test", BINARY, body="BINARYMIME")
+        self.wait_status(srv, "bob@r.test", "deferred")
+        cp = lib.run_cli(["queue", "-c", srv.conf, "show", qid])
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertIn("BINARYMIME", cp.stdout)
+        [t] = p.wait_messages(1, timeout=15)
+        self.assertEqual(t.mail_params.get("BODY"), "BINARYMIME")
+        self.assertEqual(self.received_and_rest(t.data, qid), BINARY)
+        self.settle(srv)
+
     def check_binary_refused(self, ehlo):
         p = self.peer("127.0.0.2", {"ehlo": ehlo})
         srv = self.dsn_server()
