@@ -1,7 +1,7 @@
 """
 t_49_chunking: CHUNKING and BINARYMIME (RFC 3030), server and client.
 
-Server (raw sockets): EHLO offers CHUNKING and BINARYMIME; BDAT n [LAST]
+Server (raw sockets; the submission listener too): EHLO offers CHUNKING and BINARYMIME; BDAT n [LAST]
 takes exactly n octets, however they arrive (split at every size, byte by
 byte, pipelined with the next BDAT or QUIT), and nothing inside a chunk is
 read as a command; non-LAST chunks get "250 2.0.0 ... n octets received",
@@ -22,6 +22,7 @@ with the queue file's content as it is (no dot-stuffing); one without it gets
 DATA as before; a BINARYMIME message to a hop without BINARYMIME (or without
 CHUNKING) is not sent and its failure notice has Status 5.6.3.
 """
+import base64
 import re
 import unittest
 import urllib.request
@@ -267,6 +268,35 @@ class ChunkingServer(lib.SharedServerTestCase):
         expect(c.cmd("NOOP"), 250, "2.0.0")
         self.assert_delivered("o_dot", msg)
         self.barrier("v_dot")
+
+
+class ChunkingSubmission(lib.SharedServerTestCase):
+    """On the submission listener a BDAT message gets the headers DATA gets (RFC 6409 8)."""
+
+    @classmethod
+    def server_options(cls):
+        cls.sub_port = lib.free_port()
+        return dict(users=["sub@example.test:{PLAIN}s3cret", "rcpt@example.test:{PLAIN}x"],
+                    extra=["listen submission 127.0.0.1:%d" % cls.sub_port])
+
+    def test_date_and_message_id_added(self):
+        c = lib.Raw(self.sub_port)
+        self.addCleanup(c.close)
+        c.ehlo()
+        auth = base64.b64encode(b"\0sub@example.test\0s3cret").decode()
+        expect(c.cmd("AUTH PLAIN " + auth), 235, "2.7.0")
+        expect(c.cmd("MAIL FROM:<sub@example.test>"), 250, "2.1.0")
+        expect(c.cmd("RCPT TO:<rcpt@example.test>"), 250, "2.1.5")
+        msg = b"Subject: t49 submission\r\nFrom: <sub@example.test>\r\n\r\nbody\r\n"
+        expect(bdat(c, msg[:20]), 250, "2.0.0")
+        r = expect(bdat(c, msg[20:], True), 250, "2.0.0")
+        qid = lib.queue_id_of(r.text)
+        [raw] = self.srv.wait_mail("rcpt")
+        head, _, body = raw.partition(b"\n\n")
+        self.assertEqual(body, b"body\n")
+        self.assertEqual(head.count(b"\nDate: "), 1, head)
+        self.assertIn(b"\nMessage-ID: <%s@%s>" % (qid.encode(), lib.HOSTNAME.encode()), head)
+        self.assertIn(b"Subject: t49 submission\nFrom: <sub@example.test>\n", head)
 
 
 def _make(tag, ending, bytewise):
