@@ -1,8 +1,8 @@
 """
 t_49_chunking: CHUNKING and BINARYMIME (RFC 3030), server and client.
 
-Server (raw sockets; the submission listener too): EHLO offers CHUNKING and BINARYMIME; BDAT n [LAST]
-takes exactly n octets, however they arrive (split at every size, byte by
+Server (raw sockets; the submission listener too): EHLO offers CHUNKING and
+BINARYMIME; BDAT n [LAST] takes exactly n octets, however they arrive (split at every size, byte by
 byte, pipelined with the next BDAT or QUIT), and nothing inside a chunk is
 read as a command; non-LAST chunks get "250 2.0.0 ... n octets received",
 LAST gets "250 2.0.0 Ok: queued as ID" (the same commit and log line as
