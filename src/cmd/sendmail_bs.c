@@ -144,6 +144,10 @@ static void bs_mail(void *session, const struct smtp_cmd *cmd)
         bs_refuse(b, &err);
         return;
     }
+    if (mp.body == BODY_BINARYMIME) { /* RFC 3030 3: only with CHUNKING, which -bs lacks */
+        bs_reply_esc(b, 555, ESC_INVALID_ARGUMENTS, "Error: BODY=BINARYMIME needs CHUNKING");
+        return;
+    }
     if (mp.has_size && mp.size > b->conf->max_message_size) {
         bs_reply_esc(b, 552, ESC_MESSAGE_TOO_BIG,
                      "Error: message size exceeds fixed maximum message size");

@@ -28,7 +28,8 @@ const char *dsn_ret_name(enum dsn_ret r)
 
 const char *body_type_name(enum body_type b)
 {
-    return b == BODY_7BIT ? "7BIT" : b == BODY_8BITMIME ? "8BITMIME" : "";
+    static const char *const names[] = {"", "7BIT", "8BITMIME", "BINARYMIME"};
+    return (unsigned)b < sizeof names / sizeof names[0] ? names[b] : "";
 }
 
 void envelope_init(struct envelope *e)
@@ -282,8 +283,10 @@ static int env_parse_ret(const char *t, enum dsn_ret *r)
 
 static int env_parse_body(const char *t, enum body_type *b)
 {
-    *b = strcmp(t, "7BIT") == 0 ? BODY_7BIT : strcmp(t, "8BITMIME") == 0 ? BODY_8BITMIME
-                                                                         : BODY_UNSET;
+    *b = BODY_UNSET;
+    for (enum body_type k = BODY_7BIT; k <= BODY_BINARYMIME; k++)
+        if (strcmp(t, body_type_name(k)) == 0)
+            *b = k;
     return (*b != BODY_UNSET || strcmp(t, "-") == 0) ? 0 : -1;
 }
 

@@ -94,6 +94,6 @@ int envelope_parse_tail(const char *buf, size_t len, struct envelope *e);
 
 const char *rcpt_status_name(enum rcpt_status s);
 const char *dsn_ret_name(enum dsn_ret r);     /* "FULL", "HDRS", "" */
-const char *body_type_name(enum body_type b); /* "7BIT", "8BITMIME", "" */
+const char *body_type_name(enum body_type b); /* "7BIT", "8BITMIME", "BINARYMIME", "" */
 
 #endif

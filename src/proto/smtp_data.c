@@ -76,7 +76,7 @@ size_t smtp_data_feed(struct smtp_data *d, const char *in, size_t len,
         unsigned char c = (unsigned char)in[i];
         switch (d->state) {
         case SD_LINE_START:
-            if (c == '.') {
+            if (c == '.' && !d->raw) {
                 FLUSH();
                 d->state = SD_DOT;
                 run = ++i;
@@ -139,4 +139,19 @@ size_t smtp_data_feed(struct smtp_data *d, const char *in, size_t len,
     return i;
 #undef FLUSH
 #undef EMIT
+}
+
+void smtp_data_finish(struct smtp_data *d, void (*emit)(void *ctx, const char *p, size_t n),
+                      void *ctx)
+{
+    if (d->state == SD_CR) {
+        d->bare_newline = 1;
+        emit(ctx, "\r", 1);
+        d->octets++;
+        d->state = SD_MID;
+    }
+    if (d->in_headers && d->state == SD_LINE_START && d->on_header_end)
+        d->on_header_end(ctx);
+    d->in_headers = 0;
+    d->state = SD_DONE;
 }

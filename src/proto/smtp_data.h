@@ -8,6 +8,12 @@
  * message as bad (the server rejects it with 550 5.5.2) and never starts a
  * line, so "\n.\n", "\n.\r\n" and "\r.\r" cannot end a message: this closes
  * the SMTP smuggling hole (CVE-2023-51764 class).
+ *
+ * BDAT content (RFC 3030) goes through the same decoder in raw mode: no
+ * dot-stuffing and no end of data (the caller counts the chunk's octets and
+ * calls smtp_data_finish after the LAST one), so CRLF "." CRLF is content.
+ * Bare CR and LF are still found and flagged the same way: the server keeps
+ * one rule for both (RFC 5321 2.3.8), except for BODY=BINARYMIME content.
  */
 #ifndef POSTINO_SMTP_DATA_H
 #define POSTINO_SMTP_DATA_H
@@ -38,6 +44,7 @@ struct smtp_data {
     /* Optional: called when the header section ends, before the empty line (or the
      * end of data) is emitted, so the caller can append header fields (RFC 6409 8). */
     void (*on_header_end)(void *ctx);
+    int raw;                 /* BDAT content: set after smtp_data_init, before the first feed */
 };
 
 void smtp_data_init(struct smtp_data *d);
@@ -49,5 +56,13 @@ void smtp_data_init(struct smtp_data *d);
  */
 size_t smtp_data_feed(struct smtp_data *d, const char *in, size_t len,
                       void (*emit)(void *ctx, const char *p, size_t n), void *ctx);
+
+/*
+ * Raw mode only, after the last octet: emits a CR held back at the very end
+ * (a bare CR: flagged), and calls on_header_end if the content ended inside
+ * the header section at a line start (a message without a body).
+ */
+void smtp_data_finish(struct smtp_data *d, void (*emit)(void *ctx, const char *p, size_t n),
+                      void *ctx);
 
 #endif

@@ -271,27 +271,35 @@ static int smtp_decode_xtext(const char *v, size_t n, char *dst, size_t size)
     return r;
 }
 
-/* RFC 1870: SIZE=1*20DIGIT, refused if it overflows 64 bits. */
-static int mail_param_size(const char *v, size_t n, void *out)
+/* 1*DIGIT of at most 20 digits into *out; -1 if empty, not digits, or over 64 bits. */
+static int smtp_parse_u64(const char *s, size_t n, uint64_t *out)
 {
-    struct mail_params *mp = out;
     uint64_t x = 0;
-    if (!v || n > 20)
+    if (n == 0 || n > 20)
         return -1;
     for (size_t i = 0; i < n; i++) {
-        if (v[i] < '0' || v[i] > '9')
+        if (s[i] < '0' || s[i] > '9')
             return -1;
-        uint64_t d = (uint64_t)(v[i] - '0');
+        uint64_t d = (uint64_t)(s[i] - '0');
         if (x > (UINT64_MAX - d) / 10)
             return -1;
         x = x * 10 + d;
     }
-    mp->has_size = 1;
-    mp->size = x;
+    *out = x;
     return 0;
 }
 
-/* RFC 6152: BODY=7BIT|8BITMIME. */
+/* RFC 1870: SIZE=1*20DIGIT, refused if it overflows 64 bits. */
+static int mail_param_size(const char *v, size_t n, void *out)
+{
+    struct mail_params *mp = out;
+    if (!v || smtp_parse_u64(v, n, &mp->size) < 0)
+        return -1;
+    mp->has_size = 1;
+    return 0;
+}
+
+/* RFC 6152: BODY=7BIT|8BITMIME; RFC 3030 3: BODY=BINARYMIME. */
 static int mail_param_body(const char *v, size_t n, void *out)
 {
     struct mail_params *mp = out;
@@ -299,6 +307,8 @@ static int mail_param_body(const char *v, size_t n, void *out)
         mp->body = BODY_7BIT;
     else if (v && smtp_ieq(v, n, "8BITMIME"))
         mp->body = BODY_8BITMIME;
+    else if (v && smtp_ieq(v, n, "BINARYMIME"))
+        mp->body = BODY_BINARYMIME;
     else
         return -1;
     return 0;
@@ -426,6 +436,24 @@ int smtp_parse_rcpt(const char *arg, size_t len, int esmtp, struct rcpt_params *
         return smtp_fail_addr(err, e, &smtp_rcpt_replies);
     return smtp_parse_params(arg + pos, len - pos, esmtp, smtp_rcpt_params,
                              sizeof smtp_rcpt_params / sizeof smtp_rcpt_params[0], out, err);
+}
+
+int smtp_parse_bdat(const char *arg, size_t len, struct bdat_params *out, struct smtp_err *err)
+{
+    memset(out, 0, sizeof *out);
+    size_t n = 0;
+    while (n < len && arg[n] != ' ')
+        n++;
+    if (smtp_parse_u64(arg, n, &out->size) < 0)
+        return smtp_fail(err, 501, ESC_INVALID_ARGUMENTS, "Syntax: BDAT chunk-size [LAST]");
+    out->has_size = 1;
+    if (n == len)
+        return 0;
+    if (smtp_ieq(arg + n + 1, len - n - 1, "LAST")) {
+        out->last = 1;
+        return 0;
+    }
+    return smtp_fail(err, 501, ESC_INVALID_ARGUMENTS, "Syntax: BDAT chunk-size [LAST]");
 }
 
 static const struct { const char *name; unsigned bit; } smtp_notify_words[] = {

@@ -1,6 +1,7 @@
 /*
  * smtp_parse: pure parsers for SMTP server command lines (RFC 5321 4.1) and
- * the ESMTP parameters of MAIL and RCPT: SIZE (RFC 1870), BODY (RFC 6152),
+ * the ESMTP parameters of MAIL and RCPT: SIZE (RFC 1870), BODY (RFC 6152,
+ * RFC 3030 BINARYMIME), the BDAT argument (RFC 3030),
  * RET/ENVID/NOTIFY/ORCPT (RFC 3461), AUTH (RFC 4954). No I/O, no policy:
  * the caller decides what the values mean (e.g. SIZE over the limit).
  * Each failure is described by the SMTP reply the server should send.
@@ -45,7 +46,8 @@ struct smtp_err {
 };
 
 enum dsn_ret { DSN_RET_UNSET = 0, DSN_RET_FULL, DSN_RET_HDRS };
-enum body_type { BODY_UNSET = 0, BODY_7BIT, BODY_8BITMIME };
+/* BODY_BINARYMIME (RFC 3030 3): content only by BDAT, no line structure assumed. */
+enum body_type { BODY_UNSET = 0, BODY_7BIT, BODY_8BITMIME, BODY_BINARYMIME };
 
 /* NOTIFY bits; 0 means the parameter was absent (RFC 3461 default applies). */
 #define NOTIFY_SUCCESS 1u
@@ -105,6 +107,20 @@ int smtp_parse_mail(const char *arg, size_t len, int esmtp, struct mail_params *
 /* Same for RCPT ("TO:<path> [params]"); bad or too long address is 501 5.1.3. */
 int smtp_parse_rcpt(const char *arg, size_t len, int esmtp, struct rcpt_params *out,
                     struct smtp_err *err);
+/* The argument of BDAT (RFC 3030 2): "chunk-size [SP LAST]". */
+struct bdat_params {
+    int has_size;       /* the size was read: that many octets follow, even on an error */
+    uint64_t size;      /* chunk-size: 1*DIGIT, at most 20 digits, no overflow */
+    int last;           /* the LAST end-marker (any case) */
+};
+/*
+ * Parses the argument of BDAT. Errors (501 5.5.4): no size, a size that is
+ * not all digits or overflows 64 bits, anything but " LAST" after it. On an
+ * error out->has_size still says whether the size was readable, so the
+ * server can skip the chunk's octets and stay in step; without it the
+ * session cannot be resynchronised. Returns 0 or -1 with *err filled.
+ */
+int smtp_parse_bdat(const char *arg, size_t len, struct bdat_params *out, struct smtp_err *err);
 /* Formats NOTIFY bits as "SUCCESS,FAILURE" / "NEVER" / "" (absent). */
 void smtp_notify_format(unsigned notify, char *out, size_t size);
 /* Parses a NOTIFY value list; -1 on error (unknown word, NEVER combined, empty item, repeat). */

@@ -165,6 +165,7 @@ static const struct { const char *kw; unsigned bit; } smtp_ehlo_table[] = {
     { "PIPELINING", SMTP_EXT_PIPELINING }, { "SIZE", SMTP_EXT_SIZE },
     { "8BITMIME", SMTP_EXT_8BITMIME },     { "DSN", SMTP_EXT_DSN },
     { "STARTTLS", SMTP_EXT_STARTTLS },     { "AUTH", SMTP_EXT_AUTH },
+    { "CHUNKING", SMTP_EXT_CHUNKING },     { "BINARYMIME", SMTP_EXT_BINARYMIME },
 };
 
 void smtp_ehlo_add(struct smtp_ehlo *e, const char *text, size_t len)

@@ -42,6 +42,8 @@ struct smtp_reply {
 #define SMTP_EXT_DSN 8u
 #define SMTP_EXT_STARTTLS 16u
 #define SMTP_EXT_AUTH 32u
+#define SMTP_EXT_CHUNKING 64u     /* RFC 3030 */
+#define SMTP_EXT_BINARYMIME 128u  /* RFC 3030 */
 
 struct smtp_ehlo {
     unsigned ext;          /* SMTP_EXT_* */

@@ -58,6 +58,8 @@ static const struct {
     {"ENHANCEDSTATUSCODES", 0, 0}, /* RFC 2034 */
     {"STARTTLS", SMTP_EHLO_STARTTLS, 0},
     {"AUTH PLAIN LOGIN", SMTP_EHLO_AUTH, 0},
+    {"CHUNKING", SMTP_EHLO_CHUNKING, 0},   /* RFC 3030 */
+    {"BINARYMIME", SMTP_EHLO_CHUNKING, 0}, /* RFC 3030: needs CHUNKING */
 };
 
 void smtp_ehlo_reply(struct buf *out, const char *greeting, uint64_t max_size, unsigned options)

@@ -6,7 +6,7 @@
  * to an unknown verb (500 5.5.2), a verb the front end lacks (502 5.5.1)
  * and a verb out of sequence (503 5.5.1, RFC 5321 4.1.4, with the row's
  * text). Also the one list of EHLO keywords (RFC 5321 4.1.1.1; RFC 2920,
- * 1870, 6152, 3461, 2034, 3207, 4954), so both front ends offer the same
+ * 1870, 6152, 3461, 2034, 3207, 4954, 3030), so both front ends offer the same
  * extensions in the same order. Pure, no I/O: replies go through the
  * front end's callback.
  */
@@ -74,6 +74,7 @@ void smtp_verbs_line(const struct smtp_verbs *t, void *session, enum smtp_phase 
 enum smtp_ehlo_option {
     SMTP_EHLO_STARTTLS = 1u, /* RFC 3207: TLS is configured and not on yet */
     SMTP_EHLO_AUTH = 2u,     /* RFC 4954: PLAIN and LOGIN */
+    SMTP_EHLO_CHUNKING = 4u, /* RFC 3030: CHUNKING and BINARYMIME (the server; not -bs) */
 };
 
 /*

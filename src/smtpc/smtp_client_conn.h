@@ -79,6 +79,7 @@ struct smtpc_conn {
     int mail_failed;
     uint64_t body_off;            /* bytes of content sent */
     struct smtp_dotstuff stuff;   /* dot-stuffing state of the content */
+    int bdat;                     /* this transaction sends the content by BDAT (RFC 3030) */
 };
 
 /* smtp_client.c */

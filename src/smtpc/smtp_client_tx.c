@@ -1,10 +1,16 @@
 /*
  * smtp_client_tx: the dialogue of one outbound connection (RFC 5321 4.1,
  * 3.3; RFC 2920 pipelining; RFC 3207 STARTTLS; RFC 1870 SIZE; RFC 6152
- * 8BITMIME; RFC 3461 DSN; timeouts of RFC 1123 5.3.1.4 / RFC 5321 4.5.3.2).
+ * 8BITMIME; RFC 3461 DSN; RFC 3030 CHUNKING and BINARYMIME; timeouts of
+ * RFC 1123 5.3.1.4 / RFC 5321 4.5.3.2).
  * Reply lines are assembled by proto/smtp_reply (which also reads the EHLO
  * keywords) and each reply handled by state; the content is streamed from
- * the queue file through proto/smtp_dotstuff.
+ * the queue file through proto/smtp_dotstuff after DATA, or as it is after
+ * one "BDAT size LAST" when the server offers CHUNKING (RFC 3030 2: the
+ * receiver streams a chunk of any size, so one chunk is enough; its reply
+ * is the end-of-data reply). A BINARYMIME message needs BINARYMIME and
+ * CHUNKING at the next hop: without them its recipients fail with 5.6.3
+ * (RFC 3030 3: it cannot be converted) and nothing is sent.
  */
 #include "smtpc/smtp_client_conn.h"
 #include "proto/esc.h"
@@ -187,6 +193,8 @@ static void smtpc_send_mail(struct smtpc_conn *c)
         buf_printf(&line, " SIZE=%llu", (unsigned long long)e->size);
     if ((c->ehlo.ext & SMTP_EXT_8BITMIME) && e->body == BODY_8BITMIME)
         buf_appends(&line, " BODY=8BITMIME");
+    else if (e->body == BODY_BINARYMIME) /* smtpc_tx_start checked the next hop offers it */
+        buf_appends(&line, " BODY=BINARYMIME");
     if (c->ehlo.ext & SMTP_EXT_DSN) {
         if (e->ret)
             buf_printf(&line, " RET=%s", dsn_ret_name(e->ret));
@@ -217,19 +225,37 @@ static void smtpc_send_rcpt(struct smtpc_conn *c, size_t k)
     buf_free(&line);
 }
 
+/* Why this next hop cannot take the message (our own decision, not sent), into why; 0 if it can. */
+static int smtpc_cannot_send(struct smtpc_conn *c, char *why, size_t size)
+{
+    const struct envelope *e = c->d->env;
+    unsigned binary = SMTP_EXT_CHUNKING | SMTP_EXT_BINARYMIME;
+    char name[300];
+    smtpc_target_name(c, name, sizeof name);
+    if (c->ehlo.size_limit && e->size > c->ehlo.size_limit) { /* RFC 1870 6 */
+        esc_reason(why, size, 5, ESC_MESSAGE_TOO_BIG, "the message of %llu bytes is larger than "
+                "the limit of %llu bytes advertised by %s, so postino did not send it",
+                (unsigned long long)e->size, (unsigned long long)c->ehlo.size_limit, name);
+        return 1;
+    }
+    if (e->body == BODY_BINARYMIME && (c->ehlo.ext & binary) != binary) { /* RFC 3030 3 */
+        esc_reason(why, size, 5, ESC_CONVERSION_UNSUPPORTED, "the message is binary "
+                "(BODY=BINARYMIME) and %s does not offer BINARYMIME and CHUNKING, so postino "
+                "did not send it: conversion required but not supported", name);
+        return 1;
+    }
+    return 0;
+}
+
 /* Starts the transaction of c->d on an open, greeted connection. */
 static void smtpc_tx_start(struct smtpc_conn *c)
 {
-    const struct envelope *e = c->d->env;
+    char why[SMTPC_REPLY_MAX];
     c->rcpt_next = 0;
     c->accepted = 0;
     c->mail_failed = 0;
-    if (c->ehlo.size_limit && e->size > c->ehlo.size_limit) { /* RFC 1870 6: not sent, our decision */
-        char why[SMTPC_REPLY_MAX], name[300];
-        smtpc_target_name(c, name, sizeof name);
-        esc_reason(why, sizeof why, 5, ESC_MESSAGE_TOO_BIG, "the message of %llu bytes is larger than the limit of "
-                "%llu bytes advertised by %s, so postino did not send it",
-                (unsigned long long)e->size, (unsigned long long)c->ehlo.size_limit, name);
+    c->bdat = (c->ehlo.ext & SMTP_EXT_CHUNKING) != 0;
+    if (smtpc_cannot_send(c, why, sizeof why)) {
         smtpc_finish_some(c, 5, why, 0);
         smtpc_tx_end(c);
         return;
@@ -240,7 +266,8 @@ static void smtpc_tx_start(struct smtpc_conn *c)
     if (c->ehlo.ext & SMTP_EXT_PIPELINING) { /* RFC 2920: MAIL, every RCPT and DATA in one go */
         for (size_t k = 0; k < c->d->n; k++)
             smtpc_send_rcpt(c, k);
-        smtpc_send(c, "DATA");
+        if (!c->bdat) /* BDAT waits for the RCPT replies: no content for no recipient */
+            smtpc_send(c, "DATA");
     }
 }
 
@@ -269,11 +296,15 @@ static void smtpc_body_fill(struct smtpc_conn *c)
             smtpc_conn_close(c); /* mid-DATA: the server must not get a truncated message */
             return;
         }
-        smtp_dotstuff_feed(&c->stuff, chunk, (size_t)n, smtpc_body_emit, out);
+        if (c->bdat)
+            evbuffer_add(out, chunk, (size_t)n);
+        else
+            smtp_dotstuff_feed(&c->stuff, chunk, (size_t)n, smtpc_body_emit, out);
         c->body_off += (uint64_t)n;
     }
     if (c->body_off == e->size && c->state == SMTPC_BODY) {
-        smtp_dotstuff_end(&c->stuff, smtpc_body_emit, out);
+        if (!c->bdat)
+            smtp_dotstuff_end(&c->stuff, smtpc_body_emit, out);
         c->state = SMTPC_DOT;
         smtpc_timeout(c, c->conf->timeout_data_end_ms);
     }
@@ -376,7 +407,19 @@ static void smtpc_on_setup_reply(struct smtpc_conn *c, int code, const char *tex
     }
 }
 
-/* One RCPT reply, in the order the recipients were sent; after the last, DATA. */
+/* The whole content as one chunk: "BDAT size LAST", then the octets as they are. */
+static void smtpc_send_bdat(struct smtpc_conn *c)
+{
+    char line[64];
+    str_fmt(line, sizeof line, "BDAT %llu LAST", (unsigned long long)c->d->env->size);
+    smtpc_send(c, line);
+    c->state = SMTPC_BODY;
+    c->body_off = 0;
+    smtpc_timeout(c, c->conf->timeout_data_block_ms);
+    smtpc_body_fill(c);
+}
+
+/* One RCPT reply, in the order the recipients were sent; after the last, DATA or BDAT. */
 static void smtpc_on_rcpt_reply(struct smtpc_conn *c, int klass, const char *text, int pipelined)
 {
     struct smtpc_outcome *o = &c->d->out[c->rcpt_next++];
@@ -392,8 +435,12 @@ static void smtpc_on_rcpt_reply(struct smtpc_conn *c, int klass, const char *tex
             smtpc_send_rcpt(c, c->rcpt_next);
         return;
     }
-    if (!pipelined && c->accepted == 0) {
+    if ((!pipelined || c->bdat) && c->accepted == 0) {
         smtpc_tx_end(c);
+        return;
+    }
+    if (c->bdat) {
+        smtpc_send_bdat(c);
         return;
     }
     c->state = SMTPC_DATA;

@@ -1,7 +1,8 @@
 /*
  * smtp_commands: the SMTP verbs of a server session (RFC 5321 4.1, 4.3.2
  * for the codes allowed in each state; RFC 1869 EHLO; RFC 3461 DSN; RFC
- * 1870 SIZE; RFC 6152 8BITMIME; RFC 2034/3463 enhanced codes; RFC 3207
+ * 1870 SIZE; RFC 6152 8BITMIME; RFC 3030 BDAT (smtp_chunk.c), BINARYMIME;
+ * RFC 2034/3463 enhanced codes; RFC 3207
  * STARTTLS; RFC 6409 submission policy). Commands are dispatched through
  * the verb table smtps_verb_rows (proto/smtp_verbs.h), which decides the
  * 500, 502 and 503 replies; each handler is check (syntax, policy) -> act
@@ -28,6 +29,7 @@ void smtps_tx_reset(struct smtps_session *s)
     envelope_free(&s->tx.env);
     memset(&s->tx, 0, sizeof s->tx);
     envelope_init(&s->tx.env);
+    s->bdat_failed = 0;
 }
 
 /* A refusal with its reply, counted as an error. */
@@ -61,7 +63,7 @@ static void smtps_ehlo_reply(struct smtps_session *s)
     char greeting[512];
     struct buf reply;
     unsigned options = (s->tls_ctx && !s->tls ? SMTP_EHLO_STARTTLS : 0) |
-                       (smtps_auth_offered(s) ? SMTP_EHLO_AUTH : 0);
+                       (smtps_auth_offered(s) ? SMTP_EHLO_AUTH : 0) | SMTP_EHLO_CHUNKING;
     str_fmt(greeting, sizeof greeting, "%s Hello %s [%s]", c->hostname, s->helo, s->client_ip);
     buf_init(&reply, 4096);
     smtp_ehlo_reply(&reply, greeting, c->max_message_size, options);
@@ -185,6 +187,7 @@ static void smtps_mail(void *session, const struct smtp_cmd *cmd)
     e->ret = mp.ret;
     e->body = mp.body;
     e->envid = mp.has_envid ? xstrdup(mp.envid) : NULL;
+    s->bdat_failed = 0;
     s->state = SMTPS_MAIL;
     smtps_reply_esc(s, 250, ESC_OTHER_ADDRESS, "Ok");
 }
@@ -229,6 +232,10 @@ static void smtps_rcpt(void *session, const struct smtp_cmd *cmd)
     struct rcpt_params rp;
     struct smtp_err err;
     const struct conf *c = s->conf;
+    if (s->tx.bdat) { /* the envelope is in the queue file already */
+        smtps_bad(s, 503, ESC_INVALID_COMMAND, "Error: RCPT not allowed after BDAT");
+        return;
+    }
     if (smtp_parse_rcpt(cmd->arg, cmd->arg_len, s->esmtp, &rp, &err) < 0) {
         smtps_refuse(s, &err);
         return;
@@ -269,13 +276,23 @@ static void smtps_rcpt(void *session, const struct smtp_cmd *cmd)
     smtps_reply_esc(s, 250, ESC_DESTINATION_VALID, "Ok");
 }
 
+/* RFC 3030 2, 3: no DATA in a BDAT or BINARYMIME transaction; the transaction stays. */
 static void smtps_data(void *session, const struct smtp_cmd *cmd)
 {
+    struct smtps_session *s = session;
     if (cmd->arg_len) {
-        smtps_bad(session, 501, ESC_INVALID_ARGUMENTS, "Syntax: DATA");
+        smtps_bad(s, 501, ESC_INVALID_ARGUMENTS, "Syntax: DATA");
         return;
     }
-    smtps_data_start(session);
+    if (s->tx.bdat) {
+        smtps_bad(s, 503, ESC_INVALID_COMMAND, "Error: DATA not allowed after BDAT");
+        return;
+    }
+    if (s->tx.env.body == BODY_BINARYMIME) {
+        smtps_bad(s, 503, ESC_INVALID_COMMAND, "Error: BODY=BINARYMIME needs BDAT, not DATA");
+        return;
+    }
+    smtps_data_start(s);
 }
 
 static void smtps_rset(void *session, const struct smtp_cmd *cmd)
@@ -319,8 +336,8 @@ static void smtps_expn(void *session, const struct smtp_cmd *cmd)
 
 static void smtps_help(void *session, const struct smtp_cmd *cmd)
 {
-    smtps_reply_esc(session, 214, ESC_OTHER_STATUS,
-                    "Commands: EHLO HELO MAIL RCPT DATA RSET VRFY NOOP HELP QUIT; see RFC 5321");
+    smtps_reply_esc(session, 214, ESC_OTHER_STATUS, "Commands: EHLO HELO MAIL RCPT DATA BDAT "
+                    "RSET VRFY NOOP HELP QUIT; see RFC 5321");
 }
 
 /*
@@ -346,7 +363,13 @@ static void smtps_auth_verb(void *session, const struct smtp_cmd *cmd)
     smtps_auth_command(session, cmd);
 }
 
-/* The server's verbs; BDAT has no row (502). */
+/* BDAT's row allows every phase: a refused chunk's octets must still be read (smtp_chunk.c). */
+static void smtps_bdat(void *session, const struct smtp_cmd *cmd)
+{
+    smtps_bdat_command(session, cmd);
+}
+
+/* The server's verbs. */
 static const struct smtp_verb_row smtps_verb_rows[] = {
     SMTP_ROW_ANY(SMTP_HELO, smtps_helo),
     SMTP_ROW_ANY(SMTP_EHLO, smtps_helo),
@@ -363,6 +386,7 @@ static const struct smtp_verb_row smtps_verb_rows[] = {
     SMTP_ROW_ANY(SMTP_STARTTLS, smtps_starttls),
     SMTP_ROW_ANY(SMTP_AUTH, smtps_auth_verb),
     SMTP_ROW_ANY(SMTP_FORBIDDEN, smtps_forbidden),
+    SMTP_ROW_ANY(SMTP_BDAT, smtps_bdat),
 };
 
 static const struct smtp_verbs smtps_verbs = SMTP_VERBS(smtps_verb_rows, smtps_table_refuse);

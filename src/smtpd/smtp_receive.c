@@ -6,6 +6,8 @@
  * rule (bare CR/LF -> 550 5.5.2), then hands the file to the disk workers
  * for the durable commit. "250 2.0.0 queued" is sent only from the
  * commit's completion: after fsync of the file and of its directory.
+ * BDAT (smtp_chunk.c) opens the file, writes its chunks and ends the
+ * message through the same functions, so both paths commit alike.
  */
 #include "smtpd/smtp_session.h"
 #include "lib/dur.h"
@@ -73,7 +75,7 @@ static void smtps_header_end(void *ctx)
     buf_free(&add);
 }
 
-void smtps_data_start(struct smtps_session *s)
+int smtps_tx_open(struct smtps_session *s)
 {
     struct smtp_server *srv = s->srv;
     struct envelope *e = &s->tx.env;
@@ -87,10 +89,7 @@ void smtps_data_start(struct smtps_session *s)
         int err = errno;
         log_err("%s: cannot create queue file: %s", e->id, strerror(err));
         queue_writer_abort(&s->tx.writer);
-        smtps_reply(s, "%s", queue_error_reply(err));
-        smtps_tx_reset(s);
-        s->state = SMTPS_IDLE;
-        return;
+        return err;
     }
     s->tx.writer_open = 1;
     struct buf rcvd;
@@ -101,11 +100,23 @@ void smtps_data_start(struct smtps_session *s)
     smtp_data_init(&s->tx.data);
     if (smtps_is_submission(s))
         s->tx.data.on_header_end = smtps_header_end;
+    return 0;
+}
+
+void smtps_data_start(struct smtps_session *s)
+{
+    int err = smtps_tx_open(s);
+    if (err) {
+        smtps_reply(s, "%s", queue_error_reply(err));
+        smtps_tx_reset(s);
+        s->state = SMTPS_IDLE;
+        return;
+    }
     s->state = SMTPS_DATA;
     smtps_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 }
 
-static void smtps_emit(void *ctx, const char *p, size_t n)
+void smtps_emit(void *ctx, const char *p, size_t n)
 {
     struct smtps_session *s = ctx;
     if (s->tx.too_big)
@@ -144,7 +155,7 @@ static const char *smtps_data_verdict(struct smtps_session *s, char *out, size_t
     if (s->tx.too_big)
         esc_reply(out, size, 552, ESC_MESSAGE_TOO_BIG,
                   "Error: message size exceeds fixed maximum message size");
-    else if (s->tx.data.bare_newline)
+    else if (s->tx.data.bare_newline && s->tx.env.body != BODY_BINARYMIME)
         esc_reply(out, size, 550, ESC_SYNTAX_ERROR,
                   "Error: bare <CR> or <LF> in message data (RFC 5321 2.3.8)");
     else if (s->tx.data.received > s->conf->max_hops)
@@ -154,7 +165,7 @@ static const char *smtps_data_verdict(struct smtps_session *s, char *out, size_t
     return out;
 }
 
-static void smtps_data_end(struct smtps_session *s)
+void smtps_data_end(struct smtps_session *s)
 {
     char verdict[128];
     const char *refuse = smtps_data_verdict(s, verdict, sizeof verdict);

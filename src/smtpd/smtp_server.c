@@ -6,8 +6,8 @@
  * a line must be complete within timeout_server of its first octet),
  * hands them to smtp_commands.c or,
  * inside an AUTH exchange, to smtp_auth.c, and streams DATA to
- * smtp_receive.c. Replies accumulate in the output buffer and leave when
- * the read callback returns, so pipelined commands (RFC 2920) get their
+ * smtp_receive.c and BDAT chunks to smtp_chunk.c. Replies accumulate in
+ * the output buffer and leave when the read callback returns, so pipelined commands (RFC 2920) get their
  * replies in one write; past NETCONN_OUT_HIGH unsent octets no more input
  * is read until the client has read its replies (net/netconn.h).
  * Limits: max_connections and max_connections_per_ip (net/connlimit.c,
@@ -254,6 +254,11 @@ static void smtps_process_lines(struct smtps_session *s)
                 return;
             continue;
         }
+        if (s->state == SMTPS_BDAT) {
+            if (smtps_bdat_input(s))
+                return;
+            continue;
+        }
         if (!smtps_read_line(s, line, &len))
             return;
         if (s->state == SMTPS_AUTH) {
@@ -274,7 +279,8 @@ static void smtps_process_lines(struct smtps_session *s)
 /* 1 while part of a command line waits for the rest (DATA and paused states excluded). */
 static int smtps_partial_line(struct smtps_session *s)
 {
-    if (!s->bev || s->dead || s->state == SMTPS_DATA || smtps_input_paused(s) || s->guard.blocked)
+    if (!s->bev || s->dead || s->state == SMTPS_DATA || s->state == SMTPS_BDAT ||
+        smtps_input_paused(s) || s->guard.blocked)
         return 0;
     return evbuffer_get_length(bufferevent_get_input(s->bev)) > 0 || s->overlong;
 }

@@ -43,6 +43,17 @@ enum smtps_state {
     SMTPS_AUTH_WAIT,   /* password being checked on a disk worker; input not read */
     SMTPS_AUTH_DELAY,  /* failed AUTH: the 535 waits for a timer; input not read */
     SMTPS_CLOSING,     /* last reply being flushed */
+    SMTPS_BDAT,        /* reading a BDAT chunk's octets (RFC 3030), kept or thrown away */
+};
+
+/* The BDAT chunk being read (smtp_chunk.c). */
+struct smtps_chunk {
+    uint64_t size;              /* the chunk's size as announced */
+    uint64_t left;              /* octets of the chunk still to read */
+    int last;                   /* BDAT ... LAST */
+    int discard;                /* throw the octets away, then send reply */
+    enum smtps_state resume;    /* the state after a discarded chunk */
+    char reply[160];            /* the refusal sent after a discarded chunk */
 };
 
 enum smtps_auth_step { SMTPS_AUTH_PLAIN, SMTPS_AUTH_LOGIN_USER, SMTPS_AUTH_LOGIN_PASS };
@@ -67,6 +78,7 @@ struct smtps_tx {
     unsigned accepted;          /* RCPTs accepted (before alias expansion) */
     unsigned overshoot;         /* RCPTs refused for max_recipients */
     double data_end_at;         /* metrics_now() at the final dot */
+    int bdat;                   /* content comes by BDAT: the queue file is open, no DATA */
 };
 
 struct smtp_server {
@@ -110,6 +122,8 @@ struct smtps_session {
     struct sockaddr_storage sa;
     struct smtps_tx tx;
     struct smtps_auth auth;
+    struct smtps_chunk chunk;   /* the BDAT chunk being read */
+    int bdat_failed;            /* a BDAT failed: further BDATs get 503 until RSET or MAIL */
     struct event *close_ev;     /* frees the session after its last reply left */
     struct netconn_guard guard; /* unread replies stop input; command-line deadline */
     /* The session's one worker job: a message commit or a password check, never both at once. */
@@ -154,9 +168,19 @@ void smtps_auth_response(struct smtps_session *s, const char *line, size_t len);
 /* Frees the delay timer and wipes the exchange (session teardown). */
 void smtps_auth_free(struct smtps_session *s);
 /* smtp_receive.c */
+/* Opens the queue file and writes the Received header: 0, or an errno (logged; tx untouched). */
+int smtps_tx_open(struct smtps_session *s);
+/* Writes decoded content (the decoder's emit callback; stops at max_message_size). */
+void smtps_emit(void *ctx, const char *p, size_t n);
+/* The content is complete: refuses it, or hands it to the durable commit (250 when done). */
+void smtps_data_end(struct smtps_session *s);
 void smtps_data_start(struct smtps_session *s);
 /* Feeds buffered input to the DATA decoder; returns 1 if the session must stop reading. */
 int smtps_data_input(struct smtps_session *s);
 void smtps_tx_abort_writer(struct smtps_session *s);
+/* smtp_chunk.c */
+void smtps_bdat_command(struct smtps_session *s, const struct smtp_cmd *cmd);
+/* Reads the chunk's octets from the input; returns 1 if the session must stop reading. */
+int smtps_bdat_input(struct smtps_session *s);
 
 #endif

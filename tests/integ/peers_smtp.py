@@ -64,6 +64,9 @@ DEFAULT_PLAN = {
     "rcpt": "250 2.1.5 ok",
     "data": "354 go ahead",
     "dot": "250 2.0.0 queued",
+    # the reply to a BDAT chunk that is not the LAST one (RFC 3030; LAST gets "dot");
+    # the peer takes BDAT when its "ehlo" offers CHUNKING
+    "bdat": "250 2.0.0 chunk ok",
     "rset": "250 2.0.0 ok",
     "noop": "250 2.0.0 ok",
     "quit": "221 2.0.0 bye",
@@ -93,7 +96,8 @@ class PeerTransaction:
         self.mail_arg = mail_arg            # text after "MAIL FROM:", parameters included
         self.sender, self.mail_params = parse_path_params(mail_arg)
         self.rcpts = []                      # [(address, {PARAM: value}, reply code)]
-        self.data = None                     # bytes, CRLF lines, dot-unstuffed
+        self.data = None                     # bytes, CRLF lines, dot-unstuffed (BDAT: as sent)
+        self.chunks = []                     # the sizes of the BDAT chunks ([] after DATA)
         self.dot_reply = None                # code sent after the final dot
         self.tls = tls
 
@@ -383,6 +387,7 @@ class _Session:
         self.txn = None
         self.tplan = plan          # the plan of the current transaction ("first_mails")
         self.refusing = False      # after a 5xx greeting: 503 to everything but QUIT
+        self.bdat_data = b""       # the BDAT chunks of the current transaction so far
 
     # I/O
 
@@ -621,6 +626,8 @@ class _Session:
             self.record(lambda: setattr(txn, "dot_reply", code))
             self.txn = None
             self.send(value)
+        elif verb == "BDAT":
+            self.bdat(arg)
         elif verb == "RSET":
             self.txn = None
             self.answer(p["rset"])
@@ -629,13 +636,47 @@ class _Session:
         else:
             self.send("502 5.5.2 command not recognised")
 
+    def read_exact(self, n):
+        """The next n octets, whatever they hold (a BDAT chunk)."""
+        while len(self.buf) < n:
+            self.recv()
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+    def bdat(self, arg):
+        """RFC 3030: "BDAT size [LAST]"; the chunk is read before any reply."""
+        words = arg.split(" ")
+        if not words[0].isdigit() or len(words) > 2 or (len(words) == 2 and words[1].upper() != "LAST"):
+            self.send("501 5.5.4 syntax: BDAT size [LAST]")
+            raise _Closed()
+        size, last = int(words[0]), len(words) == 2
+        data = self.read_exact(size)
+        txn = self.txn
+        if txn is None or not txn.accepted:
+            self.send("503 5.5.1 no valid recipients")
+            return
+        self.bdat_data = (self.bdat_data if txn.chunks else b"") + data
+        self.record(lambda: txn.chunks.append(size))
+        if not last:
+            self.answer(self.tplan["bdat"])
+            return
+        whole = self.bdat_data
+        self.record(lambda: setattr(txn, "data", whole))
+        value = self.tplan["dot"]
+        if value is SILENT or value == CLOSE:
+            self.answer(value)
+        code = int(str(value)[:3])
+        self.record(lambda: setattr(txn, "dot_reply", code))
+        self.txn = None
+        self.send(value)
+
     def gather(self, wait):
         """Reads, for at most wait seconds, until the buffer holds a DATA line
         (the end of a pipelined group) - or RSET/QUIT."""
         deadline = time.monotonic() + wait
         while True:
             lines = self.buf.upper().split(b"\n")
-            if any(l.startswith((b"DATA", b"RSET", b"QUIT")) for l in lines):
+            if any(l.startswith((b"DATA", b"BDAT", b"RSET", b"QUIT")) for l in lines):
                 return
             left = deadline - time.monotonic()
             if left <= 0:

@@ -1,4 +1,4 @@
-/* Unit tests for proto/smtp_data: end of data, dot-unstuffing, smuggling, headers. */
+/* Unit tests for proto/smtp_data: end of data, dot-unstuffing, smuggling, headers, BDAT (raw). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -159,6 +159,71 @@ static void test_header_end_hook(void **st)
         }
 }
 
+/* BDAT content (raw mode): in pieces of every size, all consumed, nothing unstuffed. */
+static void check_raw(const char *in, size_t len, const char *want, size_t want_len, int want_bare,
+                      int hook)
+{
+    for (size_t step = 1; step <= len + 1; step++) {
+        struct smtp_data d;
+        struct buf out;
+        smtp_data_init(&d);
+        d.raw = 1;
+        if (hook)
+            d.on_header_end = mark_end;
+        buf_init(&out, BUF_UNLIMITED);
+        assert_int_equal(feed(&d, in, len, step, &out), len);
+        assert_int_not_equal(d.state, SD_DONE);
+        smtp_data_finish(&d, collect, &out);
+        assert_int_equal(d.state, SD_DONE);
+        assert_int_equal(d.bare_newline, want_bare);
+        assert_int_equal(out.len, want_len);
+        assert_memory_equal(out.data, want, want_len);
+        if (!hook)
+            assert_int_equal(d.octets, out.len);
+        buf_free(&out);
+    }
+}
+#define RAW(in, want, bare) check_raw(in, sizeof in - 1, want, sizeof want - 1, bare, 0)
+#define RAW_HOOK(in, want) check_raw(in, sizeof in - 1, want, sizeof want - 1, 0, 1)
+
+static void test_raw_bdat(void **st)
+{
+    (void)st;
+    /* no end of data and no unstuffing: every octet is content */
+    RAW("Subject: x\r\n\r\nhello\r\n.\r\n", "Subject: x\r\n\r\nhello\r\n.\r\n", 0);
+    RAW("..dot\r\n.\r\nMAIL FROM:<a@b>\r\n", "..dot\r\n.\r\nMAIL FROM:<a@b>\r\n", 0);
+    RAW("", "", 0);
+    RAW("no line end", "no line end", 0);
+    /* the bare CR / LF rule is the same as for DATA */
+    RAW("a\nb\r\n", "a\nb\r\n", 1);
+    RAW("a\rb\r\n", "a\rb\r\n", 1);
+    RAW("a\n.\n", "a\n.\n", 1);
+    RAW("a\r", "a\r", 1); /* a CR held back at the very end is emitted and flagged */
+    RAW("bin\0ary\xff\r\n", "bin\0ary\xff\r\n", 0);
+    /* the header hook: after the header section, or at the end of a body-less message */
+    RAW_HOOK("A: 1\r\n\r\nbody", "A: 1\r\n<HEADER-END>\r\nbody");
+    RAW_HOOK("A: 1\r\n", "A: 1\r\n<HEADER-END>");
+    RAW_HOOK("", "<HEADER-END>");
+    RAW_HOOK("A: 1", "A: 1"); /* never inside a line */
+}
+
+static void test_raw_headers(void **st)
+{
+    (void)st;
+    const char *in = "Received: a\r\nReceived: b\r\nDate: x\r\n\r\nReceived: body\r\n";
+    struct smtp_data d;
+    struct buf out;
+    smtp_data_init(&d);
+    d.raw = 1;
+    buf_init(&out, BUF_UNLIMITED);
+    feed(&d, in, strlen(in), 3, &out);
+    smtp_data_finish(&d, collect, &out);
+    assert_int_equal(d.received, 2);
+    assert_true(d.has_date);
+    assert_false(d.has_message_id);
+    buf_free(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -166,6 +231,7 @@ int main(void)
         cmocka_unit_test(test_not_end),        cmocka_unit_test(test_smuggling),
         cmocka_unit_test(test_rest_not_consumed), cmocka_unit_test(test_headers),
         cmocka_unit_test(test_eight_bit_and_long_line), cmocka_unit_test(test_header_end_hook),
+        cmocka_unit_test(test_raw_bdat),       cmocka_unit_test(test_raw_headers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,6 @@
 /*
  * test_smtp_parse: unit tests for proto/smtp_parse (RFC 5321 4.1 commands,
- * RFC 1870 SIZE, RFC 6152 BODY, RFC 3461 RET/ENVID/NOTIFY/ORCPT, RFC 4954
+ * RFC 1870 SIZE, RFC 6152 BODY, RFC 3030 BDAT and BINARYMIME, RFC 3461 RET/ENVID/NOTIFY/ORCPT, RFC 4954
  * AUTH). Every error case checks the exact reply code and enhanced status
  * code the server will send; liberal forms (spaces after "FROM:", no angle
  * brackets) and parameters in a HELO session are covered too.
@@ -262,7 +262,9 @@ static void test_mail_body(void **state)
     assert_int_equal(M.body, BODY_7BIT);
     MAIL_OK("FROM:<a@b> body=8bitmime");
     assert_int_equal(M.body, BODY_8BITMIME);
-    MAIL_ERR("FROM:<a@b> BODY=BINARYMIME", 501, "5.5.4");
+    MAIL_OK("FROM:<a@b> BODY=binarymime"); /* RFC 3030 3 */
+    assert_int_equal(M.body, BODY_BINARYMIME);
+    MAIL_ERR("FROM:<a@b> BODY=BINARY", 501, "5.5.4");
     MAIL_ERR("FROM:<a@b> BODY=8BIT", 501, "5.5.4");
     MAIL_ERR("FROM:<a@b> BODY", 501, "5.5.4");
     MAIL_ERR("FROM:<a@b> BODY=", 501, "5.5.4");
@@ -542,6 +544,46 @@ static void test_notify_round_trip(void **state)
     assert_int_equal(keep, NOTIFY_DELAY);
 }
 
+static struct bdat_params B;
+
+static int bdat(const char *s)
+{
+    memset(&E, 0, sizeof E);
+    return smtp_parse_bdat(s, strlen(s), &B, &E);
+}
+
+static void test_bdat(void **state)
+{
+    (void)state;
+    assert_int_equal(bdat("0"), 0);
+    assert_true(B.has_size && B.size == 0 && !B.last);
+    assert_int_equal(bdat("0 LAST"), 0);
+    assert_true(B.has_size && B.size == 0 && B.last);
+    assert_int_equal(bdat("12345 last"), 0);
+    assert_true(B.size == 12345 && B.last);
+    assert_int_equal(bdat("18446744073709551615"), 0);
+    assert_true(B.size == UINT64_MAX);
+    /* the size is readable: the chunk can be skipped */
+    EXPECT_ERR(bdat("10 FIRST"), 501, "5.5.4");
+    assert_true(B.has_size && B.size == 10);
+    EXPECT_ERR(bdat("10 LAST "), 501, "5.5.4");
+    EXPECT_ERR(bdat("10 LAST x"), 501, "5.5.4");
+    EXPECT_ERR(bdat("10  LAST"), 501, "5.5.4");
+    EXPECT_ERR(bdat("10 "), 501, "5.5.4");
+    assert_true(B.has_size && B.size == 10);
+    /* no readable size: the session cannot stay in step */
+    const char *bad[] = {"", " 10", "LAST", "-1", "+1", "1k", "0x10", "1.5", "10\tLAST",
+                         "18446744073709551616", "000000000000000000001"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        EXPECT_ERR(bdat(bad[i]), 501, "5.5.4");
+        assert_false(B.has_size);
+    }
+    /* never reads past the length it is given */
+    memset(&E, 0, sizeof E);
+    assert_int_equal(smtp_parse_bdat("12 LASTX", 7, &B, &E), 0);
+    assert_true(B.size == 12 && B.last);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -571,6 +613,7 @@ int main(void)
         cmocka_unit_test(test_rcpt_unknown),
         cmocka_unit_test(test_notify_format),
         cmocka_unit_test(test_notify_round_trip),
+        cmocka_unit_test(test_bdat),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -164,6 +164,12 @@ static void test_ehlo(void **state)
     assert_int_equal(e.ext, SMTP_EXT_PIPELINING | SMTP_EXT_SIZE | SMTP_EXT_8BITMIME |
                             SMTP_EXT_STARTTLS | SMTP_EXT_AUTH); /* not DSN: the greeting */
     assert_int_equal(e.size_limit, 1000);
+    /* RFC 3030 */
+    smtp_ehlo_init(&e);
+    smtp_ehlo_add(&e, "chunking", 8);
+    smtp_ehlo_add(&e, "BINARYMIME", 10);
+    smtp_ehlo_add(&e, "CHUNKINGX", 9);
+    assert_int_equal(e.ext, SMTP_EXT_CHUNKING | SMTP_EXT_BINARYMIME);
     smtp_reply_free(&r);
 }
 

@@ -151,6 +151,17 @@ static void test_ehlo_reply(void **state)
     const char *both = ehlo("mx.test", SMTP_EHLO_STARTTLS | SMTP_EHLO_AUTH);
     assert_non_null(strstr(both, "\r\n250-STARTTLS\r\n250 AUTH PLAIN LOGIN"));
     assert_null(strstr(both, "250 ENHANCEDSTATUSCODES"));
+    /* RFC 3030: the server offers CHUNKING and BINARYMIME, -bs does not */
+    assert_string_equal(ehlo("mx.test", SMTP_EHLO_CHUNKING), "250-mx.test\r\n"
+                                                              "250-PIPELINING\r\n"
+                                                              "250-SIZE 10485760\r\n"
+                                                              "250-8BITMIME\r\n"
+                                                              "250-DSN\r\n"
+                                                              "250-ENHANCEDSTATUSCODES\r\n"
+                                                              "250-CHUNKING\r\n"
+                                                              "250 BINARYMIME");
+    const char *all = ehlo("mx.test", SMTP_EHLO_STARTTLS | SMTP_EHLO_AUTH | SMTP_EHLO_CHUNKING);
+    assert_non_null(strstr(all, "\r\n250-AUTH PLAIN LOGIN\r\n250-CHUNKING\r\n250 BINARYMIME"));
 }
 
 int main(void)
