@@ -40,14 +40,16 @@ TRICKY = (b"Subject: t49 %s\r\nFrom: <alice@sender.test>\r\n\r\n"
 
 
 def server_headers_end(raw):
-    """The offset after Return-Path and the Received header the server added."""
+    """The offset after Return-Path, the Received header and the Delivered-To line the
+    server added."""
     lines = raw.split(b"\n")
     assert lines[0].startswith(b"Return-Path: "), raw[:200]
     assert lines[1].startswith(b"Received: "), raw[:200]
     i = 2
     while lines[i].startswith((b"\t", b" ")):
         i += 1
-    return sum(len(l) + 1 for l in lines[:i])
+    assert lines[i].startswith(b"Delivered-To: "), raw[:300]
+    return sum(len(l) + 1 for l in lines[:i + 1])
 
 
 def content_of(raw):
