@@ -43,8 +43,13 @@ struct smtp_reply {
 #define SMTP_EXT_STARTTLS 16u
 #define SMTP_EXT_AUTH 32u
 
+/* SASL mechanisms listed after AUTH (RFC 4954 3) that postino's client speaks. */
+#define SMTP_AUTH_PLAIN 1u
+#define SMTP_AUTH_LOGIN 2u
+
 struct smtp_ehlo {
     unsigned ext;          /* SMTP_EXT_* */
+    unsigned auth;         /* SMTP_AUTH_* offered */
     uint64_t size_limit;   /* "SIZE n": n (saturated); 0 = none or no number */
 };
 
