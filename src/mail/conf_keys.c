@@ -311,10 +311,12 @@ static int conf_add_relay_auth(struct conf_ctx *x, const struct conf_key *k, cha
         return -1;
     }
     struct conf *c = x->c;
-    if (conf_find_relay_auth(c, a.hop.host, a.hop.port ? a.hop.port : c->smtp_port,
-                             a.hop.no_mx)) {
-        conf_err(x, "%s: %s is already given credentials", k->name, argv[0]);
-        return -1;
+    for (size_t i = 0; i < c->n_relay_auths; i++) { /* as written: smtp_port may come later */
+        const struct hostport *hp = &c->relay_auths[i].hop;
+        if (str_ieq(hp->host, a.hop.host) && hp->port == a.hop.port && hp->no_mx == a.hop.no_mx) {
+            conf_err(x, "%s: %s is already given credentials", k->name, argv[0]);
+            return -1;
+        }
     }
     if (!(a.password_file = conf_resolve(x->dir, argv[2]))) {
         conf_err(x, "%s: path too long", k->name);

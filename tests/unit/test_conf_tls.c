@@ -171,7 +171,7 @@ static void test_relay_auth_invalid(void **state)
     load_fails("relay_auth h.example u\n", 1, "relay_auth: missing value");
     load_fails("relay_auth h.example u relay.pw x\n", 1, "too many values");
     load_fails("relay_auth [h.example u relay.pw\n", 1, "invalid HOST[:PORT]");
-    load_fails("relay_auth h.example u relay.pw\nrelay_auth H.example:25 v relay.pw\n", 2,
+    load_fails("relay_auth h.example:25 u relay.pw\nrelay_auth H.example:25 v relay.pw\n", 2,
                "already given credentials");
     write_file("empty.pw", "\nHunter2-secret\n");
     load_fails("relay_auth h.example u empty.pw\n", 0, "the first line must hold the password");
