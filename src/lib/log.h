@@ -27,7 +27,7 @@ struct log_fields {
     const char *client;
     const char *from, *to;
     const char *relay;
-    const char *tls;        /* how the relay's connection was protected: "TLSv1.3/CIPHER/verified" */
+    const char *tls;        /* how the relay's connection was protected: "TLSv1.3/C/verified" */
     const char *status;
     const char *dsn;        /* enhanced status code, "2.0.0" */
     const char *reply;

@@ -40,8 +40,9 @@ void smtpc_send(struct smtpc_conn *c, const char *line)
 static const char *smtpc_phase(enum smtpc_state s)
 {
     static const char *names[] = {"DNS", "connect", "greeting", "EHLO", "HELO", "STARTTLS",
-                                  "TLS handshake", "AUTH", "MAIL", "RCPT", "DATA", "message content",
-                                  "end of data", "RSET", "QUIT", "idle", "closed"};
+                                  "TLS handshake", "AUTH", "MAIL", "RCPT", "DATA",
+                                  "message content", "end of data", "RSET", "QUIT", "idle",
+                                  "closed"};
     return names[s];
 }
 

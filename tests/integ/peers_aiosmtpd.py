@@ -5,9 +5,9 @@ What it owns: AiosmtpdPeer, aiosmtpd's Controller (python3-aiosmtpd) on
 (ip, port) storing every message it accepts, with STARTTLS when given a
 certificate.
 """
+import logging
 import threading
 import time
-import warnings
 
 from peers_smtp import server_tls_context
 
@@ -67,9 +67,10 @@ class AiosmtpdPeer:
             return AuthResult(success=ok, handled=False, auth_data=user if ok else None)
 
         kw = {}
-        # aiosmtpd 1.4 sets its own deprecated Session.login_data after every AUTH
-        warnings.filterwarnings("ignore", message="Session.login_data is deprecated")
         if auth is not None:
+            # aiosmtpd 1.4 sets its own deprecated Session.login_data after every AUTH
+            # and logs a warning about it: only its errors, please
+            logging.getLogger("mail.log").setLevel(logging.ERROR)
             # AUTH offered only after STARTTLS; MAIL refused (530) without it
             kw.update(authenticator=authenticator, auth_required=True, auth_require_tls=True,
                       auth_exclude_mechanism=list(auth_exclude))

@@ -44,7 +44,8 @@ def _openssl(args):
     cp = subprocess.run(["openssl"] + args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                         stderr=subprocess.STDOUT, timeout=30)
     if cp.returncode != 0:
-        raise AssertionError("openssl %s failed: %s" % (args[0], cp.stdout.decode("utf-8", "replace")))
+        raise AssertionError("openssl %s failed: %s"
+                             % (args[0], cp.stdout.decode("utf-8", "replace")))
 
 
 def make_ca(directory, name="ca"):

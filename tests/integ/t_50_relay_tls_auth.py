@@ -11,7 +11,8 @@ connection was protected. relay_auth toward a relayhost that requires AUTH
 not offered, and the peer sees the right user and password; a relayhost
 that offers AUTH but no STARTTLS gets no password and the mail is deferred;
 a wrong password (535) defers; the password appears neither in the log nor
-in the delay notice.
+in the delay notice; `postino check` and `postino reload` read the password
+file again (a corrected password is used after the reload).
 """
 import os
 import tempfile
@@ -212,6 +213,41 @@ class RelayTlsAuth(peers.DsnTestCase):
         self.assertEqual(n.actions(), ["delayed"])
         self.assertIn("4.7.8", n.rcpt("z@far.test")["status"])
         self.assert_no_password(srv)
+
+    def test_password_file_read_by_check_and_reload(self):
+        """check and reload read the password file again: a wrong password defers, the
+        corrected file is taken by `postino reload` and the mail goes; a missing file
+        makes check exit 2 naming it."""
+        a = self.aiosmtpd_peer("127.0.0.4", cert=self.relay_cert[0], key=self.relay_cert[1],
+                               auth={"relay-user@example.test": PASSWORD})
+        d = self.tmpdir()
+        os.chmod(d, 0o755)
+        pw = os.path.join(d, "pw")
+        with open(pw, "w") as f:
+            f.write("old-wrong-password\n")
+        os.chmod(pw, 0o644)
+        srv = self.dsn_server(relayhost="[smtp.relay.test]:%d" % self.port,
+                              extra=["relay_auth [smtp.relay.test] relay-user@example.test " + pw])
+        self.dsn_send(srv, "r@far.test")
+        r = self.wait_status(srv, "r@far.test", "deferred")
+        self.assertIn("4.7.8", r["last_reply"])
+        cp = lib.run_cli(["check", "-c", srv.conf])
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertIn("relay_auth [smtp.relay.test] relay-user@example.test %s\n" % pw, cp.stdout)
+        self.assertNotIn("old-wrong-password", cp.stdout + cp.stderr)
+        with open(pw, "w") as f:
+            f.write(PASSWORD + "\n")
+        cp = lib.run_cli(["reload", "-c", srv.conf], timeout=60)
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        [m] = a.wait_messages(1, timeout=20)
+        self.assertEqual(m["auth"], "relay-user@example.test")
+        self.wait_queue_empty(srv)
+        self.assertNotIn("old-wrong-password", srv.log())
+        self.assert_no_password(srv)
+        os.unlink(pw)
+        cp = lib.run_cli(["check", "-c", srv.conf])
+        self.assertEqual(cp.returncode, 2, cp.stdout)
+        self.assertIn(pw + ": cannot open", cp.stderr)
 
 
 if __name__ == "__main__":

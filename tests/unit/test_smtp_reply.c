@@ -188,7 +188,8 @@ static void test_ehlo_auth(void **state)
 {
     (void)state;
     struct { const char *line; unsigned auth; } cases[] = {
-        { "AUTH PLAIN LOGIN", SMTP_AUTH_PLAIN | SMTP_AUTH_LOGIN }, { "AUTH login", SMTP_AUTH_LOGIN },
+        { "AUTH PLAIN LOGIN", SMTP_AUTH_PLAIN | SMTP_AUTH_LOGIN },
+        { "AUTH login", SMTP_AUTH_LOGIN },
         { "AUTH CRAM-MD5 XOAUTH2", 0 }, { "AUTH", 0 }, { "AUTH=PLAIN", SMTP_AUTH_PLAIN },
         { "AUTH  PLAINX LOGINX PLAI", 0 }, { "AUTH SCRAM-SHA-256 plain", SMTP_AUTH_PLAIN },
     };
