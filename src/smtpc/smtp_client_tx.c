@@ -4,7 +4,8 @@
  * 8BITMIME; RFC 3461 DSN; timeouts of RFC 1123 5.3.1.4 / RFC 5321 4.5.3.2).
  * Reply lines are assembled by proto/smtp_reply (which also reads the EHLO
  * keywords) and each reply handled by state; the content is streamed from
- * the queue file through proto/smtp_dotstuff.
+ * the queue file through proto/smtp_dotstuff. What TLS and AUTH a
+ * connection needs (tls_policy, relay_auth) is decided in smtp_client_sec.c.
  */
 #include "smtpc/smtp_client_conn.h"
 #include "proto/esc.h"
