@@ -173,7 +173,8 @@ static int serve_start(struct serve *sv, struct serve_parts *p, const struct con
 {
     if (!(p->dq = diskq_new(sv->base, SERVE_WORKERS)) ||
         !(p->sched = sched_new(sv->base, c, &p->q, p->dq)) ||
-        !(p->mx = mx_resolver_new(sv->base, c)) || !(p->tls_client = tls_client_ctx()) ||
+        !(p->mx = mx_resolver_new(sv->base, c)) ||
+        !(p->tls_client = tls_client_ctx(c->tls_ca_file)) ||
         (c->tls_cert && !(p->tls_server = tls_server_ctx(c))) ||
         !(p->smtpc = smtpc_new(sv->base, c, p->mx, p->tls_client)))
         return -1;

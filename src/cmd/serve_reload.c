@@ -31,6 +31,7 @@ struct reload_job {
     char *path;                 /* NULL: the built-in defaults */
     struct conf *conf;          /* loaded (one reference), or NULL */
     SSL_CTX *tls;               /* the new certificate and key, or NULL */
+    SSL_CTX *tls_client;        /* the new client context (tls_ca_file), or NULL */
     struct buf err;
 };
 
@@ -50,7 +51,17 @@ static void reload_load(struct diskq_job *j)
 {
     struct reload_job *rj = j->ctx;
     rj->conf = conf_new(rj->path, &rj->err);
-    if (!rj->conf || !rj->conf->tls_cert)
+    if (!rj->conf)
+        return;
+    if (!(rj->tls_client = tls_client_ctx(rj->conf->tls_ca_file))) {
+        buf_printf(&rj->err, "%s: tls_ca_file %s: cannot be loaded (the log says why)",
+                   rj->path ? rj->path : "built-in defaults",
+                   rj->conf->tls_ca_file ? rj->conf->tls_ca_file : "(the system store)");
+        conf_release(rj->conf);
+        rj->conf = NULL;
+        return;
+    }
+    if (!rj->conf->tls_cert)
         return;
     if (!(rj->tls = tls_server_ctx(rj->conf))) {
         buf_printf(&rj->err, "%s: tls_cert %s / tls_key %s: cannot be loaded (the log says why)",
@@ -92,7 +103,8 @@ static void reload_keep_restart_keys(const struct conf *running, struct conf *c)
 }
 
 /* Hands c and tls to every service; c is in force from now on. */
-static void reload_apply(struct serve_reload *r, struct conf *c, SSL_CTX *tls)
+static void reload_apply(struct serve_reload *r, struct conf *c, SSL_CTX *tls,
+                         SSL_CTX *tls_client)
 {
     const struct serve_services *s = &r->svc;
     reload_keep_restart_keys(r->conf, c);
@@ -100,6 +112,7 @@ static void reload_apply(struct serve_reload *r, struct conf *c, SSL_CTX *tls)
     pop3_server_set_conf(s->pop3, c, tls);
     sched_set_conf(s->sched, c);
     smtpc_set_conf(s->smtpc, c);
+    smtpc_set_tls(s->smtpc, tls_client);
     if (s->pickup)
         pickup_set_conf(s->pickup, c);
     mx_resolver_set_hostname(s->mx, c->hostname);
@@ -131,12 +144,13 @@ static void reload_done(struct diskq_job *j)
                 rj->conf->path ? rj->conf->path : "built-in defaults",
                 rj->conf->users ? users_count(rj->conf->users) : 0,
                 rj->conf->aliases ? aliases_count(rj->conf->aliases) : 0);
-        reload_apply(r, rj->conf, rj->tls);
+        reload_apply(r, rj->conf, rj->tls, rj->tls_client);
         rj->conf = NULL;
         log_info("reload: %s; new sessions use them", text);
     }
     conf_release(rj->conf);
     SSL_CTX_free(rj->tls);
+    SSL_CTX_free(rj->tls_client);
     buf_free(&rj->err);
     free(rj->path);
     diskq_job_release(&rj->job);

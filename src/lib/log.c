@@ -128,6 +128,7 @@ static int log_render_text(struct buf *out, int prefix, enum log_level lvl, int6
         r |= log_text_part(out, body, "from=<%s>", f->from);
         r |= log_text_part(out, body, "to=<%s>", f->to);
         r |= log_text_part(out, body, "relay=%s", f->relay);
+        r |= log_text_part(out, body, "tls=%s", f->tls);
         r |= log_text_part(out, body, "status=%s", f->status);
         if (f->status) /* a reply belongs to a status: "status=sent (250 Ok)" */
             r |= log_text_part(out, body, "(%s)", f->reply);
@@ -163,6 +164,7 @@ static int log_render_json(struct buf *out, enum log_level lvl, int64_t time_ms,
     r |= log_json_field(out, "from", f->from);
     r |= log_json_field(out, "to", f->to);
     r |= log_json_field(out, "relay", f->relay);
+    r |= log_json_field(out, "tls", f->tls);
     r |= log_json_field(out, "status", f->status);
     r |= log_json_field(out, "dsn", f->dsn);
     r |= log_json_field(out, "reply", f->reply);

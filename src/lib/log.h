@@ -8,7 +8,7 @@
  *   TIME postino[PID] LEVEL: [QUEUE_ID: ][from=<F> ][to=<T> ][relay=R ][status=S ][(REPLY) ]TEXT
  * and json, one object per line with the fields of struct log_fields that
  * are set ("time", "level", then the rest; a free-text line is its "event").
- * The text shows queue_id, from, to, relay, status and, after a status
+ * The text shows queue_id, from, to, relay, tls, status and, after a status
  * only, the reply; event, client, dsn and delay are in json only (they are
  * in the TEXT where a line has always said them).
  */
@@ -27,6 +27,7 @@ struct log_fields {
     const char *client;
     const char *from, *to;
     const char *relay;
+    const char *tls;        /* how the relay's connection was protected: "TLSv1.3/C/verified" */
     const char *status;
     const char *dsn;        /* enhanced status code, "2.0.0" */
     const char *reply;

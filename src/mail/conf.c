@@ -7,7 +7,7 @@
  * were a line of the file), the checks that span keys (retry_min <=
  * retry_max, tls_cert with tls_key, smtps/pop3s need a certificate, a domain
  * cannot be both local and relay), loading the users and aliases files the
- * config names, and freeing. No network.
+ * config names and the relay_auth password files, and freeing. No network.
  * `#` starts a comment anywhere on a line. Relative paths, including the
  * default data_dir, are joined to the config file's folder (made absolute),
  * or to the current directory without a config file. The key table and the
@@ -143,6 +143,9 @@ static int conf_check_tls(struct conf_ctx *x)
 static int conf_check_tls_files(struct conf_ctx *x)
 {
     const struct conf *c = x->c;
+    if (c->tls_ca_file &&
+        conf_check_readable(x, c->tls_ca_file, conf_key_line(x, "tls_ca_file")) < 0)
+        return -1;
     if (!c->tls_cert)
         return 0;
     if (conf_check_readable(x, c->tls_cert, conf_key_line(x, "tls_cert")) < 0)
@@ -193,6 +196,40 @@ int conf_load_tables(struct conf *c, struct buf *err)
     return 0;
 }
 
+/* linefile callback: keeps the first line of a password file (the rest is ignored). */
+static int conf_password_line(void *ctx, char *line, unsigned lineno)
+{
+    struct relay_auth *a = ctx;
+    if (lineno != 1)
+        return 0;
+    size_t n = strlen(line);
+    if (n && line[n - 1] == '\r')
+        line[--n] = '\0';
+    if (n == 0 || n > RELAY_AUTH_PASS_MAX)
+        return -1;
+    a->password = xstrdup(line);
+    return 0;
+}
+
+/* Reads the password of every relay_auth line (the first line of its file, 1 to
+ * RELAY_AUTH_PASS_MAX bytes). The error names the file, never its content. */
+static int conf_load_passwords(struct conf *c, struct buf *err)
+{
+    for (size_t i = 0; i < c->n_relay_auths; i++) {
+        struct relay_auth *a = &c->relay_auths[i];
+        size_t before = err->len;
+        if (linefile_each(a->password_file, 65536, 1, conf_password_line, a,
+                          err) < 0 && err->len > before)
+            return -1;
+        if (!a->password) {
+            buf_printf(err, "%s: relay_auth: the first line must hold the password (1 to %d "
+                       "bytes)", a->password_file, RELAY_AUTH_PASS_MAX);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int conf_read(struct conf_ctx *x, const char *path)
 {
     return linefile_each(path, CONF_FILE_MAX, 0, conf_parse_file_line, x, x->err);
@@ -210,7 +247,7 @@ static int conf_load_as(const char *path, struct conf *c, struct buf *err, int t
         c->line_max_connections = conf_key_line(&x, "max_connections");
     }
     if (tables && (conf_check_tls_files(&x) < 0 || conf_check_run_as(&x) < 0 ||
-                   conf_load_tables(c, err) < 0))
+                   conf_load_tables(c, err) < 0 || conf_load_passwords(c, err) < 0))
         goto fail;
     return 0;
 fail:
@@ -287,7 +324,12 @@ static void conf_free_key(struct conf *c, const struct conf_key *k)
     case CONF_KIND_PATH: case CONF_KIND_HOSTNAME: case CONF_KIND_USER:
     case CONF_KIND_NETWORKS: case CONF_KIND_RESOLVERS: case CONF_KIND_ROUTE:
     case CONF_KIND_LISTEN: case CONF_KIND_LOGFILE: case CONF_KIND_CHOICE:
+    case CONF_KIND_TLS_POLICY:
         free(*CONF_FIELD(c, k, void *));
+        break;
+    case CONF_KIND_RELAY_AUTH:
+        conf_free_relay_auths(*CONF_FIELD(c, k, struct relay_auth *),
+                              *CONF_FIELD_N(c, k, size_t));
         break;
     case CONF_KIND_DURATION: case CONF_KIND_SIZE: case CONF_KIND_COUNT: case CONF_KIND_PORT:
     case CONF_KIND_HOSTPORT: case CONF_KIND_COUNT_OF_KINDS:
@@ -428,6 +470,30 @@ int conf_in_relay_networks(const struct conf *c, const struct sockaddr *sa)
         if (cidr_match(&c->relay_networks[i], sa))
             return 1;
     return 0;
+}
+
+enum tls_policy conf_tls_policy(const struct conf *c, const char *domain)
+{
+    enum tls_policy any = TLS_POLICY_MAY;
+    for (size_t i = 0; i < c->n_tls_policies; i++) {
+        if (str_ieq(c->tls_policies[i].domain, domain))
+            return c->tls_policies[i].policy;
+        if (strcmp(c->tls_policies[i].domain, "*") == 0)
+            any = c->tls_policies[i].policy;
+    }
+    return any;
+}
+
+const struct relay_auth *conf_find_relay_auth(const struct conf *c, const char *host, int port,
+                                              int no_mx)
+{
+    for (size_t i = 0; i < c->n_relay_auths; i++) {
+        const struct hostport *hp = &c->relay_auths[i].hop;
+        if (str_ieq(hp->host, host) && !hp->no_mx == !no_mx &&
+            (hp->port ? hp->port : c->smtp_port) == (port ? port : c->smtp_port))
+            return &c->relay_auths[i];
+    }
+    return NULL;
 }
 
 const struct route *conf_find_route(const struct conf *c, const char *domain)

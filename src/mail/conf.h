@@ -44,6 +44,25 @@ struct route {
     struct hostport hop;
 };
 
+/* tls_policy: how much TLS a next hop must offer (ordered: each asks more than the one before). */
+enum tls_policy { TLS_POLICY_NONE, TLS_POLICY_MAY, TLS_POLICY_ENCRYPT, TLS_POLICY_VERIFY };
+
+struct tls_policy_rule {
+    char domain[256];  /* lower case, or "*" for every other domain */
+    enum tls_policy policy;
+};
+
+#define RELAY_AUTH_USER_MAX 320    /* as SASL_USER_MAX (proto/sasl.h) */
+#define RELAY_AUTH_PASS_MAX 1024   /* as SASL_PASS_MAX */
+
+/* relay_auth: the credentials for one relayhost or route host. */
+struct relay_auth {
+    struct hostport hop;       /* as written: [brackets] and the port must match the hop's */
+    char user[RELAY_AUTH_USER_MAX + 1];
+    char *password_file;       /* joined to the config folder */
+    char *password;            /* its first line, read by conf_load (NULL before); never logged */
+};
+
 /* A new setting: a field here and one row of conf_keys[] (conf_keys.c). */
 struct conf {
     char *path;                 /* config file used, NULL for built-in defaults */
@@ -74,6 +93,9 @@ struct conf {
     struct users *users;        /* loaded from users_file, NULL if none */
     struct aliases *aliases;    /* loaded from aliases_file, NULL if none */
     char *log_format;           /* "text" or "json" */
+    struct relay_auth *relay_auths; size_t n_relay_auths;
+    struct tls_policy_rule *tls_policies; size_t n_tls_policies; /* a later line wins */
+    char *tls_ca_file;          /* NULL = the system CA store */
     struct conf_count *count;   /* conf_new's reference count; NULL: not counted */
 };
 
@@ -129,6 +151,15 @@ int conf_is_relay_domain(const struct conf *c, const char *domain);
 int conf_in_relay_networks(const struct conf *c, const struct sockaddr *sa);
 /* The route for domain, or NULL. */
 const struct route *conf_find_route(const struct conf *c, const char *domain);
+
+/* The tls_policy for a recipient domain (any case): its own line, else "*", else may. */
+enum tls_policy conf_tls_policy(const struct conf *c, const char *domain);
+/* "none", "may", "encrypt", "verify". */
+const char *conf_tls_policy_name(enum tls_policy p);
+/* The relay_auth line for a next hop: same host (any case), same [brackets] (no_mx) and
+ * the same port, a missing port on either side meaning smtp_port. NULL if none. */
+const struct relay_auth *conf_find_relay_auth(const struct conf *c, const char *host, int port,
+                                              int no_mx);
 
 /* Parsers shared with other modules and unit tests. 0 or -1. */
 /* Decimal digits only (no sign, no blanks), within [min, max]. */

@@ -5,7 +5,8 @@
  * Owns: conf_keys[], one row a key (kind, field, default, limits), and the
  * value parsers behind the kinds: paths (joined to the config folder), host
  * and user names, durations, sizes, counts, ports, domain lists, CIDR
- * lists, HOST[:PORT] next hops, resolvers, routes and listeners. A repeated
+ * lists, HOST[:PORT] next hops, resolvers, routes, listeners, relay_auth
+ * credentials (the password file is read later, by conf.c) and tls_policy rules. A repeated
  * key replaces its earlier value (a list as a whole); a route accumulates;
  * the first listen line drops the default listeners. Errors are
  * "FILE:LINE: key: what is wrong". Pure: no I/O, no network.
@@ -295,6 +296,87 @@ static int conf_add_route(struct conf_ctx *x, const struct conf_key *k, char **a
     return 0;
 }
 
+/* relay_auth HOST USER PASSWORD-FILE: one line a host; the file is read by conf_load. */
+static int conf_add_relay_auth(struct conf_ctx *x, const struct conf_key *k, char **argv,
+                               int argc)
+{
+    (void)argc;
+    struct relay_auth a = {0};
+    if (hostport_parse(argv[0], &a.hop) < 0) {
+        conf_err(x, "%s: invalid HOST[:PORT] \"%.100s\"", k->name, argv[0]);
+        return -1;
+    }
+    if (str_copy(a.user, sizeof a.user, argv[1]) < 0) {
+        conf_err(x, "%s: user name longer than %d bytes", k->name, RELAY_AUTH_USER_MAX);
+        return -1;
+    }
+    struct conf *c = x->c;
+    for (size_t i = 0; i < c->n_relay_auths; i++) { /* as written: smtp_port may come later */
+        const struct hostport *hp = &c->relay_auths[i].hop;
+        if (str_ieq(hp->host, a.hop.host) && hp->port == a.hop.port && hp->no_mx == a.hop.no_mx) {
+            conf_err(x, "%s: %s is already given credentials", k->name, argv[0]);
+            return -1;
+        }
+    }
+    if (!(a.password_file = conf_resolve(x->dir, argv[2]))) {
+        conf_err(x, "%s: path too long", k->name);
+        return -1;
+    }
+    c->relay_auths = xrealloc(c->relay_auths, (c->n_relay_auths + 1) * sizeof a);
+    c->relay_auths[c->n_relay_auths++] = a;
+    return 0;
+}
+
+void conf_free_relay_auths(struct relay_auth *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].password_file);
+        if (v[i].password) {
+            explicit_bzero(v[i].password, strlen(v[i].password));
+            free(v[i].password);
+        }
+    }
+    free(v);
+}
+
+static const char *const conf_tls_policy_names[] = {"none", "may", "encrypt", "verify"};
+
+const char *conf_tls_policy_name(enum tls_policy p)
+{
+    return (unsigned)p < 4 ? conf_tls_policy_names[p] : "?";
+}
+
+/* tls_policy DOMAIN|* none|may|encrypt|verify: a later line for the same domain wins. */
+static int conf_add_tls_policy(struct conf_ctx *x, const struct conf_key *k, char **argv,
+                               int argc)
+{
+    (void)argc;
+    struct tls_policy_rule r;
+    str_lower(argv[0]);
+    if ((strcmp(argv[0], "*") != 0 && !conf_valid_hostname(argv[0])) ||
+        str_copy(r.domain, sizeof r.domain, argv[0]) < 0) {
+        conf_err(x, "%s: invalid domain \"%.100s\" (a domain or *)", k->name, argv[0]);
+        return -1;
+    }
+    size_t p = 0;
+    while (p < 4 && strcmp(argv[1], conf_tls_policy_names[p]) != 0)
+        p++;
+    if (p == 4) {
+        conf_err(x, "%s: \"%.100s\" is not one of none|may|encrypt|verify", k->name, argv[1]);
+        return -1;
+    }
+    r.policy = (enum tls_policy)p;
+    struct conf *c = x->c;
+    for (size_t i = 0; i < c->n_tls_policies; i++)
+        if (strcmp(c->tls_policies[i].domain, r.domain) == 0) {
+            c->tls_policies[i].policy = r.policy;
+            return 0;
+        }
+    c->tls_policies = xrealloc(c->tls_policies, (c->n_tls_policies + 1) * sizeof r);
+    c->tls_policies[c->n_tls_policies++] = r;
+    return 0;
+}
+
 /* ---- listeners ---- */
 
 static const char *const conf_listen_names[] = {"smtp", "submission", "smtps", "pop3", "pop3s",
@@ -382,6 +464,8 @@ static const struct conf_kind_parser {
     [CONF_KIND_LISTEN] = {conf_add_listen, 2, 2},
     [CONF_KIND_LOGFILE] = {conf_set_logfile, 1, 1},
     [CONF_KIND_CHOICE] = {conf_set_choice, 1, 1},
+    [CONF_KIND_RELAY_AUTH] = {conf_add_relay_auth, 3, 3},
+    [CONF_KIND_TLS_POLICY] = {conf_add_tls_policy, 2, 2},
 };
 
 int conf_key_parse(struct conf_ctx *x, const struct conf_key *k, char **argv, int argc)
@@ -454,6 +538,9 @@ const struct conf_key conf_keys[] = {
      .restart = 1},
     {.name = "log_format", .kind = CONF_KIND_CHOICE, .off = OFF(log_format), .dflt = "text",
      .choices = "text|json"},
+    LIST("relay_auth", RELAY_AUTH, relay_auths, NULL, "none"),
+    LIST("tls_policy", TLS_POLICY, tls_policies, "* may", NULL),
+    OPT("tls_ca_file", PATH, tls_ca_file, "the system CA store"),
 };
 const size_t conf_keys_count = sizeof conf_keys / sizeof conf_keys[0];
 _Static_assert(sizeof conf_keys / sizeof conf_keys[0] <= CONF_KEYS_MAX, "raise CONF_KEYS_MAX");

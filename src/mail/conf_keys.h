@@ -31,6 +31,8 @@ enum conf_kind {
     CONF_KIND_LISTEN,     /* struct listen_spec list, the first line drops the defaults */
     CONF_KIND_LOGFILE,    /* char *: "syslog" as written, else a PATH */
     CONF_KIND_CHOICE,     /* char *: one of the words of the row's choices */
+    CONF_KIND_RELAY_AUTH, /* struct relay_auth list, one line each, accumulates */
+    CONF_KIND_TLS_POLICY, /* struct tls_policy_rule list, accumulates, a later line wins */
     CONF_KIND_COUNT_OF_KINDS
 };
 
@@ -81,6 +83,9 @@ void conf_err(struct conf_ctx *x, const char *fmt, ...) __attribute__((format(pr
 void conf_free_strv(char **v, size_t n);
 /* 1 if s is a numeric address of family (AF_INET, AF_INET6). */
 int conf_is_ip(const char *s, int family);
+
+/* Frees a relay_auth list (passwords wiped first). */
+void conf_free_relay_auths(struct relay_auth *v, size_t n);
 
 /* Custom printers of the users and aliases rows: the path, then how many entries loaded. */
 void conf_print_users(const struct conf *c, const struct conf_key *k, FILE *out);

@@ -149,6 +149,26 @@ static void conf_print_listens(const struct conf *c, const struct conf_key *k, F
     }
 }
 
+/* One line each; the password is never printed, only the file that holds it. */
+static void conf_print_relay_auths(const struct conf *c, const struct conf_key *k, FILE *out)
+{
+    char hp[300];
+    if (c->n_relay_auths == 0)
+        conf_print_pair(out, k, NULL);
+    for (size_t i = 0; i < c->n_relay_auths; i++) {
+        conf_format_hostport(&c->relay_auths[i].hop, hp, sizeof hp);
+        fprintf(out, "%s %s %s %s\n", k->name, hp, c->relay_auths[i].user,
+                c->relay_auths[i].password_file);
+    }
+}
+
+static void conf_print_tls_policies(const struct conf *c, const struct conf_key *k, FILE *out)
+{
+    for (size_t i = 0; i < c->n_tls_policies; i++)
+        fprintf(out, "%s %s %s\n", k->name, c->tls_policies[i].domain,
+                conf_tls_policy_name(c->tls_policies[i].policy));
+}
+
 void conf_print_users(const struct conf *c, const struct conf_key *k, FILE *out)
 {
     conf_print_string(c, k, out);
@@ -179,6 +199,8 @@ static const conf_print_fn conf_kind_printers[CONF_KIND_COUNT_OF_KINDS] = {
     [CONF_KIND_LISTEN] = conf_print_listens,
     [CONF_KIND_LOGFILE] = conf_print_string,
     [CONF_KIND_CHOICE] = conf_print_string,
+    [CONF_KIND_RELAY_AUTH] = conf_print_relay_auths,
+    [CONF_KIND_TLS_POLICY] = conf_print_tls_policies,
 };
 
 void conf_print(const struct conf *c, FILE *out)

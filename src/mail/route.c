@@ -139,12 +139,14 @@ void route_next_hop(const struct conf *c, const char *domain, struct route_hop *
     memset(hop, 0, sizeof *hop);
     str_copy(hop->domain, sizeof hop->domain, domain);
     str_lower(hop->domain);
+    hop->tls = conf_tls_policy(c, hop->domain);
     const struct route *r = conf_find_route(c, hop->domain);
     const struct hostport *hp = r ? &r->hop : c->has_relayhost ? &c->relayhost : NULL;
     if (hp) {
         str_copy(hop->host, sizeof hop->host, hp->host);
         hop->port = hp->port ? hp->port : c->smtp_port;
         hop->no_mx = hp->no_mx;
+        hop->relay = 1;
         return;
     }
     str_copy(hop->host, sizeof hop->host, hop->domain);
@@ -154,5 +156,6 @@ void route_next_hop(const struct conf *c, const char *domain, struct route_hop *
 
 void route_hop_key(const struct route_hop *hop, char *out, size_t size)
 {
-    str_fmt(out, size, "%s:%d:%s", hop->host, hop->port, hop->no_mx ? "a" : "mx");
+    str_fmt(out, size, "%s:%d:%s:%s", hop->host, hop->port, hop->no_mx ? "a" : "mx",
+            conf_tls_policy_name(hop->tls));
 }

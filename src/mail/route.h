@@ -32,6 +32,9 @@ struct route_hop {
     int no_mx;          /* [host]: connect to host's A/AAAA, no MX lookup */
     int backup;         /* relay_domains without a route: deliver only to MX hosts preferred
                          * over this one, never to itself */
+    int relay;          /* host is a route's or the relayhost's (relay_auth may apply) */
+    enum tls_policy tls;  /* tls_policy of the domain: hops with different ones never
+                           * share a delivery nor a connection (it is part of the key) */
 };
 
 /*
@@ -39,7 +42,8 @@ struct route_hop {
  * relayhost, then the domain's MX (backup mode for relay_domains).
  */
 void route_next_hop(const struct conf *c, const char *domain, struct route_hop *hop);
-/* A key naming the destination (connections and concurrency are per key): "host:port:mx". */
+/* A key naming the destination (connections and concurrency are per key):
+ * "host:port:mx:policy" ("mx" or "a"; policy as tls_policy writes it). */
 void route_hop_key(const struct route_hop *hop, char *out, size_t size);
 
 /* Classifies "local@domain". mailbox (size >= 65) receives the folder name for ROUTE_LOCAL. */

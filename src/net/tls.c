@@ -15,6 +15,7 @@
 #include "lib/str.h"
 #include <arpa/inet.h>
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
 #include <string.h>
 
 #define TLS_SERVER_CIPHERS                                                                         \
@@ -93,7 +94,7 @@ SSL_CTX *tls_server_ctx(const struct conf *c)
     return ctx;
 }
 
-SSL_CTX *tls_client_ctx(void)
+SSL_CTX *tls_client_ctx(const char *ca_file)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
     if (!ctx || tls_ctx_common(ctx) < 0) {
@@ -102,8 +103,15 @@ SSL_CTX *tls_client_ctx(void)
         return NULL;
     }
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-    if (SSL_CTX_set_default_verify_paths(ctx) != 1)
-        ERR_clear_error(); /* no trust store: fine while nothing is verified */
+    if (ca_file && SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
+        char what[300];
+        str_fmt(what, sizeof what, "tls_ca_file %s: cannot load the certificates", ca_file);
+        tls_log_errors(what);
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    if (!ca_file && SSL_CTX_set_default_verify_paths(ctx) != 1)
+        ERR_clear_error(); /* no system store: only tls_policy verify then fails */
     return ctx;
 }
 
@@ -136,6 +144,12 @@ SSL *tls_client_new(SSL_CTX *ctx, const char *sni_host)
     if (sni_host && sni_host[0] && !tls_is_address(sni_host) &&
         (SSL_set_tlsext_host_name(ssl, sni_host) != 1 || SSL_set1_host(ssl, sni_host) != 1)) {
         tls_log_errors("cannot set the server name");
+        SSL_free(ssl);
+        return NULL;
+    }
+    if (sni_host && tls_is_address(sni_host) &&
+        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), sni_host) != 1) {
+        tls_log_errors("cannot set the server address");
         SSL_free(ssl);
         return NULL;
     }

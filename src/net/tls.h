@@ -19,11 +19,13 @@
 /* A server context with c->tls_cert (a PEM chain) and c->tls_key. NULL on error (logged). */
 SSL_CTX *tls_server_ctx(const struct conf *c);
 /*
- * A client context for opportunistic TLS: the peer's certificate is not
- * verified (SSL_VERIFY_NONE) but the system's trust store is loaded, so a
- * caller may turn verification on with SSL_CTX_set_verify. NULL on error (logged).
+ * A client context for STARTTLS toward other hosts: the handshake never
+ * fails on the peer's certificate (SSL_VERIFY_NONE), but OpenSSL still checks
+ * the chain against ca_file (NULL: the system's trust store) and the name set
+ * by tls_client_new, and keeps the result for SSL_get_verify_result (what
+ * tls_policy verify asks for). NULL on error (logged; an unreadable ca_file too).
  */
-SSL_CTX *tls_client_ctx(void);
+SSL_CTX *tls_client_ctx(const char *ca_file);
 /* *slot holds ctx from now on (NULL: none; a reference taken), the context it held freed. */
 void tls_ctx_replace(SSL_CTX **slot, SSL_CTX *ctx);
 /* A server-side session, in accept state. NULL on error (logged). */
@@ -31,7 +33,7 @@ SSL *tls_server_new(SSL_CTX *ctx);
 /*
  * A client-side session, in connect state, sending sni_host as SNI (RFC
  * 6066 3; not for an address literal or NULL) and naming it as the host to
- * check should verification be on (see SSL_get_verify_result). NULL on error (logged).
+ * check (an address literal: the address) for SSL_get_verify_result. NULL on error (logged).
  */
 SSL *tls_client_new(SSL_CTX *ctx, const char *sni_host);
 /* "TLSv1.3 TLS_AES_256_GCM_SHA384": protocol and cipher, for logs and Received headers. */

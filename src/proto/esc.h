@@ -62,7 +62,9 @@
     X(AUTH_CREDENTIALS_INVALID, 7, 8, "Authentication credentials invalid")               \
     X(AUTH_MECHANISM_TOO_WEAK, 7, 9, "Authentication mechanism is too weak")              \
     X(ENCRYPTION_REQUIRED, 7, 11, "Encryption required for requested authentication mechanism") \
-    X(ACCOUNT_DISABLED, 7, 13, "User account disabled")
+    X(ACCOUNT_DISABLED, 7, 13, "User account disabled")                                   \
+    X(SECURITY_NOT_SUPPORTED, 7, 4, "Security features not supported")                    \
+    X(CRYPTO_FAILURE, 7, 5, "Cryptographic failure")
 
 #define ESC_ENUM_ROW(name, subject, detail, meaning) ESC_##name = ESC(subject, detail),
 /* subject.detail without the class: ESC_BAD_DESTINATION_MAILBOX is X.1.1. */

@@ -122,6 +122,7 @@ void smtp_ehlo_init(struct smtp_ehlo *e)
 {
     e->ext = 0;
     e->size_limit = 0;
+    e->auth = 0;
 }
 
 static int smtp_ehlo_kw_char(char c)
@@ -168,6 +169,26 @@ static const struct { const char *kw; unsigned bit; } smtp_ehlo_table[] = {
     { "CHUNKING", SMTP_EXT_CHUNKING },     { "BINARYMIME", SMTP_EXT_BINARYMIME },
 };
 
+/* RFC 4954 3: "AUTH mech mech ...": the mechanisms of SMTP_AUTH_* among them. */
+static unsigned smtp_ehlo_auth(const char *s, size_t len)
+{
+    unsigned mechs = 0;
+    size_t i = 0;
+    while (i < len) {
+        while (i < len && s[i] == ' ')
+            i++;
+        size_t start = i;
+        while (i < len && s[i] != ' ')
+            i++;
+        size_t n = i - start;
+        if (n == 5 && strncasecmp(s + start, "PLAIN", 5) == 0)
+            mechs |= SMTP_AUTH_PLAIN;
+        else if (n == 5 && strncasecmp(s + start, "LOGIN", 5) == 0)
+            mechs |= SMTP_AUTH_LOGIN;
+    }
+    return mechs;
+}
+
 void smtp_ehlo_add(struct smtp_ehlo *e, const char *text, size_t len)
 {
     struct smtp_ehlo_keyword k;
@@ -178,4 +199,6 @@ void smtp_ehlo_add(struct smtp_ehlo *e, const char *text, size_t len)
             e->ext |= smtp_ehlo_table[i].bit;
     if (smtp_ehlo_is(&k, "SIZE"))
         e->size_limit = smtp_ehlo_size(k.args, k.args_len);
+    if (smtp_ehlo_is(&k, "AUTH"))
+        e->auth |= smtp_ehlo_auth(k.args, k.args_len);
 }

@@ -45,8 +45,13 @@ struct smtp_reply {
 #define SMTP_EXT_CHUNKING 64u     /* RFC 3030 */
 #define SMTP_EXT_BINARYMIME 128u  /* RFC 3030 */
 
+/* SASL mechanisms listed after AUTH (RFC 4954 3) that postino's client speaks. */
+#define SMTP_AUTH_PLAIN 1u
+#define SMTP_AUTH_LOGIN 2u
+
 struct smtp_ehlo {
     unsigned ext;          /* SMTP_EXT_* */
+    unsigned auth;         /* SMTP_AUTH_* offered */
     uint64_t size_limit;   /* "SIZE n": n (saturated); 0 = none or no number */
 };
 

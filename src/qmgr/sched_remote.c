@@ -28,6 +28,7 @@ static void sched_remote_apply(struct sched_remote *sr, const struct smtpc_outco
     struct qmsg *m = sr->m;
     struct env_rcpt *r = &m->env.rcpts[o->idx];
     const char *relay = sr->d.remote[0] ? sr->d.remote : "none";
+    const char *tls = sr->d.tls[0] ? sr->d.tls : NULL;
     free(r->remote_mta);
     r->remote_mta = sr->d.remote[0] ? xstrdup(sr->d.remote) : NULL;
     if (o->from_server)
@@ -40,18 +41,18 @@ static void sched_remote_apply(struct sched_remote *sr, const struct smtpc_outco
         sched_outcome(sr->s->conf, m, o->idx, RCPT_RELAYED, o->reply);
         sched_log_rcpt(LOG_INFO, &m->env, o->idx,
                        (struct log_fields){.event = "relayed", .relay = sr->d.remote,
-                                           .status = "sent", .reply = o->reply},
+                                           .tls = tls, .status = "sent", .reply = o->reply},
                        NULL, NULL, now);
     } else if (o->klass == 5) {
         /* log first: a failed notice adds a postmaster recipient, moving the array r is in */
         sched_log_rcpt(LOG_INFO, &m->env, o->idx,
-                       (struct log_fields){.event = "failed", .relay = relay,
+                       (struct log_fields){.event = "failed", .relay = relay, .tls = tls,
                                            .status = "failed", .reply = o->reply},
                        NULL, NULL, now);
         sched_outcome(sr->s->conf, m, o->idx, RCPT_FAILED, o->reply);
     } else {
         sched_log_rcpt(LOG_INFO, &m->env, o->idx,
-                       (struct log_fields){.event = "deferred", .relay = relay,
+                       (struct log_fields){.event = "deferred", .relay = relay, .tls = tls,
                                            .status = "deferred", .reply = o->reply},
                        NULL, NULL, now);
         sched_defer(sr->s->conf, m, o->idx, o->reply, now);

@@ -9,6 +9,7 @@
 #include "lib/alloc.h"
 #include "lib/log.h"
 #include "lib/str.h"
+#include "net/tls.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/buffer.h>
@@ -141,6 +142,10 @@ static void smtpc_conn_start(struct smtpc *sc, struct smtpc_dest *dest)
     sc->conns = c;
     dest->n_conns++;
     sc->n_conns++;
+    c->policy = c->d->hop.tls; /* every delivery of dest has it: it is part of the key */
+    c->auth = c->d->hop.relay ? conf_find_relay_auth(c->conf, c->d->hop.host, c->d->hop.port,
+                                                     c->d->hop.no_mx)
+                              : NULL;
     c->state = SMTPC_RESOLVING;
     mx_resolve(sc->mx, &c->d->hop, smtpc_on_mx, c);
 }
@@ -201,6 +206,12 @@ void smtpc_target_name(const struct smtpc_conn *c, char *out, size_t size)
         str_fmt(out, size, "%s[%s]:%d", t->host, ip, port); /* as Postfix names it */
 }
 
+void smtpc_record_remote(const struct smtpc_conn *c, struct smtpc_delivery *d)
+{
+    smtpc_target_name(c, d->remote, sizeof d->remote);
+    str_copy(d->tls, sizeof d->tls, c->tls ? c->tls_desc : "none");
+}
+
 /*
  * The current target failed before a transaction could start: remember why
  * and try the next one; when none is left, the delivery gets the failure
@@ -236,7 +247,7 @@ struct smtpc *smtpc_new(struct event_base *base, const struct conf *c, struct mx
     sc->base = base;
     sc->conf = conf_hold(c);
     sc->mx = mx;
-    sc->tls = tls_client_ctx;
+    tls_ctx_replace(&sc->tls, tls_client_ctx);
     return sc;
 }
 
@@ -244,6 +255,7 @@ void smtpc_deliver(struct smtpc *sc, struct smtpc_delivery *d)
 {
     struct smtpc_dest *dest = smtpc_dest_get(sc, &d->hop);
     d->remote[0] = '\0';
+    d->tls[0] = '\0';
     d->peer_dsn = 0;
     d->canceled = 0;
     for (size_t i = 0; i < d->n; i++)
@@ -260,6 +272,11 @@ void smtpc_deliver(struct smtpc *sc, struct smtpc_delivery *d)
 void smtpc_set_conf(struct smtpc *sc, const struct conf *c)
 {
     conf_replace(&sc->conf, c);
+}
+
+void smtpc_set_tls(struct smtpc *sc, void *tls_client_ctx)
+{
+    tls_ctx_replace(&sc->tls, tls_client_ctx);
 }
 
 void smtpc_stop(struct smtpc *sc)
@@ -291,5 +308,6 @@ void smtpc_free(struct smtpc *sc)
         free(dest);
     }
     conf_release(sc->conf);
+    tls_ctx_replace(&sc->tls, NULL);
     free(sc);
 }

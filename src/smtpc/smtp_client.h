@@ -3,7 +3,9 @@
  * event loop. A delivery is one message and the recipients of it that go
  * to one next hop; it resolves the hop (smtpc/mx), tries the targets in
  * order (refused, dropped, 4xx/5xx greeting: next target), speaks EHLO
- * (HELO after a 5xx), opportunistic STARTTLS, PIPELINING, SIZE, 8BITMIME
+ * (HELO after a 5xx), STARTTLS as tls_policy asks (none, may = opportunistic,
+ * encrypt, verify: RFC 3207, RFC 6125 names via OpenSSL), SMTP AUTH as a
+ * client with relay_auth (RFC 4954, PLAIN or LOGIN, over TLS only), PIPELINING, SIZE, 8BITMIME
  * and DSN (RFC 3461: NOTIFY, ORCPT, RET, ENVID passed on, xtext-encoded),
  * and reports one outcome per recipient: 2 relayed, 4 retry, 5 failed.
  * Every wait has its RFC 1123 timeout; an expired timeout is temporary.
@@ -40,6 +42,8 @@ struct smtpc_delivery {
     void *ctx;
     /* set by the client */
     char remote[300];                  /* "host[addr]" of the server that answered, or "" */
+    char tls[160];                     /* "TLSv1.3/CIPHER/verified" (or "unverified"), "none"
+                                        * in the clear, "" when no server answered */
     int peer_dsn;                      /* the next hop offered DSN (the notice duty moved on) */
     int canceled;                      /* shutting down: nothing was decided */
     struct smtpc_delivery *next;       /* internal: waiting list */
@@ -51,6 +55,8 @@ struct smtpc *smtpc_new(struct event_base *base, const struct conf *c, struct mx
                         void *tls_client_ctx);
 /* A reload: connections opened from now on use c (held); open ones keep theirs. */
 void smtpc_set_conf(struct smtpc *sc, const struct conf *c);
+/* A reload: STARTTLS from now on uses tls_client_ctx (a reference taken; tls_ca_file). */
+void smtpc_set_tls(struct smtpc *sc, void *tls_client_ctx);
 /* Starts (or queues) a delivery; done() runs later, on the loop, exactly once. */
 void smtpc_deliver(struct smtpc *sc, struct smtpc_delivery *d);
 /* Starts no new work (call before freeing the resolver, whose pending lookups then finish). */

@@ -10,6 +10,7 @@
 #include "proto/smtp_reply.h"
 #include "smtpc/smtp_client.h"
 #include <event2/bufferevent.h>
+#include <openssl/ssl.h>
 
 #define SMTPC_PER_DEST 10        /* connections to one destination */
 #define SMTPC_TOTAL 200          /* outbound connections in all */
@@ -27,6 +28,7 @@ enum smtpc_state {
     SMTPC_HELO,
     SMTPC_STARTTLS,    /* STARTTLS sent, waiting for 220 */
     SMTPC_HANDSHAKE,   /* TLS handshake running */
+    SMTPC_AUTH,        /* relay_auth: an AUTH step sent (c->auth_step), waiting for 334/235 */
     SMTPC_MAIL,        /* MAIL (and pipelined RCPT/DATA) sent */
     SMTPC_RCPT,
     SMTPC_DATA,        /* DATA sent, waiting for 354 */
@@ -40,6 +42,14 @@ enum smtpc_state {
 
 #define SMTPC_STANDARD_PORT 25   /* a next hop on another port is named with it in logs */
 
+/* The steps of SMTP AUTH as a client (RFC 4954 4): which reply is awaited. */
+enum smtpc_auth_step {
+    SMTPC_AUTH_PLAIN,      /* "AUTH PLAIN <initial response>" sent: 235 expected */
+    SMTPC_AUTH_LOGIN,      /* "AUTH LOGIN" sent: 334 for the user name */
+    SMTPC_AUTH_USER,       /* the user name sent: 334 for the password */
+    SMTPC_AUTH_PASS,       /* the password sent: 235 expected */
+};
+
 struct smtpc_dest {
     char key[SMTPC_KEY_MAX];
     struct smtpc_delivery *wait_head, *wait_tail;
@@ -51,7 +61,7 @@ struct smtpc {
     struct event_base *base;
     const struct conf *conf;      /* held; replaced by a reload (smtpc_set_conf) */
     struct mx_resolver *mx;
-    void *tls;                    /* SSL_CTX for opportunistic STARTTLS, or NULL */
+    SSL_CTX *tls;                 /* for STARTTLS (a reference held), or NULL */
     struct smtpc_dest *dests;
     struct smtpc_conn *conns;
     unsigned n_conns;
@@ -72,6 +82,12 @@ struct smtpc_conn {
     char last_error[SMTPC_REPLY_MAX];
     struct smtp_ehlo ehlo;        /* what the server's EHLO reply offered */
     int tls;
+    int verified;                 /* the TLS peer's chain and name checked out */
+    char tls_desc[128];           /* "TLSv1.3/CIPHER/verified", "none" before TLS */
+    enum tls_policy policy;       /* of the destination (part of its key) */
+    const struct relay_auth *auth; /* in c->conf: credentials for this hop, or NULL */
+    int authed;                   /* AUTH succeeded on this connection */
+    enum smtpc_auth_step auth_step;
     int esmtp;
     struct smtp_reply reply;      /* reply lines being collected */
     size_t rcpt_next;             /* RCPT replies read so far */
@@ -89,9 +105,28 @@ void smtpc_conn_close(struct smtpc_conn *c);
 void smtpc_pump(struct smtpc *sc, struct smtpc_dest *dest);
 void smtpc_target_failed(struct smtpc_conn *c, int klass, const char *why);
 void smtpc_target_name(const struct smtpc_conn *c, char *out, size_t size);
+/* Records in d who answered (host[addr]) and how the connection was protected. */
+void smtpc_record_remote(const struct smtpc_conn *c, struct smtpc_delivery *d);
 /* smtp_client_tx.c */
 void smtpc_connect_next(struct smtpc_conn *c);
+void smtpc_send(struct smtpc_conn *c, const char *line);
+void smtpc_timeout(struct smtpc_conn *c, int64_t ms);
+/* Starts the transaction of c->d on an open, greeted (and secured) connection. */
+void smtpc_tx_start(struct smtpc_conn *c);
 /* Reuses an idle connection for the next waiting delivery of its destination. */
 void smtpc_reuse(struct smtpc_conn *c);
+
+/* smtp_client_sec.c */
+/* After EHLO/HELO: sends STARTTLS or AUTH, or fails the target when the TLS the policy
+ * asks for is not there. 1 if it took over, 0 to start the transaction. */
+int smtpc_secure(struct smtpc_conn *c);
+/* STARTTLS answered without 220: 1 if that failed the target (TLS was required). */
+int smtpc_starttls_refused(struct smtpc_conn *c, const char *text);
+/* The handshake is done: records and logs the TLS outcome; -1 if verify failed the target. */
+int smtpc_tls_established(struct smtpc_conn *c);
+/* The handshake failed: the target fails with OpenSSL's reason (4.7.5). */
+void smtpc_tls_handshake_failed(struct smtpc_conn *c);
+/* A reply in SMTPC_AUTH. */
+void smtpc_auth_reply(struct smtpc_conn *c, int code, const char *text);
 
 #endif

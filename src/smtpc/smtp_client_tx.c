@@ -10,7 +10,9 @@
  * receiver streams a chunk of any size, so one chunk is enough; its reply
  * is the end-of-data reply). A BINARYMIME message needs BINARYMIME and
  * CHUNKING at the next hop: without them its recipients fail with 5.6.3
- * (RFC 3030 3: it cannot be converted) and nothing is sent.
+ * (RFC 3030 3: it cannot be converted) and nothing is sent. What TLS and
+ * AUTH a connection needs (tls_policy, relay_auth) is decided in
+ * smtp_client_sec.c.
  */
 #include "smtpc/smtp_client_conn.h"
 #include "proto/esc.h"
@@ -30,13 +32,13 @@ static void smtpc_on_read(struct bufferevent *bev, void *arg);
 static void smtpc_on_write(struct bufferevent *bev, void *arg);
 static void smtpc_on_event(struct bufferevent *bev, short what, void *arg);
 
-static void smtpc_timeout(struct smtpc_conn *c, int64_t ms)
+void smtpc_timeout(struct smtpc_conn *c, int64_t ms)
 {
     struct timeval tv = dur_timeval(ms);
     bufferevent_set_timeouts(c->bev, &tv, &tv);
 }
 
-static void smtpc_send(struct smtpc_conn *c, const char *line)
+void smtpc_send(struct smtpc_conn *c, const char *line)
 {
     struct evbuffer *out = bufferevent_get_output(c->bev);
     evbuffer_add(out, line, strlen(line));
@@ -46,8 +48,9 @@ static void smtpc_send(struct smtpc_conn *c, const char *line)
 static const char *smtpc_phase(enum smtpc_state s)
 {
     static const char *names[] = {"DNS", "connect", "greeting", "EHLO", "HELO", "STARTTLS",
-                                  "TLS handshake", "MAIL", "RCPT", "DATA", "message content",
-                                  "end of data", "RSET", "QUIT", "idle", "closed"};
+                                  "TLS handshake", "AUTH", "MAIL", "RCPT", "DATA",
+                                  "message content", "end of data", "RSET", "QUIT", "idle",
+                                  "closed"};
     return names[s];
 }
 
@@ -60,6 +63,9 @@ void smtpc_connect_next(struct smtpc_conn *c)
     c->state = SMTPC_CONNECTING;
     smtp_ehlo_init(&c->ehlo);
     c->tls = 0;
+    c->verified = 0;
+    c->authed = 0;
+    str_copy(c->tls_desc, sizeof c->tls_desc, "none");
     c->esmtp = 0;
     if (bufferevent_socket_connect(c->bev, (const struct sockaddr *)&t->addr, (int)t->addrlen) < 0) {
         char why[SMTPC_REPLY_MAX];
@@ -73,7 +79,7 @@ void smtpc_connect_next(struct smtpc_conn *c)
 static void smtpc_tx_end(struct smtpc_conn *c)
 {
     struct smtpc_delivery *d = c->d;
-    smtpc_target_name(c, d->remote, sizeof d->remote);
+    smtpc_record_remote(c, d);
     d->peer_dsn = (c->ehlo.ext & SMTP_EXT_DSN) != 0;
     c->d = NULL;
     char why[64];
@@ -111,11 +117,11 @@ static void smtpc_io_failed(struct smtpc_conn *c, const char *what)
         esc_reason(why, sizeof why, 4, ESC_NO_ANSWER, "connect to %s: %s", name,
                 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
         smtpc_target_failed(c, 4, why);
-    } else if (c->state <= SMTPC_HANDSHAKE) {
+    } else if (c->state <= SMTPC_AUTH) {
         smtpc_target_failed(c, 4, why);
     } else {
         if (c->d) {
-            smtpc_target_name(c, c->d->remote, sizeof c->d->remote);
+            smtpc_record_remote(c, c->d);
             log_info("smtp out: %s", why);
             struct smtpc_delivery *d = c->d;
             c->d = NULL;
@@ -131,9 +137,8 @@ static void smtpc_on_event(struct bufferevent *bev, short what, void *arg)
     (void)bev;
     if (what & BEV_EVENT_CONNECTED) {
         if (c->state == SMTPC_HANDSHAKE) {
-            char desc[128];
-            tls_describe(bufferevent_openssl_get_ssl(c->bev), desc, sizeof desc);
-            log_info("smtp out: TLS with %s: %s", c->targets[c->target_i].host, desc);
+            if (smtpc_tls_established(c) < 0)
+                return;
             c->tls = 1;
             c->state = SMTPC_EHLO;
             smtpc_timeout(c, c->conf->timeout_mail_ms);
@@ -158,6 +163,10 @@ static void smtpc_on_event(struct bufferevent *bev, short what, void *arg)
             return;
         }
         smtpc_conn_close(c);
+        return;
+    }
+    if (c->state == SMTPC_HANDSHAKE && !(what & BEV_EVENT_TIMEOUT)) {
+        smtpc_tls_handshake_failed(c);
         return;
     }
     smtpc_io_failed(c, (what & BEV_EVENT_TIMEOUT) ? "timeout" : "connection lost");
@@ -248,7 +257,7 @@ static int smtpc_cannot_send(struct smtpc_conn *c, char *why, size_t size)
 }
 
 /* Starts the transaction of c->d on an open, greeted connection. */
-static void smtpc_tx_start(struct smtpc_conn *c)
+void smtpc_tx_start(struct smtpc_conn *c)
 {
     char why[SMTPC_REPLY_MAX];
     c->rcpt_next = 0;
@@ -374,12 +383,8 @@ static void smtpc_on_setup_reply(struct smtpc_conn *c, int code, const char *tex
     case SMTPC_EHLO:
         if (klass == 2) {
             c->esmtp = 1;
-            if ((c->ehlo.ext & SMTP_EXT_STARTTLS) && c->sc->tls && !c->tls) {
-                c->state = SMTPC_STARTTLS;
-                smtpc_send(c, "STARTTLS");
-                return;
-            }
-            smtpc_tx_start(c);
+            if (!smtpc_secure(c)) /* STARTTLS or AUTH as the policy asks */
+                smtpc_tx_start(c);
         } else if (klass == 5) {
             c->state = SMTPC_HELO;
             smtp_ehlo_init(&c->ehlo);
@@ -389,16 +394,18 @@ static void smtpc_on_setup_reply(struct smtpc_conn *c, int code, const char *tex
         }
         return;
     case SMTPC_HELO:
-        if (klass == 2)
-            smtpc_tx_start(c);
-        else
+        if (klass != 2)
             smtpc_target_failed(c, klass == 5 ? 5 : 4, text);
+        else if (!smtpc_secure(c)) /* no STARTTLS after HELO: fails if TLS is required */
+            smtpc_tx_start(c);
         return;
     case SMTPC_STARTTLS:
         if (code == 220) {
             smtpc_start_tls(c);
             return;
         }
+        if (smtpc_starttls_refused(c, text))
+            return;
         log_info("smtp out: STARTTLS refused (%s), continuing without TLS", text);
         smtpc_tx_start(c);
         return;
@@ -509,6 +516,9 @@ static void smtpc_on_reply(struct smtpc_conn *c, int code, const char *text)
     case SMTPC_HELO:
     case SMTPC_STARTTLS:
         smtpc_on_setup_reply(c, code, text);
+        return;
+    case SMTPC_AUTH:
+        smtpc_auth_reply(c, code, text);
         return;
     case SMTPC_MAIL:
     case SMTPC_RCPT:

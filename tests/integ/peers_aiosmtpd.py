@@ -5,6 +5,7 @@ What it owns: AiosmtpdPeer, aiosmtpd's Controller (python3-aiosmtpd) on
 (ip, port) storing every message it accepts, with STARTTLS when given a
 certificate.
 """
+import logging
 import threading
 import time
 
@@ -18,14 +19,19 @@ from peers_smtp import server_tls_context
 class AiosmtpdPeer:
     """aiosmtpd's Controller on (ip, port) storing every message it accepts:
     self.messages() -> [{"sender", "rcpts", "data" (bytes), "mail_options",
-    "rcpt_options", "tls", "peer"}]. cert/key: offer STARTTLS."""
+    "rcpt_options", "tls", "peer", "auth" (the user, or None)}]. cert/key: offer
+    STARTTLS. auth={user: password}: AUTH (aiosmtpd's PLAIN and LOGIN, minus
+    auth_exclude) offered after STARTTLS only and required for MAIL; every
+    attempt is kept (auth_tries())."""
 
-    def __init__(self, ip, port, cert=None, key=None, hostname="aiosmtpd.test"):
+    def __init__(self, ip, port, cert=None, key=None, hostname="aiosmtpd.test", auth=None,
+                 auth_exclude=()):
         from aiosmtpd.controller import Controller     # python3-aiosmtpd
         self.ip, self.port = ip, port
         self._lock = threading.Lock()
         self._messages = []
         self._sessions = []
+        self._auth_tries = []
         peer = self
 
         class Handler:
@@ -45,10 +51,29 @@ class AiosmtpdPeer:
                         "rcpt_options": list(envelope.rcpt_options),
                         "tls": session.ssl is not None,
                         "peer": session.peer,
+                        "auth": session.auth_data,
                     })
                 return "250 2.0.0 stored"
 
+        def authenticator(server, session, envelope, mechanism, data):
+            from aiosmtpd.smtp import AuthResult
+            user = data.login.decode("utf-8", "replace")
+            password = data.password.decode("utf-8", "replace")
+            ok = auth is not None and auth.get(user) == password
+            with peer._lock:
+                peer._auth_tries.append({"mechanism": mechanism, "user": user,
+                                         "password": password, "ok": ok,
+                                         "tls": session.ssl is not None})
+            return AuthResult(success=ok, handled=False, auth_data=user if ok else None)
+
         kw = {}
+        if auth is not None:
+            # aiosmtpd 1.4 sets its own deprecated Session.login_data after every AUTH
+            # and logs a warning about it: only its errors, please
+            logging.getLogger("mail.log").setLevel(logging.ERROR)
+            # AUTH offered only after STARTTLS; MAIL refused (530) without it
+            kw.update(authenticator=authenticator, auth_required=True, auth_require_tls=True,
+                      auth_exclude_mechanism=list(auth_exclude))
         if cert:
             kw["tls_context"] = server_tls_context(cert, key)
             kw["require_starttls"] = False
@@ -75,6 +100,11 @@ class AiosmtpdPeer:
     def messages(self):
         with self._lock:
             return [dict(m) for m in self._messages]
+
+    def auth_tries(self):
+        """Every AUTH exchange: [{"mechanism", "user", "password", "ok", "tls"}]."""
+        with self._lock:
+            return [dict(a) for a in self._auth_tries]
 
     def sessions(self):
         with self._lock:

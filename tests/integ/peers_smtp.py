@@ -40,6 +40,43 @@ def make_cert(directory, cn="peer.test", name="cert", ip=None):
     return cert, key
 
 
+def _openssl(args):
+    cp = subprocess.run(["openssl"] + args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT, timeout=30)
+    if cp.returncode != 0:
+        raise AssertionError("openssl %s failed: %s"
+                             % (args[0], cp.stdout.decode("utf-8", "replace")))
+
+
+def make_ca(directory, name="ca"):
+    """A throwaway certificate authority (EC P-256, 2 days) made with the openssl
+    CLI: NAME.crt and NAME.key in directory; returns (cert_path, key_path)."""
+    cert = os.path.join(directory, name + ".crt")
+    key = os.path.join(directory, name + ".key")
+    _openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+              "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=Test CA " + name,
+              "-addext", "basicConstraints=critical,CA:TRUE",
+              "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+    return cert, key
+
+
+def make_signed_cert(directory, ca, cn, name="cert"):
+    """A certificate for DNS:cn signed by ca (make_ca's pair): NAME.crt and NAME.key
+    in directory; returns (cert_path, key_path)."""
+    cert = os.path.join(directory, name + ".crt")
+    key = os.path.join(directory, name + ".key")
+    csr = os.path.join(directory, name + ".csr")
+    ext = os.path.join(directory, name + ".ext")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=DNS:%s\nbasicConstraints=CA:FALSE\n"
+                "extendedKeyUsage=serverAuth\n" % cn)
+    _openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+              "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=" + cn])
+    _openssl(["x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1], "-CAcreateserial",
+              "-out", cert, "-days", "2", "-extfile", ext])
+    return cert, key
+
+
 def server_tls_context(cert, key):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)

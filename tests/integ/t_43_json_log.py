@@ -17,7 +17,7 @@ import unittest
 import lib
 import peers
 
-FIELDS = {"time", "level", "queue_id", "event", "client", "from", "to", "relay", "status",
+FIELDS = {"time", "level", "queue_id", "event", "client", "from", "to", "relay", "tls", "status",
           "dsn", "reply", "delay"}
 LEVELS = {"debug", "info", "warn", "error"}
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -120,6 +120,7 @@ class JsonLog(peers.RelayTestCase):
             if event in ("relayed", "deferred") or rcpt == "bad@r.test":
                 # the port named, as it is not 25
                 self.assertEqual(out[0]["relay"], "mx.r.test[127.0.0.2]:%d" % self.port, out)
+                self.assertEqual(out[0]["tls"], "none", out)   # the peer offers no STARTTLS
                 self.assertIn(out[0]["dsn"], out[0]["reply"])
         for what in ("connect", "disconnect"):
             n = sum(1 for e in events if e["event"] == what and e.get("client") == "127.0.0.1")

@@ -127,7 +127,10 @@ static const char golden_defaults[] =
     "dsn_return_limit 50K\n"
     "run_as postino\n"
     "# log_file stderr\n"
-    "log_format text\n";
+    "log_format text\n"
+    "# relay_auth none\n"
+    "tls_policy * may\n"
+    "# tls_ca_file the system CA store\n";
 
 /* The exact `postino check` text of full_conf (the fixture folder masked). */
 static const char golden_full[] =
@@ -173,7 +176,10 @@ static const char golden_full[] =
     "dsn_return_limit 0\n"
     "run_as postino\n"
     "log_file TMP/log/postino.log\n"
-    "log_format text\n";
+    "log_format text\n"
+    "# relay_auth none\n"
+    "tls_policy * may\n"
+    "# tls_ca_file the system CA store\n";
 
 /* conf_print of a loaded config with the fixture folder, cwd and host masked. */
 static char *print_masked(const struct conf *c)

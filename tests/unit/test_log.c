@@ -35,6 +35,12 @@ static void test_log_text_lines(void **state)
            NULL, "2026-12-05T12:00:00.123Z postino[42] info: Q1: to=<a@b> "
                  "relay=mx.b[1.2.3.4]:25 status=sent (250 2.0.0 Ok)");
     render(LOG_FORMAT_TEXT, 1, LOG_INFO,
+           &(struct log_fields){.queue_id = "Q2", .to = "a@b", .relay = "mx.b[1.2.3.4]",
+                                .tls = "TLSv1.3/TLS_AES_256_GCM_SHA384/verified",
+                                .status = "sent", .reply = "250 Ok"},
+           NULL, "2026-12-05T12:00:00.123Z postino[42] info: Q2: to=<a@b> relay=mx.b[1.2.3.4] "
+                 "tls=TLSv1.3/TLS_AES_256_GCM_SHA384/verified status=sent (250 Ok)");
+    render(LOG_FORMAT_TEXT, 1, LOG_INFO,
            &(struct log_fields){.queue_id = "Q1", .event = "received", .client = "1.2.3.4",
                                 .from = "s@x"},
            "size=10 nrcpt=1 client=1.2.3.4 queued",
@@ -81,6 +87,11 @@ static void test_log_json_fields(void **state)
            "{\"time\":\"2026-12-05T12:00:00.123Z\",\"level\":\"info\",\"queue_id\":\"Q1\","
            "\"event\":\"relayed\",\"client\":\"c\",\"from\":\"f\",\"to\":\"a@b\",\"relay\":\"r\","
            "\"status\":\"sent\",\"dsn\":\"2.0.0\",\"reply\":\"250 Ok\",\"delay\":61.005}");
+    render(LOG_FORMAT_JSON, 1, LOG_INFO,
+           &(struct log_fields){.to = "a@b", .relay = "r", .tls = "none", .status = "deferred"},
+           NULL,
+           "{\"time\":\"2026-12-05T12:00:00.123Z\",\"level\":\"info\",\"event\":\"\","
+           "\"to\":\"a@b\",\"relay\":\"r\",\"tls\":\"none\",\"status\":\"deferred\"}");
     render(LOG_FORMAT_JSON, 1, LOG_DEBUG, &(struct log_fields){.delay_ms = 7, .has_delay = 1},
            NULL,
            "{\"time\":\"2026-12-05T12:00:00.123Z\",\"level\":\"debug\",\"event\":\"\","

@@ -189,6 +189,25 @@ static void test_ehlo_size(void **state)
     }
 }
 
+/* RFC 4954 3: the AUTH mechanisms the client speaks, in any case, "AUTH=" too. */
+static void test_ehlo_auth(void **state)
+{
+    (void)state;
+    struct { const char *line; unsigned auth; } cases[] = {
+        { "AUTH PLAIN LOGIN", SMTP_AUTH_PLAIN | SMTP_AUTH_LOGIN },
+        { "AUTH login", SMTP_AUTH_LOGIN },
+        { "AUTH CRAM-MD5 XOAUTH2", 0 }, { "AUTH", 0 }, { "AUTH=PLAIN", SMTP_AUTH_PLAIN },
+        { "AUTH  PLAINX LOGINX PLAI", 0 }, { "AUTH SCRAM-SHA-256 plain", SMTP_AUTH_PLAIN },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct smtp_ehlo e;
+        smtp_ehlo_init(&e);
+        smtp_ehlo_add(&e, cases[i].line, strlen(cases[i].line));
+        assert_int_equal(e.ext, SMTP_EXT_AUTH);
+        assert_int_equal(e.auth, cases[i].auth);
+    }
+}
+
 static void test_ehlo_split(void **state)
 {
     (void)state;
@@ -223,6 +242,7 @@ int main(void)
         cmocka_unit_test(test_esc),
         cmocka_unit_test(test_ehlo),
         cmocka_unit_test(test_ehlo_size),
+        cmocka_unit_test(test_ehlo_auth),
         cmocka_unit_test(test_ehlo_split),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
