@@ -22,7 +22,7 @@
 
 static const char *const words[] = {
     [CONTROL_FLUSH] = "FLUSH", [CONTROL_HOLD] = "HOLD",
-    [CONTROL_RELEASE] = "RELEASE", [CONTROL_DELETE] = "DELETE",
+    [CONTROL_RELEASE] = "RELEASE", [CONTROL_DELETE] = "DELETE", [CONTROL_RELOAD] = "RELOAD",
 };
 
 /* The model: what the grammar in control.h says of line. */
@@ -30,6 +30,8 @@ static enum control_verb model(const char *line, const char **arg)
 {
     size_t n = strcspn(line, " ");
     *arg = line[n] == ' ' && line[n + 1] ? line + n + 1 : NULL;
+    if (strcmp(line, "RELOAD") == 0)
+        return CONTROL_RELOAD; /* the whole line, nothing after it */
     for (int v = CONTROL_FLUSH; v <= CONTROL_DELETE; v++) {
         if (strlen(words[v]) != n || memcmp(line, words[v], n) != 0)
             continue;
@@ -51,7 +53,9 @@ static void check_control(const char *line, size_t len)
     if (r.verb == CONTROL_UNKNOWN)
         return;
     assert(r.verb != CONTROL_LIST);
-    if (r.verb != CONTROL_FLUSH)
+    if (r.verb == CONTROL_RELOAD)
+        assert(!r.arg);
+    else if (r.verb != CONTROL_FLUSH)
         assert(r.arg && r.arg[0]);
     if (r.arg) {
         assert(r.arg > line && r.arg < line + len && r.arg + strlen(r.arg) == line + len);
@@ -59,7 +63,8 @@ static void check_control(const char *line, size_t len)
         size_t w = strlen(words[r.verb]);
         assert((size_t)(r.arg - line) == w + 1 && memcmp(line, words[r.verb], w) == 0);
     } else {
-        assert(strcmp(line, "FLUSH") == 0 || strcmp(line, "FLUSH ") == 0);
+        assert(strcmp(line, "FLUSH") == 0 || strcmp(line, "FLUSH ") == 0 ||
+               strcmp(line, "RELOAD") == 0);
     }
 }
 

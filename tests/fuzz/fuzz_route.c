@@ -164,7 +164,8 @@ static void check_hop(const struct conf *c, const char *domain, size_t key_size)
     assert(hop.port >= 1 && hop.port <= 65535);
     route_hop_key(&hop, key, sizeof key);
     char want[600];
-    snprintf(want, sizeof want, "%s:%d:%s", hop.host, hop.port, hop.no_mx ? "a" : "mx");
+    snprintf(want, sizeof want, "%s:%d:%s:%s", hop.host, hop.port, hop.no_mx ? "a" : "mx",
+             conf_tls_policy_name(hop.tls));
     assert(strcmp(key, want) == 0);
     route_hop_key(&hop, cut, key_size + 1);
     assert(strncmp(cut, key, key_size) == 0 || strlen(cut) <= key_size);
