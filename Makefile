@@ -1,12 +1,13 @@
 # postino build. `make run` and `make check` are the two entry points (see README.md).
 # Two builds: build/ (normal, -O2) and build-asan/ (-fsanitize=address,undefined).
 
-PKGS      := libevent libevent_pthreads libevent_openssl openssl libcares libcrypt libsystemd
+PKGS      := libevent libevent_pthreads libevent_openssl openssl libcares libcrypt libsystemd libidn2
 CC        ?= cc
 CSTD      := -std=c11 -D_GNU_SOURCE
 WARN      := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+# libunistring (UTF-8 checks, NFC) ships no .pc file on Debian 12: named explicitly.
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lunistring -lpthread
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
 
 SRC_ALL   := $(sort $(wildcard src/lib/*.c src/proto/*.c src/mail/*.c src/net/*.c src/metricsd/*.c \

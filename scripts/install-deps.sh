@@ -15,9 +15,12 @@ set -eu
 # systemd: its systemd-analyze verifies and rates contrib/postino.service
 # (t_46_systemd, tests/install.sh); nothing is started.
 # python3-prometheus-client: t_44_metrics parses `listen metrics` with its parser.
+# libidn2-dev: IDNA2008 U-label <-> A-label conversion of domains (SMTPUTF8);
+# libunistring-dev: UTF-8 validity and NFC checks of UTF-8 addresses.
 PKGS="build-essential pkg-config libevent-dev libssl-dev libc-ares-dev libcrypt-dev
 libcmocka-dev python3 python3-aiosmtpd dnsmasq-base openssl clang postfix dovecot-imapd
-bsd-mailx man-db groff-base libsystemd-dev systemd python3-prometheus-client"
+bsd-mailx man-db groff-base libsystemd-dev systemd python3-prometheus-client
+libidn2-dev libunistring-dev"
 
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"

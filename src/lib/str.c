@@ -45,8 +45,10 @@ int str_copy(char *dst, size_t size, const char *src)
 
 void str_lower(char *s)
 {
+    /* ASCII letters only, whatever the locale: a UTF-8 octet is never changed */
     for (; *s; s++)
-        *s = (char)tolower((unsigned char)*s);
+        if (*s >= 'A' && *s <= 'Z')
+            *s = (char)(*s - 'A' + 'a');
 }
 
 int str_ieq(const char *a, const char *b)

@@ -10,10 +10,15 @@
  * they are reported only for otherwise well-formed addresses. The 256-octet
  * path limit is not enforced: a 64-octet local part and a 255-octet domain
  * do not fit in it, and the caller's line-length limit already bounds input.
+ * With ADDR_ALLOW_UTF8 (RFC 6531 3.3) the local part's atext and qtext and
+ * the domain's labels also take octets over 127; such an address must then
+ * be valid UTF-8 in NFC without control characters, and its domain a valid
+ * IDN (proto/intl), else it is a syntax error.
  * Must never read past the given length or accept a byte it cannot store.
  */
 #include "proto/addr.h"
 #include "proto/rfc5322.h"
+#include "proto/intl.h"
 #include "lib/str.h"
 #include <arpa/inet.h>
 #include <string.h>
@@ -26,7 +31,13 @@ struct addr_span {
     int quoted;          /* local part is a Quoted-string */
     const char *domain;  /* NULL for <Postmaster> */
     size_t domain_len;
+    int utf8_ok;         /* ADDR_ALLOW_UTF8: octets over 127 may appear */
 };
+
+static int addr_is_high(unsigned char c)
+{
+    return c > 127;
+}
 
 static int addr_is_alpha(unsigned char c)
 {
@@ -61,7 +72,9 @@ static int addr_ldh_ok(const char *s, size_t n)
     return 1;
 }
 
-/* 1 if s[0..n) is a domain name: dot-separated LDH labels of 1..63 octets. */
+/* 1 if s[0..n) is a domain name: dot-separated LDH labels of 1..63 octets. A label
+ * with octets over 127 (a U-label, scanned only when UTF-8 is allowed) is checked
+ * later as an IDN, here only for being non-empty. */
 static int addr_domain_name_ok(const char *s, size_t n)
 {
     size_t start = 0;
@@ -69,7 +82,9 @@ static int addr_domain_name_ok(const char *s, size_t n)
         if (i < n && s[i] != '.')
             continue;
         size_t label = i - start;
-        if (label > 63 || !addr_ldh_ok(s + start, label))
+        int ulabel = label > 0 && !intl_is_ascii(s + start, label);
+        if ((!ulabel && label > 63) || (!ulabel && !addr_ldh_ok(s + start, label)) ||
+            label == 0)
             return 0;
         start = i + 1;
     }
@@ -98,7 +113,7 @@ static int addr_literal_ok(const char *s, size_t n)
 }
 
 /* Length of the Quoted-string at s (through the closing quote), 0 if malformed. */
-static size_t addr_scan_quoted(const char *s, size_t len)
+static size_t addr_scan_quoted(const char *s, size_t len, int utf8_ok)
 {
     size_t i = 1;
     while (i < len) {
@@ -109,7 +124,7 @@ static size_t addr_scan_quoted(const char *s, size_t len)
             if (i + 1 >= len || s[i + 1] < 32 || s[i + 1] > 126)
                 return 0;
             i += 2;
-        } else if (addr_is_qtext(c)) {
+        } else if (addr_is_qtext(c) || (utf8_ok && addr_is_high(c))) {
             i++;
         } else {
             return 0;
@@ -118,17 +133,32 @@ static size_t addr_scan_quoted(const char *s, size_t len)
     return 0;
 }
 
+/* RFC 5322 dot-atom, with UTF-8 octets counted as atext (they are only scanned when
+ * allowed): no leading, trailing or double dot. */
+static int addr_dot_atom_ok(const char *s, size_t n)
+{
+    if (n == 0 || s[0] == '.' || s[n - 1] == '.')
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((s[i] == '.' && s[i + 1] == '.') ||
+            (s[i] != '.' && !addr_is_high((unsigned char)s[i]) &&
+             !rfc5322_is_atext((unsigned char)s[i])))
+            return 0;
+    return 1;
+}
+
 /* Length of the Local-part at s, 0 if malformed; sets sp->local*. */
 static size_t addr_scan_local(const char *s, size_t len, struct addr_span *sp)
 {
     size_t n = 0;
     sp->quoted = len > 0 && s[0] == '"';
     if (sp->quoted) {
-        n = addr_scan_quoted(s, len);
+        n = addr_scan_quoted(s, len, sp->utf8_ok);
     } else {
-        while (n < len && (s[n] == '.' || rfc5322_is_atext((unsigned char)s[n])))
+        while (n < len && (s[n] == '.' || rfc5322_is_atext((unsigned char)s[n]) ||
+                           (sp->utf8_ok && addr_is_high((unsigned char)s[n]))))
             n++;
-        if (!rfc5322_dot_atom_ok(s, n))
+        if (!addr_dot_atom_ok(s, n))
             n = 0;
     }
     sp->local = s;
@@ -136,8 +166,9 @@ static size_t addr_scan_local(const char *s, size_t len, struct addr_span *sp)
     return n;
 }
 
-/* Length of the Domain or address-literal at s, 0 if malformed. */
-static size_t addr_scan_domain(const char *s, size_t len)
+/* Length of the Domain or address-literal at s, 0 if malformed; utf8_ok lets
+ * U-label octets in. */
+static size_t addr_scan_domain(const char *s, size_t len, int utf8_ok)
 {
     size_t n = 0;
     if (len > 0 && s[0] == '[') {
@@ -148,7 +179,8 @@ static size_t addr_scan_domain(const char *s, size_t len)
             return 0;
         return n + 1;
     }
-    while (n < len && (addr_is_letdig((unsigned char)s[n]) || s[n] == '-' || s[n] == '.'))
+    while (n < len && (addr_is_letdig((unsigned char)s[n]) || s[n] == '-' || s[n] == '.' ||
+                       (utf8_ok && addr_is_high((unsigned char)s[n]))))
         n++;
     return addr_domain_name_ok(s, n) ? n : 0;
 }
@@ -159,7 +191,7 @@ static size_t addr_scan_mailbox(const char *s, size_t len, struct addr_span *sp)
     size_t n = addr_scan_local(s, len, sp);
     if (n == 0 || n >= len || s[n] != '@')
         return 0;
-    size_t d = addr_scan_domain(s + n + 1, len - n - 1);
+    size_t d = addr_scan_domain(s + n + 1, len - n - 1, sp->utf8_ok);
     if (d == 0)
         return 0;
     sp->domain = s + n + 1;
@@ -175,7 +207,7 @@ static size_t addr_skip_route(const char *s, size_t len)
         if (i >= len || s[i] != '@')
             return 0;
         i++;
-        size_t d = addr_scan_domain(s + i, len - i);
+        size_t d = addr_scan_domain(s + i, len - i, 0);
         if (d == 0 || s[i] == '[')
             return 0;
         i += d;
@@ -216,12 +248,26 @@ static void addr_store_local(const struct addr_span *sp, char *out)
     char tmp[ADDR_LOCAL_MAX + 1];
     if (sp->quoted) {
         size_t n = addr_unquote(sp->local, sp->local_len, tmp);
-        if (rfc5322_dot_atom_ok(tmp, n)) {
+        if (addr_dot_atom_ok(tmp, n)) {
             str_ncopy(out, ADDR_LOCAL_MAX + 1, tmp, n);
             return;
         }
     }
     str_ncopy(out, ADDR_LOCAL_MAX + 1, sp->local, sp->local_len);
+}
+
+/* 0 if the stored address is plain ASCII or good internationalized mail (RFC 6531
+ * 3.3): UTF-8 in NFC without controls, the domain a valid IDN; -1 if not. */
+static int addr_check_utf8(struct addr *out)
+{
+    char alabel[INTL_DOMAIN_MAX];
+    size_t ln = strlen(out->local), dn = strlen(out->domain);
+    out->utf8 = !intl_is_ascii(out->local, ln) || !intl_is_ascii(out->domain, dn);
+    if (!out->utf8)
+        return 0;
+    if (!intl_utf8_ok(out->local, ln) || !intl_utf8_ok(out->domain, dn))
+        return -1;
+    return intl_domain_to_ascii(out->domain, alabel, sizeof alabel);
 }
 
 /* Checks limits and fills *out from a syntactically valid span. */
@@ -234,7 +280,7 @@ static enum addr_err addr_store(const struct addr_span *sp, struct addr *out)
     addr_store_local(sp, out->local);
     if (sp->domain)
         str_ncopy(out->domain, sizeof out->domain, sp->domain, sp->domain_len);
-    return ADDR_OK;
+    return addr_check_utf8(out) == 0 ? ADDR_OK : ADDR_SYNTAX;
 }
 
 /* 1 if the local part just scanned is "Postmaster" (any case, quoted or not). */
@@ -252,9 +298,9 @@ static int addr_is_postmaster(const struct addr_span *sp)
 
 /* Parses what follows "<" (and any route): a mailbox or Postmaster, then ">". */
 static enum addr_err addr_parse_inner(const char *s, size_t len, int allow_postmaster,
-                                      struct addr *out, size_t *used)
+                                      int utf8_ok, struct addr *out, size_t *used)
 {
-    struct addr_span sp = { 0 };
+    struct addr_span sp = { .utf8_ok = utf8_ok };
     size_t n = addr_scan_mailbox(s, len, &sp);
     if (n == 0 && allow_postmaster && sp.local_len > 0 && sp.local_len < len &&
         s[sp.local_len] == '>' && addr_is_postmaster(&sp)) {
@@ -270,6 +316,16 @@ static enum addr_err addr_parse_inner(const char *s, size_t len, int allow_postm
 enum addr_err addr_parse_path(const char *s, size_t len, int allow_null, int allow_postmaster,
                               struct addr *out, size_t *consumed)
 {
+    unsigned flags = (allow_null ? ADDR_ALLOW_NULL : 0) |
+                     (allow_postmaster ? ADDR_ALLOW_POSTMASTER : 0);
+    return addr_parse_path_flags(s, len, flags, out, consumed);
+}
+
+enum addr_err addr_parse_path_flags(const char *s, size_t len, unsigned flags, struct addr *out,
+                                    size_t *consumed)
+{
+    int allow_null = (flags & ADDR_ALLOW_NULL) != 0;
+    int allow_postmaster = (flags & ADDR_ALLOW_POSTMASTER) != 0;
     if (len < 2 || s[0] != '<')
         return ADDR_SYNTAX;
     if (s[1] == '>') {
@@ -289,7 +345,8 @@ enum addr_err addr_parse_path(const char *s, size_t len, int allow_null, int all
         allow_postmaster = 0; /* RFC 5321 4.1.1.3: only the bare <Postmaster> */
     }
     size_t used = 0;
-    enum addr_err e = addr_parse_inner(s + pos, len - pos, allow_postmaster, out, &used);
+    enum addr_err e = addr_parse_inner(s + pos, len - pos, allow_postmaster,
+                                       (flags & ADDR_ALLOW_UTF8) != 0, out, &used);
     if (e == ADDR_OK)
         *consumed = pos + used;
     return e;
@@ -297,7 +354,13 @@ enum addr_err addr_parse_path(const char *s, size_t len, int allow_null, int all
 
 enum addr_err addr_parse_mailbox_n(const char *s, size_t len, struct addr *out)
 {
-    struct addr_span sp = { 0 };
+    return addr_parse_mailbox_flags(s, len, 0, out);
+}
+
+enum addr_err addr_parse_mailbox_flags(const char *s, size_t len, unsigned flags,
+                                       struct addr *out)
+{
+    struct addr_span sp = { .utf8_ok = (flags & ADDR_ALLOW_UTF8) != 0 };
     size_t n = addr_scan_mailbox(s, len, &sp);
     if (n == 0 || n != len)
         return ADDR_SYNTAX;
@@ -331,5 +394,5 @@ int addr_equal(const struct addr *a, const struct addr *b)
 {
     if (a->is_null || b->is_null)
         return a->is_null && b->is_null;
-    return strcasecmp(a->local, b->local) == 0 && strcasecmp(a->domain, b->domain) == 0;
+    return strcasecmp(a->local, b->local) == 0 && intl_domain_equal(a->domain, b->domain);
 }

@@ -22,6 +22,7 @@ enum addr_err {
 
 struct addr {
     int is_null;                       /* the <> path */
+    int utf8;                          /* local part or domain holds UTF-8 (RFC 6531) */
     char local[ADDR_LOCAL_MAX + 1];    /* as written: quoted form kept if it needs quotes */
     char domain[ADDR_DOMAIN_MAX + 1];  /* as written; literal keeps its brackets; "" for <Postmaster> */
 };
@@ -36,6 +37,18 @@ struct addr {
  */
 enum addr_err addr_parse_path(const char *s, size_t len, int allow_null, int allow_postmaster,
                               struct addr *out, size_t *consumed);
+/* What addr_parse_path_flags / addr_parse_mailbox_flags accept beyond plain ASCII mailboxes. */
+#define ADDR_ALLOW_NULL 1u        /* "<>" */
+#define ADDR_ALLOW_POSTMASTER 2u  /* "<Postmaster>" without a domain */
+#define ADDR_ALLOW_UTF8 4u        /* RFC 6531 3.3: UTF-8 in the local part, U-labels in the
+                                     domain; checked as valid UTF-8 in NFC without control
+                                     characters, the domain as a valid IDN (libidn2) */
+/* addr_parse_path with ADDR_ALLOW_* flags. */
+enum addr_err addr_parse_path_flags(const char *s, size_t len, unsigned flags, struct addr *out,
+                                    size_t *consumed);
+/* addr_parse_mailbox_n with ADDR_ALLOW_UTF8 (the other flags mean nothing here). */
+enum addr_err addr_parse_mailbox_flags(const char *s, size_t len, unsigned flags,
+                                       struct addr *out);
 /* Parses a bare mailbox "local@domain" (whole NUL-terminated string, no <>). */
 enum addr_err addr_parse_mailbox(const char *s, struct addr *out);
 /* Same over exactly len bytes (not NUL-terminated): the whole buffer must be the mailbox. */
@@ -44,7 +57,8 @@ enum addr_err addr_parse_mailbox_n(const char *s, size_t len, struct addr *out);
 int addr_format(const struct addr *a, char *out, size_t size);
 /* 1 if the domain is an address literal ("[...]"). */
 int addr_is_literal(const struct addr *a);
-/* Case-insensitive comparison of domains; local parts compared case-insensitively too. */
+/* Case-insensitive comparison of domains (U-labels as their A-labels: intl_domain_equal);
+ * local parts compared with ASCII letters case-insensitive, other octets exactly. */
 int addr_equal(const struct addr *a, const struct addr *b);
 
 #endif

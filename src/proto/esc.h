@@ -64,7 +64,8 @@
     X(ENCRYPTION_REQUIRED, 7, 11, "Encryption required for requested authentication mechanism") \
     X(ACCOUNT_DISABLED, 7, 13, "User account disabled")                                   \
     X(SECURITY_NOT_SUPPORTED, 7, 4, "Security features not supported")                    \
-    X(CRYPTO_FAILURE, 7, 5, "Cryptographic failure")
+    X(CRYPTO_FAILURE, 7, 5, "Cryptographic failure")                                      \
+    X(NON_ASCII_ADDRESS, 6, 7, "Non-ASCII addresses not permitted for that sender/recipient")
 
 #define ESC_ENUM_ROW(name, subject, detail, meaning) ESC_##name = ESC(subject, detail),
 /* subject.detail without the class: ESC_BAD_DESTINATION_MAILBOX is X.1.1. */

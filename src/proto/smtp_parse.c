@@ -1,7 +1,9 @@
 /*
  * smtp_parse: pure parsers for SMTP server command lines (RFC 5321 4.1) and
  * the ESMTP parameters of MAIL and RCPT: SIZE (RFC 1870), BODY (RFC 6152),
- * RET, ENVID, NOTIFY, ORCPT (RFC 3461 4), AUTH (RFC 4954 5).
+ * RET, ENVID, NOTIFY, ORCPT (RFC 3461 4), AUTH (RFC 4954 5), SMTPUTF8 (RFC
+ * 6531 3.4: UTF-8 addresses only in a transaction that asked for it, else
+ * 553 5.6.7) and ORCPT's utf-8 addr-type (RFC 6533 3).
  * Owns: verb recognition (and the lines that are no SMTP: an HTTP request or
  * a header line, which the server answers by closing, as Postfix's
  * "forbidden commands"), the command line length limits, "FROM:"/"TO:"
@@ -15,6 +17,7 @@
  */
 #include "proto/smtp_parse.h"
 #include "proto/xtext.h"
+#include "proto/intl.h"
 #include "lib/buf.h"
 #include "lib/str.h"
 #include <string.h>
@@ -158,10 +161,11 @@ static enum addr_err smtp_parse_bare(const char *s, size_t n, int allow_postmast
         str_ncopy(a->local, sizeof a->local, s, n);
         return ADDR_OK;
     }
-    return n == 0 ? ADDR_SYNTAX : addr_parse_mailbox_n(s, n, a);
+    return n == 0 ? ADDR_SYNTAX : addr_parse_mailbox_flags(s, n, ADDR_ALLOW_UTF8, a);
 }
 
-/* Parses the address at arg[*pos] (after optional spaces); it must end at a space or the end. */
+/* Parses the address at arg[*pos] (after optional spaces); it must end at a space or the end.
+ * UTF-8 is accepted here; whether the transaction allows it is checked afterwards. */
 static enum addr_err smtp_parse_address(const char *arg, size_t len, size_t *pos, int is_mail,
                                         struct addr *a)
 {
@@ -169,7 +173,8 @@ static enum addr_err smtp_parse_address(const char *arg, size_t len, size_t *pos
     size_t used = 0;
     enum addr_err e;
     if (p < len && arg[p] == '<') {
-        e = addr_parse_path(arg + p, len - p, is_mail, !is_mail, a, &used);
+        unsigned flags = ADDR_ALLOW_UTF8 | (is_mail ? ADDR_ALLOW_NULL : ADDR_ALLOW_POSTMASTER);
+        e = addr_parse_path_flags(arg + p, len - p, flags, a, &used);
     } else {
         used = smtp_token_len(arg + p, len - p);
         e = smtp_parse_bare(arg + p, used, !is_mail, a);
@@ -203,14 +208,15 @@ static int smtp_keyword_ok(const char *s, size_t n)
     return 1;
 }
 
-/* RFC 5321 esmtp-value: 1*(%d33-60 / %d62-126). */
+/* RFC 5321 esmtp-value: 1*(%d33-60 / %d62-126), with RFC 6531 3.3's UTF8-non-ascii
+ * (each parameter's own parser refuses octets it has no use for). */
 static int smtp_value_ok(const char *s, size_t n)
 {
     if (n == 0)
         return 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c < 33 || c > 126 || c == '=')
+        if (c < 33 || c == 127 || c == '=')
             return 0;
     }
     return 1;
@@ -390,10 +396,24 @@ static int rcpt_param_orcpt(const char *v, size_t n, void *out)
     size_t tn = (size_t)(semi - v), an = n - tn - 1;
     if (!smtp_atom_ok(v, tn) || tn >= sizeof rp->orcpt_type || an == 0)
         return -1;
-    if (smtp_decode_xtext(semi + 1, an, rp->orcpt, sizeof rp->orcpt) < 0)
+    if (smtp_ieq(v, tn, "utf-8")) { /* RFC 6533 3: utf-8-addr-xtext or -unitext */
+        if (xtext_utf8_decode(semi + 1, an, rp->orcpt, sizeof rp->orcpt) < 0)
+            return -1;
+    } else if (smtp_decode_xtext(semi + 1, an, rp->orcpt, sizeof rp->orcpt) < 0) {
         return -1;
+    }
     str_ncopy(rp->orcpt_type, sizeof rp->orcpt_type, v, tn);
     rp->has_orcpt = 1;
+    return 0;
+}
+
+/* RFC 6531 3.4: SMTPUTF8, no value. */
+static int mail_param_smtputf8(const char *v, size_t n, void *out)
+{
+    struct mail_params *mp = out;
+    if (v)
+        return -1;
+    mp->smtputf8 = 1;
     return 0;
 }
 
@@ -403,6 +423,7 @@ static const struct smtp_param smtp_mail_params[] = {
     { "RET", mail_param_ret, "Invalid RET parameter" },
     { "ENVID", mail_param_envid, "Invalid ENVID parameter" },
     { "AUTH", mail_param_auth, "Invalid AUTH parameter" },
+    { "SMTPUTF8", mail_param_smtputf8, "SMTPUTF8 takes no value" },
 };
 
 static const struct smtp_param smtp_rcpt_params[] = {
@@ -420,12 +441,22 @@ int smtp_parse_mail(const char *arg, size_t len, int esmtp, struct mail_params *
     enum addr_err e = smtp_parse_address(arg, len, &pos, 1, &out->from);
     if (e != ADDR_OK)
         return smtp_fail_addr(err, e, &smtp_mail_replies);
-    return smtp_parse_params(arg + pos, len - pos, esmtp, smtp_mail_params,
-                             sizeof smtp_mail_params / sizeof smtp_mail_params[0], out, err);
+    if (smtp_parse_params(arg + pos, len - pos, esmtp, smtp_mail_params,
+                          sizeof smtp_mail_params / sizeof smtp_mail_params[0], out, err) < 0)
+        return -1;
+    if (out->from.utf8 && !out->smtputf8)
+        return smtp_fail(err, 553, ESC_NON_ASCII_ADDRESS, "UTF-8 sender address needs SMTPUTF8");
+    return 0;
 }
 
 int smtp_parse_rcpt(const char *arg, size_t len, int esmtp, struct rcpt_params *out,
                     struct smtp_err *err)
+{
+    return smtp_parse_rcpt_utf8(arg, len, esmtp, 0, out, err);
+}
+
+int smtp_parse_rcpt_utf8(const char *arg, size_t len, int esmtp, int utf8,
+                         struct rcpt_params *out, struct smtp_err *err)
 {
     memset(out, 0, sizeof *out);
     if (len < 3 || strncasecmp(arg, "TO:", 3) != 0)
@@ -434,8 +465,16 @@ int smtp_parse_rcpt(const char *arg, size_t len, int esmtp, struct rcpt_params *
     enum addr_err e = smtp_parse_address(arg, len, &pos, 0, &out->to);
     if (e != ADDR_OK)
         return smtp_fail_addr(err, e, &smtp_rcpt_replies);
-    return smtp_parse_params(arg + pos, len - pos, esmtp, smtp_rcpt_params,
-                             sizeof smtp_rcpt_params / sizeof smtp_rcpt_params[0], out, err);
+    if (out->to.utf8 && !utf8)
+        return smtp_fail(err, 553, ESC_NON_ASCII_ADDRESS,
+                         "UTF-8 recipient address needs MAIL FROM with SMTPUTF8");
+    if (smtp_parse_params(arg + pos, len - pos, esmtp, smtp_rcpt_params,
+                          sizeof smtp_rcpt_params / sizeof smtp_rcpt_params[0], out, err) < 0)
+        return -1;
+    /* RFC 6533 3: without SMTPUTF8 a utf-8 ORCPT is written with \x{HEX}, never raw */
+    if (!utf8 && !intl_is_ascii(arg, len))
+        return smtp_fail(err, 553, ESC_NON_ASCII_ADDRESS, "UTF-8 parameter needs SMTPUTF8");
+    return 0;
 }
 
 int smtp_parse_bdat(const char *arg, size_t len, struct bdat_params *out, struct smtp_err *err)

@@ -2,7 +2,8 @@
  * smtp_parse: pure parsers for SMTP server command lines (RFC 5321 4.1) and
  * the ESMTP parameters of MAIL and RCPT: SIZE (RFC 1870), BODY (RFC 6152,
  * RFC 3030 BINARYMIME), the BDAT argument (RFC 3030),
- * RET/ENVID/NOTIFY/ORCPT (RFC 3461), AUTH (RFC 4954). No I/O, no policy:
+ * RET/ENVID/NOTIFY/ORCPT (RFC 3461), AUTH (RFC 4954), SMTPUTF8 (RFC 6531)
+ * with ORCPT's utf-8 address type (RFC 6533 3). No I/O, no policy:
  * the caller decides what the values mean (e.g. SIZE over the limit).
  * Each failure is described by the SMTP reply the server should send.
  * Also says how long a command line may be (RFC 5321 4.5.3.1.4, RFC 3461 4)
@@ -67,6 +68,7 @@ struct mail_params {
     int has_envid;
     char envid[DSN_ENVID_MAX + 1];      /* decoded from xtext */
     int has_auth;                       /* AUTH=<mailbox> given (RFC 4954 5) */
+    int smtputf8;                       /* SMTPUTF8 given (RFC 6531 3.4) */
 };
 
 struct rcpt_params {
@@ -74,7 +76,8 @@ struct rcpt_params {
     unsigned notify;                    /* NOTIFY_* bits, 0 = absent */
     int has_orcpt;
     char orcpt_type[32];                /* addr-type, e.g. "rfc822" (as given) */
-    char orcpt[DSN_ORCPT_MAX + 1];      /* address part, decoded from xtext */
+    char orcpt[DSN_ORCPT_MAX + 1];      /* address part, decoded from xtext; for "utf-8"
+                                           (RFC 6533) its \x{HEX} escapes decoded to UTF-8 */
 };
 
 /*
@@ -104,7 +107,8 @@ size_t smtp_line_limit(const char *head, size_t len);
  */
 int smtp_parse_mail(const char *arg, size_t len, int esmtp, struct mail_params *out,
                     struct smtp_err *err);
-/* Same for RCPT ("TO:<path> [params]"); bad or too long address is 501 5.1.3. */
+/* Same for RCPT ("TO:<path> [params]"); bad or too long address is 501 5.1.3.
+ * A UTF-8 address is refused with 553 5.6.7 (see smtp_parse_rcpt_utf8). */
 int smtp_parse_rcpt(const char *arg, size_t len, int esmtp, struct rcpt_params *out,
                     struct smtp_err *err);
 /* The argument of BDAT (RFC 3030 2): "chunk-size [SP LAST]". */
@@ -121,6 +125,14 @@ struct bdat_params {
  * session cannot be resynchronised. Returns 0 or -1 with *err filled.
  */
 int smtp_parse_bdat(const char *arg, size_t len, struct bdat_params *out, struct smtp_err *err);
+/*
+ * smtp_parse_rcpt in a transaction whose MAIL carried SMTPUTF8 when utf8 is 1:
+ * then a UTF-8 local part and U-label domain are accepted (RFC 6531 3.3);
+ * otherwise they get 553 5.6.7. MAIL likewise: its sender may be UTF-8 only
+ * with the SMTPUTF8 parameter (else 553 5.6.7).
+ */
+int smtp_parse_rcpt_utf8(const char *arg, size_t len, int esmtp, int utf8,
+                         struct rcpt_params *out, struct smtp_err *err);
 /* Formats NOTIFY bits as "SUCCESS,FAILURE" / "NEVER" / "" (absent). */
 void smtp_notify_format(unsigned notify, char *out, size_t size);
 /* Parses a NOTIFY value list; -1 on error (unknown word, NEVER combined, empty item, repeat). */

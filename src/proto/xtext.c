@@ -7,9 +7,18 @@
  * not printable US-ASCII or space (RFC 3461 4.2 and 4.4 require printable
  * US-ASCII): a decoded CR, LF or NUL must never reach a header or the queue.
  * On failure the output buffer is left exactly as it was.
+ * Also RFC 6533 3's utf-8 address encodings for ORCPT=utf-8;...: QCHAR
+ * stands for itself, "\x{HEX}" for any Unicode scalar value, and in the
+ * unitext form raw UTF-8; the decoded address must be valid UTF-8 in NFC
+ * without controls (proto/intl).
  * Never does I/O; never reads past the given length.
  */
 #include "proto/xtext.h"
+#include "proto/intl.h"
+#include "lib/str.h"
+#include <stdint.h>
+#include <string.h>
+#include <unistr.h>
 
 /* Value of one hex digit (either case), or -1. */
 static int xtext_hex_value(unsigned char c)
@@ -86,5 +95,85 @@ int xtext_encode(const char *in, size_t len, struct buf *out)
             return -1;
         }
     }
+    return 0;
+}
+
+/* RFC 6533 3 QCHAR: printable ASCII except '+', '=' and backslash. */
+static int xtext_is_qchar(unsigned char c)
+{
+    return c >= 0x21 && c <= 0x7e && c != '+' && c != '=' && c != '\\';
+}
+
+/* Parses "\x{HEX}" at in[*i] (1 to 6 hex digits, a scalar value); the code point or -1. */
+static long xtext_embedded_char(const char *in, size_t len, size_t *i)
+{
+    size_t p = *i + 3, digits = 0;
+    long v = 0;
+    if (len - *i < 5 || in[*i + 1] != 'x' || in[*i + 2] != '{')
+        return -1;
+    while (p < len && digits < 7 && xtext_hex_value((unsigned char)in[p]) >= 0) {
+        v = v * 16 + xtext_hex_value((unsigned char)in[p++]);
+        digits++;
+    }
+    if (digits == 0 || digits > 6 || p >= len || in[p] != '}' || v > 0x10FFFF ||
+        (v >= 0xD800 && v <= 0xDFFF))
+        return -1;
+    *i = p + 1;
+    return v;
+}
+
+int xtext_utf8_decode(const char *v, size_t n, char *dst, size_t size)
+{
+    size_t o = 0, i = 0;
+    while (i < n) {
+        unsigned char c = (unsigned char)v[i];
+        if (c == '\\') {
+            long u = xtext_embedded_char(v, n, &i);
+            uint8_t tmp[6];
+            int l = u < 0 ? -1 : u8_uctomb(tmp, (ucs4_t)u, (int)sizeof tmp);
+            if (l <= 0 || o + (size_t)l >= size)
+                return -1;
+            memcpy(dst + o, tmp, (size_t)l);
+            o += (size_t)l;
+            continue;
+        }
+        if ((!xtext_is_qchar(c) && c < 0x80) || o + 1 >= size)
+            return -1;
+        dst[o++] = (char)c;
+        i++;
+    }
+    if (size == 0 || o == 0)
+        return -1;
+    dst[o] = '\0';
+    return intl_utf8_ok(dst, o) ? 0 : -1;
+}
+
+int xtext_utf8_encode(const char *addr, int unitext, char *dst, size_t size)
+{
+    const uint8_t *p = (const uint8_t *)addr, *end = p + strlen(addr);
+    size_t o = 0;
+    if (u8_check(p, (size_t)(end - p)) != NULL || size == 0)
+        return -1;
+    while (p < end) {
+        ucs4_t uc;
+        int l = u8_mbtouc(&uc, p, (size_t)(end - p));
+        char tmp[16];
+        if (uc < 0x80 && xtext_is_qchar((unsigned char)uc)) {
+            tmp[0] = (char)uc;
+            tmp[1] = '\0';
+        } else if (uc >= 0x80 && unitext) {
+            memcpy(tmp, p, (size_t)l);
+            tmp[l] = '\0';
+        } else {
+            str_fmt(tmp, sizeof tmp, "\\x{%X}", (unsigned)uc);
+        }
+        size_t tl = strlen(tmp);
+        if (o + tl >= size)
+            return -1;
+        memcpy(dst + o, tmp, tl);
+        o += tl;
+        p += l;
+    }
+    dst[o] = '\0';
     return 0;
 }

@@ -18,4 +18,19 @@ int xtext_decode(const char *in, size_t len, struct buf *out);
 /* Encodes len bytes, appending to out. -1 only if out's limit is reached. */
 int xtext_encode(const char *in, size_t len, struct buf *out);
 
+/*
+ * Decodes an RFC 6533 utf-8-addr-xtext or utf-8-addr-unitext (QCHAR, UTF-8,
+ * and "\x{HEX}" for any other character) into UTF-8 in dst (size bytes).
+ * The result must be valid UTF-8 in NFC without control characters.
+ * 0, or -1 if malformed or too long.
+ */
+int xtext_utf8_decode(const char *v, size_t n, char *dst, size_t size);
+/*
+ * Encodes a UTF-8 address for ORCPT=utf-8; (RFC 6533 3): with unitext 1 the
+ * utf-8-addr-unitext form (UTF-8 kept, for an SMTPUTF8 transaction), else the
+ * utf-8-addr-xtext form (all non-ASCII as "\x{HEX}"). '+', '=', '\\' and
+ * controls are always escaped. 0, or -1 if it is no valid UTF-8 or too long.
+ */
+int xtext_utf8_encode(const char *addr, int unitext, char *dst, size_t size);
+
 #endif

@@ -7,7 +7,9 @@
  * static text; a success yields NUL-terminated, in-bounds strings, with no
  * control bytes in the decoded ENVID/ORCPT, and NOTIFY bits that are
  * valid; a command's name lies within the line (a forbidden one is a
- * non-empty prefix); the line limit is one of the three. Build: see
+ * non-empty prefix); the line limit is one of the three. SMTPUTF8 (RFC 6531):
+ * a UTF-8 address or utf-8 ORCPT is accepted only in a transaction that asked
+ * for it, and is then valid UTF-8 in NFC without controls. Build: see
  * tests/fuzz/run.sh.
  */
 #include <assert.h>
@@ -15,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "proto/smtp_parse.h"
+#include "proto/intl.h"
 
 /* A decoded DSN value: terminated within size, printable ASCII or space only. */
 static void check_decoded(const char *s, size_t size)
@@ -33,16 +36,22 @@ static void check_addr(const struct addr *a)
         assert(a->local[0] == '\0' && a->domain[0] == '\0');
     else
         assert(a->local[0] != '\0');
+    if (a->utf8) {
+        assert(intl_utf8_ok(a->local, strlen(a->local)) && intl_utf8_ok(a->domain, strlen(a->domain)));
+        return;
+    }
     for (const char *p = a->domain; *p; p++)
         assert((unsigned char)*p > 0x20 && (unsigned char)*p < 0x7f);
 }
 
 static void check_err(const struct smtp_err *e)
 {
-    assert(e->code == 501 || e->code == 555);
+    assert(e->code == 501 || e->code == 555 || e->code == 553);
     assert(e->text && e->text[0]);
     assert(e->esc == ESC_SYNTAX_ERROR || e->esc == ESC_INVALID_ARGUMENTS ||
-           e->esc == ESC_BAD_SENDER_SYNTAX || e->esc == ESC_BAD_DESTINATION_SYNTAX);
+           e->esc == ESC_BAD_SENDER_SYNTAX || e->esc == ESC_BAD_DESTINATION_SYNTAX ||
+           e->esc == ESC_NON_ASCII_ADDRESS);
+    assert((e->code == 553) == (e->esc == ESC_NON_ASCII_ADDRESS));
     assert(esc_meaning(e->esc) != NULL); /* a code of the RFC 3463 table */
 }
 
@@ -57,22 +66,28 @@ static void fuzz_mail(const char *s, size_t n, int esmtp)
     check_addr(&m.from);
     check_decoded(m.envid, sizeof m.envid);
     assert(m.has_envid || m.envid[0] == '\0');
-    assert(esmtp || (!m.has_size && !m.has_envid && !m.has_auth && !m.body && !m.ret));
+    assert(esmtp || (!m.has_size && !m.has_envid && !m.has_auth && !m.body && !m.ret &&
+                     !m.smtputf8));
+    assert(!m.from.utf8 || m.smtputf8);
 }
 
-static void fuzz_rcpt(const char *s, size_t n, int esmtp)
+static void fuzz_rcpt(const char *s, size_t n, int esmtp, int utf8)
 {
     struct rcpt_params r;
     struct smtp_err e;
     char notify[64];
     unsigned back = 0;
-    if (smtp_parse_rcpt(s, n, esmtp, &r, &e) < 0) {
+    if (smtp_parse_rcpt_utf8(s, n, esmtp, utf8, &r, &e) < 0) {
         check_err(&e);
         return;
     }
     check_addr(&r.to);
     assert(!r.to.is_null);
-    check_decoded(r.orcpt, sizeof r.orcpt);
+    assert(!r.to.utf8 || utf8);
+    if (r.has_orcpt && strcmp(r.orcpt_type, "utf-8") == 0)
+        assert(intl_utf8_ok(r.orcpt, strlen(r.orcpt)));
+    else
+        check_decoded(r.orcpt, sizeof r.orcpt);
     check_decoded(r.orcpt_type, sizeof r.orcpt_type);
     assert(!r.has_orcpt || (r.orcpt[0] && r.orcpt_type[0]));
     assert(r.notify == 0 || r.notify == NOTIFY_NEVER || (r.notify & ~7u) == 0);
@@ -101,9 +116,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     assert(limit == SMTP_LINE_MAX || limit == SMTP_MAIL_LINE_MAX || limit == SMTP_RCPT_LINE_MAX);
     for (int esmtp = 0; esmtp < 2; esmtp++) {
         fuzz_mail(cmd.arg, cmd.arg_len, esmtp);
-        fuzz_rcpt(cmd.arg, cmd.arg_len, esmtp);
+        fuzz_rcpt(cmd.arg, cmd.arg_len, esmtp, 0);
+        fuzz_rcpt(cmd.arg, cmd.arg_len, esmtp, 1);
         fuzz_mail(s, size, esmtp);
-        fuzz_rcpt(s, size, esmtp);
+        fuzz_rcpt(s, size, esmtp, 0);
+        fuzz_rcpt(s, size, esmtp, 1);
     }
     unsigned bits = 0;
     if (smtp_notify_parse(s, size, &bits) == 0)

@@ -23,7 +23,7 @@ JOBS=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 1)}
 OUT=build-fuzz
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $SAN -Isrc"
-LIBS="$(pkg-config --libs openssl libcrypt 2>/dev/null || echo -lcrypt) -lpthread"
+LIBS="$(pkg-config --libs openssl libcrypt libidn2 2>/dev/null || echo -lcrypt -lidn2) -lunistring -lpthread"
 
 mkdir -p "$OUT/obj"
 # Build (or refresh) the archive of the pure layers, $JOBS compilers at a time.

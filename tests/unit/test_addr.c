@@ -396,6 +396,42 @@ static void test_equal_and_literal(void **state)
     assert_false(addr_is_literal(&a));
 }
 
+static void test_utf8_addresses(void **state)
+{
+    (void)state;
+    struct addr a;
+    const char *p = "<j\xc3\xbcrgen@b\xc3\xbc" "cher.test>";
+    /* ASCII-only parsers refuse UTF-8 */
+    assert_int_equal(addr_parse_path(p, strlen(p), 0, 0, &a, &used), ADDR_SYNTAX);
+    assert_int_equal(addr_parse_path_flags(p, strlen(p), ADDR_ALLOW_UTF8, &a, &used), ADDR_OK);
+    assert_int_equal(used, strlen(p));
+    assert_true(a.utf8);
+    assert_string_equal(a.local, "j\xc3\xbcrgen");
+    assert_string_equal(a.domain, "b\xc3\xbc" "cher.test");
+    /* the same mailbox with its A-label is equal */
+    struct addr b;
+    const char *m = "j\xc3\xbcrgen@XN--BCHER-KVA.test";
+    assert_int_equal(addr_parse_mailbox_flags(m, strlen(m), ADDR_ALLOW_UTF8, &b), ADDR_OK);
+    assert_true(addr_equal(&a, &b));
+    assert_int_equal(addr_parse_mailbox("plain@x.test", &b), ADDR_OK);
+    assert_false(b.utf8);
+    /* quoted UTF-8 content that is a dot-atom is stored unquoted */
+    p = "<\"\xe7\x94\xa8\xe6\x88\xb7\"@x.test>";
+    assert_int_equal(addr_parse_path_flags(p, strlen(p), ADDR_ALLOW_UTF8, &a, &used), ADDR_OK);
+    assert_string_equal(a.local, "\xe7\x94\xa8\xe6\x88\xb7");
+    static const char *const bad[] = {
+        "<ju\xcc\x88rgen@x.test>",       /* NFD */
+        "<j\xc3rgen@x.test>",             /* invalid UTF-8 */
+        "<a\xc2\x85" "b@x.test>",        /* C1 control */
+        "<a@\xff.test>",                  /* no IDN */
+        "<a@b\xc3\xbc" "cher..test>",    /* empty label */
+        "<a@xn--zz.test>",                 /* bad punycode is still an LDH label: allowed */
+    };
+    for (size_t i = 0; i + 1 < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(addr_parse_path_flags(bad[i], strlen(bad[i]), ADDR_ALLOW_UTF8, &a, &used),
+                         ADDR_SYNTAX);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -418,6 +454,7 @@ int main(void)
         cmocka_unit_test(test_parse_mailbox),
         cmocka_unit_test(test_format),
         cmocka_unit_test(test_equal_and_literal),
+        cmocka_unit_test(test_utf8_addresses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

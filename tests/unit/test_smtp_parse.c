@@ -350,7 +350,7 @@ static void test_mail_repeated_unknown_malformed(void **state)
     MAIL_ERR("FROM:<a@b> FOO", 555, "5.5.4");
     MAIL_ERR("FROM:<a@b> NOTIFY=NEVER", 555, "5.5.4");
     MAIL_ERR("FROM:<a@b> ORCPT=rfc822;a@b", 555, "5.5.4");
-    MAIL_ERR("FROM:<a@b> SMTPUTF8", 555, "5.5.4");
+    MAIL_ERR("FROM:<a@b> XSMTPUTF8", 555, "5.5.4");
     MAIL_ERR("FROM:<a@b> SIZE=1 X-FOO=1", 555, "5.5.4");
     MAIL_ERR("FROM:<a@b> =x", 501, "5.5.4");
     MAIL_ERR("FROM:<a@b> SI_ZE=1", 501, "5.5.4");
@@ -582,6 +582,34 @@ static void test_bdat(void **state)
     memset(&E, 0, sizeof E);
     assert_int_equal(smtp_parse_bdat("12 LASTX", 7, &B, &E), 0);
     assert_true(B.size == 12 && B.last);
+static void test_smtputf8(void **state)
+{
+    (void)state;
+    MAIL_OK("FROM:<a@x.test> SMTPUTF8");
+    assert_true(M.smtputf8);
+    MAIL_OK("FROM:<j\xc3\xbcrgen@b\xc3\xbc" "cher.test> SMTPUTF8 BODY=8BITMIME");
+    assert_true(M.from.utf8);
+    MAIL_ERR("FROM:<j\xc3\xbcrgen@x.test>", 553, "5.6.7");
+    MAIL_ERR("FROM:<a@x.test> SMTPUTF8=yes", 501, "5.5.4");
+    MAIL_ERR("FROM:<a@x.test> SMTPUTF8 SMTPUTF8", 501, "5.5.4");
+    MAIL_ERR("FROM:<ju\xcc\x88rgen@x.test> SMTPUTF8", 501, "5.1.7"); /* not NFC */
+    MAIL_OK("FROM:<> SMTPUTF8");
+    /* RCPT: UTF-8 only in an SMTPUTF8 transaction */
+    EXPECT_ERR(rcpt_esmtp("TO:<j\xc3\xbcrgen@x.test>", 1), 553, "5.6.7");
+    memset(&E, 0, sizeof E);
+    const char *r = "TO:<j\xc3\xbcrgen@x.test> ORCPT=utf-8;j\xc3\xbcrgen@x.test";
+    assert_int_equal(smtp_parse_rcpt_utf8(r, strlen(r), 1, 1, &R, &E), 0);
+    assert_string_equal(R.orcpt_type, "utf-8");
+    assert_string_equal(R.orcpt, "j\xc3\xbcrgen@x.test");
+    r = "TO:<b@x.test> ORCPT=utf-8;j\\x{FC}rgen@x.test";    /* xtext form: no SMTPUTF8 needed */
+    assert_int_equal(smtp_parse_rcpt_utf8(r, strlen(r), 1, 0, &R, &E), 0);
+    assert_string_equal(R.orcpt, "j\xc3\xbcrgen@x.test");
+    r = "TO:<b@x.test> ORCPT=utf-8;j\xc3\xbcrgen@x.test";    /* raw UTF-8 without SMTPUTF8 */
+    EXPECT_ERR(smtp_parse_rcpt_utf8(r, strlen(r), 1, 0, &R, &E), 553, "5.6.7");
+    r = "TO:<b@x.test> ORCPT=utf-8;a\\x{0D}b";
+    EXPECT_ERR(smtp_parse_rcpt_utf8(r, strlen(r), 1, 1, &R, &E), 501, "5.5.4");
+    r = "TO:<b@x.test> ORCPT=rfc822;j\xc3\xbcrgen@x.test";  /* rfc822 xtext stays ASCII */
+    EXPECT_ERR(smtp_parse_rcpt_utf8(r, strlen(r), 1, 1, &R, &E), 501, "5.5.4");
 }
 
 int main(void)
@@ -614,6 +642,7 @@ int main(void)
         cmocka_unit_test(test_notify_format),
         cmocka_unit_test(test_notify_round_trip),
         cmocka_unit_test(test_bdat),
+        cmocka_unit_test(test_smtputf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
