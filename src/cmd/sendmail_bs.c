@@ -161,6 +161,7 @@ static void bs_mail(void *session, const struct smtp_cmd *cmd)
     b->has_drop = 1;
     b->drop.env.ret = mp.ret;
     b->drop.env.envid = mp.has_envid ? xstrdup(mp.envid) : NULL;
+    b->drop.env.smtputf8 = mp.smtputf8;
     b->state = BS_MAIL;
     bs_reply_esc(b, 250, ESC_OTHER_ADDRESS, "Ok");
 }
@@ -171,7 +172,8 @@ static void bs_rcpt(void *session, const struct smtp_cmd *cmd)
     struct rcpt_params rp;
     struct smtp_err err;
     char addr[600], orcpt[DSN_ORCPT_MAX + 64];
-    if (smtp_parse_rcpt(cmd->arg, cmd->arg_len, b->esmtp, &rp, &err) < 0) {
+    if (smtp_parse_rcpt_utf8(cmd->arg, cmd->arg_len, b->esmtp, b->has_drop && b->drop.env.smtputf8,
+                             &rp, &err) < 0) {
         bs_refuse(b, &err);
         return;
     }

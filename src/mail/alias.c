@@ -18,6 +18,7 @@
 #include "lib/linefile.h"
 #include "lib/str.h"
 #include "proto/addr.h"
+#include "proto/intl.h"
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -39,7 +40,8 @@ struct aliases {
 static int alias_mailbox(const char *s, char *out, size_t size)
 {
     struct addr a;
-    if (addr_parse_mailbox(s, &a) != ADDR_OK || a.domain[0] == '\0')
+    if (addr_parse_mailbox_flags(s, strlen(s), ADDR_ALLOW_UTF8, &a) != ADDR_OK ||
+        a.domain[0] == '\0')
         return -1;
     return addr_format(&a, out, size);
 }
@@ -110,6 +112,9 @@ static int alias_parse_line(struct keytable *t, char *s, const char *path, unsig
         return -1;
     }
     struct alias *e = xcalloc(1, sizeof *e);
+    char key[ALIAS_ADDR_MAX];
+    if (intl_mailbox_key(norm, key, sizeof key) == 0) /* domain as its A-label */
+        str_copy(norm, sizeof norm, key);
     str_lower(norm);
     if (alias_parse_targets(e, norm, colon + 1, path, line, err) < 0) {
         alias_free(e);
@@ -146,9 +151,10 @@ const char *const *aliases_lookup(const struct aliases *a, const char *local, co
 {
     char key[ALIAS_ADDR_MAX];
     *n = 0;
-    if (!a || str_fmt(key, sizeof key, "%s@%s", local, domain) < 0)
+    char addr[ALIAS_ADDR_MAX];
+    if (!a || str_fmt(addr, sizeof addr, "%s@%s", local, domain) < 0 ||
+        intl_mailbox_key(addr, key, sizeof key) < 0)
         return NULL;
-    str_lower(key);
     const struct alias *e = keytable_find(&a->t, key);
     if (!e)
         return NULL;

@@ -22,6 +22,7 @@
 #include "lib/linefile.h"
 #include "lib/str.h"
 #include "proto/addr.h"
+#include "proto/intl.h"
 #include <crypt.h>
 #include <ctype.h>
 #include <errno.h>
@@ -61,7 +62,8 @@ static int auth_valid_address(const char *s, size_t n)
     struct addr a;
     if (memchr(s, '"', n) || memchr(s, '/', n) || str_ncopy(tmp, sizeof tmp, s, n) < 0)
         return 0;
-    return addr_parse_mailbox(tmp, &a) == ADDR_OK && a.domain[0] != '\0' && !addr_is_literal(&a);
+    return addr_parse_mailbox_flags(tmp, strlen(tmp), ADDR_ALLOW_UTF8, &a) == ADDR_OK &&
+           a.domain[0] != '\0' && !addr_is_literal(&a);
 }
 
 /* Validates a hash field: {PLAIN}text, or a crypt(3) string without blanks. */
@@ -86,7 +88,10 @@ static void users_add(struct keytable *t, const char *addr, size_t alen, const c
     struct user *e = xcalloc(1, sizeof *e);
     e->addr = xstrndup(addr, alen);
     e->hash = xstrdup(hash);
-    keytable_add(t, e->addr, line, e)->label = e->addr;
+    char key[USERS_KEY_MAX];
+    if (intl_mailbox_key(e->addr, key, sizeof key) < 0) /* checked valid: does not happen */
+        str_copy(key, sizeof key, e->addr);
+    keytable_add(t, key, line, e)->label = e->addr;
 }
 
 /* keytable callback: one "local@domain:HASH" line (trimmed, may be modified). */
@@ -157,10 +162,10 @@ static const struct user *users_find(const struct users *u, const char *key)
 
 const char *users_lookup(const struct users *u, const char *local, const char *domain)
 {
-    char key[USERS_KEY_MAX];
-    if (str_fmt(key, sizeof key, "%s@%s", local, domain) < 0)
+    char addr[USERS_KEY_MAX], key[USERS_KEY_MAX];
+    if (str_fmt(addr, sizeof addr, "%s@%s", local, domain) < 0 ||
+        intl_mailbox_key(addr, key, sizeof key) < 0)
         return NULL;
-    str_lower(key);
     const struct user *e = users_find(u, key);
     return e ? e->addr : NULL;
 }
@@ -211,14 +216,23 @@ static int auth_verify(const char *hash, const char *password)
     return r == 1;
 }
 
+/* The table key of a login: a mailbox's key (intl_mailbox_key), else the login lowered. */
+static int users_login_key(const char *login, char *key, size_t size)
+{
+    if (intl_mailbox_key(login, key, size) == 0)
+        return 0;
+    if (str_copy(key, size, login) < 0)
+        return -1;
+    str_lower(key);
+    return 0;
+}
+
 int users_check_password(const struct users *u, const char *login, const char *password)
 {
     char key[USERS_KEY_MAX];
     const struct user *e = NULL;
-    if (str_copy(key, sizeof key, login) == 0) {
-        str_lower(key);
+    if (users_login_key(login, key, sizeof key) == 0)
         e = users_find(u, key);
-    }
     /* An empty password never logs in; unknown users cost the same time. */
     int ok = auth_verify(e ? e->hash : auth_dummy_hash, password);
     return e && ok && password[0] != '\0';

@@ -23,6 +23,7 @@
 #include "lib/str.h"
 #include "mail/alias.h"
 #include "mail/auth.h"
+#include "proto/intl.h"
 #include <errno.h>
 #include <pwd.h>
 #include <stdatomic.h>
@@ -449,7 +450,7 @@ void conf_replace(const struct conf **slot, const struct conf *c)
 static int conf_in_list(char *const *v, size_t n, const char *domain)
 {
     for (size_t i = 0; i < n; i++)
-        if (str_ieq(v[i], domain))
+        if (intl_domain_equal(v[i], domain))
             return 1;
     return 0;
 }
@@ -499,7 +500,7 @@ const struct relay_auth *conf_find_relay_auth(const struct conf *c, const char *
 const struct route *conf_find_route(const struct conf *c, const char *domain)
 {
     for (size_t i = 0; i < c->n_routes; i++)
-        if (str_ieq(c->routes[i].domain, domain))
+        if (intl_domain_equal(c->routes[i].domain, domain))
             return &c->routes[i];
     return NULL;
 }

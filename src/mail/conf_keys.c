@@ -15,6 +15,7 @@
 #include "lib/alloc.h"
 #include "lib/dur.h"
 #include "lib/str.h"
+#include "proto/intl.h"
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -201,27 +202,36 @@ static int conf_set_hostport(struct conf_ctx *x, const struct conf_key *k, char 
 
 /* ---- lists ---- */
 
-/* local_domains, relay_domains: replaces the list; lower case, no repeats. */
+/* A domain of the config in its lower-case A-label form (an IDN may be written with
+ * U-labels: "bücher.test" is kept as "xn--bcher-kva.test"); -1 if invalid. */
+static int conf_domain(const char *in, char *out, size_t size)
+{
+    return intl_domain_to_ascii(in, out, size) == 0 && conf_valid_hostname(out) ? 0 : -1;
+}
+
+/* local_domains, relay_domains: replaces the list; lower case A-labels, no repeats. */
 static int conf_set_domains(struct conf_ctx *x, const struct conf_key *k, char **argv, int argc)
 {
+    char **v = xcalloc((size_t)argc, sizeof *v);
     for (int i = 0; i < argc; i++) {
-        str_lower(argv[i]);
-        if (!conf_valid_hostname(argv[i])) {
+        char d[INTL_DOMAIN_MAX];
+        if (conf_domain(argv[i], d, sizeof d) < 0) {
             conf_err(x, "%s: invalid domain \"%.100s\"", k->name, argv[i]);
+            conf_free_strv(v, (size_t)i);
             return -1;
         }
+        v[i] = xstrdup(d);
         for (int j = 0; j < i; j++)
-            if (strcmp(argv[i], argv[j]) == 0) {
+            if (strcmp(v[i], v[j]) == 0) {
                 conf_err(x, "%s: domain %s listed twice", k->name, argv[i]);
+                conf_free_strv(v, (size_t)i + 1);
                 return -1;
             }
     }
     char ***list = CONF_FIELD(x->c, k, char **);
     size_t *n = CONF_FIELD_N(x->c, k, size_t);
     conf_free_strv(*list, *n);
-    *list = xcalloc((size_t)argc, sizeof **list);
-    for (int i = 0; i < argc; i++)
-        (*list)[i] = xstrdup(argv[i]);
+    *list = v;
     *n = (size_t)argc;
     return 0;
 }
@@ -278,8 +288,7 @@ static int conf_add_route(struct conf_ctx *x, const struct conf_key *k, char **a
 {
     (void)argc;
     struct route r;
-    str_lower(argv[0]);
-    if (!conf_valid_hostname(argv[0]) || str_copy(r.domain, sizeof r.domain, argv[0]) < 0) {
+    if (conf_domain(argv[0], r.domain, sizeof r.domain) < 0) {
         conf_err(x, "%s: invalid domain \"%.100s\"", k->name, argv[0]);
         return -1;
     }

@@ -146,6 +146,8 @@ int envelope_format_head(const struct envelope *e, struct buf *out, size_t *size
     r |= env_field(out, "client", e->client);
     r |= env_field(out, "auth", e->auth);
     r |= buf_printf(out, "hold %d\n", e->hold ? 1 : 0);
+    if (e->smtputf8) /* only when set: an ASCII message's file is as before */
+        r |= buf_appends(out, "smtputf8 1\n");
     for (size_t i = 0; i < e->n_rcpts && r == 0; i++)
         r |= env_put_rcpt(out, &e->rcpts[i]);
     r |= buf_appends(out, "size ");
@@ -313,6 +315,8 @@ static int env_head_record(struct envelope *e, char **tok, size_t n)
         return env_num(tok[1], 0, &v) < 0 ? -1 : (e->hold = v != 0, 0);
     if (strcmp(k, "ret") == 0)
         return env_parse_ret(tok[1], &e->ret);
+    if (strcmp(k, "smtputf8") == 0) /* absent in older files: 0 */
+        return env_num(tok[1], 0, &v) < 0 ? -1 : (e->smtputf8 = v != 0, 0);
     if (strcmp(k, "body") == 0)
         return env_parse_body(tok[1], &e->body);
     char **dst = strcmp(k, "sender") == 0   ? &e->sender

@@ -57,6 +57,7 @@ struct envelope {
     uint64_t content_offset;/* where the content starts in the queue file */
     struct env_rcpt *rcpts;
     size_t n_rcpts, cap_rcpts;
+    int smtputf8;           /* received with SMTPUTF8 (RFC 6531): needs it to be passed on */
 };
 
 void envelope_init(struct envelope *e);

@@ -7,6 +7,7 @@
 #include "mail/maildir.h"
 #include "mail/notify.h"
 #include "lib/str.h"
+#include "proto/intl.h"
 #include <string.h>
 
 int route_split(const char *addr, char *local, size_t lsize, char *domain, size_t dsize)
@@ -14,10 +15,11 @@ int route_split(const char *addr, char *local, size_t lsize, char *domain, size_
     const char *at = strrchr(addr, '@');
     if (!at || at == addr || !at[1])
         return -1;
+    /* the domain as its A-label: "bücher.test" and "xn--bcher-kva.test" are one domain,
+     * with one Maildir folder */
     if (str_ncopy(local, lsize, addr, (size_t)(at - addr)) < 0 ||
-        str_copy(domain, dsize, at + 1) < 0)
+        intl_domain_to_ascii(at + 1, domain, dsize) < 0)
         return -1;
-    str_lower(domain);
     return 0;
 }
 
@@ -137,8 +139,11 @@ void route_expand_all(const struct conf *c, struct envelope *e)
 void route_next_hop(const struct conf *c, const char *domain, struct route_hop *hop)
 {
     memset(hop, 0, sizeof *hop);
-    str_copy(hop->domain, sizeof hop->domain, domain);
-    str_lower(hop->domain);
+    /* DNS knows only A-labels (RFC 5891); an invalid IDN stays as it is and fails there */
+    if (intl_domain_to_ascii(domain, hop->domain, sizeof hop->domain) < 0) {
+        str_copy(hop->domain, sizeof hop->domain, domain);
+        str_lower(hop->domain);
+    }
     hop->tls = conf_tls_policy(c, hop->domain);
     const struct route *r = conf_find_route(c, hop->domain);
     const struct hostport *hp = r ? &r->hop : c->has_relayhost ? &c->relayhost : NULL;

@@ -60,6 +60,7 @@ static const struct {
     {"AUTH PLAIN LOGIN", SMTP_EHLO_AUTH, 0},
     {"CHUNKING", SMTP_EHLO_CHUNKING, 0},   /* RFC 3030 */
     {"BINARYMIME", SMTP_EHLO_CHUNKING, 0}, /* RFC 3030: needs CHUNKING */
+    {"SMTPUTF8", 0, 0},            /* RFC 6531 */
 };
 
 void smtp_ehlo_reply(struct buf *out, const char *greeting, uint64_t max_size, unsigned options)

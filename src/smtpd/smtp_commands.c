@@ -188,6 +188,7 @@ static void smtps_mail(void *session, const struct smtp_cmd *cmd)
     e->body = mp.body;
     e->envid = mp.has_envid ? xstrdup(mp.envid) : NULL;
     s->bdat_failed = 0;
+    e->smtputf8 = mp.smtputf8;
     s->state = SMTPS_MAIL;
     smtps_reply_esc(s, 250, ESC_OTHER_ADDRESS, "Ok");
 }
@@ -236,7 +237,8 @@ static void smtps_rcpt(void *session, const struct smtp_cmd *cmd)
         smtps_bad(s, 503, ESC_INVALID_COMMAND, "Error: RCPT not allowed after BDAT");
         return;
     }
-    if (smtp_parse_rcpt(cmd->arg, cmd->arg_len, s->esmtp, &rp, &err) < 0) {
+    if (smtp_parse_rcpt_utf8(cmd->arg, cmd->arg_len, s->esmtp, s->tx.env.smtputf8, &rp,
+                             &err) < 0) {
         smtps_refuse(s, &err);
         return;
     }

@@ -132,7 +132,8 @@ static void test_ehlo_reply(void **state)
                                              "250-SIZE 10485760\r\n"
                                              "250-8BITMIME\r\n"
                                              "250-DSN\r\n"
-                                             "250 ENHANCEDSTATUSCODES");
+                                             "250-ENHANCEDSTATUSCODES\r\n"
+                                             "250 SMTPUTF8");
     assert_string_equal(ehlo("mx.test Hello c [127.0.0.1]", SMTP_EHLO_STARTTLS),
                         "250-mx.test Hello c [127.0.0.1]\r\n"
                         "250-PIPELINING\r\n"
@@ -140,16 +141,18 @@ static void test_ehlo_reply(void **state)
                         "250-8BITMIME\r\n"
                         "250-DSN\r\n"
                         "250-ENHANCEDSTATUSCODES\r\n"
-                        "250 STARTTLS");
+                        "250-STARTTLS\r\n"
+                        "250 SMTPUTF8");
     assert_string_equal(ehlo("mx.test", SMTP_EHLO_AUTH), "250-mx.test\r\n"
                                                           "250-PIPELINING\r\n"
                                                           "250-SIZE 10485760\r\n"
                                                           "250-8BITMIME\r\n"
                                                           "250-DSN\r\n"
                                                           "250-ENHANCEDSTATUSCODES\r\n"
-                                                          "250 AUTH PLAIN LOGIN");
+                                                          "250-AUTH PLAIN LOGIN\r\n"
+                                                          "250 SMTPUTF8");
     const char *both = ehlo("mx.test", SMTP_EHLO_STARTTLS | SMTP_EHLO_AUTH);
-    assert_non_null(strstr(both, "\r\n250-STARTTLS\r\n250 AUTH PLAIN LOGIN"));
+    assert_non_null(strstr(both, "\r\n250-STARTTLS\r\n250-AUTH PLAIN LOGIN\r\n250 SMTPUTF8"));
     assert_null(strstr(both, "250 ENHANCEDSTATUSCODES"));
     /* RFC 3030: the server offers CHUNKING and BINARYMIME, -bs does not */
     assert_string_equal(ehlo("mx.test", SMTP_EHLO_CHUNKING), "250-mx.test\r\n"
