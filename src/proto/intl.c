@@ -112,3 +112,17 @@ int intl_mailbox_key(const char *mailbox, char *out, size_t size)
     memcpy(out + local + 1, domain, strlen(domain) + 1);
     return 0;
 }
+
+int intl_head_8bit(const char *buf, size_t n)
+{
+    int line_start = 1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)buf[i];
+        if (line_start && (c == '\n' || (c == '\r' && i + 1 < n && buf[i + 1] == '\n')))
+            return 0; /* the empty line: the body starts */
+        if (c > 127)
+            return 1;
+        line_start = c == '\n';
+    }
+    return 0;
+}

@@ -40,5 +40,11 @@ int intl_domain_equal(const char *a, const char *b);
  * domain's A-label form. 0, or -1 (no '@', bad domain, too long).
  */
 int intl_mailbox_key(const char *mailbox, char *out, size_t size);
+/*
+ * 1 if the header section at the start of a message (buf[0..n), up to the
+ * first empty line or n) holds an octet over 127: RFC 6532 UTF-8 headers,
+ * which only an SMTPUTF8 next hop may receive.
+ */
+int intl_head_8bit(const char *buf, size_t n);
 
 #endif

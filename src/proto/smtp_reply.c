@@ -167,6 +167,7 @@ static const struct { const char *kw; unsigned bit; } smtp_ehlo_table[] = {
     { "8BITMIME", SMTP_EXT_8BITMIME },     { "DSN", SMTP_EXT_DSN },
     { "STARTTLS", SMTP_EXT_STARTTLS },     { "AUTH", SMTP_EXT_AUTH },
     { "CHUNKING", SMTP_EXT_CHUNKING },     { "BINARYMIME", SMTP_EXT_BINARYMIME },
+    { "SMTPUTF8", SMTP_EXT_SMTPUTF8 },
 };
 
 /* RFC 4954 3: "AUTH mech mech ...": the mechanisms of SMTP_AUTH_* among them. */

@@ -44,6 +44,7 @@ struct smtp_reply {
 #define SMTP_EXT_AUTH 32u
 #define SMTP_EXT_CHUNKING 64u     /* RFC 3030 */
 #define SMTP_EXT_BINARYMIME 128u  /* RFC 3030 */
+#define SMTP_EXT_SMTPUTF8 256u    /* RFC 6531 */
 
 /* SASL mechanisms listed after AUTH (RFC 4954 3) that postino's client speaks. */
 #define SMTP_AUTH_PLAIN 1u

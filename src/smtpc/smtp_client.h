@@ -29,6 +29,7 @@ struct smtpc_outcome {
     char reply[SMTPC_REPLY_MAX];       /* the reply or diagnostic, "550 5.1.1 ..." */
     int from_server;                   /* 1: reply is the server's answer; 0: postino's own
                                         * decision ("5.3.4 ... larger than the limit ...") */
+    int unsent;                        /* internal: decided before RCPT (5.6.7), not sent */
 };
 
 struct smtpc_delivery {

@@ -96,6 +96,8 @@ struct smtpc_conn {
     uint64_t body_off;            /* bytes of content sent */
     struct smtp_dotstuff stuff;   /* dot-stuffing state of the content */
     int bdat;                     /* this transaction sends the content by BDAT (RFC 3030) */
+    int utf8_on;                  /* this transaction sends SMTPUTF8 (RFC 6531) */
+    int alabels;                  /* next hop lacks SMTPUTF8: domains sent as A-labels */
 };
 
 /* smtp_client.c */
@@ -115,6 +117,18 @@ void smtpc_timeout(struct smtpc_conn *c, int64_t ms);
 void smtpc_tx_start(struct smtpc_conn *c);
 /* Reuses an idle connection for the next waiting delivery of its destination. */
 void smtpc_reuse(struct smtpc_conn *c);
+/* smtp_client_intl.c */
+/*
+ * Decides how the delivery of c->d goes with respect to SMTPUTF8: sets
+ * c->utf8_on / c->alabels and fails with 5.6.7 (unsent) each recipient that
+ * cannot go to a next hop without SMTPUTF8. Returns the number of
+ * recipients still to send.
+ */
+size_t smtpc_intl_plan(struct smtpc_conn *c);
+/* The address as this transaction sends it (A-label domain when c->alabels). */
+void smtpc_intl_addr(const struct smtpc_conn *c, const char *addr, char *out, size_t size);
+/* Appends " ORCPT=type;value" for orcpt ("type;address"), encoded for this transaction. */
+void smtpc_intl_orcpt(const struct smtpc_conn *c, const char *orcpt, struct buf *line);
 
 /* smtp_client_sec.c */
 /* After EHLO/HELO: sends STARTTLS or AUTH, or fails the target when the TLS the policy

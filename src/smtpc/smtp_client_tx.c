@@ -197,7 +197,9 @@ static void smtpc_send_mail(struct smtpc_conn *c)
     const struct envelope *e = c->d->env;
     struct buf line;
     buf_init(&line, 4096);
-    buf_printf(&line, "MAIL FROM:<%s>", e->sender);
+    char sender[600];
+    smtpc_intl_addr(c, e->sender, sender, sizeof sender);
+    buf_printf(&line, "MAIL FROM:<%s>", sender);
     if (c->ehlo.ext & SMTP_EXT_SIZE)
         buf_printf(&line, " SIZE=%llu", (unsigned long long)e->size);
     if ((c->ehlo.ext & SMTP_EXT_8BITMIME) && e->body == BODY_8BITMIME)
@@ -210,6 +212,8 @@ static void smtpc_send_mail(struct smtpc_conn *c)
         if (e->envid)
             smtpc_param_xtext(&line, "ENVID", e->envid);
     }
+    if (c->utf8_on)
+        buf_appends(&line, " SMTPUTF8");
     smtpc_send(c, buf_cstr(&line));
     buf_free(&line);
 }
@@ -219,19 +223,25 @@ static void smtpc_send_rcpt(struct smtpc_conn *c, size_t k)
     const struct env_rcpt *r = &c->d->env->rcpts[c->d->out[k].idx];
     struct buf line;
     buf_init(&line, 4096);
-    buf_printf(&line, "RCPT TO:<%s>", r->addr);
+    char addr[600];
+    smtpc_intl_addr(c, r->addr, addr, sizeof addr);
+    buf_printf(&line, "RCPT TO:<%s>", addr);
     if ((c->ehlo.ext & SMTP_EXT_DSN) && r->notify) {
         char notify[64];
         smtp_notify_format(r->notify, notify, sizeof notify);
         buf_printf(&line, " NOTIFY=%s", notify);
     }
-    const char *semi = r->orcpt ? strchr(r->orcpt, ';') : NULL;
-    if ((c->ehlo.ext & SMTP_EXT_DSN) && semi) {
-        buf_printf(&line, " ORCPT=%.*s;", (int)(semi - r->orcpt), r->orcpt);
-        xtext_encode(semi + 1, strlen(semi + 1), &line);
-    }
+    if ((c->ehlo.ext & SMTP_EXT_DSN) && r->orcpt)
+        smtpc_intl_orcpt(c, r->orcpt, &line);
     smtpc_send(c, buf_cstr(&line));
     buf_free(&line);
+}
+
+/* Moves rcpt_next past recipients decided before RCPT (not sent, so no reply comes). */
+static void smtpc_skip_unsent(struct smtpc_conn *c)
+{
+    while (c->rcpt_next < c->d->n && c->d->out[c->rcpt_next].unsent)
+        c->rcpt_next++;
 }
 
 /* Why this next hop cannot take the message (our own decision, not sent), into why; 0 if it can. */
@@ -269,12 +279,18 @@ void smtpc_tx_start(struct smtpc_conn *c)
         smtpc_tx_end(c);
         return;
     }
+    if (smtpc_intl_plan(c) == 0) { /* every recipient needed SMTPUTF8: 5.6.7 */
+        smtpc_tx_end(c);
+        return;
+    }
     c->state = SMTPC_MAIL;
     smtpc_timeout(c, c->conf->timeout_mail_ms);
     smtpc_send_mail(c);
+    smtpc_skip_unsent(c);
     if (c->ehlo.ext & SMTP_EXT_PIPELINING) { /* RFC 2920: MAIL, every RCPT and DATA in one go */
         for (size_t k = 0; k < c->d->n; k++)
-            smtpc_send_rcpt(c, k);
+            if (!c->d->out[k].unsent)
+                smtpc_send_rcpt(c, k);
         if (!c->bdat) /* BDAT waits for the RCPT replies: no content for no recipient */
             smtpc_send(c, "DATA");
     }
@@ -430,6 +446,7 @@ static void smtpc_send_bdat(struct smtpc_conn *c)
 static void smtpc_on_rcpt_reply(struct smtpc_conn *c, int klass, const char *text, int pipelined)
 {
     struct smtpc_outcome *o = &c->d->out[c->rcpt_next++];
+    smtpc_skip_unsent(c);
     if (!c->mail_failed && klass == 2)
         c->accepted++;
     else if (!c->mail_failed) {
@@ -474,7 +491,7 @@ static void smtpc_on_tx_reply(struct smtpc_conn *c, int code, const char *text)
         c->state = SMTPC_RCPT;
         smtpc_timeout(c, c->conf->timeout_rcpt_ms);
         if (!pipelined)
-            smtpc_send_rcpt(c, 0);
+            smtpc_send_rcpt(c, c->rcpt_next); /* the first one to send */
         return;
     case SMTPC_RCPT:
         smtpc_on_rcpt_reply(c, klass, text, pipelined);

@@ -16,6 +16,7 @@
 #include "lib/str.h"
 #include "mail/metrics.h"
 #include "mail/route.h"
+#include "proto/intl.h"
 #include "proto/rfc5322.h"
 #include <errno.h>
 #include <event2/buffer.h>
@@ -39,6 +40,19 @@ static void smtps_clean_helo(const char *in, char *out, size_t size)
     out[j] = '\0';
 }
 
+/* The "for <addr>" clause; a U-label domain is written as its A-label, so that a
+ * recipient whose local part is ASCII does not make the header need SMTPUTF8. */
+static void smtps_received_for(struct buf *b, const char *addr)
+{
+    const char *at = strrchr(addr, '@');
+    char domain[INTL_DOMAIN_MAX];
+    if (at && intl_is_ascii(addr, (size_t)(at - addr)) && !intl_is_ascii(at + 1, strlen(at + 1)) &&
+        intl_domain_to_ascii(at + 1, domain, sizeof domain) == 0)
+        buf_printf(b, "\r\n\tfor <%.*s@%s>", (int)(at - addr), addr, domain);
+    else
+        buf_printf(b, "\r\n\tfor <%s>", addr);
+}
+
 static void smtps_received(struct smtps_session *s, struct buf *b)
 {
     const struct conf *c = s->conf;
@@ -47,12 +61,15 @@ static void smtps_received(struct smtps_session *s, struct buf *b)
     rfc5322_date(time(NULL), date, sizeof date);
     smtps_clean_helo(s->helo, helo, sizeof helo);
     /* RFC 3848: ESMTP, plus S with TLS and A once authenticated */
-    static const char *withs[] = {"ESMTP", "ESMTPS", "ESMTPA", "ESMTPSA"};
-    const char *with = !s->esmtp ? "SMTP" : withs[(s->tls_up ? 1 : 0) + (s->auth_user[0] ? 2 : 0)];
+    /* RFC 6531 3.7.3: UTF8SMTP, UTF8SMTPS, ... for a transaction with SMTPUTF8 */
+    static const char *withs[] = {"ESMTP", "ESMTPS", "ESMTPA", "ESMTPSA",
+                                  "UTF8SMTP", "UTF8SMTPS", "UTF8SMTPA", "UTF8SMTPSA"};
+    const char *with = !s->esmtp ? "SMTP" : withs[(s->tls_up ? 1 : 0) + (s->auth_user[0] ? 2 : 0) +
+                                                  (e->smtputf8 ? 4 : 0)];
     buf_printf(b, "Received: from %s ([%s%s])\r\n\tby %s (postino) with %s id %s", helo,
                strchr(s->client_ip, ':') ? "IPv6:" : "", s->client_ip, c->hostname, with, e->id);
     if (e->n_rcpts == 1)
-        buf_printf(b, "\r\n\tfor <%s>", e->rcpts[0].addr);
+        smtps_received_for(b, e->rcpts[0].addr);
     buf_printf(b, "; %s\r\n", date);
 }
 

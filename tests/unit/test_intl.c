@@ -93,6 +93,18 @@ static void test_utf8_addr_xtext(void **state)
     assert_int_equal(xtext_utf8_encode("abcdef", 0, out, 4), -1);
 }
 
+static void test_head_8bit(void **state)
+{
+    (void)state;
+    const char *a = "Subject: hi\r\nFrom: a@b\r\n\r\nbody \xc3\xbc\r\n";
+    const char *u = "Subject: \xc3\xbc" "ber\r\n\r\nbody\r\n";
+    assert_false(intl_head_8bit(a, strlen(a)));
+    assert_true(intl_head_8bit(u, strlen(u)));
+    assert_false(intl_head_8bit("\r\n\xc3\xbc", 4));
+    assert_true(intl_head_8bit("X: \xff", 4));
+    assert_false(intl_head_8bit("", 0));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -100,6 +112,7 @@ int main(void)
         cmocka_unit_test(test_domain_to_ascii),
         cmocka_unit_test(test_domain_equal_and_key),
         cmocka_unit_test(test_utf8_addr_xtext),
+        cmocka_unit_test(test_head_8bit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

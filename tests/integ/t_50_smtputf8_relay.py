@@ -1,0 +1,97 @@
+"""
+t_50_smtputf8_relay: passing internationalized mail on (RFC 6531 3.4, 3.7;
+RFC 6533 3). A next hop that offers SMTPUTF8 gets MAIL ... SMTPUTF8, the
+UTF-8 addresses and the UTF-8 header as received, and ORCPT=utf-8 in its
+unitext form. A next hop without SMTPUTF8: a recipient with a UTF-8 local
+part fails with 5.6.7 without being sent, one whose domain alone is
+non-ASCII goes with the A-label (found in DNS under its A-label), and
+ORCPT=utf-8 is written in its \\x{HEX} form; a UTF-8 header section makes
+every recipient fail with 5.6.7. Mail without SMTPUTF8 never carries it.
+"""
+import email
+import email.policy
+import unittest
+
+import lib
+import peers
+
+EHLO_UTF8 = ["PIPELINING", "SIZE 10000000", "8BITMIME", "ENHANCEDSTATUSCODES", "DSN",
+             "SMTPUTF8"]
+JU = "j\u00fcrgen"
+
+
+def message(subject, utf8_header=False):
+    subj = ("\u00fcber " if utf8_header else "") + subject
+    lines = ["From: <alice@sender.test>", "To: <x@r.test>", "Subject: " + subj,
+             "Message-ID: <%s@client.test>" % subject.replace(" ", "-"),
+             "Date: Mon, 24 Nov 2025 08:00:00 +0000"]
+    return ("\r\n".join(lines) + "\r\n\r\nHello.\r\n").encode("utf-8")
+
+
+class Utf8Relay(peers.RelayTestCase):
+
+    @classmethod
+    def dns_records(cls, dns):
+        dns.mx("r.test", "mx.r.test", 10).a("mx.r.test", "127.0.0.2")
+        dns.mx("xn--bcher-kva.test", "mx.r.test", 10)
+
+    def send_utf8(self, srv, rcpts, msg, sender="alice@sender.test", rcpt_options=None):
+        rcpt_options = rcpt_options or {}
+        with lib.smtp_client(srv.port) as s:
+            s.ehlo()
+            lib.expect_smtplib(s.mail(sender, ["SMTPUTF8", "BODY=8BITMIME"]), 250, "2.1.0")
+            for r in rcpts:
+                lib.expect_smtplib(s.rcpt(r, rcpt_options.get(r, [])), 250, "2.1.5")
+            return lib.queue_id_of(lib.expect_smtplib(s.data(msg), 250, "2.0.0"))
+
+    def test_passed_on_to_a_peer_with_smtputf8(self):
+        p = self.peer("127.0.0.2", {"ehlo": EHLO_UTF8})
+        srv = self.relay_server()
+        msg = message("t50 on", utf8_header=True)
+        self.send_utf8(srv, [JU + "@r.test"], msg, sender="\u00e5sa@sender.test",
+                       rcpt_options={JU + "@r.test": ["NOTIFY=FAILURE",
+                                                      "ORCPT=utf-8;" + JU + "@r.test"]})
+        [t] = p.wait_messages(1)
+        self.assertIn("SMTPUTF8", t.mail_params, t.mail_arg)
+        self.assertEqual(t.sender, "\u00e5sa@sender.test")
+        self.assertEqual(t.accepted, [JU + "@r.test"])
+        self.assertEqual(t.rcpt_params(JU + "@r.test").get("ORCPT"), "utf-8;" + JU + "@r.test")
+        got = email.message_from_bytes(t.data, policy=email.policy.SMTPUTF8)
+        self.assertEqual(got["Subject"], "\u00fcber t50 on")
+        self.assertIn(b"with UTF8SMTP id", t.data)
+
+    def test_peer_without_smtputf8_alabels_and_567(self):
+        p = self.peer("127.0.0.2", {"ehlo": peers.EHLO_NO_DSN + ["DSN"]})
+        srv = self.relay_server()
+        self.send_utf8(srv, [JU + "@r.test", "bob@b\u00fccher.test"], message("t50 down"),
+                       rcpt_options={"bob@b\u00fccher.test": ["ORCPT=utf-8;" + JU + "@r.test"]})
+        [t] = p.wait_messages(1)
+        self.assertNotIn("SMTPUTF8", t.mail_params, t.mail_arg)
+        self.assertEqual(t.accepted, ["bob@xn--bcher-kva.test"])
+        self.assertEqual(t.rcpt_params("bob@xn--bcher-kva.test").get("ORCPT"),
+                         "utf-8;j\\x{FC}rgen@r.test")
+        for line in p.commands():
+            line.encode("ascii")        # nothing non-ASCII went to this peer
+        [line] = self.wait_log(srv, "to=<%s@r.test>" % JU, "5.6.7")
+        self.assertIn("needs SMTPUTF8", line)
+        self.assertIn("status=failed", line)
+
+    def test_utf8_header_fails_everyone_without_smtputf8(self):
+        p = self.peer("127.0.0.2", {"ehlo": peers.EHLO_NO_DSN})
+        srv = self.relay_server()
+        self.send_utf8(srv, ["a@r.test", "b@r.test"], message("t50 hdr", utf8_header=True))
+        for a in ("a@r.test", "b@r.test"):
+            [line] = self.wait_log(srv, "to=<%s>" % a, "5.6.7")
+            self.assertIn("UTF-8 header", line)
+        self.assertEqual(p.messages(), [])
+
+    def test_ascii_mail_never_sends_smtputf8(self):
+        p = self.peer("127.0.0.2", {"ehlo": EHLO_UTF8})
+        srv = self.relay_server()
+        self.send(srv, ["plain@r.test"], "t50 ascii")
+        [t] = p.wait_messages(1)
+        self.assertNotIn("SMTPUTF8", t.mail_params, t.mail_arg)
+
+
+if __name__ == "__main__":
+    unittest.main()
