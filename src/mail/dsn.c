@@ -14,6 +14,10 @@
  *      limit applies).
  * Values from the envelope or the network pass through dsn_put_clean: one line
  * of printable US-ASCII (the delivery-status part must be 7bit, RFC 3464 2.1).
+ * About a message received with SMTPUTF8 (in->utf8), the notice follows RFC
+ * 6533: message/global-delivery-status with "utf-8" address types where an
+ * address is not ASCII, message/global or message/global-headers for the
+ * original, UTF-8 kept in addresses; ASCII mail gets RFC 3464 unchanged.
  * This file owns steps 1 and 3 and parts 2 and 3; dsn_text.c writes the lines
  * and part 1, the human-readable text; proto/rfc5322 scans the original's
  * header section.
@@ -23,10 +27,13 @@
 #include "mail/dsn_int.h"
 #include "lib/alloc.h"
 #include "lib/str.h"
+#include "proto/intl.h"
 #include "proto/rfc5322.h"
+#include "proto/xtext.h"
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MAX_DATE_MS 253402300799999LL  /* 9999-12-31T23:59:59.999Z */
 
@@ -53,8 +60,8 @@ static int is_digit(char c)
 
 /* "Name: value" or, with a type, "Name: type; value" (RFC 3464 mta-name, address,
  * diagnostic), the value cleaned and folded (RFC 5322 2.2.3). */
-static void put_field(struct buf *b, struct buf *tmp, const char *name, const char *type,
-                      const char *value, size_t max)
+static void put_field_as(struct buf *b, struct buf *tmp, const char *name, const char *type,
+                         const char *value, size_t max, int utf8)
 {
     char prefix[64];
     buf_reset(tmp);
@@ -62,9 +69,24 @@ static void put_field(struct buf *b, struct buf *tmp, const char *name, const ch
         dsn_puts(tmp, type);
         dsn_puts(tmp, "; ");
     }
-    dsn_put_clean(tmp, value, max);
+    dsn_put_clean_as(tmp, value, max, utf8);
     (void)str_fmt(prefix, sizeof prefix, "%s: ", name);
     dsn_put_wrapped(b, prefix, buf_cstr(tmp), " ", RFC5322_LINE_WIDTH);
+}
+
+static void put_field(struct buf *b, struct buf *tmp, const char *name, const char *type,
+                      const char *value, size_t max)
+{
+    put_field_as(b, tmp, name, type, value, max, 0);
+}
+
+/* An address field: "rfc822; ADDR", or in an RFC 6533 notice "utf-8; ADDR" when the
+ * address is not ASCII (RFC 6533 3, utf-8-address). */
+static void put_addr_field(struct buf *b, struct buf *tmp, const char *name, const char *addr,
+                           int utf8)
+{
+    int u = utf8 && !intl_is_ascii(addr, strlen(addr));
+    put_field_as(b, tmp, name, u ? "utf-8" : "rfc822", addr, 1000, u);
 }
 
 void dsn_format_date(int64_t ms, char out[DSN_DATE_MAX])
@@ -301,11 +323,21 @@ static const struct dsn_rcpt **sort_rcpts(const struct dsn_input *in)
     return v;
 }
 
-/* "type; addr" of an ORCPT value: the type as given if it is an atom, else "unknown". */
-static void put_orcpt(struct buf *b, struct buf *tmp, const char *orcpt)
+/* "type; addr" of an ORCPT value: the type as given if it is an atom, else "unknown".
+ * A utf-8 ORCPT (RFC 6533 3) is written as UTF-8 in a global report, else in its
+ * utf-8-addr-xtext form. */
+static void put_orcpt(struct buf *b, struct buf *tmp, const char *orcpt, int utf8)
 {
     const char *semi = strchr(orcpt, ';');
     size_t tl = semi ? (size_t)(semi - orcpt) : 0;
+    char enc[4000];
+    if (tl == 5 && strncasecmp(orcpt, "utf-8", 5) == 0) {
+        if (utf8)
+            put_field_as(b, tmp, "Original-Recipient", "utf-8", semi + 1, 1000, 1);
+        else if (xtext_utf8_encode(semi + 1, 0, enc, sizeof enc) == 0)
+            put_field(b, tmp, "Original-Recipient", "utf-8", enc, 1000);
+        return;
+    }
     int ok = tl > 0 && tl <= 64;
     for (size_t i = 0; ok && i < tl; i++)
         ok = rfc5322_is_atext((unsigned char)orcpt[i]);
@@ -329,8 +361,11 @@ static void build_status(const struct dsn_input *in, const struct dsn_rcpt **v, 
     struct buf tmp;
     char status[DSN_STATUS_MAX];
     buf_init(&tmp, BUF_UNLIMITED);
-    dsn_puts(d, "Content-Description: Delivery report\r\n"
-             "Content-Type: message/delivery-status\r\n\r\n");
+    dsn_puts(d, in->utf8 ? "Content-Description: Delivery report\r\n"
+                           "Content-Type: message/global-delivery-status\r\n"
+                           "Content-Transfer-Encoding: 8bit\r\n\r\n"
+                         : "Content-Description: Delivery report\r\n"
+                           "Content-Type: message/delivery-status\r\n\r\n");
     if (in->envid)
         put_field(d, &tmp, "Original-Envelope-Id", NULL, in->envid, 400);
     put_field(d, &tmp, "Reporting-MTA", "dns", host, 300);
@@ -344,8 +379,8 @@ static void build_status(const struct dsn_input *in, const struct dsn_rcpt **v, 
         const struct dsn_rcpt *r = v[i];
         dsn_puts(d, "\r\n");
         if (r->orcpt)
-            put_orcpt(d, &tmp, r->orcpt);
-        put_field(d, &tmp, "Final-Recipient", "rfc822", r->final_rcpt, 1000);
+            put_orcpt(d, &tmp, r->orcpt, in->utf8);
+        put_addr_field(d, &tmp, "Final-Recipient", r->final_rcpt, in->utf8);
         put_field(d, &tmp, "Action", NULL, dsn_action_name(r->action), 20);
         dsn_rcpt_status(r, status);
         put_field(d, &tmp, "Status", NULL, status, 20);
@@ -361,14 +396,19 @@ static void build_status(const struct dsn_input *in, const struct dsn_rcpt **v, 
     buf_free(&tmp);
 }
 
-/* Part 3: the original, whole (message/rfc822) or its header section (text/rfc822-headers). */
-static void build_original(const struct dsn_orig *o, struct buf *p)
+/* Part 3: the original, whole (message/rfc822) or its header section (text/rfc822-headers);
+ * for a message received with SMTPUTF8, message/global or message/global-headers (RFC 6532
+ * 3.7, RFC 6533 6.3). */
+static void build_original(const struct dsn_orig *o, int utf8, struct buf *p)
 {
     if (o->why == ORIG_FULL)
-        dsn_puts(p, "Content-Description: Original Message\r\nContent-Type: message/rfc822\r\n");
+        dsn_puts(p, utf8 ? "Content-Description: Original Message\r\nContent-Type: message/global\r\n"
+                         : "Content-Description: Original Message\r\nContent-Type: message/rfc822\r\n");
     else
-        dsn_puts(p, "Content-Description: Original Message Headers\r\n"
-                 "Content-Type: text/rfc822-headers\r\n");
+        dsn_puts(p, utf8 ? "Content-Description: Original Message Headers\r\n"
+                           "Content-Type: message/global-headers\r\n"
+                         : "Content-Description: Original Message Headers\r\n"
+                           "Content-Type: text/rfc822-headers\r\n");
     if (dsn_has_8bit(o->content.data, o->content.len))
         dsn_puts(p, "Content-Transfer-Encoding: 8bit\r\n");
     dsn_puts(p, "\r\n");
@@ -494,7 +534,7 @@ static void build_header(const struct dsn_input *in, const struct dsn_rcpt **v, 
     (void)buf_printf(h, "Date: %s\r\nFrom: Mail Delivery System <MAILER-DAEMON@%s>\r\n", date,
                      host);
     dsn_puts(&tmp, "<");
-    dsn_put_clean(&tmp, in->to, 1000);
+    dsn_put_clean_as(&tmp, in->to, 1000, in->utf8); /* RFC 6532: a UTF-8 sender as it is */
     dsn_puts(&tmp, ">");
     dsn_put_wrapped(h, "To: ", buf_cstr(&tmp), " ", RFC5322_LINE_WIDTH);
     put_field(h, &tmp, "Subject", NULL, subjects[v[0]->action], 100);
@@ -513,12 +553,13 @@ static void build_header(const struct dsn_input *in, const struct dsn_rcpt **v, 
     buf_free(&tmp);
 }
 
-/* The last fields of the notice's header section: its MIME type and encoding. */
-static void put_content_type(struct buf *h, const char *boundary, int eightbit)
+/* The last fields of the notice's header section: its MIME type and encoding (RFC 6533:
+ * report-type global-delivery-status for a message received with SMTPUTF8). */
+static void put_content_type(struct buf *h, const char *boundary, int eightbit, int utf8)
 {
     char line[160];
-    (void)str_fmt(line, sizeof line,
-                  "multipart/report; report-type=delivery-status; boundary=\"%s\"", boundary);
+    (void)str_fmt(line, sizeof line, "multipart/report; report-type=%s; boundary=\"%s\"",
+                  utf8 ? "global-delivery-status" : "delivery-status", boundary);
     dsn_put_wrapped(h, "Content-Type: ", line, " ", RFC5322_LINE_WIDTH);
     if (eightbit)
         dsn_puts(h, "Content-Transfer-Encoding: 8bit\r\n");
@@ -555,10 +596,11 @@ int dsn_build(const struct dsn_input *in, struct buf *out)
     vet_original(in, v[0]->action, &o);
     dsn_build_text(in, v, host, &o, &text);
     build_status(in, v, host, &status);
-    build_original(&o, &original);
+    build_original(&o, in->utf8, &original);
     build_header(in, v, host, qid, &head);
     pick_boundary(qid, in->now_ms, texts, 4, boundary, sizeof boundary);
-    put_content_type(&head, boundary, dsn_has_8bit(original.data, original.len));
+    put_content_type(&head, boundary, in->utf8 || dsn_has_8bit(original.data, original.len),
+                     in->utf8);
 
     size_t mark = out->len;
     int r = buf_append(out, head.data, head.len);

@@ -62,6 +62,10 @@ struct dsn_input {
     const char *original_message_id; /* "<id@host>" (see dsn_find_message_id), or NULL */
     const struct dsn_rcpt *rcpts;
     size_t n_rcpts;
+    int utf8;                   /* the original was received with SMTPUTF8: an RFC 6533
+                                 * notice (global-delivery-status, message/global or
+                                 * message/global-headers, utf-8 address types, UTF-8 kept
+                                 * in addresses); 0: RFC 3464 exactly as before */
 };
 
 /* "failed", "delayed", "delivered", "relayed", "expanded"; "?" if out of range. */

@@ -45,6 +45,9 @@ static inline void dsn_puts(struct buf *b, const char *s)
 
 /* Appends s as one line of printable US-ASCII, at most max octets (dsn_text.c). */
 void dsn_put_clean(struct buf *b, const char *s, size_t max);
+/* dsn_put_clean, but with utf8 set a value that is valid UTF-8 keeps its non-ASCII
+ * characters (RFC 6533 notices); never ends inside a character. */
+void dsn_put_clean_as(struct buf *b, const char *s, size_t max, int utf8);
 /* Appends prefix and the words of text wrapped before width, continuation
  * lines starting with indent, never past DSN_LINE_MAX; ends with CRLF. */
 void dsn_put_wrapped(struct buf *b, const char *prefix, const char *text, const char *indent,

@@ -11,6 +11,7 @@
 #include "mail/dsn_int.h"
 #include "lib/str.h"
 #include <string.h>
+#include <unistr.h>
 
 #define TEXT_WIDTH 76
 
@@ -21,8 +22,14 @@
  */
 void dsn_put_clean(struct buf *b, const char *s, size_t max)
 {
+    dsn_put_clean_as(b, s, max, 0);
+}
+
+void dsn_put_clean_as(struct buf *b, const char *s, size_t max, int utf8)
+{
     size_t start = b->len;
     int space = 0;
+    utf8 = utf8 && s && u8_check((const uint8_t *)s, strlen(s)) == NULL;
     for (; s && *s && b->len - start < max; s++) {
         unsigned char c = (unsigned char)*s;
         if (c <= ' ' || c == 0x7f) {
@@ -32,8 +39,14 @@ void dsn_put_clean(struct buf *b, const char *s, size_t max)
         if (space && b->len > start)
             (void)buf_putc(b, ' ');
         space = 0;
-        (void)buf_putc(b, c >= 0x80 ? '?' : (char)c);
+        (void)buf_putc(b, c >= 0x80 && !utf8 ? '?' : (char)c);
     }
+    if (!utf8)
+        return;
+    /* the cut at max may fall inside a character: drop its first octets */
+    const uint8_t *bad = u8_check((const uint8_t *)b->data + start, b->len - start);
+    if (bad)
+        b->len = (size_t)((const char *)bad - b->data);
 }
 
 /*
@@ -121,13 +134,13 @@ static void text_line(struct buf *t, struct buf *s, const char *prefix, const ch
 }
 
 /* One recipient's paragraph in the human-readable part. */
-static void text_rcpt(struct buf *t, struct buf *s, const struct dsn_rcpt *r)
+static void text_rcpt(struct buf *t, struct buf *s, const struct dsn_rcpt *r, int utf8)
 {
     char status[DSN_STATUS_MAX], date[DSN_DATE_MAX];
     dsn_rcpt_status(r, status);
     buf_reset(s);
     dsn_puts(s, "<");
-    dsn_put_clean(s, r->final_rcpt, 1000);
+    dsn_put_clean_as(s, r->final_rcpt, 1000, utf8);
     (void)buf_printf(s, ">: %s, status %s", dsn_action_name(r->action), status);
     dsn_put_wrapped(t, "* ", buf_cstr(s), "    ", TEXT_WIDTH);
     if (r->reason && reason_words(r->reason)[0])
@@ -188,8 +201,11 @@ void dsn_build_text(const struct dsn_input *in, const struct dsn_rcpt **v, const
 {
     struct buf s;
     buf_init(&s, BUF_UNLIMITED);
-    dsn_puts(t, "Content-Description: Notification\r\n"
-             "Content-Type: text/plain; charset=us-ascii\r\n\r\n");
+    dsn_puts(t, in->utf8 ? "Content-Description: Notification\r\n"
+                           "Content-Type: text/plain; charset=utf-8\r\n"
+                           "Content-Transfer-Encoding: 8bit\r\n\r\n"
+                         : "Content-Description: Notification\r\n"
+                           "Content-Type: text/plain; charset=us-ascii\r\n\r\n");
     text_opening(in, host, &s, t);
     for (size_t i = 0; i < in->n_rcpts; i++) {
         if (i == 0 || v[i]->action != v[i - 1]->action) {
@@ -197,7 +213,7 @@ void dsn_build_text(const struct dsn_input *in, const struct dsn_rcpt **v, const
             dsn_put_wrapped(t, "", intro[v[i]->action], "", TEXT_WIDTH);
             dsn_puts(t, "\r\n");
         }
-        text_rcpt(t, &s, v[i]);
+        text_rcpt(t, &s, v[i], in->utf8);
     }
     dsn_puts(t, "\r\n");
     dsn_put_wrapped(t, "", why_text[o->why], "", TEXT_WIDTH);

@@ -144,6 +144,7 @@ static int sched_notice_compose(struct sched_job *sj, struct sched_notice *nt,
                 : NULL,
         .rcpts = rc,
         .n_rcpts = nt->n,
+        .utf8 = e->smtputf8,
     };
     int r = dsn_build(&in, text);
     free(rc);
@@ -165,6 +166,7 @@ static int sched_notice_queue(struct sched_job *sj, struct sched_notice *nt,
     ne->arrival = now;
     ne->sender = xstrdup("");
     ne->body = dsn_has_8bit(text->data, text->len) ? BODY_8BITMIME : BODY_7BIT;
+    ne->smtputf8 = sj->m->env.smtputf8; /* an RFC 6533 notice goes on with SMTPUTF8 */
     envelope_add_rcpt(ne, sj->m->env.sender, NOTIFY_NEVER, NULL, -1, RCPT_PENDING);
     if (queue_writer_open(sj->s->queue, ne, &nt->w) < 0)
         return -1;

@@ -7,6 +7,11 @@ part fails with 5.6.7 without being sent, one whose domain alone is
 non-ASCII goes with the A-label (found in DNS under its A-label), and
 ORCPT=utf-8 is written in its \\x{HEX} form; a UTF-8 header section makes
 every recipient fail with 5.6.7. Mail without SMTPUTF8 never carries it.
+A failure notice about a message received with SMTPUTF8 (RFC 6533), parsed
+with the email package: multipart/report; report-type=global-delivery-status,
+message/global-delivery-status with "utf-8" address types (Original-Recipient
+from ORCPT=utf-8, Final-Recipient), message/global returning the original,
+To: the UTF-8 sender; delivered into the sender's UTF-8 Maildir.
 """
 import email
 import email.policy
@@ -91,6 +96,40 @@ class Utf8Relay(peers.RelayTestCase):
         self.send(srv, ["plain@r.test"], "t50 ascii")
         [t] = p.wait_messages(1)
         self.assertNotIn("SMTPUTF8", t.mail_params, t.mail_arg)
+
+    def test_global_failure_notice(self):
+        jo = "j\u00f6rg@r.test"
+        self.peer("127.0.0.2", {"ehlo": EHLO_UTF8, "rcpt": {jo: "550 5.1.1 no such user"}})
+        srv = self.relay_server()
+        sender = "\u00e5sa@example.test"
+        self.send_utf8(srv, [jo], message("t50 notice", utf8_header=True), sender=sender,
+                       rcpt_options={jo: ["NOTIFY=FAILURE", "ORCPT=utf-8;" + jo]})
+        [raw] = srv.wait_mail("\u00e5sa")
+        # a str parse: the bytes parser keeps 8-bit header octets as surrogates
+        msg = email.message_from_string(raw.decode("utf-8"), policy=email.policy.SMTPUTF8)
+        for part in msg.walk():
+            self.assertEqual(part.defects, [], part.get_content_type())
+        self.assertEqual(msg.get_content_type(), "multipart/report")
+        self.assertEqual(msg.get_param("report-type"), "global-delivery-status")
+        self.assertEqual(msg["To"].addresses[0].addr_spec, sender)
+        parts = msg.get_payload()
+        self.assertEqual([p.get_content_type() for p in parts],
+                         ["text/plain", "message/global-delivery-status", "message/global"])
+        self.assertEqual(parts[0].get_content_charset(), "utf-8")
+        self.assertIn("<%s>: failed" % jo, parts[0].get_payload())
+        # the blocks of the report, each parsed as a header section (RFC 6533 6.2)
+        report = lib._raw_parts(raw, msg.get_boundary())[1].split(b"\n\n", 1)[1]
+        blocks = [email.message_from_string(b + "\n", policy=email.policy.SMTPUTF8)
+                  for b in report.decode("utf-8").replace("\r\n", "\n").strip("\n").split("\n\n")]
+        self.assertEqual(len(blocks), 2, report)
+        self.assertEqual(str(blocks[0]["Reporting-MTA"]), "dns; " + lib.HOSTNAME)
+        r = blocks[1]
+        self.assertEqual(str(r["Original-Recipient"]), "utf-8; " + jo)
+        self.assertEqual(str(r["Final-Recipient"]), "utf-8; " + jo)
+        self.assertEqual(str(r["Action"]), "failed")
+        self.assertEqual(str(r["Status"]), "5.1.1")
+        self.assertIn("550 5.1.1 no such user", " ".join(str(r["Diagnostic-Code"]).split()))
+        self.assertIn("Subject: \u00fcber t50 notice", parts[2].as_string())
 
 
 if __name__ == "__main__":

@@ -176,6 +176,38 @@ static void test_orcpt(void **st)
     free(m);
 }
 
+/* RFC 6533: a notice about a message received with SMTPUTF8. */
+static void test_global_notice(void **st)
+{
+    (void)st;
+    in.utf8 = 1;
+    in.to = "\xc3\xa5sa@example.org";
+    rcpt.final_rcpt = "j\xc3\xbcrgen@b\xc3\xbc" "cher.test";
+    rcpt.orcpt = "utf-8;J\xc3\xbcrgen@b\xc3\xbc" "cher.test";
+    char *m = build();
+    assert_non_null(strstr(m, "report-type=global-delivery-status;"));
+    assert_non_null(strstr(m, "\r\nTo: <\xc3\xa5sa@example.org>\r\n"));
+    assert_non_null(strstr(m, "\r\nContent-Type: message/global-delivery-status\r\n"));
+    assert_non_null(strstr(m, "\r\nOriginal-Recipient: utf-8; J\xc3\xbcrgen@b\xc3\xbc" "cher.test\r\n"
+                              "Final-Recipient: utf-8; j\xc3\xbcrgen@b\xc3\xbc" "cher.test\r\n"));
+    assert_non_null(strstr(m, "\r\nContent-Type: message/global\r\n"));
+    assert_non_null(strstr(m, "charset=utf-8"));
+    assert_null(strstr(m, "message/rfc822"));
+    free(m);
+    rcpt.final_rcpt = "bob@example.net"; /* an ASCII address keeps rfc822 */
+    in.ret = DSN_RET_HDRS;
+    m = build();
+    assert_non_null(strstr(m, "\r\nFinal-Recipient: rfc822; bob@example.net\r\n"));
+    assert_non_null(strstr(m, "\r\nContent-Type: message/global-headers\r\n"));
+    free(m);
+    in.utf8 = 0; /* not SMTPUTF8: a utf-8 ORCPT in its xtext form, nothing else changes */
+    m = build();
+    assert_non_null(strstr(m, "\r\nOriginal-Recipient: utf-8; J\\x{FC}rgen@b\\x{FC}cher.test\r\n"));
+    assert_non_null(strstr(m, "report-type=delivery-status;"));
+    assert_non_null(strstr(m, "\r\nContent-Type: text/rfc822-headers\r\n"));
+    free(m);
+}
+
 /* The content type of part 3 for the current input. */
 static int returns_full(void)
 {
@@ -734,6 +766,7 @@ int main(void)
         cmocka_unit_test_setup(test_line_ends_normalised, setup),
         cmocka_unit_test_setup(test_invalid_input_and_limit, setup),
         cmocka_unit_test_setup(test_samples, setup),
+        cmocka_unit_test_setup(test_global_notice, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
