@@ -277,6 +277,18 @@ static int smtp_decode_xtext(const char *v, size_t n, char *dst, size_t size)
     return r;
 }
 
+/* smtp_decode_xtext with "+XX" octets over 127 allowed in a UTF-8 result. */
+static int smtp_decode_xtext_utf8(const char *v, size_t n, char *dst, size_t size)
+{
+    struct buf b;
+    buf_init(&b, size - 1);
+    int r = xtext_decode_utf8(v, n, &b);
+    if (r == 0)
+        r = str_ncopy(dst, size, buf_cstr(&b), b.len);
+    buf_free(&b);
+    return r;
+}
+
 /* 1*DIGIT of at most 20 digits into *out; -1 if empty, not digits, or over 64 bits. */
 static int smtp_parse_u64(const char *s, size_t n, uint64_t *out)
 {
@@ -396,13 +408,17 @@ static int rcpt_param_orcpt(const char *v, size_t n, void *out)
     size_t tn = (size_t)(semi - v), an = n - tn - 1;
     if (!smtp_atom_ok(v, tn) || tn >= sizeof rp->orcpt_type || an == 0)
         return -1;
+    str_ncopy(rp->orcpt_type, sizeof rp->orcpt_type, v, tn);
     if (smtp_ieq(v, tn, "utf-8")) { /* RFC 6533 3: utf-8-addr-xtext or -unitext */
         if (xtext_utf8_decode(semi + 1, an, rp->orcpt, sizeof rp->orcpt) < 0)
             return -1;
     } else if (smtp_decode_xtext(semi + 1, an, rp->orcpt, sizeof rp->orcpt) < 0) {
-        return -1;
+        /* "rfc822;j+C3+BCrgen@x" (Postfix, SMTPUTF8): a UTF-8 address, kept as utf-8 */
+        if (smtp_decode_xtext_utf8(semi + 1, an, rp->orcpt, sizeof rp->orcpt) < 0)
+            return -1;
+        str_copy(rp->orcpt_type, sizeof rp->orcpt_type, "utf-8");
+        rp->orcpt_8bit = 1;
     }
-    str_ncopy(rp->orcpt_type, sizeof rp->orcpt_type, v, tn);
     rp->has_orcpt = 1;
     return 0;
 }
@@ -474,6 +490,8 @@ int smtp_parse_rcpt_utf8(const char *arg, size_t len, int esmtp, int utf8,
     /* RFC 6533 3: without SMTPUTF8 a utf-8 ORCPT is written with \x{HEX}, never raw */
     if (!utf8 && !intl_is_ascii(arg, len))
         return smtp_fail(err, 553, ESC_NON_ASCII_ADDRESS, "UTF-8 parameter needs SMTPUTF8");
+    if (!utf8 && out->orcpt_8bit) /* RFC 3461 4.2: printable US-ASCII */
+        return smtp_fail(err, 501, ESC_INVALID_ARGUMENTS, "Invalid ORCPT parameter");
     return 0;
 }
 

@@ -78,6 +78,8 @@ struct rcpt_params {
     char orcpt_type[32];                /* addr-type, e.g. "rfc822" (as given) */
     char orcpt[DSN_ORCPT_MAX + 1];      /* address part, decoded from xtext; for "utf-8"
                                            (RFC 6533) its \x{HEX} escapes decoded to UTF-8 */
+    int orcpt_8bit;                     /* an xtext ORCPT that decoded to UTF-8 (accepted
+                                           only with SMTPUTF8; its type is then "utf-8") */
 };
 
 /*

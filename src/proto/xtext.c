@@ -44,8 +44,9 @@ static int xtext_decoded_ok(int c)
     return c >= 0x20 && c < 0x7f;
 }
 
-/* Decodes the item at in[*i], advancing *i past it; the byte, or -1. */
-static int xtext_decode_one(const char *in, size_t len, size_t *i)
+/* Decodes the item at in[*i], advancing *i past it; the byte, or -1. allow8: decoded
+ * octets over 127 are kept (checked as UTF-8 by the caller). */
+static int xtext_decode_one(const char *in, size_t len, size_t *i, int allow8)
 {
     unsigned char c = (unsigned char)in[*i];
     if (c != '+') {
@@ -60,21 +61,35 @@ static int xtext_decode_one(const char *in, size_t len, size_t *i)
         return -1;
     *i += 3;
     int v = hi * 16 + lo;
-    return xtext_decoded_ok(v) ? v : -1;
+    return xtext_decoded_ok(v) || (allow8 && v > 127) ? v : -1;
 }
 
-int xtext_decode(const char *in, size_t len, struct buf *out)
+static int xtext_decode_as(const char *in, size_t len, struct buf *out, int allow8)
 {
     size_t mark = out->len;
     size_t i = 0;
     while (i < len) {
-        int c = xtext_decode_one(in, len, &i);
+        int c = xtext_decode_one(in, len, &i, allow8);
         if (c < 0 || buf_putc(out, (char)c) < 0) {
             out->len = mark;
             return -1;
         }
     }
+    if (allow8 && !intl_utf8_ok(out->data + mark, out->len - mark)) {
+        out->len = mark;
+        return -1;
+    }
     return 0;
+}
+
+int xtext_decode(const char *in, size_t len, struct buf *out)
+{
+    return xtext_decode_as(in, len, out, 0);
+}
+
+int xtext_decode_utf8(const char *in, size_t len, struct buf *out)
+{
+    return xtext_decode_as(in, len, out, 1);
 }
 
 int xtext_encode(const char *in, size_t len, struct buf *out)

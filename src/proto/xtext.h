@@ -15,6 +15,10 @@
 /* Decodes len bytes of xtext, appending to out. -1 on malformed input or forbidden result.
  * Lower-case hex digits are accepted on input (liberal), '+' must be followed by two hex digits. */
 int xtext_decode(const char *in, size_t len, struct buf *out);
+/* xtext_decode, but "+XX" may stand for an octet over 127 when the whole result is UTF-8
+ * in NFC without controls: an rfc822 ORCPT of a UTF-8 address, as Postfix writes it in an
+ * SMTPUTF8 transaction (RFC 6533 would have the utf-8 type). */
+int xtext_decode_utf8(const char *in, size_t len, struct buf *out);
 /* Encodes len bytes, appending to out. -1 only if out's limit is reached. */
 int xtext_encode(const char *in, size_t len, struct buf *out);
 

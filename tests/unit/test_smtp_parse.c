@@ -608,7 +608,15 @@ static void test_smtputf8(void **state)
     EXPECT_ERR(smtp_parse_rcpt_utf8(r, strlen(r), 1, 0, &R, &E), 553, "5.6.7");
     r = "TO:<b@x.test> ORCPT=utf-8;a\\x{0D}b";
     EXPECT_ERR(smtp_parse_rcpt_utf8(r, strlen(r), 1, 1, &R, &E), 501, "5.5.4");
-    r = "TO:<b@x.test> ORCPT=rfc822;j\xc3\xbcrgen@x.test";  /* rfc822 xtext stays ASCII */
+    r = "TO:<b@x.test> ORCPT=rfc822;j\xc3\xbcrgen@x.test";  /* raw UTF-8 is no xtext */
+    EXPECT_ERR(smtp_parse_rcpt_utf8(r, strlen(r), 1, 1, &R, &E), 501, "5.5.4");
+    /* Postfix writes a UTF-8 ORCPT as rfc822 xtext of its octets: kept as utf-8 */
+    r = "TO:<b@x.test> ORCPT=rfc822;j+C3+BCrgen@x.test";
+    assert_int_equal(smtp_parse_rcpt_utf8(r, strlen(r), 1, 1, &R, &E), 0);
+    assert_string_equal(R.orcpt_type, "utf-8");
+    assert_string_equal(R.orcpt, "j\xc3\xbcrgen@x.test");
+    EXPECT_ERR(smtp_parse_rcpt_utf8(r, strlen(r), 1, 0, &R, &E), 501, "5.5.4");
+    r = "TO:<b@x.test> ORCPT=rfc822;j+C3rgen@x.test";           /* not UTF-8 */
     EXPECT_ERR(smtp_parse_rcpt_utf8(r, strlen(r), 1, 1, &R, &E), 501, "5.5.4");
 }
 
