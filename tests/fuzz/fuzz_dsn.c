@@ -11,7 +11,10 @@
  * notice, RET=FULL or not), the report parts
  * are 7-bit, the 8bit labels match the content, the delivery-status part has
  * one block per recipient plus one, and a returned original keeps its bytes.
- * Build: tests/fuzz/run.sh.
+ * With the top bit of the fourth byte, the RFC 6533 form (utf8): a UTF-8
+ * recipient and a utf-8 ORCPT from the input; then the global types are
+ * used, the report part holds only valid UTF-8 without controls, and the
+ * 8bit labels are always there. Build: tests/fuzz/run.sh.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -19,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "mail/dsn.h"
+#include <unistr.h>
 
 static const size_t limits[] = {0, 64, 1024, 50 * 1024, (size_t)-1};
 
@@ -111,8 +115,10 @@ static void split_part(struct view part, struct view *hdr, struct view *body)
 }
 
 /* The delivery-status body: header-like lines, one empty line between blocks. */
-static void check_status(struct view body, size_t n_rcpts)
+static void check_status(struct view body, size_t n_rcpts, int utf8)
 {
+    if (utf8)
+        assert(u8_check((const uint8_t *)body.p, body.n) == NULL);
     size_t blocks = 1;
     assert(body.n >= 2 && memcmp(body.p + body.n - 2, "\r\n", 2) == 0);
     for (size_t i = 0; i < body.n;) {
@@ -126,7 +132,8 @@ static void check_status(struct view body, size_t n_rcpts)
             assert(memchr(l, ':', len));
         }
         for (size_t k = 0; k < len; k++)
-            assert((unsigned char)l[k] >= ' ' && (unsigned char)l[k] < 0x7f);
+            assert((unsigned char)l[k] >= ' ' && (unsigned char)l[k] != 0x7f &&
+                   (utf8 || (unsigned char)l[k] < 0x7f));
         i += len + 2;
     }
     assert(blocks == n_rcpts + 1);
@@ -170,6 +177,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t n_rcpts = (data[0] & 0x80) ? 2 : 1;
     int ret = data[1] % 3, complete = data[2] & 1;
     size_t limit = limits[data[3] % 5];
+    int utf8 = (data[3] & 0x80) != 0;
+    char orcpt[600];
+    snprintf(orcpt, sizeof orcpt, "utf-8;%s", copy);
+    if (utf8) {
+        r[0].final_rcpt = "j\xc3\xbcrgen@b\xc3\xbc" "cher.test";
+        r[0].orcpt = orcpt;
+    }
     struct dsn_input in = {.reporting_mta = "mail.example.org",
                            .envid = (data[2] & 2) ? copy : NULL,
                            .received_from_mta = "client.example",
@@ -184,7 +198,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                            .return_limit = limit,
                            .original_message_id = (data[2] & 8) ? copy : "<m@x>",
                            .rcpts = r,
-                           .n_rcpts = n_rcpts};
+                           .n_rcpts = n_rcpts,
+                           .utf8 = utf8};
     int worst_failed = r[0].action == DSN_ACTION_FAILED ||
                        (n_rcpts == 2 && r[1].action == DSN_ACTION_FAILED);
 
@@ -199,19 +214,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_lines(m);
     split_parts(m, parts);
     split_part(parts[0], &hdr, &body);
-    assert(find(hdr, "Content-Type: text/plain; charset=us-ascii\r\n"));
-    assert(!dsn_has_8bit(parts[0].p, parts[0].n));
+    assert(find(hdr, utf8 ? "Content-Type: text/plain; charset=utf-8\r\n"
+                          : "Content-Type: text/plain; charset=us-ascii\r\n"));
+    assert(utf8 || !dsn_has_8bit(parts[0].p, parts[0].n));
     split_part(parts[1], &hdr, &body);
-    assert(find(hdr, "Content-Type: message/delivery-status\r\n"));
-    check_status(body, n_rcpts);
+    assert(find(hdr, utf8 ? "Content-Type: message/global-delivery-status\r\n"
+                          : "Content-Type: message/delivery-status\r\n"));
+    check_status(body, n_rcpts, utf8);
     split_part(parts[2], &hdr, &body);
     int full = expect_full(orig, n, ret, worst_failed, complete, limit);
-    assert(find(hdr, full ? "Content-Type: message/rfc822\r\n"
-                          : "Content-Type: text/rfc822-headers\r\n"));
+    if (utf8)
+        assert(find(hdr, full ? "Content-Type: message/global\r\n"
+                              : "Content-Type: message/global-headers\r\n"));
+    else
+        assert(find(hdr, full ? "Content-Type: message/rfc822\r\n"
+                              : "Content-Type: text/rfc822-headers\r\n"));
     int eight = dsn_has_8bit(body.p, body.n);
     struct view top = {.p = out.data, .n = (size_t)((const char *)memmem(m.p, m.n, "\r\n\r\n", 4) - m.p) + 2};
     assert(!!find(hdr, "Content-Transfer-Encoding: 8bit\r\n") == eight);
-    assert(!!find(top, "\r\nContent-Transfer-Encoding: 8bit\r\n") == eight);
+    assert(!!find(top, "\r\nContent-Transfer-Encoding: 8bit\r\n") == (eight || utf8));
     if (full)
         check_same_bytes(body, orig, n);
     else
