@@ -1,6 +1,6 @@
 /*
  * sendmail_bs: `postino sendmail -bs`, an SMTP dialogue on stdin/stdout
- * (RFC 5321, with PIPELINING, 8BITMIME, DSN, SIZE, ENHANCEDSTATUSCODES),
+ * (RFC 5321, with PIPELINING, 8BITMIME, DSN, SIZE, ENHANCEDSTATUSCODES, SMTPUTF8),
  * as programs that speak SMTP to a local sendmail expect. Each accepted
  * message goes into the drop directory like any other sendmail message;
  * "250 queued" comes only after it is durably stored there. Command lines

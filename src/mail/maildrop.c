@@ -5,6 +5,7 @@
 #include "lib/fsio.h"
 #include "lib/str.h"
 #include "proto/addr.h"
+#include "proto/intl.h"
 #include "proto/smtp_parse.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -139,14 +140,32 @@ static int maildrop_printable(const char *s, size_t max)
     return 1;
 }
 
-static const char *maildrop_check_rcpt(const struct env_rcpt *r)
+/* 1 if s is a good mailbox with a domain; UTF-8 only in an SMTPUTF8 message (RFC 6531). */
+static int maildrop_mailbox_ok(const char *s, int utf8)
 {
     struct addr a;
-    if (!r->addr || addr_parse_mailbox(r->addr, &a) != ADDR_OK || !a.domain[0])
+    return addr_parse_mailbox_flags(s, strlen(s), utf8 ? ADDR_ALLOW_UTF8 : 0, &a) == ADDR_OK &&
+           a.domain[0];
+}
+
+/* An ORCPT "type;value": printable ASCII, or a UTF-8 value of type utf-8 with SMTPUTF8. */
+static int maildrop_orcpt_ok(const char *o, int utf8)
+{
+    const char *semi = strchr(o, ';');
+    if (!semi)
+        return 0;
+    if (utf8 && semi - o == 5 && strncmp(o, "utf-8", 5) == 0)
+        return strlen(o) <= DSN_ORCPT_MAX + 32 && intl_utf8_ok(o, strlen(o));
+    return maildrop_printable(o, DSN_ORCPT_MAX + 32);
+}
+
+static const char *maildrop_check_rcpt(const struct env_rcpt *r, int utf8)
+{
+    if (!r->addr || !maildrop_mailbox_ok(r->addr, utf8))
         return "bad recipient address";
     if (r->notify > 15 || ((r->notify & NOTIFY_NEVER) && r->notify != NOTIFY_NEVER))
         return "bad NOTIFY";
-    if (r->orcpt && (!strchr(r->orcpt, ';') || !maildrop_printable(r->orcpt, DSN_ORCPT_MAX + 32)))
+    if (r->orcpt && !maildrop_orcpt_ok(r->orcpt, utf8))
         return "bad ORCPT";
     if (r->parent != -1 || r->status != RCPT_PENDING || r->attempts || r->dsn_sent ||
         r->last_reply || r->remote_mta)
@@ -156,9 +175,7 @@ static const char *maildrop_check_rcpt(const struct env_rcpt *r)
 
 const char *maildrop_check(const struct envelope *e)
 {
-    struct addr a;
-    if (!e->sender || (e->sender[0] && (addr_parse_mailbox(e->sender, &a) != ADDR_OK ||
-                                        !a.domain[0])))
+    if (!e->sender || (e->sender[0] && !maildrop_mailbox_ok(e->sender, e->smtputf8)))
         return "bad sender address";
     if (e->n_rcpts == 0)
         return "no recipients";
@@ -167,7 +184,7 @@ const char *maildrop_check(const struct envelope *e)
     if (e->envid && !maildrop_printable(e->envid, DSN_ENVID_MAX))
         return "bad ENVID";
     for (size_t i = 0; i < e->n_rcpts; i++) {
-        const char *why = maildrop_check_rcpt(&e->rcpts[i]);
+        const char *why = maildrop_check_rcpt(&e->rcpts[i], e->smtputf8);
         if (why)
             return why;
     }

@@ -124,6 +124,7 @@ static void pickup_envelope(struct pickup_job *pj, const struct envelope *drop, 
     e->ret = drop->ret;
     e->envid = drop->envid ? xstrdup(drop->envid) : NULL;
     e->body = eight ? BODY_8BITMIME : BODY_7BIT;
+    e->smtputf8 = drop->smtputf8;
     for (size_t i = 0; i < drop->n_rcpts; i++)
         envelope_add_rcpt(e, drop->rcpts[i].addr, drop->rcpts[i].notify, drop->rcpts[i].orcpt, -1,
                           RCPT_PENDING);

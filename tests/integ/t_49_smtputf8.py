@@ -7,11 +7,14 @@ ASCII case; a U-label local domain (bücher.test in local_domains) and its
 A-label (xn--bcher-kva.test) are one domain with one Maildir folder; a UTF-8
 alias expands; without the SMTPUTF8 parameter a UTF-8 address gets 553
 5.6.7; an address that is not NFC or not valid UTF-8 is a syntax error.
+`postino sendmail -bs` takes SMTPUTF8 too: its drop file keeps the flag and
+the UTF-8 addresses, and pickup delivers it.
 """
 import email
 import email.policy
 import os
 import smtplib
+import subprocess
 import unittest
 from email.message import EmailMessage
 
@@ -113,6 +116,19 @@ class SmtpUtf8(lib.SharedServerTestCase):
             r.send(b"RCPT TO:<j\xc3rgen@example.test>\r\n")                     # not UTF-8
             expect(r.reply(), 501, "5.1.3")
             expect(r.cmd("RCPT TO:<a@b\u00fccher..test>"), 501, "5.1.3")
+
+    def test_sendmail_bs_smtputf8(self):
+        lines = ["EHLO client.test", "MAIL FROM:<\u00e5sa@example.test> SMTPUTF8",
+                 "RCPT TO:<%s@example.test>" % "j\u00fcrgen", "DATA",
+                 "Subject: t49 bs \u00fcber", "", "hi", ".", "QUIT"]
+        cp = subprocess.run([lib.BIN, "sendmail", "-C", self.srv.conf, "-bs"],
+                            input=("\r\n".join(lines) + "\r\n").encode(), timeout=30,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out = cp.stdout.decode("utf-8", "replace")
+        self.assertEqual(cp.returncode, 0, out + cp.stderr.decode("utf-8", "replace"))
+        self.assertIn("250 SMTPUTF8", out)
+        self.assertIn("250 2.0.0", out)
+        lib.wait_for(lambda: self.find("t49 bs \u00fcber"), what="t49 bs delivered")
 
 
 if __name__ == "__main__":
