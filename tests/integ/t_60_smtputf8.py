@@ -1,5 +1,5 @@
 """
-t_49_smtputf8: internationalized mail on the server side (RFC 6530-6532).
+t_60_smtputf8: internationalized mail on the server side (RFC 6530-6532).
 EHLO offers SMTPUTF8; smtplib's send_message with SMTPUTF8 delivers a message
 with a UTF-8 sender, UTF-8 recipients and UTF-8 headers (RFC 6532) into a
 UTF-8 Maildir named as the users file spells it, matched without regard to

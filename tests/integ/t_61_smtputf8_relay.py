@@ -1,5 +1,5 @@
 """
-t_50_smtputf8_relay: passing internationalized mail on (RFC 6531 3.4, 3.7;
+t_61_smtputf8_relay: passing internationalized mail on (RFC 6531 3.4, 3.7;
 RFC 6533 3). A next hop that offers SMTPUTF8 gets MAIL ... SMTPUTF8, the
 UTF-8 addresses and the UTF-8 header as received, and ORCPT=utf-8 in its
 unitext form. A next hop without SMTPUTF8: a recipient with a UTF-8 local

@@ -1,5 +1,5 @@
 """
-t_51_smtputf8_postfix: SMTPUTF8 interoperability with a real Postfix
+t_62_smtputf8_postfix: SMTPUTF8 interoperability with a real Postfix
 (smtputf8_enable = yes), the private instance of t_27_dsn_postfix with its
 virtual domain dsn.test holding the UTF-8 mailbox jürgen@dsn.test.
 Postfix -> postino: a message Postfix received with SMTPUTF8 for
