@@ -162,6 +162,8 @@ static int queue_show(const struct conf *c, const char *id)
            e.ret ? dsn_ret_name(e.ret) : "(none)", e.envid ? e.envid : "(none)",
            e.body ? body_type_name(e.body) : "(none)", e.client ? e.client : "(local)",
            e.helo ? e.helo : "");
+    if (e.smtputf8) /* only then: the output of ASCII mail is as before */
+        printf("smtputf8: yes\n");
     for (size_t i = 0; i < e.n_rcpts; i++) {
         const struct env_rcpt *r = &e.rcpts[i];
         smtp_notify_format(r->notify, notify, sizeof notify);

@@ -12,6 +12,8 @@ with the email package: multipart/report; report-type=global-delivery-status,
 message/global-delivery-status with "utf-8" address types (Original-Recipient
 from ORCPT=utf-8, Final-Recipient), message/global returning the original,
 To: the UTF-8 sender; delivered into the sender's UTF-8 Maildir.
+A deferred SMTPUTF8 message shows "smtputf8: yes" in `postino queue show`
+and its UTF-8 recipient in `queue list --json`.
 """
 import email
 import email.policy
@@ -130,6 +132,21 @@ class Utf8Relay(peers.RelayTestCase):
         self.assertEqual(str(r["Status"]), "5.1.1")
         self.assertIn("550 5.1.1 no such user", " ".join(str(r["Diagnostic-Code"]).split()))
         self.assertIn("Subject: \u00fcber t50 notice", parts[2].as_string())
+
+    def test_deferred_message_in_the_queue(self):
+        self.peer("127.0.0.2", {"ehlo": EHLO_UTF8, "rcpt": "451 4.3.0 later"})
+        srv = self.relay_server(retry_min="1h", retry_max="2h")
+        qid = self.send_utf8(srv, [JU + "@r.test"], message("t61 queued"))
+        r = self.wait_status(srv, JU + "@r.test", "deferred")
+        self.assertEqual(r["address"], JU + "@r.test")
+        cp = lib.run_cli(["queue", "-c", srv.conf, "show", qid])
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertIn("\nsmtputf8: yes\n", cp.stdout)
+        self.assertIn("recipient: <%s@r.test>" % JU, cp.stdout)
+        plain = self.send(srv, ["plain@r.test"], "t61 plain")[0]
+        self.wait_status(srv, "plain@r.test", "deferred")
+        cp = lib.run_cli(["queue", "-c", srv.conf, "show", plain])
+        self.assertNotIn("smtputf8", cp.stdout)
 
 
 if __name__ == "__main__":
