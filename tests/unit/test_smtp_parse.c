@@ -582,6 +582,8 @@ static void test_bdat(void **state)
     memset(&E, 0, sizeof E);
     assert_int_equal(smtp_parse_bdat("12 LASTX", 7, &B, &E), 0);
     assert_true(B.size == 12 && B.last);
+}
+
 static void test_smtputf8(void **state)
 {
     (void)state;

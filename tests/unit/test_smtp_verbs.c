@@ -162,9 +162,11 @@ static void test_ehlo_reply(void **state)
                                                               "250-DSN\r\n"
                                                               "250-ENHANCEDSTATUSCODES\r\n"
                                                               "250-CHUNKING\r\n"
-                                                              "250 BINARYMIME");
+                                                              "250-BINARYMIME\r\n"
+                                                              "250 SMTPUTF8");
     const char *all = ehlo("mx.test", SMTP_EHLO_STARTTLS | SMTP_EHLO_AUTH | SMTP_EHLO_CHUNKING);
-    assert_non_null(strstr(all, "\r\n250-AUTH PLAIN LOGIN\r\n250-CHUNKING\r\n250 BINARYMIME"));
+    assert_non_null(strstr(all, "\r\n250-AUTH PLAIN LOGIN\r\n250-CHUNKING\r\n250-BINARYMIME\r\n"
+                                "250 SMTPUTF8"));
 }
 
 int main(void)
