@@ -174,6 +174,8 @@ static int queue_show(const struct conf *c, const char *id)
             printf(" via=<%s>", e.rcpts[r->parent].addr);
         if (r->remote_mta)
             printf(" remote=%s", r->remote_mta);
+        if (r->tls)
+            printf(" tls=%s", r->tls);
         printf(" last_reply=%s\n", r->last_reply ? r->last_reply : "(none)");
     }
     printf("\n");

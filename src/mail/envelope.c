@@ -11,7 +11,7 @@
 #include <limits.h>
 #include <string.h>
 
-#define ENV_MAX_TOKENS 12
+#define ENV_MAX_TOKENS 13 /* one more than any record has: a longer line is refused */
 
 static const char *status_names[] = {"pending", "deferred", "delivered",
                                      "relayed", "failed",   "expanded"};
@@ -44,6 +44,7 @@ void envelope_free(struct envelope *e)
         free(e->rcpts[i].orcpt);
         free(e->rcpts[i].last_reply);
         free(e->rcpts[i].remote_mta);
+        free(e->rcpts[i].tls);
     }
     free(e->rcpts);
     free(e->sender);
@@ -112,9 +113,10 @@ static int env_put_rcpt_state(struct buf *out, const struct env_rcpt *r)
 {
     if (env_put(out, rcpt_status_name(r->status)) < 0 || env_put_num(out, r->attempts) < 0 ||
         env_put_num(out, (uint64_t)(r->next_attempt > 0 ? r->next_attempt : 0)) < 0 ||
-        env_put_num(out, r->dsn_sent) < 0 || env_put(out, r->remote_mta) < 0)
+        env_put_num(out, r->dsn_sent) < 0 || env_put(out, r->remote_mta) < 0 ||
+        env_put(out, r->last_reply) < 0)
         return -1;
-    return env_put(out, r->last_reply);
+    return env_put(out, r->tls);
 }
 
 static int env_put_rcpt(struct buf *out, const struct env_rcpt *r)
@@ -243,8 +245,9 @@ static size_t env_split(char *line, char **tok)
     return n;
 }
 
-/* tok[0..5] = status attempts next dsn_sent remote_mta last_reply */
-static int env_apply_state(struct env_rcpt *r, char **tok)
+/* tok[0..5] = status attempts next dsn_sent remote_mta last_reply, then tok[6] = tls when
+ * with_tls (files written before the TLS outcome was recorded have no such token) */
+static int env_apply_state(struct env_rcpt *r, char **tok, int with_tls)
 {
     int64_t attempts, next, dsn;
     if (env_status(tok[0], &r->status) < 0 || env_num(tok[1], 0, &attempts) < 0 ||
@@ -258,14 +261,16 @@ static int env_apply_state(struct env_rcpt *r, char **tok)
     r->remote_mta = env_dup(tok[4]);
     free(r->last_reply);
     r->last_reply = env_dup(tok[5]);
+    free(r->tls);
+    r->tls = with_tls ? env_dup(tok[6]) : NULL;
     return 0;
 }
 
-/* "rcpt ADDR NOTIFY ORCPT PARENT STATUS ATTEMPTS NEXT DSN REMOTE LAST" */
+/* "rcpt ADDR NOTIFY ORCPT PARENT STATUS ATTEMPTS NEXT DSN REMOTE LAST [TLS]" */
 static int env_parse_rcpt(struct envelope *e, char **tok, size_t n)
 {
     int64_t notify, parent;
-    if (n != 11 || env_num(tok[2], 0, &notify) < 0 || notify > UINT_MAX ||
+    if ((n != 11 && n != 12) || env_num(tok[2], 0, &notify) < 0 || notify > UINT_MAX ||
         env_num(tok[4], -1, &parent) < 0 || parent >= (int64_t)e->n_rcpts)
         return -1;
     char *addr = env_unescape(tok[1]);
@@ -273,7 +278,7 @@ static int env_parse_rcpt(struct envelope *e, char **tok, size_t n)
         return -1;
     size_t i = envelope_add_rcpt(e, addr, (unsigned)notify, env_unescape(tok[3]), (int)parent,
                                  RCPT_PENDING);
-    return env_apply_state(&e->rcpts[i], tok + 5);
+    return env_apply_state(&e->rcpts[i], tok + 5, n == 12);
 }
 
 static int env_parse_ret(const char *t, enum dsn_ret *r)
@@ -379,10 +384,10 @@ int envelope_parse_head(const char *buf, size_t len, struct envelope *e)
 static int env_tail_record(struct envelope *e, char **tok, size_t n)
 {
     int64_t v;
-    if (strcmp(tok[0], "state") == 0 && n == 8) {
+    if (strcmp(tok[0], "state") == 0 && (n == 8 || n == 9)) {
         if (env_num(tok[1], 0, &v) < 0 || v >= (int64_t)e->n_rcpts)
             return -1;
-        return env_apply_state(&e->rcpts[v], tok + 2);
+        return env_apply_state(&e->rcpts[v], tok + 2, n == 9);
     }
     if (strcmp(tok[0], "hold") == 0 && n == 2)
         return env_num(tok[1], 0, &v) < 0 ? -1 : (e->hold = v != 0, 0);

@@ -40,6 +40,8 @@ struct env_rcpt {
     unsigned dsn_sent;      /* notices already sent for it (NOTIFY_* bits) */
     char *last_reply;       /* last delivery reply/diagnostic, or NULL */
     char *remote_mta;       /* the next-hop host that gave last_reply, or NULL */
+    char *tls;              /* TLS of that attempt: "TLSv1.3/CIPHER/verified" (or
+                             * "unverified"), "none" in the clear; NULL if never sent */
 };
 
 struct envelope {

@@ -168,7 +168,7 @@ static const char *maildrop_check_rcpt(const struct env_rcpt *r, int utf8)
     if (r->orcpt && !maildrop_orcpt_ok(r->orcpt, utf8))
         return "bad ORCPT";
     if (r->parent != -1 || r->status != RCPT_PENDING || r->attempts || r->dsn_sent ||
-        r->last_reply || r->remote_mta)
+        r->last_reply || r->remote_mta || r->tls)
         return "recipient carries delivery state";
     return NULL;
 }

@@ -111,6 +111,8 @@ static void quarantine_fail_waiting(struct envelope *e, int intact)
         r->last_reply = xstrdup(why);
         free(r->remote_mta);
         r->remote_mta = NULL;
+        free(r->tls);
+        r->tls = NULL;
     }
 }
 

@@ -67,6 +67,8 @@ static void queue_json_rcpt(struct buf *b, const struct env_rcpt *r)
     json_str(b, r->last_reply);
     buf_appends(b, ",\"remote_mta\":");
     json_str(b, r->remote_mta);
+    buf_appends(b, ",\"tls\":");
+    json_str(b, r->tls);
     buf_putc(b, '}');
 }
 

@@ -31,6 +31,8 @@ static void sched_remote_apply(struct sched_remote *sr, const struct smtpc_outco
     const char *tls = sr->d.tls[0] ? sr->d.tls : NULL;
     free(r->remote_mta);
     r->remote_mta = sr->d.remote[0] ? xstrdup(sr->d.remote) : NULL;
+    free(r->tls);
+    r->tls = tls ? xstrdup(tls) : NULL; /* recorded with the outcome (queue show, list --json) */
     if (o->from_server)
         r->dsn_sent &= ~NOTIFY_OWN_REPLY;
     else

@@ -235,6 +235,8 @@ void smtpc_target_failed(struct smtpc_conn *c, int klass, const char *why)
         smtpc_connect_next(c);
         return;
     }
+    if (c->state > SMTPC_GREETING) /* the last attempt got as far as EHLO: its TLS is recorded */
+        str_copy(c->d->tls, sizeof c->d->tls, c->tls_desc[0] ? c->tls_desc : "none");
     smtpc_finish(c->d, c->refused_5xx == c->tried ? 5 : 4, c->last_error);
     c->d = NULL;
     smtpc_conn_close(c);

@@ -96,6 +96,8 @@ class RelayTlsAuth(peers.DsnTestCase):
         r = self.wait_status(srv, "bad@v.test", "deferred")
         self.assertIn("4.7.5", r["last_reply"])
         self.assertIn(reason, r["last_reply"])
+        # the TLS of that attempt is recorded with the recipient (queue list --json)
+        self.assertRegex(r["tls"] or "", r"^TLSv1\.[23]/[A-Z0-9_-]+/unverified$", r)
         self.wait_log(srv, "smtp out: mx.v.test[127.0.0.2]", "4.7.5", reason)
         self.rcpt_log(srv, "bad@v.test", "deferred")
         # the handshake was made, but nothing went over it
@@ -119,6 +121,7 @@ class RelayTlsAuth(peers.DsnTestCase):
         r = self.wait_status(srv, "enc@plain.test", "deferred")
         self.assertIn("4.7.4", r["last_reply"])
         self.assertIn("does not offer STARTTLS", r["last_reply"])
+        self.assertEqual(r["tls"], "none", r)
         self.wait_log(srv, "smtp out: mx.plain.test[127.0.0.3]", "4.7.4")
         self.assertEqual([l.split()[0].upper() for l in p.commands()][:1], ["EHLO"])
         self.assertNotIn("MAIL", [l.split()[0].upper() for l in p.commands()])

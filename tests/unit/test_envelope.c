@@ -113,6 +113,7 @@ static void test_state_records(void **st)
     e.rcpts[1].next_attempt = 1795509999000;
     e.rcpts[1].last_reply = strdup("451 4.3.0 try later\r\nfake");
     e.rcpts[1].remote_mta = strdup("mx1.remote.test");
+    e.rcpts[1].tls = strdup("TLSv1.3/TLS_AES_256_GCM_SHA384/verified");
     envelope_format_state(&e, 1, &tail);
     envelope_format_hold(1, &tail);
     buf_appends(&tail, "state 1 delivered 4 0 0 - -"); /* torn: no newline */
@@ -126,6 +127,7 @@ static void test_state_records(void **st)
     assert_int_equal(p.rcpts[1].next_attempt, 1795509999000);
     assert_string_equal(p.rcpts[1].last_reply, "451 4.3.0 try later\r\nfake");
     assert_string_equal(p.rcpts[1].remote_mta, "mx1.remote.test");
+    assert_string_equal(p.rcpts[1].tls, "TLSv1.3/TLS_AES_256_GCM_SHA384/verified");
     assert_true(p.hold);
     assert_false(envelope_done(&p));
     envelope_free(&p);
@@ -153,7 +155,30 @@ static void test_corrupt(void **st)
     assert_int_equal(envelope_parse_head(badrcpt, strlen(badrcpt), &p), -1); /* bad parent */
     envelope_free(&p);
     envelope_init(&p);
+    const char *extra = "postino-queue 1\nid X\nrcpt a@b 0 - -1 pending 0 0 0 - - - x\ndata\n";
+    assert_int_equal(envelope_parse_head(extra, strlen(extra), &p), -1); /* a token too many */
+    envelope_free(&p);
+    envelope_init(&p);
     assert_int_equal(envelope_parse_tail("xyz\n", 4, &p), -1); /* truncated: no end marker */
+    envelope_free(&p);
+}
+
+/* Files written before the TLS outcome was recorded: rcpt and state records one token shorter. */
+static void test_records_without_tls(void **st)
+{
+    (void)st;
+    struct envelope p;
+    envelope_init(&p);
+    const char *head = "postino-queue 1\nid X\nrcpt a@b 0 - -1 deferred 1 0 0 mx.b 451%204.0.0\n"
+                       "data\n";
+    assert_int_equal(envelope_parse_head(head, strlen(head), &p), 0);
+    assert_int_equal(p.rcpts[0].status, RCPT_DEFERRED);
+    assert_string_equal(p.rcpts[0].remote_mta, "mx.b");
+    assert_null(p.rcpts[0].tls);
+    const char *tail = "end\nstate 0 deferred 2 0 0 mx.c -\nstate 0 deferred 3 0 0 mx.d - none\n";
+    assert_int_equal(envelope_parse_tail(tail, strlen(tail), &p), 0);
+    assert_int_equal(p.rcpts[0].attempts, 3);
+    assert_string_equal(p.rcpts[0].tls, "none");
     envelope_free(&p);
 }
 
@@ -173,6 +198,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_no_line_injection),
         cmocka_unit_test(test_state_records), cmocka_unit_test(test_corrupt),
+        cmocka_unit_test(test_records_without_tls),
         cmocka_unit_test(test_done),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

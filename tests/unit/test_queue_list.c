@@ -90,15 +90,15 @@ static void test_json(void **st)
         "\"arrival\":\"2026-11-24T08:38:05Z\",\"hold\":false,\"ret\":null,\"envid\":null,"
         "\"recipients\":[{\"address\":\"x@remote.test\",\"status\":\"pending\",\"notify\":null,"
         "\"orcpt\":null,\"attempts\":0,\"next_attempt\":null,\"last_reply\":null,"
-        "\"remote_mta\":null}]}\n"
+        "\"remote_mta\":null,\"tls\":null}]}\n"
         "{\"id\":\"6B0000000000AA02\",\"sender\":\"a@b.test\",\"size\":20,"
         "\"arrival\":\"2026-11-24T08:38:06Z\",\"hold\":true,\"ret\":null,\"envid\":null,"
         "\"recipients\":[{\"address\":\"far@remote.test\",\"status\":\"deferred\","
         "\"notify\":\"FAILURE,DELAY\",\"orcpt\":\"rfc822;far@remote.test\",\"attempts\":2,"
         "\"next_attempt\":\"2026-11-24T09:38:05Z\",\"last_reply\":\"451 4.3.0 try\\u0001later\","
-        "\"remote_mta\":null},{\"address\":\"done@example.test\",\"status\":\"delivered\","
+        "\"remote_mta\":null,\"tls\":null},{\"address\":\"done@example.test\",\"status\":\"delivered\","
         "\"notify\":null,\"orcpt\":null,\"attempts\":0,\"next_attempt\":null,"
-        "\"last_reply\":null,\"remote_mta\":null}]}\n");
+        "\"last_reply\":null,\"remote_mta\":null,\"tls\":null}]}\n");
     buf_free(&out);
 }
 
