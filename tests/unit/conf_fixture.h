@@ -107,6 +107,34 @@ static void write_tables(void)
     write_file("cert.pem", "not really a certificate\n");
 }
 
+/* Loading text must fail with "CONF:line: ...substr..." (line 0: substr anywhere), and
+ * the error never holds secret (may be NULL). */
+static inline void load_fails_hiding(const char *text, unsigned line, const char *substr,
+                                     const char *secret)
+{
+    struct conf c;
+    struct buf err;
+    char prefix[PATH_MAX + 32];
+    buf_init(&err, 4096);
+    assert_int_equal(load(text, &c, &err), -1);
+    if (line)
+        str_fmt(prefix, sizeof prefix, "%s:%u: ", conf_path, line);
+    else
+        prefix[0] = '\0';
+    const char *e = buf_cstr(&err);
+    if (strncmp(e, prefix, strlen(prefix)) != 0 || !strstr(e, substr))
+        fail_msg("config:\n%s\nwanted \"%s...%s\", got \"%s\"", text, prefix, substr, e);
+    if (secret)
+        assert_null(strstr(e, secret));
+    buf_free(&err);
+    conf_free(&c); /* harmless after a failed load */
+}
+
+static inline void load_fails(const char *text, unsigned line, const char *substr)
+{
+    load_fails_hiding(text, line, substr, NULL);
+}
+
 /* Prints c into a malloc'd string without its first (path) line. */
 static inline char *print_body(const struct conf *c)
 {

@@ -33,22 +33,6 @@
 #include "mail/conf.h"
 #include "conf_fixture.h"
 
-/* Loading text must fail with "CONF:line: ...substr...". */
-static void load_fails(const char *text, unsigned line, const char *substr)
-{
-    struct conf c;
-    struct buf err;
-    char prefix[PATH_MAX + 32];
-    buf_init(&err, 4096);
-    assert_int_equal(load(text, &c, &err), -1);
-    str_fmt(prefix, sizeof prefix, "%s:%u: ", conf_path, line);
-    const char *e = buf_cstr(&err);
-    if (strncmp(e, prefix, strlen(prefix)) != 0 || !strstr(e, substr))
-        fail_msg("config:\n%s\nwanted \"%s...%s\", got \"%s\"", text, prefix, substr, e);
-    buf_free(&err);
-    conf_free(&c); /* harmless after a failed load */
-}
-
 /*
  * A machine name the hostname key refuses is no default: localhost instead.
  * The child sets such a name in a UTS namespace of its own (root only;

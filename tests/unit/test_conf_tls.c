@@ -9,34 +9,10 @@
 #include "conf_fixture.h"
 #include "mail/route.h"
 
-static void load_fails(const char *text, unsigned line, const char *substr)
+/* A config error never shows the password. */
+static void load_fails_tls(const char *text, unsigned line, const char *substr)
 {
-    struct conf c;
-    struct buf err;
-    char prefix[PATH_MAX + 32];
-    buf_init(&err, 4096);
-    assert_int_equal(load(text, &c, &err), -1);
-    if (line)
-        str_fmt(prefix, sizeof prefix, "%s:%u: ", conf_path, line);
-    else
-        prefix[0] = '\0';
-    const char *e = buf_cstr(&err);
-    if (strncmp(e, prefix, strlen(prefix)) != 0 || !strstr(e, substr))
-        fail_msg("config:\n%s\nwanted \"%s...%s\", got \"%s\"", text, prefix, substr, e);
-    assert_null(strstr(e, "Hunter2-secret"));
-    buf_free(&err);
-    conf_free(&c);
-}
-
-static char *printed(const struct conf *c)
-{
-    char *text = NULL;
-    size_t n = 0;
-    FILE *f = open_memstream(&text, &n);
-    assert_non_null(f);
-    conf_print(c, f);
-    fclose(f);
-    return text;
+    load_fails_hiding(text, line, substr, "Hunter2-secret");
 }
 
 static void test_tls_policy_default(void **state)
@@ -70,7 +46,7 @@ static void test_tls_policy_lines(void **state)
     assert_int_equal(conf_tls_policy(&c, "other.example"), TLS_POLICY_ENCRYPT);
     /* exact domains only: a subdomain takes "*" */
     assert_int_equal(conf_tls_policy(&c, "sub.old.example"), TLS_POLICY_ENCRYPT);
-    char *text = printed(&c);
+    char *text = print_body(&c);
     assert_non_null(strstr(text, "tls_policy * encrypt\ntls_policy bank.example encrypt\n"
                                  "tls_policy old.example none\ntls_policy partner.example may\n"));
     free(text);
@@ -82,12 +58,12 @@ static void test_tls_policy_lines(void **state)
 static void test_tls_policy_invalid(void **state)
 {
     (void)state;
-    load_fails("\ntls_policy example.com\n", 2, "tls_policy: missing value");
-    load_fails("tls_policy example.com may x\n", 1, "too many values");
-    load_fails("tls_policy example.com maybe\n", 1, "is not one of none|may|encrypt|verify");
-    load_fails("tls_policy example.com VERIFY\n", 1, "is not one of");
-    load_fails("tls_policy bad..domain may\n", 1, "invalid domain");
-    load_fails("tls_policy *.example.com may\n", 1, "invalid domain");
+    load_fails_tls("\ntls_policy example.com\n", 2, "tls_policy: missing value");
+    load_fails_tls("tls_policy example.com may x\n", 1, "too many values");
+    load_fails_tls("tls_policy example.com maybe\n", 1, "is not one of none|may|encrypt|verify");
+    load_fails_tls("tls_policy example.com VERIFY\n", 1, "is not one of");
+    load_fails_tls("tls_policy bad..domain may\n", 1, "invalid domain");
+    load_fails_tls("tls_policy *.example.com may\n", 1, "invalid domain");
 }
 
 /* The next hop carries the domain's policy, and the key keeps policies apart. */
@@ -140,7 +116,7 @@ static void test_relay_auth_loaded(void **state)
     assert_ptr_equal(conf_find_relay_auth(&c, "MX.partner.example", 2525, 0), &c.relay_auths[1]);
     assert_ptr_equal(conf_find_relay_auth(&c, "mx.partner.example", 0, 0), &c.relay_auths[1]);
     assert_null(conf_find_relay_auth(&c, "mx.partner.example", 25, 0));
-    char *text = printed(&c);
+    char *text = print_body(&c);
     assert_null(strstr(text, "Hunter2"));
     assert_non_null(strstr(text, "relay_auth [smtp.Provider.example]:587 me@example.org "));
     free(text);
@@ -168,21 +144,21 @@ static void test_relay_auth_invalid(void **state)
     (void)state;
     char longpw[1100], conf[256];
     write_file("relay.pw", "Hunter2-secret\n");
-    load_fails("relay_auth h.example u\n", 1, "relay_auth: missing value");
-    load_fails("relay_auth h.example u relay.pw x\n", 1, "too many values");
-    load_fails("relay_auth [h.example u relay.pw\n", 1, "invalid HOST[:PORT]");
-    load_fails("relay_auth h.example:25 u relay.pw\nrelay_auth H.example:25 v relay.pw\n", 2,
+    load_fails_tls("relay_auth h.example u\n", 1, "relay_auth: missing value");
+    load_fails_tls("relay_auth h.example u relay.pw x\n", 1, "too many values");
+    load_fails_tls("relay_auth [h.example u relay.pw\n", 1, "invalid HOST[:PORT]");
+    load_fails_tls("relay_auth h.example:25 u relay.pw\nrelay_auth H.example:25 v relay.pw\n", 2,
                "already given credentials");
     write_file("empty.pw", "\nHunter2-secret\n");
-    load_fails("relay_auth h.example u empty.pw\n", 0, "the first line must hold the password");
+    load_fails_tls("relay_auth h.example u empty.pw\n", 0, "the first line must hold the password");
     memset(longpw, 'x', sizeof longpw - 2);
     longpw[sizeof longpw - 2] = '\n';
     longpw[sizeof longpw - 1] = '\0';
     write_file("long.pw", longpw);
-    load_fails("relay_auth h.example u long.pw\n", 0, "1 to 1024 bytes");
+    load_fails_tls("relay_auth h.example u long.pw\n", 0, "1 to 1024 bytes");
     str_fmt(conf, sizeof conf, "relay_auth h.example u %s/nope.pw\n", tmpdir);
-    load_fails(conf, 0, "nope.pw: cannot open");
-    load_fails("\ntls_ca_file no-ca.pem\n", 2, "cannot read");
+    load_fails_tls(conf, 0, "nope.pw: cannot open");
+    load_fails_tls("\ntls_ca_file no-ca.pem\n", 2, "cannot read");
 }
 
 int main(void)
