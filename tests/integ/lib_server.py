@@ -19,8 +19,8 @@ import unittest
 
 from lib_base import (BIN, DELIVERY_TIMEOUT, HOSTNAME, KEEP_TMP, START_TIMEOUT, STOP_TIMEOUT,
                       _running, free_port, queue_json, read_text, sanitizer_report, wait_for)
-from lib_maildir import maildir_files, wait_maildir_count
-from lib_smtp import Raw, send_message, smtp_client
+from lib_maildir import header_value, maildir_files, maildir_messages, wait_maildir_count
+from lib_smtp import Raw, make_message, send_message, smtp_client
 
 
 # --------------------------------------------------------------------------
@@ -313,3 +313,21 @@ class SharedServerTestCase(IntegTestCase):
     @classmethod
     def tearDownClass(cls):
         cls.srv.close()
+
+
+def mailbox_barrier(srv, tag, locals_):
+    """Sends a good message "TAG barrier LOCAL" to each LOCAL@example.test, waits for them and
+    for an empty queue, then asserts each mailbox holds only that one (nothing smuggled or
+    refused arrived before it): the end of a smuggling test."""
+    for local in locals_:
+        srv.send("alice@sender.test", [local + "@example.test"],
+                 make_message("%s barrier %s" % (tag, local)))
+    for local in locals_:
+        wait_for(lambda: len(srv.maildir(local)) >= 1, what="barrier for " + local)
+    srv.wait_queue_empty()
+    for local in locals_:
+        subjects = [header_value(m, "Subject")
+                    for m in maildir_messages(srv.data, "example.test", local)]
+        if subjects != ["%s barrier %s" % (tag, local)]:
+            raise AssertionError("mailbox %s holds a smuggled or refused message: %r"
+                                 % (local, subjects))

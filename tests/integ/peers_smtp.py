@@ -653,16 +653,7 @@ class _Session:
             if code != 354:
                 self.txn = None
                 return
-            data = self.read_data()
-            txn = self.txn
-            self.record(lambda: setattr(txn, "data", data))
-            value = p["dot"]
-            if value is SILENT or value == CLOSE:
-                self.answer(value)
-            code = int(str(value)[:3])
-            self.record(lambda: setattr(txn, "dot_reply", code))
-            self.txn = None
-            self.send(value)
+            self.end_of_data(self.read_data(), p["dot"])
         elif verb == "BDAT":
             self.bdat(arg)
         elif verb == "RSET":
@@ -697,9 +688,13 @@ class _Session:
         if not last:
             self.answer(self.tplan["bdat"])
             return
-        whole = self.bdat_data
-        self.record(lambda: setattr(txn, "data", whole))
-        value = self.tplan["dot"]
+        self.end_of_data(self.bdat_data, self.tplan["dot"])
+
+    def end_of_data(self, data, value):
+        """The message of the transaction is complete (final dot, BDAT LAST): recorded, and
+        answered with the plan's value."""
+        txn = self.txn
+        self.record(lambda: setattr(txn, "data", data))
         if value is SILENT or value == CLOSE:
             self.answer(value)
         code = int(str(value)[:3])

@@ -59,17 +59,7 @@ class Smuggling(lib.SharedServerTestCase):
 
     def barrier(self, *locals_):
         """Good messages to each mailbox, awaited; then each must hold only that one."""
-        for local in locals_:
-            self.srv.send("alice@sender.test", [local + "@example.test"],
-                          lib.make_message("t05 barrier " + local))
-        for local in locals_:
-            lib.wait_for(lambda: len(self.srv.maildir(local)) >= 1, what="barrier for " + local)
-        self.srv.wait_queue_empty()
-        for local in locals_:
-            subjects = [lib.header_value(m, "Subject")
-                        for m in lib.maildir_messages(self.srv.data, "example.test", local)]
-            self.assertEqual(subjects, ["t05 barrier " + local],
-                             "mailbox %s holds a smuggled or refused message" % local)
+        lib.mailbox_barrier(self.srv, "t05", locals_)
 
     def attack(self, tag, ending, bytewise=False):
         rcpt, victim = "o_%s@example.test" % tag, "v_%s@example.test" % tag

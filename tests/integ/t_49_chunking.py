@@ -88,17 +88,8 @@ class ChunkingServer(lib.SharedServerTestCase):
         return raw
 
     def barrier(self, *locals_):
-        """Good messages to each mailbox, awaited; then each holds only that one."""
-        for local in locals_:
-            self.srv.send(SENDER, [local + "@example.test"], lib.make_message("t49 barrier " + local))
-        for local in locals_:
-            lib.wait_for(lambda: len(self.srv.maildir(local)) >= 1, what="barrier for " + local)
-        self.srv.wait_queue_empty()
-        for local in locals_:
-            subjects = [lib.header_value(m, "Subject")
-                        for m in lib.maildir_messages(self.srv.data, "example.test", local)]
-            self.assertEqual(subjects, ["t49 barrier " + local],
-                             "mailbox %s holds a smuggled or refused message" % local)
+        """Good messages to each mailbox, awaited; then each must hold only that one."""
+        lib.mailbox_barrier(self.srv, "t49", locals_)
 
     # -- EHLO, one chunk, many chunks
 
