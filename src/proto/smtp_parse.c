@@ -265,24 +265,13 @@ static int smtp_parse_params(const char *s, size_t len, int esmtp, const struct 
     return 0;
 }
 
-/* Decodes xtext v[0..n) into dst (size bytes); -1 if malformed or too long. */
-static int smtp_decode_xtext(const char *v, size_t n, char *dst, size_t size)
+/* Decodes xtext v[0..n) into dst (size bytes); utf8: "+XX" octets over 127 allowed, for a
+ * UTF-8 result. -1 if malformed or too long. */
+static int smtp_decode_xtext(const char *v, size_t n, int utf8, char *dst, size_t size)
 {
     struct buf b;
     buf_init(&b, size - 1);
-    int r = xtext_decode(v, n, &b);
-    if (r == 0)
-        r = str_ncopy(dst, size, buf_cstr(&b), b.len);
-    buf_free(&b);
-    return r;
-}
-
-/* smtp_decode_xtext with "+XX" octets over 127 allowed in a UTF-8 result. */
-static int smtp_decode_xtext_utf8(const char *v, size_t n, char *dst, size_t size)
-{
-    struct buf b;
-    buf_init(&b, size - 1);
-    int r = xtext_decode_utf8(v, n, &b);
+    int r = utf8 ? xtext_decode_utf8(v, n, &b) : xtext_decode(v, n, &b);
     if (r == 0)
         r = str_ncopy(dst, size, buf_cstr(&b), b.len);
     buf_free(&b);
@@ -351,7 +340,7 @@ static int mail_param_envid(const char *v, size_t n, void *out)
     struct mail_params *mp = out;
     if (!v || n > DSN_ENVID_MAX)
         return -1;
-    if (smtp_decode_xtext(v, n, mp->envid, sizeof mp->envid) < 0)
+    if (smtp_decode_xtext(v, n, 0, mp->envid, sizeof mp->envid) < 0)
         return -1;
     mp->has_envid = 1;
     return 0;
@@ -412,9 +401,9 @@ static int rcpt_param_orcpt(const char *v, size_t n, void *out)
     if (smtp_ieq(v, tn, "utf-8")) { /* RFC 6533 3: utf-8-addr-xtext or -unitext */
         if (xtext_utf8_decode(semi + 1, an, rp->orcpt, sizeof rp->orcpt) < 0)
             return -1;
-    } else if (smtp_decode_xtext(semi + 1, an, rp->orcpt, sizeof rp->orcpt) < 0) {
+    } else if (smtp_decode_xtext(semi + 1, an, 0, rp->orcpt, sizeof rp->orcpt) < 0) {
         /* "rfc822;j+C3+BCrgen@x" (Postfix, SMTPUTF8): a UTF-8 address, kept as utf-8 */
-        if (smtp_decode_xtext_utf8(semi + 1, an, rp->orcpt, sizeof rp->orcpt) < 0)
+        if (smtp_decode_xtext(semi + 1, an, 1, rp->orcpt, sizeof rp->orcpt) < 0)
             return -1;
         str_copy(rp->orcpt_type, sizeof rp->orcpt_type, "utf-8");
         rp->orcpt_8bit = 1;

@@ -7,6 +7,8 @@ matches; queue_id_of, padded_command); Raw, a raw-socket SMTP dialogue (send
 bytes, read one full reply) for the tests where smtplib would hide the bytes;
 and the smtplib conveniences smtp_client, make_message, send_message.
 """
+import email.message
+import email.policy
 import re
 import smtplib
 import socket
@@ -244,3 +246,14 @@ def send_message(port, sender, rcpts, msg, source=None, mail_options=(), rcpt_op
             expect_smtplib(s.rcpt(r, list(rcpt_options)), 250, "2.1.5")
         text = expect_smtplib(s.data(msg), 250, "2.0.0")
         return queue_id_of(text)
+
+
+def utf8_message(from_, to, subject, body):
+    """An email.message.EmailMessage with UTF-8 headers and body (RFC 6532), for smtplib's
+    send_message with SMTPUTF8."""
+    m = email.message.EmailMessage(policy=email.policy.SMTPUTF8)
+    m["From"] = from_
+    m["To"] = to
+    m["Subject"] = subject
+    m.set_content(body)
+    return m

@@ -16,7 +16,6 @@ import os
 import smtplib
 import subprocess
 import unittest
-from email.message import EmailMessage
 
 import lib
 from lib import expect
@@ -31,12 +30,7 @@ IDN = "xn--bcher-kva.test"
 
 
 def utf8_message(to, subject):
-    m = EmailMessage(policy=email.policy.SMTPUTF8)
-    m["From"] = "J\u00fcrgen <j\u00fcrgen@sender.test>"
-    m["To"] = to
-    m["Subject"] = subject
-    m.set_content("Gr\u00fc\u00dfe aus M\u00fcnchen.\n")
-    return m
+    return lib.utf8_message("J\u00fcrgen <j\u00fcrgen@sender.test>", to, subject, "Gr\u00fc\u00dfe aus M\u00fcnchen.\n")
 
 
 class SmtpUtf8(lib.SharedServerTestCase):

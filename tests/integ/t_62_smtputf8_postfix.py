@@ -14,7 +14,6 @@ import email.policy
 import os
 import smtplib
 import unittest
-from email.message import EmailMessage
 
 import lib
 import peers
@@ -38,12 +37,7 @@ class Utf8PostfixInstance(pfx.PostfixInstance):
 
 
 def utf8_message(to, subject):
-    m = EmailMessage(policy=email.policy.SMTPUTF8)
-    m["From"] = "\u00c5sa <\u00e5sa@example.test>"
-    m["To"] = to
-    m["Subject"] = subject
-    m.set_content("Gr\u00fc\u00dfe.\n")
-    return m
+    return lib.utf8_message("\u00c5sa <\u00e5sa@example.test>", to, subject, "Gr\u00fc\u00dfe.\n")
 
 
 class PostfixUtf8(peers.DsnTestCase):
