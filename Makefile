@@ -1,16 +1,19 @@
 # postino build. `make run` and `make check` are the two entry points (see README.md).
 # Two builds: build/ (normal, -O2) and build-asan/ (-fsanitize=address,undefined).
 
-PKGS      := libevent libevent_pthreads libevent_openssl openssl libcares libcrypt libsystemd libidn2
+PKGS      := libevent libevent_pthreads libevent_openssl openssl libcares libcrypt libsystemd libidn2 \
+             opendkim sqlite3
 CC        ?= cc
 CSTD      := -std=c11 -D_GNU_SOURCE
 WARN      := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-# libunistring (UTF-8 checks, NFC) ships no .pc file on Debian 12: named explicitly.
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lunistring -lpthread
+# libunistring (UTF-8 checks, NFC), libspf2 (/usr/lib/libspf2.so) and libopendmarc
+# ship no .pc file on Debian 12: named explicitly.
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lspf2 -lopendmarc -lunistring -lpthread
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
 
-SRC_ALL   := $(sort $(wildcard src/lib/*.c src/proto/*.c src/mail/*.c src/net/*.c src/metricsd/*.c \
+SRC_ALL   := $(sort $(wildcard src/lib/*.c src/proto/*.c src/mail/*.c src/net/*.c src/msgauth/*.c \
+                 src/track/*.c src/metricsd/*.c \
                  src/smtpd/*.c src/smtpc/*.c src/pop3d/*.c src/qmgr/*.c src/cmd/*.c))
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 HDRS      := $(wildcard src/*/*.h)

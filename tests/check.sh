@@ -21,7 +21,7 @@ suite() {
     # read from its tail (as CI's is) still names what failed
     if [ -z "$line" ] || [ "${f:-0}" -ne 0 ]; then
         { echo "-- $*"
-          grep -E -A 30 '^(FAIL|ERROR): |^failing:|^broken modules:|^!!!! |: FAIL: |^== [a-z0-9_]+: (CRASH|BUILD FAILED|crash input)|^\[  FAILED  \]|ERROR: (Address|Undefined|Leak)Sanitizer|runtime error:' "$log" \
+          grep -E -A 30 '^(FAIL|ERROR): |^failing:|^broken modules:|^!!!! |: FAIL: |^== [a-z0-9_]+: (CRASH|BUILD FAILED|RUN FAILED|crash input)|^\[  FAILED  \]|ERROR: (Address|Undefined|Leak)Sanitizer|runtime error:' "$log" \
             | head -n 120
           [ -n "$line" ] || tail -n 20 "$log"; } >>"$failures"
     fi

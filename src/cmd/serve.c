@@ -36,6 +36,8 @@
 #include <unistd.h>
 
 #define SERVE_WORKERS 2
+/* Threads for the checks at the end of DATA: they wait on DNS, not on the CPU. */
+#define SERVE_CHECK_WORKERS 4
 #define SERVE_DRAIN_MS 5000
 /* Descriptors beyond max_connections: outbound SMTP (200), queue and Maildir
  * files of the disk workers, DNS, listeners, the log, inotify, the control socket. */
@@ -158,6 +160,7 @@ static int serve_args(int argc, char **argv, const char **conf_path)
 struct serve_parts {
     struct queue q;
     struct diskq *dq;
+    struct diskq *checkq;       /* the message checks at the end of DATA (DNS-bound) */
     struct sched *sched;
     struct mx_resolver *mx;
     SSL_CTX *tls_client, *tls_server;
@@ -172,6 +175,7 @@ struct serve_parts {
 static int serve_start(struct serve *sv, struct serve_parts *p, const struct conf *c)
 {
     if (!(p->dq = diskq_new(sv->base, SERVE_WORKERS)) ||
+        !(p->checkq = diskq_new_pool(sv->base, SERVE_CHECK_WORKERS, 1)) ||
         !(p->sched = sched_new(sv->base, c, &p->q, p->dq)) ||
         !(p->mx = mx_resolver_new(sv->base, c)) ||
         !(p->tls_client = tls_client_ctx(c->tls_ca_file)) ||
@@ -185,6 +189,7 @@ static int serve_start(struct serve *sv, struct serve_parts *p, const struct con
         !(sv->pop3 = pop3_server_new(sv->base, c, p->tls_server, p->dq, p->limits)) ||
         !(p->metrics = metricsd_new(sv->base, c, sched_metrics_gauges, p->sched)))
         return -1;
+    smtp_server_set_filters(sv->smtp, p->checkq, NULL);
     struct serve_services svc = {.smtp = sv->smtp, .pop3 = sv->pop3, .sched = p->sched,
                                  .smtpc = p->smtpc, .mx = p->mx, .limits = p->limits};
     sv->reload = serve_reload_new(p->dq, c, &svc);
@@ -225,6 +230,7 @@ static void serve_stop(struct serve *sv, struct serve_parts *p)
         smtpc_stop(p->smtpc);
     mx_resolver_free(p->mx);
     smtpc_free(p->smtpc);
+    diskq_free(p->checkq); /* checks in flight end; their completions submit commits */
     diskq_free(p->dq); /* finishes commits and records in flight, runs their completions */
     serve_reload_free(sv->reload);
     pickup_free(p->pickup);

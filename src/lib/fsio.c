@@ -27,6 +27,23 @@ int fsio_write_all(int fd, const void *p, size_t n)
     return 0;
 }
 
+int fsio_copy_range(int in, uint64_t off, uint64_t n, int out)
+{
+    char chunk[65536];
+    while (n > 0) {
+        ssize_t got = pread(in, chunk, n < sizeof chunk ? (size_t)n : sizeof chunk, (off_t)off);
+        if (got <= 0) {
+            errno = got < 0 ? errno : EIO;
+            return -1;
+        }
+        if (fsio_write_all(out, chunk, (size_t)got) < 0)
+            return -1;
+        off += (uint64_t)got;
+        n -= (uint64_t)got;
+    }
+    return 0;
+}
+
 int fsio_fsync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -6,11 +6,14 @@
 #ifndef POSTINO_FSIO_H
 #define POSTINO_FSIO_H
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include "lib/buf.h"
 
 /* Writes all n bytes, retrying on EINTR and short writes. 0 or -1 (errno set). */
 int fsio_write_all(int fd, const void *p, size_t n);
+/* Copies n bytes of in from offset off to the end of out; -1 (errno) on error or a short file. */
+int fsio_copy_range(int in, uint64_t off, uint64_t n, int out);
 /* fsyncs a directory by path. */
 int fsio_fsync_dir(const char *dir);
 /* mkdir -p with mode; existing directories are fine. */

@@ -332,6 +332,9 @@ static void conf_free_key(struct conf *c, const struct conf_key *k)
         conf_free_relay_auths(*CONF_FIELD(c, k, struct relay_auth *),
                               *CONF_FIELD_N(c, k, size_t));
         break;
+    case CONF_KIND_DKIM_SIGN:
+        conf_free_dkim_keys(*CONF_FIELD(c, k, struct dkim_sign_key *), *CONF_FIELD_N(c, k, size_t));
+        break;
     case CONF_KIND_DURATION: case CONF_KIND_SIZE: case CONF_KIND_COUNT: case CONF_KIND_PORT:
     case CONF_KIND_HOSTPORT: case CONF_KIND_COUNT_OF_KINDS:
         break;

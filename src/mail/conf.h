@@ -63,6 +63,17 @@ struct relay_auth {
     char *password;            /* its first line, read by conf_load (NULL before); never logged */
 };
 
+#define DKIM_SELECTOR_MAX 63
+
+/* dkim_sign DOMAIN SELECTOR KEYFILE: one signing key (msgauth/dkim_sign.h reads
+ * and checks the key file). */
+struct dkim_sign_key {
+    char *domain;               /* lower case, A-labels */
+    char selector[DKIM_SELECTOR_MAX + 1];
+    char *key_file;             /* joined to the config folder */
+    unsigned line;              /* where it was given, for FILE:LINE messages */
+};
+
 /* A new setting: a field here and one row of conf_keys[] (conf_keys.c). */
 struct conf {
     char *path;                 /* config file used, NULL for built-in defaults */
@@ -96,8 +107,19 @@ struct conf {
     struct relay_auth *relay_auths; size_t n_relay_auths;
     struct tls_policy_rule *tls_policies; size_t n_tls_policies; /* a later line wins */
     char *tls_ca_file;          /* NULL = the system CA store */
+    struct dkim_sign_key *dkim_keys; size_t n_dkim_keys;
+    char *auth_checks;          /* "on" | "off": SPF, DKIM, DMARC on untrusted inbound mail */
+    char *dmarc_reject;         /* "on" | "off": 550 5.7.1 for DMARC p=reject failures */
+    int64_t track_retention_ms; /* how long tracking records are kept */
+    char *reject_unmatched_dsn; /* "on" | "off": 550 5.7.1 for notices matching nothing */
     struct conf_count *count;   /* conf_new's reference count; NULL: not counted */
 };
+
+/* 1 if an on|off key is "on". */
+static inline int conf_is_on(const char *v)
+{
+    return v && v[0] == 'o' && v[1] == 'n' && v[2] == '\0';
+}
 
 /* Fills c with the built-in defaults (hostname from gethostname()). */
 void conf_defaults(struct conf *c);

@@ -336,6 +336,68 @@ static int conf_add_relay_auth(struct conf_ctx *x, const struct conf_key *k, cha
     return 0;
 }
 
+/* 1 if s is a DKIM selector: dot-separated labels of letters, digits, '-' (RFC 6376 3.1). */
+static int conf_selector_ok(const char *s)
+{
+    size_t n = strlen(s), label = 0;
+    if (n == 0 || n > DKIM_SELECTOR_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '.') {
+            if (label == 0)
+                return 0;
+            label = 0;
+        } else if (isalnum(ch) || ch == '-' || ch == '_') {
+            label++;
+        } else {
+            return 0;
+        }
+    }
+    return label > 0;
+}
+
+/* dkim_sign DOMAIN SELECTOR KEYFILE: one line a domain. */
+static int conf_add_dkim_sign(struct conf_ctx *x, const struct conf_key *k, char **argv,
+                              int argc)
+{
+    (void)argc;
+    struct dkim_sign_key d = {.line = x->line};
+    char domain[INTL_DOMAIN_MAX];
+    if (conf_domain(argv[0], domain, sizeof domain) < 0) {
+        conf_err(x, "%s: invalid domain \"%.100s\"", k->name, argv[0]);
+        return -1;
+    }
+    if (!conf_selector_ok(argv[1])) {
+        conf_err(x, "%s: invalid selector \"%.100s\"", k->name, argv[1]);
+        return -1;
+    }
+    str_copy(d.selector, sizeof d.selector, argv[1]);
+    struct conf *c = x->c;
+    for (size_t i = 0; i < c->n_dkim_keys; i++)
+        if (strcmp(c->dkim_keys[i].domain, domain) == 0) {
+            conf_err(x, "%s: %s already has a key", k->name, domain);
+            return -1;
+        }
+    if (!(d.key_file = conf_resolve(x->dir, argv[2]))) {
+        conf_err(x, "%s: path too long", k->name);
+        return -1;
+    }
+    d.domain = xstrdup(domain);
+    c->dkim_keys = xrealloc(c->dkim_keys, (c->n_dkim_keys + 1) * sizeof d);
+    c->dkim_keys[c->n_dkim_keys++] = d;
+    return 0;
+}
+
+void conf_free_dkim_keys(struct dkim_sign_key *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].domain);
+        free(v[i].key_file);
+    }
+    free(v);
+}
+
 void conf_free_relay_auths(struct relay_auth *v, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -475,6 +537,7 @@ static const struct conf_kind_parser {
     [CONF_KIND_CHOICE] = {conf_set_choice, 1, 1},
     [CONF_KIND_RELAY_AUTH] = {conf_add_relay_auth, 3, 3},
     [CONF_KIND_TLS_POLICY] = {conf_add_tls_policy, 2, 2},
+    [CONF_KIND_DKIM_SIGN] = {conf_add_dkim_sign, 3, 3},
 };
 
 int conf_key_parse(struct conf_ctx *x, const struct conf_key *k, char **argv, int argc)
@@ -550,6 +613,14 @@ const struct conf_key conf_keys[] = {
     LIST("relay_auth", RELAY_AUTH, relay_auths, NULL, "none"),
     LIST("tls_policy", TLS_POLICY, tls_policies, "* may", NULL),
     OPT("tls_ca_file", PATH, tls_ca_file, "the system CA store"),
+    LIST("dkim_sign", DKIM_SIGN, dkim_keys, NULL, "none"),
+    {.name = "auth_checks", .kind = CONF_KIND_CHOICE, .off = OFF(auth_checks), .dflt = "on",
+     .choices = "on|off"},
+    {.name = "dmarc_reject", .kind = CONF_KIND_CHOICE, .off = OFF(dmarc_reject), .dflt = "off",
+     .choices = "on|off"},
+    NUM("track_retention", DURATION, track_retention_ms, "30d", 1),
+    {.name = "reject_unmatched_dsn", .kind = CONF_KIND_CHOICE, .off = OFF(reject_unmatched_dsn),
+     .dflt = "off", .choices = "on|off"},
 };
 const size_t conf_keys_count = sizeof conf_keys / sizeof conf_keys[0];
 _Static_assert(sizeof conf_keys / sizeof conf_keys[0] <= CONF_KEYS_MAX, "raise CONF_KEYS_MAX");

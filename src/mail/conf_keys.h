@@ -33,6 +33,7 @@ enum conf_kind {
     CONF_KIND_CHOICE,     /* char *: one of the words of the row's choices */
     CONF_KIND_RELAY_AUTH, /* struct relay_auth list, one line each, accumulates */
     CONF_KIND_TLS_POLICY, /* struct tls_policy_rule list, accumulates, a later line wins */
+    CONF_KIND_DKIM_SIGN,  /* struct dkim_sign_key list, one line each, accumulates */
     CONF_KIND_COUNT_OF_KINDS
 };
 
@@ -86,6 +87,7 @@ int conf_is_ip(const char *s, int family);
 
 /* Frees a relay_auth list (passwords wiped first). */
 void conf_free_relay_auths(struct relay_auth *v, size_t n);
+void conf_free_dkim_keys(struct dkim_sign_key *v, size_t n);
 
 /* Custom printers of the users and aliases rows: the path, then how many entries loaded. */
 void conf_print_users(const struct conf *c, const struct conf_key *k, FILE *out);

@@ -162,6 +162,16 @@ static void conf_print_relay_auths(const struct conf *c, const struct conf_key *
     }
 }
 
+/* One line each; the key itself is never printed, only its file. */
+static void conf_print_dkim_keys(const struct conf *c, const struct conf_key *k, FILE *out)
+{
+    if (c->n_dkim_keys == 0)
+        conf_print_pair(out, k, NULL);
+    for (size_t i = 0; i < c->n_dkim_keys; i++)
+        fprintf(out, "%s %s %s %s\n", k->name, c->dkim_keys[i].domain, c->dkim_keys[i].selector,
+                c->dkim_keys[i].key_file);
+}
+
 static void conf_print_tls_policies(const struct conf *c, const struct conf_key *k, FILE *out)
 {
     for (size_t i = 0; i < c->n_tls_policies; i++)
@@ -201,6 +211,7 @@ static const conf_print_fn conf_kind_printers[CONF_KIND_COUNT_OF_KINDS] = {
     [CONF_KIND_CHOICE] = conf_print_string,
     [CONF_KIND_RELAY_AUTH] = conf_print_relay_auths,
     [CONF_KIND_TLS_POLICY] = conf_print_tls_policies,
+    [CONF_KIND_DKIM_SIGN] = conf_print_dkim_keys,
 };
 
 void conf_print(const struct conf *c, FILE *out)

@@ -6,6 +6,7 @@
 #include "lib/fsio.h"
 #include "lib/str.h"
 #include "proto/esc.h"
+#include "proto/rfc5322.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +20,8 @@
 
 #define QUEUE_WRITE_CHUNK 65536
 #define QUEUE_HEAD_MAX (8u << 20)
+/* The part of a header section a rewrite looks at for fields to leave out. */
+#define QUEUE_REWRITE_HEAD_MAX (256u << 10)
 
 /* Loads the names of the files in pool/ (removing any past the maximum). */
 static int queue_pool_load(struct queue *q)
@@ -240,6 +243,89 @@ int queue_writer_finish(struct queue_writer *w)
         errno = w->error;
         return -1;
     }
+    return 0;
+}
+
+/* Copies the header section of the content (what fits in QUEUE_REWRITE_HEAD_MAX),
+ * field by field, leaving out those keep() refuses; its length in *len, the
+ * octets left out in *dropped. */
+static int queue_writer_copy_fields(struct queue_writer *w, int in, int out,
+                                    const struct queue_rewrite *r, uint64_t *len,
+                                    uint64_t *dropped)
+{
+    size_t want = w->content_len < QUEUE_REWRITE_HEAD_MAX ? (size_t)w->content_len
+                                                          : QUEUE_REWRITE_HEAD_MAX;
+    char *p = xmalloc(want ? want : 1);
+    ssize_t got = pread(in, p, want, (off_t)w->head_len);
+    size_t hl = got > 0 ? rfc5322_header_length(p, (size_t)got, NULL) : 0;
+    int rc = 0;
+    for (size_t pos = 0; pos < hl && rc == 0;) {
+        size_t end = rfc5322_field_end(p, hl, pos);
+        if (end <= pos)
+            end = hl;
+        if (r->keep(p + pos, end - pos, r->arg))
+            rc = fsio_write_all(out, p + pos, end - pos);
+        else
+            *dropped += end - pos;
+        pos = end;
+    }
+    free(p);
+    *len = hl;
+    return rc;
+}
+
+/* Writes the new file: the head, the fields, the old content (less the fields
+ * keep() refuses) and "end", then patches the size. */
+static int queue_writer_copy_with(struct queue_writer *w, int in, int out,
+                                  const struct queue_rewrite *r, uint64_t *content_len)
+{
+    char digits[ENVELOPE_SIZE_WIDTH + 1];
+    uint64_t header = 0, dropped = 0;
+    if (fsio_copy_range(in, 0, w->head_len, out) < 0 ||
+        fsio_write_all(out, r->fields, r->n) < 0 ||
+        (r->keep && queue_writer_copy_fields(w, in, out, r, &header, &dropped) < 0) ||
+        fsio_copy_range(in, w->head_len + header, w->file_len - w->head_len - header, out) < 0)
+        return -1;
+    *content_len = w->content_len + r->n - dropped;
+    str_fmt(digits, sizeof digits, "%0*llu", ENVELOPE_SIZE_WIDTH, (unsigned long long)*content_len);
+    if (pwrite(out, digits, ENVELOPE_SIZE_WIDTH, (off_t)w->size_offset) != ENVELOPE_SIZE_WIDTH) {
+        errno = errno ? errno : EIO;
+        return -1;
+    }
+    return 0;
+}
+
+int queue_writer_rewrite(struct queue_writer *w, const struct queue_rewrite *r)
+{
+    char tmp[PATH_MAX];
+    struct stat st;
+    uint64_t content_len = 0;
+    if (r->n == 0 && !r->keep)
+        return 0;
+    if (w->error || fstat(w->fd, &st) < 0 ||
+        str_fmt(tmp, sizeof tmp, "%s.pre", w->tmp_path) < 0)
+        return -1;
+    int in = open(w->tmp_path, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return -1;
+    unlink(tmp); /* a leftover of a crash */
+    int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 07777);
+    if (out < 0 || queue_writer_copy_with(w, in, out, r, &content_len) < 0 ||
+        rename(tmp, w->tmp_path) < 0) {
+        int err = errno;
+        close(in);
+        if (out >= 0) {
+            close(out);
+            unlink(tmp);
+        }
+        errno = err;
+        return -1;
+    }
+    close(in);
+    close(w->fd);
+    w->fd = out;
+    w->file_len = w->file_len - w->content_len + content_len;
+    w->content_len = content_len;
     return 0;
 }
 

@@ -78,6 +78,30 @@ int queue_writer_open_at(struct queue_writer *w, const struct envelope *e, const
 void queue_writer_write(struct queue_writer *w, const void *p, size_t n);
 /* Flushes, writes "end" and patches the size. No fsync. */
 int queue_writer_finish(struct queue_writer *w);
+/* A message's content in a queue file, for the checks that read it on a worker. */
+struct queue_content {
+    int fd;                 /* open for reading */
+    uint64_t off, size;     /* where the content starts, its octets */
+};
+
+/* What a rewrite changes in a finished message (queue_writer_rewrite). */
+struct queue_rewrite {
+    const char *fields;     /* CRLF-terminated header fields to put on top, or NULL */
+    size_t n;
+    /* NULL, or called with each field of the header section (continuation
+     * lines included, the blank line after the section too): 0 leaves it out */
+    int (*keep)(const char *field, size_t n, void *arg);
+    void *arg;
+};
+/*
+ * After finish, before the fsync: puts r->fields at the top of the content,
+ * above the Received: field postino wrote (Authentication-Results,
+ * DKIM-Signature, X-Postino-Track), and leaves out the header fields r->keep
+ * refuses (a forged Authentication-Results). The file is rewritten beside the
+ * old one and renamed over it, so w->fd changes; runs on a worker thread (it
+ * copies the message). -1 with errno on failure (the old file is unchanged).
+ */
+int queue_writer_rewrite(struct queue_writer *w, const struct queue_rewrite *r);
 /* After the caller fsync'd w->fd: close, rename into place (never replacing).
  * The caller then fsyncs w->dir. */
 int queue_writer_publish(struct queue_writer *w);

@@ -34,6 +34,7 @@ struct diskq {
     struct event *ev;
     pthread_t threads[DISKQ_MAX_WORKERS];
     int n_threads;
+    int batch_max;         /* jobs a worker takes at once (1 for a pool of slow jobs) */
 };
 
 static void diskq_push(struct diskq_list *l, struct diskq_job *j)
@@ -156,14 +157,14 @@ static void diskq_stage(struct diskq_job **batch, int n, enum diskq_stage stage)
     diskq_sync_dirs(batch, n);
 }
 
-/* Takes up to DISKQ_BATCH jobs, urgent ones first. Called with the lock held. */
+/* Takes up to batch_max jobs, urgent ones first. Called with the lock held. */
 static int diskq_take(struct diskq *q, struct diskq_job **batch)
 {
     int n = 0;
-    for (int p = 0; p < 2 && n < DISKQ_BATCH; p++) {
+    for (int p = 0; p < 2 && n < q->batch_max; p++) {
         if (n > 0 && p == 1)
             break; /* never mix: a commit batch must not wait for deliveries */
-        while (q->todo[p].head && n < DISKQ_BATCH) {
+        while (q->todo[p].head && n < q->batch_max) {
             batch[n++] = q->todo[p].head;
             q->todo[p].head = q->todo[p].head->next;
         }
@@ -233,7 +234,13 @@ static void diskq_on_wake(evutil_socket_t fd, short what, void *arg)
 
 struct diskq *diskq_new(struct event_base *base, int workers)
 {
+    return diskq_new_pool(base, workers, DISKQ_BATCH);
+}
+
+struct diskq *diskq_new_pool(struct event_base *base, int workers, int batch_max)
+{
     struct diskq *q = xcalloc(1, sizeof *q);
+    q->batch_max = batch_max < 1 ? 1 : batch_max > DISKQ_BATCH ? DISKQ_BATCH : batch_max;
     pthread_mutex_init(&q->lock, NULL);
     pthread_cond_init(&q->cond, NULL);
     q->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

@@ -51,6 +51,13 @@ struct diskq_job {
 struct diskq;
 
 struct diskq *diskq_new(struct event_base *base, int workers);
+/*
+ * A pool whose workers take at most batch_max jobs at a time. With batch_max 1
+ * it is a plain worker pool for slow, blocking work that is not disk work (the
+ * DNS-bound message checks): one slow job never holds others up behind it in a
+ * batch. Such jobs usually have only a write stage and name nothing to sync.
+ */
+struct diskq *diskq_new_pool(struct event_base *base, int workers, int batch_max);
 void diskq_submit(struct diskq *q, struct diskq_job *j, enum diskq_prio prio);
 /* Names fd to be fsync'd after the current stage (the job still owns and closes it). */
 void diskq_job_sync_fd(struct diskq_job *j, int fd);

@@ -193,19 +193,37 @@ void smtps_data_end(struct smtps_session *s)
         refuse = queue_error_reply(err);
     }
     if (refuse) {
-        log_event(LOG_INFO, &(struct log_fields){.queue_id = e->id, .event = "rejected",
-                  .client = s->client_ip, .from = e->sender, .reply = refuse},
-                  "rejected: %s", refuse);
-        smtps_reply(s, "%s", refuse);
-        s->errors++;
-        smtps_tx_reset(s);
-        s->state = SMTPS_IDLE;
+        smtps_refuse_message(s, refuse);
         return;
     }
+    s->tx.data_end_at = metrics_now();
+    if (smtps_filter_wanted(s)) {
+        s->state = SMTPS_COMMIT;
+        bufferevent_disable(s->bev, EV_READ);
+        smtps_filter(s);
+        return;
+    }
+    smtps_commit(s);
+}
+
+void smtps_refuse_message(struct smtps_session *s, const char *reply)
+{
+    struct envelope *e = &s->tx.env;
+    log_event(LOG_INFO, &(struct log_fields){.queue_id = e->id, .event = "rejected",
+              .client = s->client_ip, .from = e->sender, .reply = reply},
+              "rejected: %s", reply);
+    smtps_reply(s, "%s", reply);
+    s->errors++;
+    smtps_tx_reset(s);
+    s->state = SMTPS_IDLE;
+}
+
+void smtps_commit(struct smtps_session *s)
+{
+    struct envelope *e = &s->tx.env;
     e->size = s->tx.writer.content_len;
     e->content_offset = s->tx.writer.head_len;
     s->state = SMTPS_COMMIT;
-    s->tx.data_end_at = metrics_now();
     memset(&s->commit_job, 0, sizeof s->commit_job);
     s->commit_job.write = smtps_commit_write;
     s->commit_job.publish = smtps_commit_publish;

@@ -553,6 +553,12 @@ void smtp_server_set_conf(struct smtp_server *srv, const struct conf *c, SSL_CTX
     tls_ctx_replace(&srv->tls_ctx, tls_ctx);
 }
 
+void smtp_server_set_filters(struct smtp_server *srv, struct diskq *checkq, struct track *t)
+{
+    srv->checkq = checkq;
+    srv->track = t;
+}
+
 void smtp_server_free(struct smtp_server *srv)
 {
     if (!srv)

@@ -36,6 +36,11 @@ void smtp_server_set_conf(struct smtp_server *srv, const struct conf *c, SSL_CTX
 void smtp_server_shutdown(struct smtp_server *srv);
 /* Sessions still open. */
 unsigned smtp_server_sessions(const struct smtp_server *srv);
+/* The pool the checks at the end of DATA run on (diskq_new_pool, batch 1) and the
+ * tracking store that matches incoming notices (may be NULL); set once after
+ * smtp_server_new. Without a pool no check runs. */
+struct track;
+void smtp_server_set_filters(struct smtp_server *srv, struct diskq *checkq, struct track *t);
 void smtp_server_free(struct smtp_server *srv);
 
 #endif

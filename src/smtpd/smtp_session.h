@@ -75,6 +75,7 @@ struct smtps_tx {
     int writer_open;
     struct smtp_data data;      /* DATA decoder */
     int too_big;                /* content passed max_message_size */
+    char refuse[512];           /* a check's refusal (smtp_filter.c), "" if none */
     unsigned accepted;          /* RCPTs accepted (before alias expansion) */
     unsigned overshoot;         /* RCPTs refused for max_recipients */
     double data_end_at;         /* metrics_now() at the final dot */
@@ -86,6 +87,8 @@ struct smtp_server {
     const struct conf *conf;    /* held; replaced by a reload (smtp_server_set_conf) */
     struct queue *queue;
     struct diskq *dq;
+    struct diskq *checkq;       /* the checks at the end of DATA (smtp_filter.c), or NULL */
+    struct track *track;        /* matches incoming notices, or NULL */
     struct sched *sched;
     SSL_CTX *tls_ctx;           /* NULL when tls_cert is not configured */
     struct connlimit *limits;   /* shared with the POP3 server */
@@ -156,6 +159,15 @@ void smtps_resume(struct smtps_session *s);
  * be made (logged; nothing was sent and the connection is unchanged).
  */
 int smtps_start_tls(struct smtps_session *s);
+/* smtp_receive.c */
+/* After the checks: the durable commit of the complete message (or its refusal). */
+void smtps_commit(struct smtps_session *s);
+void smtps_refuse_message(struct smtps_session *s, const char *reply);
+/* smtp_filter.c */
+/* 1 if the complete message must go through the checks before its commit. */
+int smtps_filter_wanted(const struct smtps_session *s);
+/* Runs them on a worker; smtps_commit or smtps_refuse_message follows. */
+void smtps_filter(struct smtps_session *s);
 /* smtp_commands.c */
 void smtps_command(struct smtps_session *s, const char *line, size_t len);
 void smtps_tx_reset(struct smtps_session *s);

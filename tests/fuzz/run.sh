@@ -25,6 +25,34 @@ SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $SAN -Isrc"
 LIBS="$(pkg-config --libs openssl libcrypt libidn2 2>/dev/null || echo -lcrypt -lidn2) -lunistring -lpthread"
 
+# One target's run (the script calls itself so that $JOBS targets run at once):
+# prints its report and exits non-zero on a crash. It comes before the archive
+# step: runs going on at once must never rebuild the archive under each other.
+if [ "${1:-}" = --run-one ]; then
+    name=$2
+    work="$OUT/$name.corpus"
+    rm -rf "$work" "$OUT/$name.crashes"
+    mkdir -p "$work" "$OUT/$name.crashes"
+    if [ -d "tests/fuzz/corpus/${name#fuzz_}" ]; then
+        cp "tests/fuzz/corpus/${name#fuzz_}"/* "$work"/ 2>/dev/null || true
+    fi
+    if ! "$OUT/$name" -max_total_time="$SECONDS_PER_TARGET" -print_final_stats=1 \
+        -artifact_prefix="$OUT/$name.crashes/" "$work" >"$OUT/$name.log" 2>&1; then
+        echo "== $name: CRASH (see $OUT/$name.log and $OUT/$name.crashes/)"
+        tail -n 40 "$OUT/$name.log"
+        # the input itself, so a crash seen only in a CI log can be replayed
+        for input in "$OUT/$name.crashes"/*; do
+            [ -f "$input" ] || continue
+            echo "== $name: crash input $(basename "$input"), base64 (first 4096 bytes):"
+            head -c 4096 "$input" | base64
+        done
+        exit 1
+    fi
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$OUT/$name.log" | tail -n 1)
+    echo "== $name: ok, ${runs:-?} runs in ${SECONDS_PER_TARGET}s"
+    exit 0
+fi
+
 mkdir -p "$OUT/obj"
 # Build (or refresh) the archive of the pure layers, $JOBS compilers at a time.
 objs=""
@@ -51,33 +79,6 @@ rm -f "$OUT/libfuzzlayers.a"
 # shellcheck disable=SC2086
 ar rcs "$OUT/libfuzzlayers.a" $objs
 
-# One target's run (the script calls itself so that $JOBS targets run at once):
-# prints its report and exits non-zero on a crash.
-if [ "${1:-}" = --run-one ]; then
-    name=$2
-    work="$OUT/$name.corpus"
-    rm -rf "$work" "$OUT/$name.crashes"
-    mkdir -p "$work" "$OUT/$name.crashes"
-    if [ -d "tests/fuzz/corpus/${name#fuzz_}" ]; then
-        cp "tests/fuzz/corpus/${name#fuzz_}"/* "$work"/ 2>/dev/null || true
-    fi
-    if ! "$OUT/$name" -max_total_time="$SECONDS_PER_TARGET" -print_final_stats=1 \
-        -artifact_prefix="$OUT/$name.crashes/" "$work" >"$OUT/$name.log" 2>&1; then
-        echo "== $name: CRASH (see $OUT/$name.log and $OUT/$name.crashes/)"
-        tail -n 40 "$OUT/$name.log"
-        # the input itself, so a crash seen only in a CI log can be replayed
-        for input in "$OUT/$name.crashes"/*; do
-            [ -f "$input" ] || continue
-            echo "== $name: crash input $(basename "$input"), base64 (first 4096 bytes):"
-            head -c 4096 "$input" | base64
-        done
-        exit 1
-    fi
-    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$OUT/$name.log" | tail -n 1)
-    echo "== $name: ok, ${runs:-?} runs in ${SECONDS_PER_TARGET}s"
-    exit 0
-fi
-
 status=0 ok=0 bad=0 built=""
 for harness in tests/fuzz/fuzz_*.c; do
     name=$(basename "$harness" .c)
@@ -98,7 +99,8 @@ results="$OUT/results"
 rm -f "$results"
 # shellcheck disable=SC2086
 printf '%s\n' $built | grep . | xargs -r -P "$JOBS" -I{} sh -c \
-    'if "$0" --run-one "$1"; then echo "ok $1" >>"$2"; else echo "bad $1" >>"$2"; fi' \
+    'if "$0" --run-one "$1"; then echo "ok $1" >>"$2";
+     else rc=$?; echo "bad $1" >>"$2"; echo "== $1: RUN FAILED (exit $rc)"; fi' \
     "$SELF" {} "$results" || true
 for name in $built; do
     if grep -qx "ok $name" "$results" 2>/dev/null; then
