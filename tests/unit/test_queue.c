@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -332,6 +333,90 @@ static void test_append_short_write(void **st)
 }
 
 /* Storage errors are "mail system full" (452 4.3.1), others 451 4.3.0. */
+/* keep(): leaves out every X-Drop field */
+static int keep_no_xdrop(const char *field, size_t n, void *arg)
+{
+    (void)arg;
+    return !(n >= 7 && strncasecmp(field, "X-Drop:", 7) == 0);
+}
+
+/* The content of the committed file at path, as queue_load sees it. */
+static char *load_content(const char *path, struct envelope *l)
+{
+    assert_int_equal(queue_load(path, l), 0);
+    int fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    char *c = calloc(1, (size_t)l->size + 1);
+    assert_int_equal(pread(fd, c, (size_t)l->size, (off_t)l->content_offset), (ssize_t)l->size);
+    close(fd);
+    return c;
+}
+
+/* Fields on top, a forged one (folded) left out, the body intact, the size right;
+ * also over a recycled (pooled) file that was longer than the new message. */
+static void test_rewrite(void **st)
+{
+    (void)st;
+    struct queue q;
+    assert_int_equal(queue_init(&q, tmpdir), 0);
+    for (int round = 0; round < 2; round++) {
+        struct envelope e, l;
+        struct queue_writer w;
+        new_env(&e);
+        assert_int_equal(queue_writer_open(&q, &e, &w), 0);
+        assert_int_equal(w.recycled, round);
+        const char *msg = "Received: by x\r\nX-Drop: forged\r\n\tstill forged\r\n"
+                          "Subject: t\r\nX-Drop: again\r\n\r\nX-Drop: body, kept\r\n";
+        queue_writer_write(&w, msg, strlen(msg));
+        assert_int_equal(queue_writer_finish(&w), 0);
+        struct queue_rewrite r = {.fields = "A-R: one\r\nB: two\r\n", .n = 18,
+                                  .keep = keep_no_xdrop};
+        assert_int_equal(queue_writer_rewrite(&w, &r), 0);
+        assert_int_equal(fsync(w.fd), 0);
+        assert_int_equal(queue_writer_publish(&w), 0);
+        char *c = load_content(w.path, &l);
+        assert_string_equal(c, "A-R: one\r\nB: two\r\nReceived: by x\r\nSubject: t\r\n\r\n"
+                               "X-Drop: body, kept\r\n");
+        free(c);
+        envelope_free(&l);
+        char tmp[PATH_MAX + 8];
+        snprintf(tmp, sizeof tmp, "%s.pre", w.tmp_path);
+        assert_int_equal(access(tmp, F_OK), -1);
+        if (round == 0) /* back to the pool for the second round, with a longer file */
+            assert_int_equal(queue_retire(&q, e.id), 0);
+        envelope_free(&e);
+    }
+    queue_fini(&q);
+}
+
+/* Only fields, no keep(): the content follows unchanged; nothing at all: no rewrite. */
+static void test_rewrite_fields_only(void **st)
+{
+    (void)st;
+    struct queue q;
+    struct envelope e, l;
+    struct queue_writer w;
+    assert_int_equal(queue_init(&q, tmpdir), 0);
+    new_env(&e);
+    assert_int_equal(queue_writer_open(&q, &e, &w), 0);
+    queue_writer_write(&w, "Subject: s\r\n\r\nbody\r\n", 20);
+    assert_int_equal(queue_writer_finish(&w), 0);
+    int before = w.fd;
+    struct queue_rewrite none = {0};
+    assert_int_equal(queue_writer_rewrite(&w, &none), 0);
+    assert_int_equal(w.fd, before);
+    struct queue_rewrite r = {.fields = "X: y\r\n", .n = 6};
+    assert_int_equal(queue_writer_rewrite(&w, &r), 0);
+    assert_int_equal(queue_writer_publish(&w), 0);
+    char *c = load_content(w.path, &l);
+    assert_string_equal(c, "X: y\r\nSubject: s\r\n\r\nbody\r\n");
+    assert_int_equal(l.size, 26);
+    free(c);
+    envelope_free(&l);
+    envelope_free(&e);
+    queue_fini(&q);
+}
+
 static void test_error_reply(void **st)
 {
     (void)st;
@@ -353,6 +438,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_torn_tail_every_offset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_append_after_torn_tail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_append_short_write, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rewrite, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rewrite_fields_only, setup, teardown),
         cmocka_unit_test(test_error_reply),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
