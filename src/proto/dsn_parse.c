@@ -195,6 +195,17 @@ static void dsn_address(const char *v, size_t n, char *out, size_t size)
         out[0] = '\0';
 }
 
+/* An MTA name, "dns; mx.example.net (comment)": its first word, without the comment. */
+static void dsn_host(const char *v, size_t n, char *out, size_t size)
+{
+    char h[1024];
+    if (dsn_typed(v, n, NULL, 0, h, sizeof h, 1) == 0) {
+        h[strcspn(h, " (")] = '\0';
+        if (str_copy(out, size, h) < 0)
+            out[0] = '\0';
+    }
+}
+
 /* The first word of a value ("failed (permanent)" -> "failed"), lower case, into out. */
 static int dsn_word(const char *v, size_t n, char *out, size_t size)
 {
@@ -255,6 +266,7 @@ enum dsn_field {
     DSN_FIELD_STATUS,
     DSN_FIELD_REMOTE_MTA,
     DSN_FIELD_DIAGNOSTIC,
+    DSN_FIELD_ORIGINAL_MSGID,
     DSN_FIELD_OTHER,
 };
 
@@ -268,7 +280,8 @@ static enum dsn_field dsn_field_of(const char *name, size_t n)
         {"Original-Recipient", DSN_FIELD_ORIGINAL_RCPT},
         {"Final-Recipient", DSN_FIELD_FINAL_RCPT}, {"Action", DSN_FIELD_ACTION},
         {"Status", DSN_FIELD_STATUS}, {"Remote-MTA", DSN_FIELD_REMOTE_MTA},
-        {"Diagnostic-Code", DSN_FIELD_DIAGNOSTIC}};
+        {"Diagnostic-Code", DSN_FIELD_DIAGNOSTIC},
+        {"X-Original-Message-ID", DSN_FIELD_ORIGINAL_MSGID}};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         if (rfc5322_field_is(name, n, fields[i].name))
             return fields[i].field;
@@ -281,6 +294,7 @@ struct dsn_reader {
     struct dsn_parsed_rcpt cur;
     int seen_original;
     int seen_final;
+    int seen_other;            /* Action, Status...: the recipient's other fields have begun */
 };
 
 /* Ends the recipient being read: kept if it has what a match needs and there is room. */
@@ -294,17 +308,20 @@ static void dsn_flush(struct dsn_reader *r)
             r->out->rcpts_truncated = 1;
     }
     memset(c, 0, sizeof *c);
-    r->seen_original = r->seen_final = 0;
+    r->seen_original = r->seen_final = r->seen_other = 0;
 }
 
-/* One recipient field. A second Original- or Final-Recipient starts the next recipient
- * (some notices leave out the blank line between groups); else the first value wins. */
+/* One recipient field. When some notice leaves out the blank line between two
+ * groups, a second Final-Recipient, or an Original-Recipient after the other fields
+ * (Postfix writes it after Final-Recipient), starts the next recipient; else the
+ * first value wins. */
 static void dsn_rcpt_field(struct dsn_reader *r, enum dsn_field f, const char *v, size_t n)
 {
     struct dsn_parsed_rcpt *c = &r->cur;
-    if ((f == DSN_FIELD_ORIGINAL_RCPT && (r->seen_original || r->seen_final)) ||
+    if ((f == DSN_FIELD_ORIGINAL_RCPT && (r->seen_original || r->seen_other)) ||
         (f == DSN_FIELD_FINAL_RCPT && r->seen_final))
         dsn_flush(r);
+    r->seen_other |= f != DSN_FIELD_ORIGINAL_RCPT && f != DSN_FIELD_FINAL_RCPT;
     if (f == DSN_FIELD_ORIGINAL_RCPT) {
         r->seen_original = 1;
         dsn_address(v, n, c->original_rcpt, sizeof c->original_rcpt);
@@ -316,10 +333,18 @@ static void dsn_rcpt_field(struct dsn_reader *r, enum dsn_field f, const char *v
     } else if (f == DSN_FIELD_STATUS && !c->status[0]) {
         dsn_word(v, n, c->status, sizeof c->status);
     } else if (f == DSN_FIELD_REMOTE_MTA && !c->remote_mta[0]) {
-        dsn_typed(v, n, NULL, 0, c->remote_mta, sizeof c->remote_mta, 0);
+        dsn_host(v, n, c->remote_mta, sizeof c->remote_mta);
     } else if (f == DSN_FIELD_DIAGNOSTIC && !c->diagnostic[0]) {
         dsn_typed(v, n, NULL, 0, c->diagnostic, sizeof c->diagnostic, 1);
     }
+}
+
+/* Gmail's per-message "X-Original-Message-ID: <id@host>", when it is a valid msg-id. */
+static void dsn_msgid(const char *v, size_t n, char *out, size_t size)
+{
+    char id[RFC5322_MSGID_MAX];
+    if (dsn_value(v, n, id, sizeof id, 0) == 0 && rfc5322_msgid_ok(id, strlen(id)))
+        str_copy(out, size, id);
 }
 
 static void dsn_field(struct dsn_reader *r, const char *name, size_t name_len, const char *v,
@@ -330,8 +355,11 @@ static void dsn_field(struct dsn_reader *r, const char *name, size_t name_len, c
     if (f == DSN_FIELD_ENVID && !out->envid[0])
         dsn_envid(v, n, out->envid, sizeof out->envid);
     else if (f == DSN_FIELD_REPORTING_MTA && !out->reporting_mta[0])
-        dsn_typed(v, n, NULL, 0, out->reporting_mta, sizeof out->reporting_mta, 0);
-    else if (f != DSN_FIELD_OTHER && f != DSN_FIELD_ENVID && f != DSN_FIELD_REPORTING_MTA)
+        dsn_host(v, n, out->reporting_mta, sizeof out->reporting_mta);
+    else if (f == DSN_FIELD_ORIGINAL_MSGID && !out->message_id[0])
+        dsn_msgid(v, n, out->message_id, sizeof out->message_id);
+    else if (f != DSN_FIELD_OTHER && f != DSN_FIELD_ENVID && f != DSN_FIELD_REPORTING_MTA &&
+             f != DSN_FIELD_ORIGINAL_MSGID)
         dsn_rcpt_field(r, f, v, n);
 }
 
@@ -395,16 +423,18 @@ static int dsn_read_status(const struct mime_entity *part, struct dsn_parsed *ou
     return rc;
 }
 
-/* The Message-ID of the returned message or header section, "" if it has none. */
+/* The Message-ID of the returned message or header section, when it has one, in place
+ * of one the delivery-status part named. */
 static void dsn_read_returned(const struct mime_entity *part, struct dsn_parsed *out)
 {
     struct buf scratch;
     const char *p;
     size_t n;
     buf_init(&scratch, part->body_len + 1);
+    char id[sizeof out->message_id];
     if (dsn_part_body(part, &scratch, &p, &n) == 0 &&
-        rfc5322_find_message_id(p, n, out->message_id, sizeof out->message_id) < 0)
-        out->message_id[0] = '\0';
+        rfc5322_find_message_id(p, n, id, sizeof id) == 0)
+        str_copy(out->message_id, sizeof out->message_id, id);
     buf_free(&scratch);
 }
 
