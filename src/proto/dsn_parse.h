@@ -30,7 +30,8 @@ struct dsn_parsed_rcpt {
 struct dsn_parsed {
     char envid[256];           /* Original-Envelope-Id (xtext decoded), "" if none */
     char reporting_mta[256];   /* Reporting-MTA after "dns;" */
-    char message_id[256];      /* Message-ID of the returned message or headers, "" */
+    char message_id[256];      /* Message-ID of the returned message or headers (without
+                                * them, Gmail's per-message X-Original-Message-ID), "" */
     struct dsn_parsed_rcpt rcpts[DSN_PARSE_RCPTS_MAX];
     size_t n_rcpts;
     int rcpts_truncated;       /* 1: the notice named more recipients; the rest left out */

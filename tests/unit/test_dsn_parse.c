@@ -329,6 +329,20 @@ static void test_encoded_status_part(void **st)
                      -1);
 }
 
+/* RFC 6533: the returned header section as message/global-headers, transfer-encoded. */
+static void test_encoded_returned_part(void **st)
+{
+    (void)st;
+    static const char m[] =
+        "Content-Type: multipart/report; report-type=global-delivery-status; boundary=BB\n\n"
+        "--BB\nContent-Type: message/global-delivery-status\n\n" DS_BODY
+        "\n--BB\nContent-Type: message/global-headers\n"
+        "Content-Transfer-Encoding: quoted-printable\n\n"
+        "Subject: =C3=A9t=C3=A9\nMessage-ID: <a=2Eb@example.org>\n\n--BB--\n";
+    assert_int_equal(dsn_parse(m, sizeof m - 1, out), 0);
+    assert_string_equal(out->message_id, "<a.b@example.org>");
+}
+
 /* The report inside multipart/mixed (a gateway that adds a footer). */
 static void test_report_inside_mixed(void **st)
 {
@@ -489,6 +503,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_postino_own, setup, teardown),
         cmocka_unit_test_setup_teardown(test_content_type_forms, setup, teardown),
         cmocka_unit_test_setup_teardown(test_encoded_status_part, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_encoded_returned_part, setup, teardown),
         cmocka_unit_test_setup_teardown(test_report_inside_mixed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_a_report, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broken_structure, setup, teardown),
