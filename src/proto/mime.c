@@ -11,6 +11,7 @@
 #include "lib/str.h"
 #include "proto/rfc5322.h"
 #include "proto/sasl.h"
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -227,15 +228,12 @@ enum mime_encoding mime_transfer_encoding(const struct mime_entity *e)
 
 /* ---- transfer encodings (RFC 2045 6.7, 6.8) ---- */
 
+/* Value of one hex digit (upper case as RFC 2045 6.7 writes it, lower case read too), or -1. */
 static int mime_hex(char c)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
+    static const char digits[] = "0123456789ABCDEF";
+    const char *d = c ? strchr(digits, toupper((unsigned char)c)) : NULL;
+    return d ? (int)(d - digits) : -1;
 }
 
 /* Length of a soft line break at p[i] ('=', white space, the line end), or 0. */
