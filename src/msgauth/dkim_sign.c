@@ -185,8 +185,10 @@ const struct dkim_sign_key *dkim_sign_choose(const struct conf *c, const char *f
         return NULL;
     const char *dot = strchr(c->hostname, '.');
     for (size_t i = 0; i < c->n_dkim_keys; i++)
-        if (str_ieq(c->dkim_keys[i].domain, c->hostname) ||
-            (dot && str_ieq(c->dkim_keys[i].domain, dot + 1)))
+        if (str_ieq(c->dkim_keys[i].domain, c->hostname))
+            return &c->dkim_keys[i];
+    for (size_t i = 0; dot && i < c->n_dkim_keys; i++)
+        if (str_ieq(c->dkim_keys[i].domain, dot + 1))
             return &c->dkim_keys[i];
     return &c->dkim_keys[0];
 }
