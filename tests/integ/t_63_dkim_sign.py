@@ -8,7 +8,8 @@ and a failure notice postino sends to the sender's domain; a message changed
 after signing fails. A From domain without a key goes unsigned; a signed
 message to a local mailbox is delivered. keygen: file mode 0600 owned by
 run_as, never over an existing file, usage errors. A bad key file is refused
-by `check` and `serve` with FILE:LINE and exit 2.
+by `check`, `serve` (also one run_as cannot read) and `reload` with
+FILE:LINE and exit 2.
 """
 import base64
 import os
@@ -244,6 +245,29 @@ class DkimSign(peers.RelayTestCase):
         cp = lib.run_cli(["serve", "-c", srv2.conf])
         self.assertEqual(cp.returncode, 2, cp.stderr)
         self.assertIn("root.key: Permission denied", cp.stderr)
+
+    def test_reload_refuses_bad_key(self):
+        peer = self.aiosmtpd_peer("127.0.0.2")
+        srv = self.signing_server()
+        d = self.tmpdir()
+        os.chmod(d, 0o711)
+        junk = os.path.join(d, "junk.key")
+        with open(junk, "w") as f:
+            f.write("not a key\n")
+        os.chmod(junk, 0o644)
+        srv.extra.append("dkim_sign junk.test s %s" % junk)
+        srv.write_config()
+        line = srv.config_lines().index("dkim_sign junk.test s %s" % junk) + 1
+        cp = lib.run_cli(["reload", "-c", srv.conf], timeout=60)
+        self.assertEqual(cp.returncode, 2, cp.stdout + cp.stderr)
+        self.assertIn("%s:%d: dkim_sign: %s: not a PEM private key" % (srv.conf, line, junk),
+                      cp.stderr)
+        # still signing with the running settings
+        msg = lib.make_message("t63 after reload", sender="ann@%s" % RSA_DOMAIN,
+                               to="bob@%s" % PEER_DOMAIN)
+        self.submit(msg, "bob@%s" % PEER_DOMAIN)
+        [m] = peer.wait_messages(1)
+        self.assertTrue(self.verify(m["data"]), m["data"][:2000])
 
 
 if __name__ == "__main__":
