@@ -121,7 +121,7 @@ static int dkim_owner(uid_t *uid, gid_t *gid)
 /* Writes the private key to a new file path, mode 0600. 0, or an exit status. */
 static int dkim_write_key(const char *path, EVP_PKEY *pk, uid_t uid, gid_t gid)
 {
-    BIO *mem = BIO_new(BIO_s_mem());
+    BIO *mem = BIO_new(BIO_s_secmem());
     char *pem;
     long n = mem && PEM_write_bio_PrivateKey(mem, pk, NULL, NULL, 0, NULL, NULL) == 1
                  ? BIO_get_mem_data(mem, &pem)

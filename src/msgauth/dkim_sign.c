@@ -51,9 +51,81 @@ static const char *dkim_oversigned_fields[] = {"From", NULL};
 static pthread_once_t dkim_lib_once = PTHREAD_ONCE_INIT;
 static DKIM_LIB *dkim_lib;
 
+/*
+ * libopendkim 2.11.0 (Debian 12's 2.11.0~beta2, and upstream still) frees a
+ * signing handle's key only for RSA: with an Ed25519 key, dkim_free() frees
+ * the key's holder but neither the EVP_PKEY in it nor its 64-octet signature
+ * buffer (about 1.2 KB lost per message). Through the allocation hooks of
+ * dkim_init() and a closure per signature, the holder is recognized when it
+ * is freed (allocated during dkim_eom, its size, its buffer one of ours, the
+ * Ed25519 sizes) and what it holds freed with it. Only for that library
+ * version: a fixed one is left alone (at worst a leak, never a double free).
+ */
+#define DKIM_LEAKY_VERSION 0x020B0000
+#define DKIM_TRACK_MAX 16
+
+/* libopendkim 2.11's struct dkim_crypto (dkim-types.h, OpenSSL build). */
+struct dkim_crypto_211 {
+    unsigned char pad;
+    int keysize;
+    size_t inlen, outlen;
+    EVP_PKEY *pkey;
+    void *key;
+    BIO *keydata;
+    unsigned char *in, *out;
+};
+
+/* The closure of one Ed25519 signature: its blocks of the holder's size made in dkim_eom. */
+struct dkim_track {
+    int on;
+    void *blocks[DKIM_TRACK_MAX];
+    size_t n;
+};
+
+static int dkim_track_find(struct dkim_track *t, const void *p)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (t->blocks[i] == p)
+            return (int)i;
+    return -1;
+}
+
+static void dkim_track_drop(struct dkim_track *t, int i)
+{
+    t->blocks[i] = t->blocks[--t->n];
+}
+
+static void *dkim_track_malloc(void *closure, size_t n)
+{
+    struct dkim_track *t = closure;
+    void *p = malloc(n);
+    if (p && t && t->on && n == sizeof(struct dkim_crypto_211) && t->n < DKIM_TRACK_MAX)
+        t->blocks[t->n++] = p;
+    return p;
+}
+
+/* A holder being freed: the Ed25519 key and signature buffer it still has go with it. */
+static void dkim_track_free(void *closure, void *p)
+{
+    struct dkim_track *t = closure;
+    int i = t && p ? dkim_track_find(t, p) : -1;
+    if (i >= 0) {
+        dkim_track_drop(t, i);
+        struct dkim_crypto_211 *cr = p;
+        int o = dkim_track_find(t, cr->out);
+        if (o >= 0 && cr->outlen == 64 && cr->keysize == 512 && cr->pkey &&
+            dkim_libversion() == DKIM_LEAKY_VERSION) {
+            dkim_track_drop(t, o);
+            EVP_PKEY_free(cr->pkey);
+            free(cr->out);
+        }
+    }
+    free(p);
+}
+
 static void dkim_lib_init(void)
 {
-    DKIM_LIB *lib = dkim_init(NULL, NULL);
+    DKIM_LIB *lib = dkim_init(dkim_track_malloc, dkim_track_free);
     if (!lib)
         return;
     if (dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_SIGNHDRS, dkim_signed_fields,
@@ -79,10 +151,19 @@ struct dkim_key {
     dkim_alg_t alg;
 };
 
+/* Frees a secret after overwriting it (allocated with xmalloc). */
+static void dkim_secret_free(char *p, size_t n)
+{
+    if (p) {
+        OPENSSL_cleanse(p, n);
+        free(p);
+    }
+}
+
 static void dkim_key_free(struct dkim_key *k)
 {
     if (k->pem)
-        OPENSSL_clear_free(k->pem, strlen(k->pem));
+        dkim_secret_free(k->pem, strlen(k->pem));
     k->pem = NULL;
 }
 
@@ -103,7 +184,7 @@ static int dkim_read_file(const char *path, char **out, size_t *len, char *why, 
     close(fd);
     if (err || n == 0 || n >= DKIM_KEY_FILE_MAX) {
         str_fmt(why, size, "%s", err ? strerror(err) : n ? "too large for a key" : "empty");
-        OPENSSL_clear_free(p, DKIM_KEY_FILE_MAX + 1);
+        dkim_secret_free(p, DKIM_KEY_FILE_MAX + 1);
         return -1;
     }
     p[n] = '\0';
@@ -138,7 +219,7 @@ static int dkim_key_alg(EVP_PKEY *pk, dkim_alg_t *alg, char *why, size_t size)
 /* The key as PKCS#8 PEM text (heap). NULL if OpenSSL cannot write it. */
 static char *dkim_key_pem(EVP_PKEY *pk)
 {
-    BIO *out = BIO_new(BIO_s_mem());
+    BIO *out = BIO_new(BIO_s_secmem());
     char *pem = NULL, *data;
     if (out && PEM_write_bio_PrivateKey(out, pk, NULL, NULL, 0, NULL, NULL) == 1) {
         long n = BIO_get_mem_data(out, &data);
@@ -163,7 +244,7 @@ static int dkim_key_load(const char *path, struct dkim_key *k, char *why, size_t
     BIO *in = BIO_new_mem_buf(text, (int)len);
     EVP_PKEY *pk = in ? PEM_read_bio_PrivateKey(in, NULL, NULL, NULL) : NULL;
     BIO_free(in);
-    OPENSSL_clear_free(text, DKIM_KEY_FILE_MAX + 1);
+    dkim_secret_free(text, DKIM_KEY_FILE_MAX + 1);
     int r = -1;
     if (!pk)
         str_fmt(why, size, "not a PEM private key");
@@ -320,13 +401,19 @@ static int dkim_sign_with(const struct dkim_sign_key *d, const struct dkim_src *
         return -1;
     }
     DKIM_STAT st;
-    DKIM *dk = dkim_sign(lib, (const u_char *)"postino", NULL, (dkim_sigkey_t)k.pem,
+    struct dkim_track track = {0};
+    void *closure = k.alg == DKIM_SIGN_ED25519SHA256 ? &track : NULL;
+    DKIM *dk = dkim_sign(lib, (const u_char *)"postino", closure, (dkim_sigkey_t)k.pem,
                          (const u_char *)d->selector, (const u_char *)d->domain,
                          DKIM_CANON_RELAXED, DKIM_CANON_RELAXED, k.alg, -1, &st);
     if (dk && (st = dkim_feed_head(dk, head)) == DKIM_STAT_OK &&
-        (st = dkim_feed_body(dk, s, head->len, chunk)) == DKIM_STAT_OK &&
-        (st = dkim_eom(dk, NULL)) == DKIM_STAT_OK)
-        st = dkim_take_field(dk, fields);
+        (st = dkim_feed_body(dk, s, head->len, chunk)) == DKIM_STAT_OK) {
+        track.on = 1; /* the key is loaded in dkim_eom */
+        st = dkim_eom(dk, NULL);
+        track.on = 0;
+        if (st == DKIM_STAT_OK)
+            st = dkim_take_field(dk, fields);
+    }
     if (st != DKIM_STAT_OK)
         log_err("dkim_sign %s: %s: message not signed", d->domain,
                 dk && dkim_geterror(dk) ? dkim_geterror(dk) : dkim_getresultstr(st));

@@ -130,7 +130,12 @@ static const char golden_defaults[] =
     "log_format text\n"
     "# relay_auth none\n"
     "tls_policy * may\n"
-    "# tls_ca_file the system CA store\n";
+    "# tls_ca_file the system CA store\n"
+    "# dkim_sign none\n"
+    "auth_checks on\n"
+    "dmarc_reject off\n"
+    "track_retention 30d\n"
+    "reject_unmatched_dsn off\n";
 
 /* The exact `postino check` text of full_conf (the fixture folder masked). */
 static const char golden_full[] =
@@ -179,7 +184,12 @@ static const char golden_full[] =
     "log_format text\n"
     "# relay_auth none\n"
     "tls_policy * may\n"
-    "# tls_ca_file the system CA store\n";
+    "# tls_ca_file the system CA store\n"
+    "# dkim_sign none\n"
+    "auth_checks on\n"
+    "dmarc_reject off\n"
+    "track_retention 30d\n"
+    "reject_unmatched_dsn off\n";
 
 /* conf_print of a loaded config with the fixture folder, cwd and host masked. */
 static char *print_masked(const struct conf *c)
