@@ -4,10 +4,13 @@
  * Also home of cmd_load_conf, the one place that decides which config file
  * a subcommand uses: -c FILE, else $POSTINO_CONFIG, else
  * /etc/postino/postino.conf if it exists, else the built-in defaults.
- * Never starts listeners or touches the queue.
+ * The dkim_sign key files are read and checked too (msgauth/dkim_sign.h):
+ * the config loader stays free of key parsing. Never starts listeners or
+ * touches the queue.
  */
 #include "cmd/cmd.h"
 #include "lib/buf.h"
+#include "msgauth/dkim_sign.h"
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +69,17 @@ struct conf *cmd_new_conf(const char *explicit_path)
     return c;
 }
 
+int cmd_check_keys(const struct conf *c)
+{
+    struct buf err;
+    buf_init(&err, 1 << 16);
+    int r = dkim_sign_check_keys(c, &err);
+    if (r < 0)
+        fprintf(stderr, "%s\n", buf_cstr(&err));
+    buf_free(&err);
+    return r;
+}
+
 static void check_usage(FILE *out)
 {
     fputs("usage: postino check [-c FILE]\n"
@@ -99,6 +113,10 @@ int cmd_check(int argc, char **argv)
     struct conf c;
     if (cmd_load_conf(path, &c) < 0)
         return EXIT_CONFIG_ERROR;
+    if (cmd_check_keys(&c) < 0) {
+        conf_free(&c);
+        return EXIT_CONFIG_ERROR;
+    }
     conf_print(&c, stdout);
     conf_free(&c);
     return fflush(stdout) == 0 ? 0 : EX_IOERR;

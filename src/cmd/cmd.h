@@ -20,6 +20,10 @@ int cmd_load_conf_settings(const char *explicit_path, struct conf *c);
 /* The same as a reloadable conf (conf_new; its path made absolute), or NULL. */
 struct conf *cmd_new_conf(const char *explicit_path);
 
+/* Reads and checks the key files the config names (dkim_sign); on error prints
+ * "FILE:LINE: dkim_sign: ..." to stderr and returns -1. */
+int cmd_check_keys(const struct conf *c);
+
 int cmd_serve(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_queue(int argc, char **argv);
@@ -27,5 +31,6 @@ int cmd_sendmail(int argc, char **argv);
 int cmd_send(int argc, char **argv);
 int cmd_passwd(int argc, char **argv);
 int cmd_reload(int argc, char **argv);
+int cmd_dkim(int argc, char **argv);
 
 #endif

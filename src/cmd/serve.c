@@ -265,6 +265,8 @@ static int serve_run(const struct conf *c)
         ;
     else if (privilege_drop(c) < 0) /* listeners bound, TLS key read: drop root */
         status = EXIT_CONFIG_ERROR;
+    else if (cmd_check_keys(c) < 0) /* as run_as: the signing keys are read on each use */
+        status = EXIT_CONFIG_ERROR;
     else if (serve_open_queue(&sv, &p, c) == 0) {
         log_info("postino ready: hostname %s, data_dir %s", c->hostname, c->data_dir);
         service_notify_ready("accepting mail");

@@ -10,6 +10,7 @@
 #include "lib/str.h"
 #include "mail/alias.h"
 #include "mail/auth.h"
+#include "msgauth/dkim_sign.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,11 @@ static void reload_load(struct diskq_job *j)
     rj->conf = conf_new(rj->path, &rj->err);
     if (!rj->conf)
         return;
+    if (dkim_sign_check_keys(rj->conf, &rj->err) < 0) {
+        conf_release(rj->conf);
+        rj->conf = NULL;
+        return;
+    }
     if (!(rj->tls_client = tls_client_ctx(rj->conf->tls_ca_file))) {
         buf_printf(&rj->err, "%s: tls_ca_file %s: cannot be loaded (the log says why)",
                    rj->path ? rj->path : "built-in defaults",

@@ -190,6 +190,9 @@ int conf_parse_number(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 int conf_parse_port(const char *s, int *port);
 /* 1 if s is a host name: 1..255 octets, labels of 1..63 letters, digits, inner '-'. */
 int conf_valid_hostname(const char *s);
+/* 1 if s is a DKIM selector: dot-separated labels of letters, digits, '-', '_',
+ * at most DKIM_SELECTOR_MAX octets. */
+int conf_valid_selector(const char *s);
 int cidr_parse(const char *s, struct cidr *out);
 int cidr_match(const struct cidr *net, const struct sockaddr *sa);
 /* "host", "host:port", "[host]", "[host]:port", "[::1]:25"; a bare IPv6 needs brackets. */

@@ -336,8 +336,8 @@ static int conf_add_relay_auth(struct conf_ctx *x, const struct conf_key *k, cha
     return 0;
 }
 
-/* 1 if s is a DKIM selector: dot-separated labels of letters, digits, '-' (RFC 6376 3.1). */
-static int conf_selector_ok(const char *s)
+/* 1 if s is a DKIM selector: dot-separated labels of letters, digits, '-', '_' (RFC 6376 3.1). */
+int conf_valid_selector(const char *s)
 {
     size_t n = strlen(s), label = 0;
     if (n == 0 || n > DKIM_SELECTOR_MAX)
@@ -368,7 +368,7 @@ static int conf_add_dkim_sign(struct conf_ctx *x, const struct conf_key *k, char
         conf_err(x, "%s: invalid domain \"%.100s\"", k->name, argv[0]);
         return -1;
     }
-    if (!conf_selector_ok(argv[1])) {
+    if (!conf_valid_selector(argv[1])) {
         conf_err(x, "%s: invalid selector \"%.100s\"", k->name, argv[1]);
         return -1;
     }

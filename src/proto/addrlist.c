@@ -491,3 +491,31 @@ int addrlist_parse(const char *s, size_t len, const char *default_domain,
         *err = p.err ? p.err : "syntax error";
     return -1;
 }
+
+/* addrlist_field_domain: keeps the first mailbox and stops the parse there. */
+static int alist_first(void *ctx, const char *addr)
+{
+    str_copy(ctx, ADDR_LOCAL_MAX + ADDR_DOMAIN_MAX + 2, addr);
+    return 1;
+}
+
+int addrlist_field_domain(const char *msg, size_t len, const char *name, char *out,
+                          size_t size)
+{
+    struct rfc5322_field f;
+    char first[ADDR_LOCAL_MAX + ADDR_DOMAIN_MAX + 2] = "";
+    if (size == 0 || rfc5322_find_field(msg, len, name, &f) < 0)
+        return -1;
+    size_t end = f.end;
+    while (end > f.colon + 1 && (msg[end - 1] == '\n' || msg[end - 1] == '\r'))
+        end--;
+    if (addrlist_parse(msg + f.colon + 1, end - f.colon - 1, NULL, alist_first, first, NULL) != 1)
+        return -1;
+    const char *at = strrchr(first, '@');
+    if (!at || str_copy(out, size, at + 1) < 0)
+        return -1;
+    for (char *p = out; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    return 0;
+}

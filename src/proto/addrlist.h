@@ -23,4 +23,14 @@ typedef int (*addrlist_cb)(void *ctx, const char *addr);
 int addrlist_parse(const char *s, size_t len, const char *default_domain,
                    addrlist_cb cb, void *ctx, const char **err);
 
+/*
+ * The domain of the first mailbox of the first field named name (say "From")
+ * in the header section of msg[0..len), lower-cased (ASCII letters only), as
+ * a string in out. 0, or -1 when there is no such field, its value does not
+ * parse, it has no mailbox, or the domain does not fit in size (an
+ * address-literal is returned with its brackets).
+ */
+int addrlist_field_domain(const char *msg, size_t len, const char *name, char *out,
+                          size_t size);
+
 #endif

@@ -1,5 +1,7 @@
 /*
- * pickup: the drop directory into the queue (pickup.h).
+ * pickup: the drop directory into the queue (pickup.h). With dkim_sign keys,
+ * the message is signed here (msgauth/dkim_sign.h), on the disk worker that
+ * copies it: the DKIM-Signature field goes above postino's Received: field.
  */
 #include "qmgr/pickup.h"
 #include "lib/dur.h"
@@ -9,6 +11,7 @@
 #include "lib/str.h"
 #include "mail/maildrop.h"
 #include "mail/route.h"
+#include "msgauth/dkim_sign.h"
 #include "proto/rfc5322.h"
 #include <dirent.h>
 #include <errno.h>
@@ -158,7 +161,11 @@ static int pickup_copy(struct pickup_job *pj, const struct envelope *drop, int f
     }
     pj->writer_open = 1;
     struct buf rcvd;
-    buf_init(&rcvd, 4096);
+    buf_init(&rcvd, 64 * 1024);
+    if (pj->conf->n_dkim_keys > 0) { /* signed as it enters the queue: once, not per attempt */
+        struct queue_content m = {.fd = fd, .off = drop->content_offset, .size = drop->size};
+        dkim_sign_message(pj->conf, &m, 0, &rcvd);
+    }
     pickup_received(pj, &rcvd);
     queue_writer_write(&pj->w, rcvd.data, rcvd.len);
     buf_free(&rcvd);

@@ -6,6 +6,8 @@
  * in the original's file that they were sent (record stage). A notice is
  * on disk before the original says it was sent: a crash can repeat a
  * notice, never lose one. Recipients with the same outcome share a notice.
+ * With dkim_sign keys each notice is signed as it is written (notice=1:
+ * the key of the hostname's domain, else the first one).
  */
 #include "qmgr/sched_int.h"
 #include "lib/alloc.h"
@@ -14,6 +16,7 @@
 #include "mail/dsn.h"
 #include "mail/metrics.h"
 #include "mail/notify.h"
+#include "msgauth/dkim_sign.h"
 #include "proto/rfc5322.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -171,11 +174,15 @@ static int sched_notice_queue(struct sched_job *sj, struct sched_notice *nt,
     if (queue_writer_open(sj->s->queue, ne, &nt->w) < 0)
         return -1;
     nt->written = 1;
-    char date[64], rcvd[512];
+    char date[64];
+    struct buf top;
+    buf_init(&top, 64 * 1024);
+    if (sj->conf->n_dkim_keys > 0) /* signed once, as it is queued */
+        dkim_sign_text(sj->conf, text->data, text->len, 1, &top);
     rfc5322_date((time_t)(now / 1000), date, sizeof date);
-    str_fmt(rcvd, sizeof rcvd, "Received: by %s (postino) id %s; %s\r\n", sj->conf->hostname,
-            ne->id, date);
-    queue_writer_write(&nt->w, rcvd, strlen(rcvd));
+    buf_printf(&top, "Received: by %s (postino) id %s; %s\r\n", sj->conf->hostname, ne->id, date);
+    queue_writer_write(&nt->w, top.data, top.len);
+    buf_free(&top);
     queue_writer_write(&nt->w, text->data, text->len);
     if (queue_writer_finish(&nt->w) < 0)
         return -1;

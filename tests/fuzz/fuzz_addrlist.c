@@ -5,7 +5,8 @@
  * every reported address fits the RFC 5321 limits, passes addr_parse_mailbox
  * and formats back to the same text; a value that parses without a default
  * domain yields the same addresses with one; a callback's stop value is
- * returned after exactly that many reports. Build: tests/fuzz/run.sh.
+ * returned after exactly that many reports; addrlist_field_domain on the same
+ * bytes as a header section yields a non-empty domain or -1. Build: tests/fuzz/run.sh.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -78,6 +79,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         assert(strncmp(stopped.text, qualified.text, stopped.used) == 0);
     }
     assert(addrlist_parse(s, size, NULL, NULL, NULL, NULL) == rc);
+    char dom[ADDR_DOMAIN_MAX + 1];
+    if (addrlist_field_domain(s, size, "From", dom, sizeof dom) == 0)
+        assert(dom[0] != '\0' && strlen(dom) <= ADDR_DOMAIN_MAX);
     free(s);
     return 0;
 }

@@ -454,6 +454,28 @@ static void test_bounds(void **state)
     free(s);
 }
 
+/* addrlist_field_domain: the first mailbox of the first field of that name. */
+static void test_field_domain(void **state)
+{
+    (void)state;
+    char d[256];
+    const char *m = "Received: by x\r\nFROM: \"Ann\" <ann@Mail.Example.ORG>,\r\n bob@b.example\r\n"
+                    "From: eve@evil.example\r\n\r\nFrom: body@body.example\r\n";
+    assert_int_equal(addrlist_field_domain(m, strlen(m), "From", d, sizeof d), 0);
+    assert_string_equal(d, "mail.example.org");
+    assert_int_equal(addrlist_field_domain(m, strlen(m), "Sender", d, sizeof d), -1);
+    const char *g = "From: undisclosed:;\r\n\r\n";
+    assert_int_equal(addrlist_field_domain(g, strlen(g), "From", d, sizeof d), -1);
+    const char *b = "From: a@@b\r\n\r\n";
+    assert_int_equal(addrlist_field_domain(b, strlen(b), "From", d, sizeof d), -1);
+    const char *q = "From: \"a@b\"@Q.example\r\n";
+    assert_int_equal(addrlist_field_domain(q, strlen(q), "From", d, sizeof d), 0);
+    assert_string_equal(d, "q.example");
+    assert_int_equal(addrlist_field_domain(q, strlen(q), "From", d, 5), -1);
+    const char *body = "Subject: x\r\n\r\nFrom: a@b.example\r\n";
+    assert_int_equal(addrlist_field_domain(body, strlen(body), "From", d, sizeof d), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -492,6 +514,7 @@ int main(void)
         cmocka_unit_test(test_callback_stop),
         cmocka_unit_test(test_reported_before_error),
         cmocka_unit_test(test_bounds),
+        cmocka_unit_test(test_field_domain),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
