@@ -25,6 +25,7 @@ static void usage(FILE *out)
             "  sendmail  read a message on stdin and queue it (sendmail(8) compatible)\n"
             "  send      submit one message to an SMTP server\n"
             "  passwd    hash a password read on stdin for the users file\n"
+            "  track     the journey of a message: ID, Message-ID or ENVID\n"
             "\n"
             "postino COMMAND --help shows a command's options; postino --version its version.\n");
 }
@@ -35,7 +36,7 @@ static const struct {
 } commands[] = {
     {"serve", cmd_serve}, {"check", cmd_check},       {"queue", cmd_queue},
     {"sendmail", cmd_sendmail}, {"send", cmd_send},   {"passwd", cmd_passwd},
-    {"reload", cmd_reload},
+    {"reload", cmd_reload},     {"track", cmd_track},
 };
 
 int main(int argc, char **argv)
