@@ -272,7 +272,8 @@ static void pickup_track(struct pickup_job *pj)
     for (size_t i = 0; i < e->n_rcpts; i++)
         rcpts[i] = e->rcpts[i].addr;
     struct track_message m = {.queue_id = e->id, .message_id = pj->message_id,
-                              .envid = e->envid, .sender = e->sender, .client = client,
+                              .envid = envelope_envid_to_send(e), .sender = e->sender,
+                              .client = client,
                               .arrival = e->arrival, .rcpts = rcpts, .n_rcpts = e->n_rcpts};
     track_add_message(t, &m);
     free(rcpts);

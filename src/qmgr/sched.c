@@ -71,11 +71,9 @@ static void sched_track_rcpt(const struct envelope *e, size_t i, const struct lo
         return;
     if (f->relay && strcmp(f->relay, "none") != 0) {
         str_copy(host, sizeof host, f->relay);
-        char *b = strchr(host, '[');
-        size_t n = strlen(host);
-        if (b && n && host[n - 1] == ']') {
-            *b = '\0';
-            host[n - 1] = '\0';
+        char *b = strchr(host, '['), *end = b ? strchr(b, ']') : NULL;
+        if (end) { /* "host[address]" or "host[address]:port" */
+            *b = *end = '\0';
             addr = b + 1;
         }
     }

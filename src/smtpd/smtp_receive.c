@@ -189,7 +189,8 @@ static void smtps_commit_track(struct smtps_session *s)
     for (size_t i = 0; i < e->n_rcpts; i++)
         rcpts[i] = e->rcpts[i].addr;
     struct track_message m = {.queue_id = e->id, .message_id = s->tx.message_id,
-                              .envid = e->envid, .sender = e->sender, .client = e->client,
+                              .envid = envelope_envid_to_send(e), .sender = e->sender,
+                              .client = e->client,
                               .login = e->auth, .arrival = e->arrival, .rcpts = rcpts,
                               .n_rcpts = e->n_rcpts};
     track_add_message(t, &m);
