@@ -29,6 +29,16 @@ static int track_usage(int status)
     return status;
 }
 
+/* s for a terminal: what other hosts wrote (replies, diagnostics) loses its control bytes. */
+static const char *track_clean(const char *s, char *out, size_t size)
+{
+    size_t n = 0;
+    for (; s && *s && n + 1 < size; s++)
+        out[n++] = (unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s;
+    out[n] = '\0';
+    return out;
+}
+
 /* "host[address]", "host" or "" */
 static void track_hop(const struct track_row *r, char *out, size_t size)
 {
@@ -39,45 +49,46 @@ static void track_hop(const struct track_row *r, char *out, size_t size)
         str_copy(out, size, host ? host : r->address ? r->address : "");
 }
 
-static void track_print_row(const struct track_journey *j, const struct track_row *r)
+static void track_print_row(const struct track_row *r)
 {
-    char when[32], hop[600];
+    char when[32], hop[600], clean[2048];
     queue_list_time(r->time, when, sizeof when);
-    if (strcmp(r->kind, "received") == 0) {
-        printf("%s  %-16s <%s> from <%s>%s%s%s%s\n", when, r->kind, r->rcpt ? r->rcpt : "",
-               j->sender ? j->sender : "", j->client ? " client=" : "",
-               j->client ? j->client : "", j->login ? " login=" : "", j->login ? j->login : "");
-        return;
-    }
     track_hop(r, hop, sizeof hop);
-    printf("%s  %-16s <%s>", when, r->kind, r->rcpt ? r->rcpt : "");
+    if (strcmp(r->kind, "received") == 0)
+        hop[0] = '\0'; /* the client, on the "arrived" line */
+    printf("%s  %-16s <%s>", when, track_clean(r->kind, clean, 32),
+           track_clean(r->rcpt, clean + 32, sizeof clean - 32));
     if (hop[0])
-        printf(" %s=%s", strcmp(r->kind, "notice-received") == 0 ? "remote" : "relay", hop);
+        printf(" %s=%s", strcmp(r->kind, "notice-received") == 0 ? "remote" : "relay",
+               track_clean(hop, clean, sizeof clean));
     if (r->reporting_mta)
-        printf(" reporting=%s", r->reporting_mta);
+        printf(" reporting=%s", track_clean(r->reporting_mta, clean, sizeof clean));
     if (r->action)
-        printf(" action=%s", r->action);
+        printf(" action=%s", track_clean(r->action, clean, sizeof clean));
     if (r->status)
-        printf(" status=%s", r->status);
+        printf(" status=%s", track_clean(r->status, clean, sizeof clean));
     if (r->reply)
-        printf(" (%s)", r->reply);
+        printf(" (%s)", track_clean(r->reply, clean, sizeof clean));
     printf("\n");
 }
 
 static void track_print_text(const struct track_journey *j)
 {
-    char when[32];
+    char when[32], a[600], b[600];
     queue_list_time(j->arrival, when, sizeof when);
-    printf("message %s", j->queue_id);
+    printf("message %s", track_clean(j->queue_id, a, sizeof a));
     if (j->message_id)
-        printf(" Message-ID %s", j->message_id);
+        printf(" Message-ID %s", track_clean(j->message_id, a, sizeof a));
     if (j->envid)
-        printf(" ENVID %s", j->envid);
-    printf("\n%s  %-16s from <%s>%s%s%s%s\n", when, "arrived", j->sender ? j->sender : "",
-           j->client ? " client=" : "", j->client ? j->client : "", j->login ? " login=" : "",
-           j->login ? j->login : "");
+        printf(" ENVID %s", track_clean(j->envid, a, sizeof a));
+    printf("\n%s  %-16s from <%s>", when, "arrived", track_clean(j->sender, a, sizeof a));
+    if (j->client)
+        printf(" client=%s", track_clean(j->client, b, sizeof b));
+    if (j->login)
+        printf(" login=%s", track_clean(j->login, b, sizeof b));
+    printf("\n");
     for (size_t i = 0; i < j->n_rows; i++)
-        track_print_row(j, &j->rows[i]);
+        track_print_row(&j->rows[i]);
 }
 
 static void track_json_event(struct buf *b, const struct track_row *r)

@@ -14,11 +14,13 @@
 #include "lib/log.h"
 #include "lib/str.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define TRACK_PURGE_MAX_MS 60000
 #define TRACK_PURGE_MIN_MS 100
@@ -309,6 +311,11 @@ struct track *track_open(const char *data_dir, int64_t retention_ms)
     pthread_cond_init(&t->work, NULL);
     pthread_cond_init(&t->flushed, NULL);
     str_fmt(path, sizeof path, "%s/%s", data_dir, TRACK_DB_NAME);
+    /* addresses and replies are private: 0600 (SQLite gives its -wal and -shm files
+     * the database file's mode) */
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd >= 0)
+        close(fd);
     if (sqlite3_open_v2(path, &t->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
             SQLITE_OK ||
         sqlite3_busy_timeout(t->db, 5000) != SQLITE_OK ||

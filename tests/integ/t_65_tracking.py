@@ -19,6 +19,7 @@ t_65_tracking: the tracking store and `postino track` (INTERFACE.md
 """
 import base64
 import json
+import os
 import subprocess
 import unittest
 
@@ -253,6 +254,8 @@ class Tracking(peers.DsnTestCase):
 
     def test_track_exit_codes_and_retention(self):
         srv = self.dsn_server(track_retention="3s")
+        mode = os.stat(os.path.join(srv.data, "track.db")).st_mode
+        self.assertEqual(mode & 0o077, 0, "track.db is private: %o" % mode)
         cp = track(srv, "0000000000000000")
         self.assertEqual(cp.returncode, EX_NOINPUT, cp.stderr)
         self.assertEqual(lib.run_cli(["track", "-c", srv.conf]).returncode, EX_USAGE)
