@@ -1,8 +1,9 @@
 /*
  * track_int: what the files of src/track share: the schema of track.db.
- * messages: one row per message taken in; events: one row per step of a
- * recipient's journey (received, each attempt's outcome, notices sent and
- * received). Indexed on queue id, Message-ID and ENVID (the lookups of
+ * messages: one row per message taken in, its recipients in one column
+ * (one a line: no row per recipient at arrival, the busiest moment); events:
+ * one row per later step of a recipient's journey (each attempt's outcome,
+ * notices sent and received). Indexed on queue id, Message-ID and ENVID (the lookups of
  * `postino track` and of notice matching) and on time (the retention purge).
  */
 #ifndef POSTINO_TRACK_INT_H
@@ -12,7 +13,8 @@
 
 #define TRACK_SCHEMA                                                                         \
     "CREATE TABLE IF NOT EXISTS messages(queue_id TEXT PRIMARY KEY, message_id TEXT,"        \
-    " envid TEXT, sender TEXT, client TEXT, login TEXT, arrival INTEGER NOT NULL);"         \
+    " envid TEXT, sender TEXT, client TEXT, login TEXT, rcpts TEXT,"                       \
+    " arrival INTEGER NOT NULL);"                                                              \
     "CREATE INDEX IF NOT EXISTS messages_message_id ON messages(message_id);"                \
     "CREATE INDEX IF NOT EXISTS messages_envid ON messages(envid);"                          \
     "CREATE INDEX IF NOT EXISTS messages_arrival ON messages(arrival);"                      \

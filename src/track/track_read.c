@@ -55,10 +55,37 @@ static int track_find_id(sqlite3 *db, const char *key, int64_t since_ms, char *q
     return found;
 }
 
-static int track_read_message(sqlite3 *db, const char *qid, struct track_journey *out)
+static struct track_row *track_row_add(struct track_journey *out, size_t *cap)
 {
-    static const char *sql = "SELECT queue_id, message_id, envid, sender, client, login, arrival"
-                             " FROM messages WHERE queue_id = ?1";
+    if (out->n_rows == *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        out->rows = xrealloc(out->rows, *cap * sizeof *out->rows);
+    }
+    struct track_row *r = &out->rows[out->n_rows++];
+    memset(r, 0, sizeof *r);
+    return r;
+}
+
+/* One "received" row per recipient, at the arrival, the client as their host. */
+static void track_received_rows(struct track_journey *out, const char *rcpts, size_t *cap)
+{
+    for (const char *p = rcpts; p && *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        struct track_row *r = track_row_add(out, cap);
+        r->time = out->arrival;
+        r->rcpt = xstrndup(p, n);
+        r->kind = xstrdup("received");
+        r->address = out->client ? xstrdup(out->client) : NULL;
+        p += n + (nl ? 1 : 0);
+    }
+}
+
+static int track_read_message(sqlite3 *db, const char *qid, struct track_journey *out,
+                              size_t *cap)
+{
+    static const char *sql = "SELECT queue_id, message_id, envid, sender, client, login, arrival,"
+                             " rcpts FROM messages WHERE queue_id = ?1";
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         return -1;
@@ -72,12 +99,14 @@ static int track_read_message(sqlite3 *db, const char *qid, struct track_journey
         out->client = track_col(st, 4);
         out->login = track_col(st, 5);
         out->arrival = sqlite3_column_int64(st, 6);
+        track_received_rows(out, (const char *)sqlite3_column_text(st, 7), cap);
     }
     sqlite3_finalize(st);
     return rc == SQLITE_ROW ? 0 : -1;
 }
 
-static int track_read_rows(sqlite3 *db, const char *qid, struct track_journey *out)
+/* The events, in time order, after the arrival's rows (no event is older than its arrival). */
+static int track_read_rows(sqlite3 *db, const char *qid, struct track_journey *out, size_t *cap)
 {
     static const char *sql = "SELECT time, rcpt, kind, host, address, reply, action, status,"
                              " reporting_mta FROM events WHERE queue_id = ?1 ORDER BY time, id";
@@ -85,14 +114,9 @@ static int track_read_rows(sqlite3 *db, const char *qid, struct track_journey *o
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         return -1;
     sqlite3_bind_text(st, 1, qid, -1, SQLITE_STATIC);
-    size_t cap = 0;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (out->n_rows == cap) {
-            cap = cap ? cap * 2 : 16;
-            out->rows = xrealloc(out->rows, cap * sizeof *out->rows);
-        }
-        struct track_row *r = &out->rows[out->n_rows++];
+        struct track_row *r = track_row_add(out, cap);
         r->time = sqlite3_column_int64(st, 0);
         r->rcpt = track_col(st, 1);
         r->kind = track_col(st, 2);
@@ -109,8 +133,11 @@ static int track_read_rows(sqlite3 *db, const char *qid, struct track_journey *o
 
 int track_read_journey(sqlite3 *db, const char *qid, struct track_journey *out)
 {
+    size_t cap = 0;
     memset(out, 0, sizeof *out);
-    return track_read_message(db, qid, out) < 0 || track_read_rows(db, qid, out) < 0 ? -1 : 0;
+    return track_read_message(db, qid, out, &cap) < 0 || track_read_rows(db, qid, out, &cap) < 0
+               ? -1
+               : 0;
 }
 
 int track_lookup(const char *data_dir, const char *key, int64_t since_ms,

@@ -33,7 +33,7 @@ struct track_item {
     size_t n;
     const char *s[];
 };
-enum { TI_QUEUE_ID, TI_MESSAGE_ID, TI_ENVID, TI_SENDER, TI_CLIENT, TI_LOGIN, TI_RCPTS };
+enum { TI_QUEUE_ID, TI_MESSAGE_ID, TI_ENVID, TI_SENDER, TI_CLIENT, TI_LOGIN, TI_RCPTS, TI_N };
 enum { TE_QUEUE_ID, TE_RCPT, TE_KIND, TE_HOST, TE_ADDRESS, TE_REPLY, TE_ACTION, TE_STATUS,
        TE_REPORTING_MTA, TE_N };
 
@@ -112,18 +112,18 @@ void track_add_message(struct track *t, const struct track_message *m)
 {
     if (!t)
         return;
-    size_t n = TI_RCPTS + m->n_rcpts;
-    const char **strs = xcalloc(n, sizeof *strs);
-    strs[TI_QUEUE_ID] = m->queue_id;
-    strs[TI_MESSAGE_ID] = m->message_id && m->message_id[0] ? m->message_id : NULL;
-    strs[TI_ENVID] = m->envid;
-    strs[TI_SENDER] = m->sender;
-    strs[TI_CLIENT] = m->client;
-    strs[TI_LOGIN] = m->login;
+    struct buf rcpts; /* one column: the recipients, one a line (no address holds a newline) */
+    buf_init(&rcpts, BUF_UNLIMITED);
     for (size_t i = 0; i < m->n_rcpts; i++)
-        strs[TI_RCPTS + i] = m->rcpts[i];
-    track_enqueue(t, track_item_new(1, m->arrival, strs, n));
-    free(strs);
+        buf_printf(&rcpts, "%s%s", i ? "\n" : "", m->rcpts[i]);
+    const char *strs[TI_N] = {
+        [TI_QUEUE_ID] = m->queue_id,
+        [TI_MESSAGE_ID] = m->message_id && m->message_id[0] ? m->message_id : NULL,
+        [TI_ENVID] = m->envid, [TI_SENDER] = m->sender, [TI_CLIENT] = m->client,
+        [TI_LOGIN] = m->login, [TI_RCPTS] = buf_cstr(&rcpts),
+    };
+    track_enqueue(t, track_item_new(1, m->arrival, strs, TI_N));
+    buf_free(&rcpts);
 }
 
 void track_add_event(struct track *t, const struct track_event *ev)
@@ -170,18 +170,10 @@ static int track_write_item(struct track *t, const struct track_item *it)
     if (!it->message)
         return track_write_event(t, it->time, it->s);
     sqlite3_stmt *st = t->ins_msg;
-    for (int i = TI_QUEUE_ID; i < TI_RCPTS; i++)
+    for (int i = 0; i < TI_N; i++)
         track_bind_text(st, i + 1, it->s[i]);
-    sqlite3_bind_int64(st, TI_RCPTS + 1, it->time);
-    if (track_step(t, st) < 0)
-        return -1;
-    for (size_t r = TI_RCPTS; r < it->n; r++) {
-        const char *ev[TE_N] = {[TE_QUEUE_ID] = it->s[TI_QUEUE_ID], [TE_RCPT] = it->s[r],
-                                [TE_KIND] = "received", [TE_ADDRESS] = it->s[TI_CLIENT]};
-        if (track_write_event(t, it->time, ev) < 0)
-            return -1;
-    }
-    return 0;
+    sqlite3_bind_int64(st, TI_N + 1, it->time);
+    return track_step(t, st);
 }
 
 /* One transaction for the whole batch; frees it. */
@@ -274,7 +266,7 @@ static int track_prepare(struct track *t)
 {
     static const char *ins_msg =
         "INSERT OR REPLACE INTO messages(queue_id, message_id, envid, sender, client, login,"
-        " arrival) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+        " rcpts, arrival) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
     static const char *ins_ev =
         "INSERT INTO events(time, queue_id, rcpt, kind, host, address, reply, action, status,"
         " reporting_mta) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
