@@ -21,6 +21,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define TRACK_NOTICE_READ_MAX (1024 * 1024)
@@ -65,9 +66,25 @@ static int track_notice_find(sqlite3 *db, const char *where, const char *key, in
     return found;
 }
 
-/* By ENVID (ours: a queue id; or the sender's), else by the returned Message-ID. */
+/* The recipients of message qid, one a line (malloc'd), or NULL. */
+static char *track_notice_rcpts(sqlite3 *db, const char *qid)
+{
+    sqlite3_stmt *st;
+    char *rcpts = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT rcpts FROM messages WHERE queue_id = ?1", -1, &st,
+                           NULL) != SQLITE_OK)
+        return NULL;
+    sqlite3_bind_text(st, 1, qid, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+        rcpts = xstrdup((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return rcpts;
+}
+
+/* By ENVID (ours: a queue id; or the sender's), else by the returned Message-ID; *rcpts:
+ * the matched message's recipients. */
 static int track_notice_match(const char *data_dir, const struct dsn_parsed *d, int64_t since,
-                              char *qid, size_t size)
+                              char *qid, size_t size, char **rcpts)
 {
     char err[512];
     sqlite3 *db = track_reader_open(data_dir, err, sizeof err);
@@ -82,15 +99,18 @@ static int track_notice_match(const char *data_dir, const struct dsn_parsed *d, 
         r = track_notice_find(db, "message_id = ?1", d->message_id, since, qid, size);
     if (r < 0)
         log_err("tracking store: %s", sqlite3_errmsg(db));
+    if (r == 1)
+        *rcpts = track_notice_rcpts(db, qid);
     sqlite3_close(db);
     return r;
 }
 
-/* "rfc822; a@b" -> "a@b" (an address-type prefix and blanks dropped). */
+/* "rfc822; a@b" -> "a@b", "dns; mx.test" -> "mx.test" (an address-type prefix, if the
+ * parser left one, and blanks dropped). */
 static void track_notice_addr(const char *field, char *out, size_t size)
 {
-    const char *semi = strchr(field, ';');
-    const char *p = semi ? semi + 1 : field;
+    const char *semi = strchr(field, ';'), *at = strchr(field, '@');
+    const char *p = semi && (!at || at > semi) ? semi + 1 : field;
     while (*p == ' ' || *p == '\t')
         p++;
     str_copy(out, size, p);
@@ -102,15 +122,43 @@ static void track_notice_addr(const char *field, char *out, size_t size)
     }
 }
 
+/* 1 if addr is one of rcpts (one a line), case aside. */
+static int track_notice_is_rcpt(const char *rcpts, const char *addr)
+{
+    size_t n = strlen(addr);
+    for (const char *p = rcpts; n && p && *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        if (len == n && strncasecmp(p, addr, n) == 0)
+            return 1;
+        p = nl ? nl + 1 : NULL;
+    }
+    return 0;
+}
+
+/* The recipient of the message a report is about: the Final-Recipient or the
+ * Original-Recipient (ORCPT, passed on), whichever the message had; else the first given. */
+static void track_notice_which(const struct dsn_parsed_rcpt *r, const char *rcpts, char *out,
+                               size_t size)
+{
+    char fin[512], orig[512];
+    track_notice_addr(r->final_rcpt, fin, sizeof fin);
+    track_notice_addr(r->original_rcpt, orig, sizeof orig);
+    if (!track_notice_is_rcpt(rcpts, fin) && track_notice_is_rcpt(rcpts, orig))
+        str_copy(out, size, orig);
+    else
+        str_copy(out, size, fin[0] ? fin : orig);
+}
+
 /* One "notice-received" event per recipient the notice reports on. */
-static void track_notice_record(struct track *t, const char *qid, const struct dsn_parsed *d)
+static void track_notice_record(struct track *t, const char *qid, const struct dsn_parsed *d,
+                                const char *rcpts)
 {
     int64_t now = dur_now_ms();
     for (size_t i = 0; i < d->n_rcpts; i++) {
         const struct dsn_parsed_rcpt *r = &d->rcpts[i];
         char rcpt[512], host[256];
-        track_notice_addr(r->original_rcpt[0] ? r->original_rcpt : r->final_rcpt, rcpt,
-                          sizeof rcpt);
+        track_notice_which(r, rcpts, rcpt, sizeof rcpt);
         track_notice_addr(r->remote_mta, host, sizeof host);
         struct track_event ev = {
             .time = now, .queue_id = qid, .rcpt = rcpt, .kind = "notice-received",
@@ -132,13 +180,13 @@ void track_notice_check(struct track *t, const struct conf *c, const struct enve
     size_t len;
     char *msg = track_notice_read(m, &len);
     struct dsn_parsed *d = xmalloc(sizeof *d);
-    char qid[QUEUE_ID_MAX + 1];
+    char qid[QUEUE_ID_MAX + 1], *rcpts = NULL;
     int r = -1;
     if (msg && dsn_parse(msg, len, d) == 0)
         r = track_notice_match(c->data_dir, d, dur_now_ms() - c->track_retention_ms, qid,
-                               sizeof qid);
+                               sizeof qid, &rcpts);
     if (r == 1) {
-        track_notice_record(t, qid, d);
+        track_notice_record(t, qid, d, rcpts);
         buf_printf(fields, "X-Postino-Track: matched %s\r\n", qid);
         log_info("%s: notice matched to %s (%zu recipient(s))", e->id, qid, d->n_rcpts);
     } else if (r == 0) {
@@ -148,6 +196,7 @@ void track_notice_check(struct track *t, const struct conf *c, const struct enve
             esc_reply(refuse, size, 550, ESC_DELIVERY_NOT_AUTHORIZED,
                       "delivery notice for no message sent from here");
     }
+    free(rcpts);
     free(d);
     free(msg);
 }

@@ -6,6 +6,7 @@
 #include "track/track_int.h"
 #include "lib/alloc.h"
 #include "lib/str.h"
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -146,7 +147,7 @@ int track_lookup(const char *data_dir, const char *key, int64_t since_ms,
     char path[4096], qid[QUEUE_ID_MAX + 1];
     memset(out, 0, sizeof *out);
     str_fmt(path, sizeof path, "%s/%s", data_dir, TRACK_DB_NAME);
-    if (access(path, F_OK) < 0)
+    if (access(path, F_OK) < 0 && errno == ENOENT)
         return 0; /* nothing was ever tracked here */
     sqlite3 *db = track_reader_open(data_dir, err, err_size);
     if (!db)
