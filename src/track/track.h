@@ -58,6 +58,8 @@ void track_close(struct track *t);
 /* Any thread; copies; never blocks on the database. t NULL: nothing. */
 void track_add_message(struct track *t, const struct track_message *m);
 void track_add_event(struct track *t, const struct track_event *ev);
+/* A reload's track_retention (the next purge uses it). NULL is fine. */
+void track_set_retention(struct track *t, int64_t retention_ms);
 /* Tests: returns once everything queued before the call is committed. */
 void track_flush(struct track *t);
 /* Records dropped because the queue was full. */

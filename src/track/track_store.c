@@ -40,7 +40,7 @@ enum { TE_QUEUE_ID, TE_RCPT, TE_KIND, TE_HOST, TE_ADDRESS, TE_REPLY, TE_ACTION, 
 struct track {
     sqlite3 *db;                /* the writer thread's connection */
     sqlite3_stmt *ins_msg, *ins_ev, *del_msg, *del_ev;
-    int64_t retention_ms;
+    _Atomic int64_t retention_ms; /* changed by a reload */
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t work, flushed;
@@ -195,7 +195,7 @@ static void track_write_batch(struct track *t, struct track_item *batch)
 /* Deletes what is older than the retention (indexed by time and arrival). */
 static void track_purge(struct track *t, int64_t now)
 {
-    int64_t before = now - t->retention_ms;
+    int64_t before = now - atomic_load(&t->retention_ms);
     sqlite3_bind_int64(t->del_ev, 1, before);
     sqlite3_bind_int64(t->del_msg, 1, before);
     if (track_step(t, t->del_ev) == 0)
@@ -204,7 +204,7 @@ static void track_purge(struct track *t, int64_t now)
 
 static int64_t track_purge_every(const struct track *t)
 {
-    int64_t every = t->retention_ms / 2;
+    int64_t every = atomic_load(&t->retention_ms) / 2;
     return every > TRACK_PURGE_MAX_MS ? TRACK_PURGE_MAX_MS
            : every < TRACK_PURGE_MIN_MS ? TRACK_PURGE_MIN_MS : every;
 }
@@ -298,7 +298,7 @@ struct track *track_open(const char *data_dir, int64_t retention_ms)
 {
     char path[4096];
     struct track *t = xcalloc(1, sizeof *t);
-    t->retention_ms = retention_ms;
+    atomic_store(&t->retention_ms, retention_ms);
     pthread_mutex_init(&t->mu, NULL);
     pthread_cond_init(&t->work, NULL);
     pthread_cond_init(&t->flushed, NULL);
@@ -347,6 +347,12 @@ void track_flush(struct track *t)
     while (t->written < want)
         pthread_cond_wait(&t->flushed, &t->mu);
     pthread_mutex_unlock(&t->mu);
+}
+
+void track_set_retention(struct track *t, int64_t retention_ms)
+{
+    if (t)
+        atomic_store(&t->retention_ms, retention_ms);
 }
 
 uint64_t track_dropped(const struct track *t)
