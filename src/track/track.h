@@ -103,4 +103,8 @@ void track_notice_check(struct track *t, const struct conf *c, const struct enve
                         const struct queue_content *m, struct buf *fields, char *refuse,
                         size_t size);
 
+/* A queue_rewrite keep() for a notice being checked: 0 for an X-Postino-Track field that
+ * came with it (only this host's verdict may reach the mailbox). */
+int track_keep_field(const char *field, size_t n, void *unused);
+
 #endif

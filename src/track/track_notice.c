@@ -8,7 +8,8 @@
  * message, among messages that arrived within track_retention. A match adds
  * each recipient's report (action, status, Reporting-MTA, Remote-MTA,
  * diagnostic) to the journey as "notice-received"; either way the notice is
- * marked with X-Postino-Track. An unmatched notice is backscatter or
+ * marked with X-Postino-Track (one it came with is removed: track_keep_field).
+ * An unmatched notice is backscatter or
  * forgery: refused with 550 5.7.1 when reject_unmatched_dsn is on.
  */
 #include "track/track_int.h"
@@ -18,6 +19,7 @@
 #include "lib/str.h"
 #include "proto/dsn_parse.h"
 #include "proto/esc.h"
+#include "proto/rfc5322.h"
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,4 +201,11 @@ void track_notice_check(struct track *t, const struct conf *c, const struct enve
     free(rcpts);
     free(d);
     free(msg);
+}
+
+int track_keep_field(const char *field, size_t n, void *unused)
+{
+    (void)unused;
+    size_t name = rfc5322_field_name(field, n, NULL);
+    return !name || !rfc5322_field_is(field, name, "X-Postino-Track");
 }

@@ -12,8 +12,9 @@ t_65_tracking: the tracking store and `postino track` (INTERFACE.md
 - A scripted peer sees ENVID=queue id for submission (AUTH) and sendmail
   mail, the sender's own ENVID unchanged, none for plain relayed mail; a
   refusal and the notice postino sends are in the journey.
-- A forged notice naming an unknown ENVID is delivered marked unmatched, and
-  refused with 550 5.7.1 with reject_unmatched_dsn on.
+- A forged notice naming an unknown ENVID is delivered marked unmatched (an
+  X-Postino-Track field it came with removed), and refused with 550 5.7.1
+  with reject_unmatched_dsn on.
 - track: exit 66 for an unknown id, 64 for bad usage; records older than
   track_retention disappear.
 """
@@ -58,6 +59,7 @@ def forged_notice(envid, msgid="<never-sent@elsewhere.test>"):
             "To: alice@example.test\r\n"
             "Subject: Undelivered Mail Returned to Sender\r\n"
             "Message-ID: <forged-notice@far.test>\r\n"
+            "X-Postino-Track: matched 0123456789ABCDEF\r\n"
             "MIME-Version: 1.0\r\n"
             "Content-Type: multipart/report; report-type=delivery-status;\r\n"
             "\tboundary=\"B0UND\"\r\n"
