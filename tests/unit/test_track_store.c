@@ -1,5 +1,6 @@
 /* Unit tests for track/track_store and track_read: records written through the writer
- * thread and read back by queue id, Message-ID and ENVID; retention; the bounded queue. */
+ * thread and read back by queue id, Message-ID and ENVID; retention; the X-Postino-Track
+ * field a notice came with. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -122,6 +123,21 @@ static void test_no_store(void **st)
     assert_null(track_open("/nonexistent/postino-track", 1000));
 }
 
+/* Only this host's verdict reaches the mailbox: a notice's own X-Postino-Track goes. */
+static void test_keep_field(void **st)
+{
+    (void)st;
+    static const char forged[] = "X-Postino-Track: matched 0123456789ABCDEF\r\n";
+    static const char folded[] = "x-postino-track :\r\n unmatched\r\n";
+    static const char other[] = "X-Postino-Tracked: no\r\n";
+    static const char subject[] = "Subject: X-Postino-Track: x\r\n";
+    assert_int_equal(track_keep_field(forged, sizeof forged - 1, NULL), 0);
+    assert_int_equal(track_keep_field(folded, sizeof folded - 1, NULL), 0);
+    assert_int_equal(track_keep_field(other, sizeof other - 1, NULL), 1);
+    assert_int_equal(track_keep_field(subject, sizeof subject - 1, NULL), 1);
+    assert_int_equal(track_keep_field("\r\n", 2, NULL), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -129,6 +145,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_envid_latest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_store, setup, teardown),
+        cmocka_unit_test(test_keep_field),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
