@@ -26,6 +26,7 @@ static void usage(FILE *out)
             "  send      submit one message to an SMTP server\n"
             "  passwd    hash a password read on stdin for the users file\n"
             "  dkim      keygen [-t rsa|ed25519] [-o FILE] DOMAIN SELECTOR: a DKIM signing key\n"
+            "  track     the journey of a message: ID, Message-ID or ENVID\n"
             "\n"
             "postino COMMAND --help shows a command's options; postino --version its version.\n");
 }
@@ -36,7 +37,7 @@ static const struct {
 } commands[] = {
     {"serve", cmd_serve}, {"check", cmd_check},       {"queue", cmd_queue},
     {"sendmail", cmd_sendmail}, {"send", cmd_send},   {"passwd", cmd_passwd},
-    {"reload", cmd_reload}, {"dkim", cmd_dkim},
+    {"reload", cmd_reload}, {"dkim", cmd_dkim}, {"track", cmd_track},
 };
 
 int main(int argc, char **argv)

@@ -32,5 +32,6 @@ int cmd_send(int argc, char **argv);
 int cmd_passwd(int argc, char **argv);
 int cmd_reload(int argc, char **argv);
 int cmd_dkim(int argc, char **argv);
+int cmd_track(int argc, char **argv);
 
 #endif

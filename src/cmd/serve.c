@@ -27,6 +27,7 @@
 #include "qmgr/sched.h"
 #include "pop3d/pop3_server.h"
 #include "smtpd/smtp_server.h"
+#include "track/track.h"
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -169,6 +170,7 @@ struct serve_parts {
     struct metricsd *metrics;
     struct control *control;
     struct pickup *pickup;
+    struct track *track;        /* the tracking store, NULL if it cannot be opened */
 };
 
 /* Makes every service and binds the listeners (still root). 0, or -1 (logged). */
@@ -204,6 +206,11 @@ static int serve_open_queue(struct serve *sv, struct serve_parts *p, const struc
         log_err("data_dir %s: %s", c->data_dir, strerror(errno));
         return -1;
     }
+    /* as run_as, so that track.db belongs to it; mail flows without it if it cannot open */
+    if ((p->track = track_open(c->data_dir, c->track_retention_ms))) {
+        track_feed_set(p->track);
+        smtp_server_set_filters(sv->smtp, p->checkq, p->track);
+    }
     /* before sched_load: a drop file already queued is removed before delivery starts */
     if (!(p->pickup = pickup_new(sv->base, c, &p->q, p->dq, p->sched)))
         return -1;
@@ -232,6 +239,8 @@ static void serve_stop(struct serve *sv, struct serve_parts *p)
     smtpc_free(p->smtpc);
     diskq_free(p->checkq); /* checks in flight end; their completions submit commits */
     diskq_free(p->dq); /* finishes commits and records in flight, runs their completions */
+    track_feed_set(NULL);
+    track_close(p->track); /* writes what the work above recorded */
     serve_reload_free(sv->reload);
     pickup_free(p->pickup);
     metricsd_free(p->metrics);

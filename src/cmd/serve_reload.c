@@ -11,6 +11,7 @@
 #include "mail/alias.h"
 #include "mail/auth.h"
 #include "msgauth/dkim_sign.h"
+#include "track/track.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +123,7 @@ static void reload_apply(struct serve_reload *r, struct conf *c, SSL_CTX *tls,
     if (s->pickup)
         pickup_set_conf(s->pickup, c);
     mx_resolver_set_hostname(s->mx, c->hostname);
+    track_set_retention(track_feed(), c->track_retention_ms);
     connlimit_set_per_ip(s->limits, c->max_connections_per_ip);
     enum log_format lf = LOG_FORMAT_TEXT;
     log_format_parse(c->log_format, &lf); /* the config accepted only text or json */

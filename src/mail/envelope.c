@@ -16,6 +16,15 @@
 static const char *status_names[] = {"pending", "deferred", "delivered",
                                      "relayed", "failed",   "expanded"};
 
+const char *envelope_envid_to_send(const struct envelope *e)
+{
+    if (e->envid)
+        return e->envid;
+    if (!e->sender || !e->sender[0])
+        return NULL;
+    return e->auth || !e->client ? e->id : NULL;
+}
+
 const char *rcpt_status_name(enum rcpt_status s)
 {
     return (unsigned)s < sizeof status_names / sizeof status_names[0] ? status_names[s] : "?";

@@ -95,6 +95,14 @@ int envelope_parse_head(const char *buf, size_t len, struct envelope *e);
  */
 int envelope_parse_tail(const char *buf, size_t len, struct envelope *e);
 
+/*
+ * The ENVID sent to a next hop: the sender's own, else the queue id for mail
+ * postino's own users sent (authenticated submission, or `postino sendmail`:
+ * no client address), so that notices from later hops can be matched to it
+ * (track/track_notice.c); NULL for other mail and for notices (null sender).
+ */
+const char *envelope_envid_to_send(const struct envelope *e);
+
 const char *rcpt_status_name(enum rcpt_status s);
 const char *dsn_ret_name(enum dsn_ret r);     /* "FULL", "HDRS", "" */
 const char *body_type_name(enum body_type b); /* "7BIT", "8BITMIME", "BINARYMIME", "" */

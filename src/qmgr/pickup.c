@@ -13,6 +13,7 @@
 #include "mail/route.h"
 #include "msgauth/dkim_sign.h"
 #include "proto/rfc5322.h"
+#include "track/track.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -59,6 +60,7 @@ struct pickup_job {
     unsigned uid;
     enum pickup_outcome outcome;
     char why[200];
+    char message_id[RFC5322_MSGID_MAX]; /* for the tracking store, "" if none */
 };
 
 static void pickup_scan(struct pickup *p);
@@ -177,6 +179,9 @@ static int pickup_copy(struct pickup_job *pj, const struct envelope *drop, int f
             pickup_job_fail(pj, PICKUP_RETRY, "read error");
             return -1;
         }
+        if (off == 0 && rfc5322_find_message_id(chunk, (size_t)n, pj->message_id,
+                                                 sizeof pj->message_id) < 0)
+            pj->message_id[0] = '\0';
         queue_writer_write(&pj->w, chunk, (size_t)n);
         off += (uint64_t)n;
     }
@@ -261,14 +266,36 @@ static void pickup_log(struct pickup_job *pj, int failed, int err)
         log_err("maildrop %s: cannot take it now: %s (will retry)", pj->name, pj->why);
 }
 
+/* The arrival, for the tracking store (enqueued only). */
+static void pickup_track(struct pickup_job *pj)
+{
+    struct track *t = track_feed();
+    const struct envelope *e = &pj->env;
+    char client[64];
+    if (!t)
+        return;
+    str_fmt(client, sizeof client, "local submission (uid %u)", pj->uid);
+    const char **rcpts = xcalloc(e->n_rcpts ? e->n_rcpts : 1, sizeof *rcpts);
+    for (size_t i = 0; i < e->n_rcpts; i++)
+        rcpts[i] = e->rcpts[i].addr;
+    struct track_message m = {.queue_id = e->id, .message_id = pj->message_id,
+                              .envid = envelope_envid_to_send(e), .sender = e->sender,
+                              .client = client,
+                              .arrival = e->arrival, .rcpts = rcpts, .n_rcpts = e->n_rcpts};
+    track_add_message(t, &m);
+    free(rcpts);
+}
+
 /* done (the loop thread): hand the message to the scheduler. */
 static void pickup_job_done(struct diskq_job *j)
 {
     struct pickup_job *pj = j->ctx;
     struct pickup *p = pj->p;
     pickup_log(pj, j->failed, j->err);
-    if (!j->failed && pj->outcome == PICKUP_QUEUED)
+    if (!j->failed && pj->outcome == PICKUP_QUEUED) {
+        pickup_track(pj);
         sched_add(p->sched, &pj->env);
+    }
     else if (pj->writer_open)
         queue_writer_abort(&pj->w); /* removes a copy that is not durably queued */
     if (!j->failed && pj->outcome != PICKUP_RETRY) /* the file is gone or set aside */

@@ -15,6 +15,7 @@
 #include "mail/route.h"
 #include "proto/esc.h"
 #include "proto/smtp_reply.h"
+#include "track/track.h"
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -59,6 +60,29 @@ static const char *sched_log_dsn(const char *reply, char *out, size_t size)
     return out;
 }
 
+/* The same outcome in the tracking store (enqueued only): the next hop's host and address
+ * split out of "host[address]", the full reply. */
+static void sched_track_rcpt(const struct envelope *e, size_t i, const struct log_fields *f,
+                             const char *full, int64_t now)
+{
+    struct track *t = track_feed();
+    char host[300] = "", *addr = NULL;
+    if (!t)
+        return;
+    if (f->relay && strcmp(f->relay, "none") != 0) {
+        str_copy(host, sizeof host, f->relay);
+        char *b = strchr(host, '['), *end = b ? strchr(b, ']') : NULL;
+        if (end) { /* "host[address]" or "host[address]:port" */
+            *b = *end = '\0';
+            addr = b + 1;
+        }
+    }
+    struct track_event ev = {.time = now, .queue_id = e->id, .rcpt = e->rcpts[i].addr,
+                             .kind = f->event, .host = host[0] ? host : NULL, .address = addr,
+                             .reply = full ? full : f->reply, .status = f->dsn};
+    track_add_event(t, &ev);
+}
+
 void sched_log_rcpt(enum log_level lvl, const struct envelope *e, size_t i, struct log_fields f,
                     const char *full, const char *text, int64_t now)
 {
@@ -70,6 +94,7 @@ void sched_log_rcpt(enum log_level lvl, const struct envelope *e, size_t i, stru
     f.delay_ms = now - e->arrival;
     f.has_delay = 1;
     log_event(lvl, &f, text ? "%s" : NULL, text);
+    sched_track_rcpt(e, i, &f, full, now);
 }
 
 void sched_changed_fit(struct qmsg *m)

@@ -18,6 +18,7 @@
 #include "mail/notify.h"
 #include "msgauth/dkim_sign.h"
 #include "proto/rfc5322.h"
+#include "track/track.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -294,6 +295,24 @@ static void sched_notice_undo(struct sched_job *sj)
     }
 }
 
+/* The notice in each reported recipient's journey (enqueued only). */
+static void sched_notice_track(const struct qmsg *m, const struct sched_notice *nt)
+{
+    struct track *t = track_feed();
+    char reply[200];
+    if (!t)
+        return;
+    str_fmt(reply, sizeof reply, "%s notice to <%s> queued as %s", notify_kind_name(nt->kind),
+            m->env.sender, nt->env.id);
+    int64_t now = sched_now();
+    for (size_t k = 0; k < nt->n; k++) {
+        struct track_event ev = {.time = now, .queue_id = m->env.id,
+                                 .rcpt = m->env.rcpts[nt->idx[k]].addr, .kind = "notice-sent",
+                                 .reply = reply, .action = notify_kind_name(nt->kind)};
+        track_add_event(t, &ev);
+    }
+}
+
 static void sched_notice_done(struct diskq_job *j)
 {
     struct sched_job *sj = j->ctx;
@@ -309,6 +328,7 @@ static void sched_notice_done(struct diskq_job *j)
                       notify_kind_name(nt->kind), nt->n, nt->env.id);
             nt->w.renamed = 0;
             metrics_notice(nt->kind);
+            sched_notice_track(m, nt);
             sched_add(s, &nt->env);
         }
     }

@@ -209,8 +209,9 @@ static void smtpc_send_mail(struct smtpc_conn *c)
     if (c->ehlo.ext & SMTP_EXT_DSN) {
         if (e->ret)
             buf_printf(&line, " RET=%s", dsn_ret_name(e->ret));
-        if (e->envid)
-            smtpc_param_xtext(&line, "ENVID", e->envid);
+        const char *envid = envelope_envid_to_send(e);
+        if (envid)
+            smtpc_param_xtext(&line, "ENVID", envid);
     }
     if (c->utf8_on)
         buf_appends(&line, " SMTPUTF8");

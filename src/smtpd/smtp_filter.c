@@ -8,7 +8,8 @@
  *     auth_checks on: SPF, DKIM, DMARC -> Authentication-Results, a forged
  *     one removed, 550 5.7.1 for p=reject with dmarc_reject on (msgauth);
  *   - a message from <> to a local mailbox: a delivery-status notice is
- *     matched to the message it reports on -> X-Postino-Track (track);
+ *     matched to the message it reports on -> X-Postino-Track (track; one
+ *     it came with is removed);
  *   - authenticated submissions with a dkim_sign key: DKIM-Signature.
  *
  * The fields are put on top of the queued content in one rewrite of the
@@ -60,6 +61,21 @@ int smtps_filter_wanted(const struct smtps_session *s)
            (s->srv->track && smtps_notice_for_local(s)) || smtps_signs(s);
 }
 
+/* Which header fields of the message the rewrite keeps: a forged Authentication-Results
+ * goes when the auth checks ran, an X-Postino-Track that came with a notice when it was
+ * checked. */
+struct smtps_keep {
+    const struct conf *conf;
+    int auth, notice;
+};
+
+static int smtps_keep_field(const char *field, size_t n, void *arg)
+{
+    const struct smtps_keep *k = arg;
+    return (!k->auth || authcheck_keep_field(field, n, (void *)k->conf)) &&
+           (!k->notice || track_keep_field(field, n, NULL));
+}
+
 /* Worker thread: the checks over the written file, then its rewrite. */
 static void smtps_filter_run(struct diskq_job *j)
 {
@@ -67,7 +83,8 @@ static void smtps_filter_run(struct diskq_job *j)
     const struct conf *c = s->conf;
     struct queue_writer *w = &s->tx.writer;
     struct queue_content m = {.off = w->head_len, .size = w->content_len};
-    struct queue_rewrite r = {0};
+    struct smtps_keep keep = {.conf = c};
+    struct queue_rewrite r = {.arg = &keep};
     struct buf fields;
     buf_init(&fields, 64 * 1024);
     s->tx.refuse[0] = '\0';
@@ -79,17 +96,19 @@ static void smtps_filter_run(struct diskq_job *j)
     }
     if (smtps_untrusted(s) && conf_is_on(c->auth_checks)) {
         authcheck_run(c, &s->tx.env, &m, &fields, s->tx.refuse, sizeof s->tx.refuse);
-        r.keep = authcheck_keep_field;
-        r.arg = (void *)c;
+        keep.auth = 1;
     }
-    if (!s->tx.refuse[0] && s->srv->track && smtps_notice_for_local(s))
+    if (!s->tx.refuse[0] && s->srv->track && smtps_notice_for_local(s)) {
         track_notice_check(s->srv->track, c, &s->tx.env, &m, &fields, s->tx.refuse,
                            sizeof s->tx.refuse);
+        keep.notice = 1;
+    }
     if (!s->tx.refuse[0] && smtps_signs(s))
         dkim_sign_message(c, &m, 0, &fields);
     close(m.fd);
     r.fields = fields.data;
     r.n = fields.len;
+    r.keep = keep.auth || keep.notice ? smtps_keep_field : NULL; /* NULL: no copy for nothing */
     if (!s->tx.refuse[0] && queue_writer_rewrite(w, &r) < 0) {
         j->failed = 1;
         j->err = errno;

@@ -18,9 +18,12 @@
 #include "mail/route.h"
 #include "proto/intl.h"
 #include "proto/rfc5322.h"
+#include "track/track.h"
 #include <errno.h>
 #include <event2/buffer.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/time.h>
 
 void smtps_tx_abort_writer(struct smtps_session *s)
@@ -85,8 +88,11 @@ static void smtps_header_end(void *ctx)
         rfc5322_date(time(NULL), date, sizeof date);
         buf_printf(&add, "Date: %s\r\n", date);
     }
-    if (!d->has_message_id)
-        buf_printf(&add, "Message-ID: <%s@%s>\r\n", s->tx.env.id, s->conf->hostname);
+    if (!d->has_message_id) {
+        str_fmt(s->tx.message_id, sizeof s->tx.message_id, "<%s@%s>", s->tx.env.id,
+                s->conf->hostname);
+        buf_printf(&add, "Message-ID: %s\r\n", s->tx.message_id);
+    }
     if (add.len)
         queue_writer_write(&s->tx.writer, add.data, add.len);
     buf_free(&add);
@@ -147,11 +153,48 @@ void smtps_emit(void *ctx, const char *p, size_t n)
 
 static void smtps_commit_done(struct diskq_job *j);
 
+/* How much of the content is read back for its Message-ID (the header section's start). */
+#define SMTPS_MSGID_HEAD (16 * 1024)
+
+/* The Message-ID for the tracking store (worker thread): the smtp_data decoder saw the
+ * field go by; its value is read back from the start of the content, still in the page
+ * cache, so the receiving path itself keeps no copy of header values. */
+static void smtps_commit_message_id(struct smtps_session *s)
+{
+    char head[SMTPS_MSGID_HEAD];
+    if (s->tx.message_id[0] || !s->tx.data.has_message_id || !track_feed())
+        return;
+    ssize_t n = pread(s->tx.writer.fd, head, sizeof head, (off_t)s->tx.writer.head_len);
+    if (n > 0 && rfc5322_find_message_id(head, (size_t)n, s->tx.message_id,
+                                         sizeof s->tx.message_id) < 0)
+        s->tx.message_id[0] = '\0';
+}
+
 /* write stage: the content is already written; name the file for the batched fsync. */
 static void smtps_commit_write(struct diskq_job *j)
 {
     struct smtps_session *s = j->ctx;
+    smtps_commit_message_id(s);
     diskq_job_sync_fd(j, s->tx.writer.fd);
+}
+
+/* The arrival, for the tracking store (enqueued: no database work here). */
+static void smtps_commit_track(struct smtps_session *s)
+{
+    struct track *t = track_feed();
+    const struct envelope *e = &s->tx.env;
+    if (!t)
+        return;
+    const char **rcpts = xcalloc(e->n_rcpts ? e->n_rcpts : 1, sizeof *rcpts);
+    for (size_t i = 0; i < e->n_rcpts; i++)
+        rcpts[i] = e->rcpts[i].addr;
+    struct track_message m = {.queue_id = e->id, .message_id = s->tx.message_id,
+                              .envid = envelope_envid_to_send(e), .sender = e->sender,
+                              .client = e->client,
+                              .login = e->auth, .arrival = e->arrival, .rcpts = rcpts,
+                              .n_rcpts = e->n_rcpts};
+    track_add_message(t, &m);
+    free(rcpts);
 }
 
 /* publish stage: rename into the queue; name the directory for the batched fsync. */
@@ -250,6 +293,7 @@ static void smtps_commit_done(struct diskq_job *j)
                   e->n_rcpts, s->client_ip);
         smtps_reply_esc(s, 250, ESC_OTHER_STATUS, "Ok: queued as %s", e->id);
         metrics_received(e->size, metrics_now() - s->tx.data_end_at);
+        smtps_commit_track(s);
         s->tx.writer_open = 0; /* the file is the queue's now */
         sched_add(s->srv->sched, e);
         smtps_tx_reset(s);

@@ -21,6 +21,7 @@
 #include "net/tls.h"
 #include "proto/sasl.h"
 #include "proto/smtp_parse.h"
+#include "proto/rfc5322.h"
 #include "proto/smtp_data.h"
 #include "proto/smtp_verbs.h"
 
@@ -80,6 +81,7 @@ struct smtps_tx {
     unsigned overshoot;         /* RCPTs refused for max_recipients */
     double data_end_at;         /* metrics_now() at the final dot */
     int bdat;                   /* content comes by BDAT: the queue file is open, no DATA */
+    char message_id[RFC5322_MSGID_MAX]; /* for the tracking store, "" if none or not read */
 };
 
 struct smtp_server {

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "mail/envelope.h"
 
@@ -193,13 +194,35 @@ static void test_done(void **st)
     envelope_free(&e);
 }
 
+/* ENVID toward a next hop: the sender's own, else the queue id for submission and sendmail. */
+static void test_envid_to_send(void **st)
+{
+    (void)st;
+    struct envelope e;
+    envelope_init(&e);
+    strcpy(e.id, "6B05937F25CF26C1");
+    e.sender = strdup("alice@example.org");
+    assert_string_equal(envelope_envid_to_send(&e), "6B05937F25CF26C1"); /* sendmail: no client */
+    e.client = strdup("192.0.2.1");
+    assert_null(envelope_envid_to_send(&e));                             /* relayed for others */
+    e.auth = strdup("alice");
+    assert_string_equal(envelope_envid_to_send(&e), "6B05937F25CF26C1"); /* submission */
+    e.envid = strdup("mine+1");
+    assert_string_equal(envelope_envid_to_send(&e), "mine+1");           /* never replaced */
+    free(e.envid);
+    e.envid = NULL;
+    e.sender[0] = '\0';
+    assert_null(envelope_envid_to_send(&e));                             /* a notice */
+    envelope_free(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_no_line_injection),
         cmocka_unit_test(test_state_records), cmocka_unit_test(test_corrupt),
         cmocka_unit_test(test_records_without_tls),
-        cmocka_unit_test(test_done),
+        cmocka_unit_test(test_done), cmocka_unit_test(test_envid_to_send),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
