@@ -81,6 +81,19 @@ static int auth_dmarc_from_domain(const struct queue_content *m, char *out, size
     return rc;
 }
 
+/* The organizational domain (RFC 7489 3.2): by the public suffix list, and for
+ * a top-level domain it does not list, its default rule "*" (the last two labels). */
+static void auth_dmarc_org(const char *domain, char *org, size_t size)
+{
+    org[0] = '\0';
+    if (opendmarc_get_tld((u_char *)domain, (u_char *)org, size) == 0 && org[0])
+        return;
+    const char *last = strrchr(domain, '.'), *p = last;
+    while (p && p > domain && p[-1] != '.')
+        p--;
+    str_copy(org, size, last && p > domain ? p : domain);
+}
+
 /* The one "v=DMARC1" record at _dmarc.domain (RFC 7489 6.6.3): 1 found, 0 none, -1 temporary. */
 static int auth_dmarc_record(struct auth_dns *d, const char *domain, char **record)
 {
@@ -185,8 +198,8 @@ void auth_dmarc_check(struct auth_dns *d, const char *client, const struct queue
     pthread_once(&auth_dmarc_once, auth_dmarc_init);
     int found = auth_dmarc_record(d, out->from_domain, &record);
     const char *at_org = NULL;
-    if (found == 0 && opendmarc_get_tld((u_char *)out->from_domain, (u_char *)org, sizeof org) == 0 &&
-        org[0] && strcasecmp(org, out->from_domain) != 0) {
+    auth_dmarc_org(out->from_domain, org, sizeof org);
+    if (found == 0 && org[0] && strcasecmp(org, out->from_domain) != 0) {
         found = auth_dmarc_record(d, org, &record);
         at_org = org;
     }

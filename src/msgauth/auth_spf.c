@@ -3,7 +3,8 @@
  * answers every lookup libspf2 asks (TXT, A, AAAA, MX, PTR) by building
  * its SPF_dns_rr_t from our answer: NXDOMAIN -> HOST_NOT_FOUND, no record
  * -> NO_DATA, a temporary failure -> TRY_AGAIN (libspf2's temperror).
- * libspf2's log handlers are ours (its default error handler would print
+ * Loopback clients are checked like any other (libspf2's own query would
+ * pass them). libspf2's log handlers are ours (its default error handler would print
  * and abort).
  */
 #include "msgauth/auth_spf.h"
@@ -133,6 +134,39 @@ static int auth_spf_identity(const struct envelope *e, struct auth_spf_outcome *
     return str_copy(from, size, e->sender);
 }
 
+/*
+ * SPF_request_query_mailfrom without its "localhost passes" shortcut (all of
+ * 127/8 and ::1 would pass whatever the record says): fetch the record,
+ * then evaluate it (check_host(), RFC 7208 4).
+ */
+static SPF_response_t *auth_spf_query(SPF_server_t *spf, SPF_request_t *req)
+{
+    SPF_record_t *rec = NULL;
+    SPF_response_t *resp = SPF_response_new(req);
+    if (!resp)
+        return NULL;
+    req->cur_dom = req->use_helo ? req->helo_dom : req->env_from_dp;   /* as libspf2 does */
+    if (!req->cur_dom) {
+        resp->result = SPF_RESULT_NONE;
+        return resp;
+    }
+    SPF_errcode_t err = SPF_server_get_record(spf, req, resp, &rec);
+    if (err == SPF_E_SUCCESS && rec) {
+        resp->spf_record_exp = rec;
+        SPF_record_interpret(rec, req, resp, 0);
+        resp->spf_record_exp = NULL;
+    } else if (err == SPF_E_DNS_ERROR) {
+        resp->result = SPF_RESULT_TEMPERROR;    /* the record could not be fetched */
+    } else if (err == SPF_E_NOT_SPF) {
+        resp->result = SPF_RESULT_NONE;
+    } else if (resp->result == SPF_RESULT_INVALID) {
+        resp->result = SPF_RESULT_PERMERROR;
+    }
+    if (rec)
+        SPF_record_free(rec);
+    return resp;
+}
+
 static void auth_spf_run(SPF_server_t *spf, const struct envelope *e, const char *from,
                          struct auth_spf_outcome *out)
 {
@@ -143,7 +177,7 @@ static void auth_spf_run(SPF_server_t *spf, const struct envelope *e, const char
     if (auth_spf_set_client(req, e->client) == 0 &&
         (!e->helo || SPF_request_set_helo_dom(req, e->helo) == SPF_E_SUCCESS) &&
         SPF_request_set_env_from(req, from) == 0) {
-        SPF_request_query_mailfrom(req, &resp);
+        resp = auth_spf_query(spf, req);
         if (resp)
             out->result = auth_spf_result(SPF_response_result(resp));
     }
