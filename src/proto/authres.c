@@ -118,6 +118,8 @@ static int authres_quoted(const char *s, size_t n, size_t i, char *id, size_t si
             i++;
         if (s[i] == '\r' || s[i] == '\n')
             continue;
+        if (((unsigned char)s[i] < ' ' && s[i] != '\t') || s[i] == 0x7f)
+            return -1;      /* not qtext, nor WSP */
         if (len + 1 >= size)
             return -1;
         id[len++] = s[i];
