@@ -251,6 +251,28 @@ class Forgery(Checks):
         self.assertEqual(str(results(raw)[0].results[0]), "spf=pass")
 
 
+class Authenticated(lib.IntegTestCase):
+
+    def test_authenticated_client_not_checked(self):
+        """AUTH from an address outside relay_networks: no checks, no refusal."""
+        sub_port = lib.free_port()
+        user, password = "sub@example.test", "secret"
+        with zone("v=DKIM1; p=") as dns:
+            srv = self.server(users=["%s:{PLAIN}%s" % (user, password), "authed@example.test:{PLAIN}x"],
+                              relay_networks=TRUSTED + "/32", dns_servers=dns.address,
+                              dmarc_reject="on",
+                              extra=["listen submission 127.0.0.1:%d" % sub_port])
+            token = base64.b64encode(("\0%s\0%s" % (user, password)).encode()).decode()
+            with lib.smtp_client(sub_port, source=STRANGER) as s:
+                s.ehlo()
+                lib.expect_smtplib(s.docmd("AUTH", "PLAIN " + token), 235, "2.7.0")
+                lib.expect_smtplib(s.mail(user), 250, "2.1.0")
+                lib.expect_smtplib(s.rcpt("authed@example.test"), 250, "2.1.5")
+                lib.expect_smtplib(s.data(message("authed", "a@reject.test")), 250, "2.0.0")
+            raw = srv.wait_mail("authed")[0]
+            self.assertEqual(results(raw), [])
+
+
 class Off(lib.IntegTestCase):
 
     def test_auth_checks_off(self):
