@@ -222,10 +222,13 @@ static void auth_dns_wait(struct auth_dns *d, struct auth_dns_call *call, int64_
         }
         ares_socket_t socks[ARES_GETSOCK_MAXNUM];
         struct pollfd pfd[ARES_GETSOCK_MAXNUM];
-        int bits = ares_getsock(d->channel, socks, ARES_GETSOCK_MAXNUM), n = 0;
-        for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
-            short ev = (short)((ARES_GETSOCK_READABLE(bits, i) ? POLLIN : 0) |
-                               (ARES_GETSOCK_WRITABLE(bits, i) ? POLLOUT : 0));
+        /* the bit masks of ARES_GETSOCK_READABLE/WRITABLE, unsigned: c-ares's own
+         * macros shift a signed 1 into the sign bit for the last socket */
+        unsigned bits = (unsigned)ares_getsock(d->channel, socks, ARES_GETSOCK_MAXNUM);
+        int n = 0;
+        for (unsigned i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
+            short ev = (short)(((bits & (1u << i)) ? POLLIN : 0) |
+                               ((bits & (1u << (i + ARES_GETSOCK_MAXNUM))) ? POLLOUT : 0));
             if (ev)
                 pfd[n].fd = socks[i], pfd[n].events = ev, pfd[n++].revents = 0;
         }

@@ -95,9 +95,9 @@ void authcheck_run(const struct conf *c, const struct envelope *e, const struct 
     }
     int refused = o.dmarc.reject && conf_is_on(c->dmarc_reject);
     if (refused) {
-        char text[400];
-        str_fmt(text, sizeof text, "DMARC policy of %s refuses this message", o.dmarc.from_domain);
-        esc_reply(refuse, size, 550, ESC_DELIVERY_NOT_AUTHORIZED, text);
+        /* the domain stays in the log: a reply is no place for text taken from the message */
+        esc_reply(refuse, size, 550, ESC_DELIVERY_NOT_AUTHORIZED,
+                  "Message refused by the DMARC policy of its From domain");
     } else {
         size_t n = authcheck_entries(&o, entries);
         if (authres_format(fields, c->hostname, entries, n) < 0)
