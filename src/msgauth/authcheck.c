@@ -72,7 +72,7 @@ static void authcheck_log(const struct envelope *e, const struct authcheck_outco
                            .from = e->sender};
     log_event(LOG_INFO, &f, "spf=%s dkim=%s dmarc=%s%s%s%s",
               authres_result_name(o->spf.result), o->dkim.n ? dkim : "none",
-              authres_result_name(o->dmarc.result), o->dmarc.from_domain[0] ? " from=" : "",
+              authres_result_name(o->dmarc.result), o->dmarc.from_domain[0] ? " header.from=" : "",
               o->dmarc.from_domain, refused ? " refused (dmarc p=reject)" : "");
 }
 
