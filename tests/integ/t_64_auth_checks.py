@@ -25,7 +25,7 @@ import dkim
 
 import lib
 from lib import expect
-from peers import BlackholeDns, DnsServer
+from peers import SERVFAIL, BlackholeDns, DnsServer
 
 TRUSTED = "127.0.0.200"
 STRANGER = "127.0.0.2"     # not 127.0.0.1: libspf2 passes the loopback address itself
@@ -173,6 +173,22 @@ class Dkim(Checks):
         self.assertEqual(res["spf"].result, "none")
         self.assertEqual(res["dmarc"].result, "pass")       # through DKIM alignment alone
 
+    def test_dkim_pass_unaligned_is_no_dmarc_pass(self):
+        # signed by dk.test, From monitor.test (p=none), SPF of monitor.test fails
+        msg = signed("dkim unaligned", "a@monitor.test", "dk.test", self.pem)
+        res, _ = ours(self.deliver("dkimunal", "a@monitor.test", msg))
+        self.assertEqual(res["dkim"].result, "pass")
+        self.assertEqual(prop(res["dkim"], "header.d"), "dk.test")
+        self.assertEqual(res["dmarc"].result, "fail")
+
+    def test_relaxed_alignment_subdomain(self):
+        # SPF of pass.test aligns with a From in its subdomain (adkim/aspf relaxed by default, RFC 7489 3.1)
+        res, _ = ours(self.deliver("relaxed", "a@pass.test",
+                                   message("relaxed", "a@news.pass.test")))
+        self.assertEqual(res["spf"].result, "pass")
+        self.assertEqual(prop(res["dmarc"], "header.from"), "news.pass.test")
+        self.assertEqual(res["dmarc"].result, "pass")   # the policy of pass.test, found there
+
     def test_dkim_fail_body_changed(self):
         msg = signed("dkim fail", "a@dk.test", "dk.test", self.pem, body="Original.\r\n")
         msg = msg.replace(b"Original.", b"Changed!!")
@@ -301,6 +317,18 @@ class Temperror(lib.IntegTestCase):
             self.assertIn(res["dmarc"].result, ("temperror",))
             self.assertGreater(dns.count(), 0)
             self.assertLess(took, 16.0)     # bounded: one timeout, not one per lookup
+
+    def test_servfail_is_temperror_at_once(self):
+        with BlackholeDns(rcode=SERVFAIL) as dns:
+            srv = self.server(relay_networks=TRUSTED + "/32", dns_servers=dns.address)
+            start = time.monotonic()
+            lib.send_message(srv.port, "a@pass.test", ["servfail@example.test"],
+                             message("servfail", "a@pass.test"), source=STRANGER)
+            took = time.monotonic() - start
+            res, _ = ours(srv.wait_mail("servfail")[0])
+            self.assertEqual(res["spf"].result, "temperror")
+            self.assertEqual(res["dmarc"].result, "temperror")
+            self.assertLess(took, 4.0)      # an answer, even a failure, is not waited for
 
 
 if __name__ == "__main__":
