@@ -7,8 +7,8 @@
 #include "lib/alloc.h"
 #include "lib/log.h"
 #include "lib/str.h"
+#include "net/dns_servers.h"
 #include <ares.h>
-#include <arpa/inet.h>
 #include <arpa/nameser.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -51,31 +51,6 @@ const char *auth_dns_status_name(enum auth_dns_status s)
     return "?";
 }
 
-/* dns_servers as the channel's servers (numeric addresses, port 0 = 53). */
-static int auth_dns_set_servers(struct auth_dns *d, const struct conf *c)
-{
-    struct ares_addr_port_node *nodes = xcalloc(c->n_dns_servers, sizeof *nodes);
-    int rc = 0;
-    for (size_t i = 0; i < c->n_dns_servers && rc == 0; i++) {
-        const struct hostport *hp = &c->dns_servers[i];
-        struct ares_addr_port_node *nd = &nodes[i];
-        nd->next = i + 1 < c->n_dns_servers ? &nodes[i + 1] : NULL;
-        nd->udp_port = nd->tcp_port = hp->port ? hp->port : 53;
-        if (inet_pton(AF_INET, hp->host, &nd->addr.addr4) == 1)
-            nd->family = AF_INET;
-        else if (inet_pton(AF_INET6, hp->host, &nd->addr.addr6) == 1)
-            nd->family = AF_INET6;
-        else
-            rc = -1;
-    }
-    if (rc == 0 && ares_set_servers_ports(d->channel, nodes) != ARES_SUCCESS)
-        rc = -1;
-    free(nodes);
-    if (rc < 0)
-        log_err("authcheck: dns_servers cannot be used");
-    return rc;
-}
-
 struct auth_dns *auth_dns_new(const struct conf *c, int budget_ms)
 {
     struct ares_options o;
@@ -94,7 +69,7 @@ struct auth_dns *auth_dns_new(const struct conf *c, int budget_ms)
         free(d);
         return NULL;
     }
-    if (c->n_dns_servers > 0 && auth_dns_set_servers(d, c) < 0) {
+    if (dns_servers_apply(d->channel, c, "authcheck") < 0) {
         auth_dns_free(d);
         return NULL;
     }
