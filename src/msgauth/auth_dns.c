@@ -87,8 +87,10 @@ void auth_dns_free(struct auth_dns *d)
 
 void auth_dns_answer_free(struct auth_dns_answer *ans)
 {
-    for (size_t i = 0; i < ans->n; i++)
+    for (size_t i = 0; i < ans->n; i++) {
         free(ans->rr[i].text);
+        ans->rr[i].text = NULL;
+    }
     ans->n = 0;
 }
 
@@ -227,7 +229,7 @@ static void auth_dns_wait(struct auth_dns *d, struct auth_dns_call *call, int64_
 enum auth_dns_status auth_dns_query(struct auth_dns *d, const char *name, int type,
                                     struct auth_dns_answer *ans)
 {
-    ans->n = 0;
+    memset(ans, 0, sizeof *ans);    /* A/AAAA records have no text to free */
     int64_t now = auth_dns_now(), deadline = now + AUTH_DNS_LOOKUP_MS;
     if (deadline > d->budget_end)
         deadline = d->budget_end;

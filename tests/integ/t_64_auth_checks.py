@@ -50,6 +50,10 @@ def zone(key_txt):
     dns.txt("fail.test", "v=spf1 ip4:192.0.2.1 -all")
     dns.txt("soft.test", "v=spf1 ~all")
     dns.txt("helo.test", SPF_OK)
+    dns.txt("mxspf.test", "v=spf1 mx a:host.mxspf.test -all")
+    dns.mx("mxspf.test", "mail.mxspf.test", 10).a("mail.mxspf.test", "127.0.0.2")
+    dns.a("host.mxspf.test", "127.0.0.3")
+    dns.txt("inc.test", "v=spf1 include:fail.test include:pass.test -all")
     dns.txt("sel._domainkey.dk.test", key_txt)
     dns.txt("sel._domainkey.dkdm.test", key_txt).txt("_dmarc.dkdm.test", "v=DMARC1; p=reject")
     dns.txt("monitor.test", "v=spf1 -all").txt("_dmarc.monitor.test", "v=DMARC1; p=none")
@@ -152,6 +156,16 @@ class Spf(Checks):
         res, _ = ours(self.deliver("spfnone", "a@nospf.test", message("spf none", "a@nospf.test")))
         self.assertEqual(res["spf"].result, "none")
         self.assertEqual(prop(res["spf"], "smtp.mailfrom"), "nospf.test")
+
+    def test_spf_lookups_mx_a_include(self):
+        # mx (MX then A), a:, include: -- every lookup libspf2 asks goes through postino's DNS
+        res, _ = ours(self.deliver("spfmx", "a@mxspf.test", message("spf mx", "a@mxspf.test")))
+        self.assertEqual(res["spf"].result, "pass")
+        res, _ = ours(self.deliver("spfinc", "a@inc.test", message("spf inc", "a@inc.test")))
+        self.assertEqual(res["spf"].result, "pass")
+        asked = set(self.dns.queries())
+        for q in [("MX", "mxspf.test"), ("A", "mail.mxspf.test"), ("TXT", "pass.test")]:
+            self.assertIn(q, asked)
 
     def test_null_sender_checks_helo(self):
         raw = self.deliver("spfhelo", "", message("spf helo", "mailer-daemon@helo.test"),
