@@ -118,6 +118,19 @@ static enum authres_result auth_dkim_sig_result(DKIM *dkim, DKIM_SIGINFO *sig, c
     return AUTHRES_PERMERROR;
 }
 
+/* A message whose signatures could not even be listed: libopendkim fetches
+ * the keys at the end of the header, and stops there when a lookup fails. */
+static enum authres_result auth_dkim_failure(DKIM_STAT st)
+{
+    switch (st) {
+    case DKIM_STAT_CBTRYAGAIN: case DKIM_STAT_KEYFAIL: case DKIM_STAT_NORESOURCE:
+    case DKIM_STAT_INTERNAL: case DKIM_STAT_CBERROR:
+        return AUTHRES_TEMPERROR;
+    default:
+        return AUTHRES_PERMERROR;
+    }
+}
+
 static void auth_dkim_collect(DKIM *dkim, struct auth_dkim_outcome *out)
 {
     DKIM_SIGINFO **sigs = NULL;
@@ -144,7 +157,7 @@ void auth_dkim_verify(struct auth_dns *d, const struct queue_content *m,
     DKIM *dkim = auth_dkim_lib ? dkim_verify(auth_dkim_lib, (const u_char *)"postino", NULL, &st)
                                : NULL;
     if (!dkim) {
-        out->error = 1;
+        out->unsigned_result = AUTHRES_TEMPERROR;
         return;
     }
     dkim_set_user_context(dkim, d);
@@ -155,5 +168,7 @@ void auth_dkim_verify(struct auth_dns *d, const struct queue_content *m,
         dkim_eom(dkim, NULL);
     if (st != DKIM_STAT_NOSIG)
         auth_dkim_collect(dkim, out);
+    if (st != DKIM_STAT_OK && st != DKIM_STAT_NOSIG && out->n == 0)
+        out->unsigned_result = auth_dkim_failure(st);
     dkim_free(dkim);
 }

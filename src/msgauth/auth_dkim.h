@@ -23,8 +23,9 @@ struct auth_dkim_sig {
 
 struct auth_dkim_outcome {
     struct auth_dkim_sig sigs[AUTH_DKIM_MAX_SIGS];
-    size_t n;               /* 0: no signature (dkim=none) */
-    int error;              /* the message could not be read or checked */
+    size_t n;               /* signatures reported on */
+    enum authres_result unsigned_result;    /* with n == 0: none (unsigned), or
+                                             * temperror/permerror (not checked) */
 };
 
 void auth_dkim_verify(struct auth_dns *d, const struct queue_content *m,

@@ -47,8 +47,7 @@ static size_t authcheck_entries(const struct authcheck_outcome *o, struct authre
         n++;
     }
     if (o->dkim.n == 0)
-        e[n++] = (struct authres_entry){.method = "dkim",
-                                        .result = o->dkim.error ? AUTHRES_TEMPERROR : AUTHRES_NONE};
+        e[n++] = (struct authres_entry){.method = "dkim", .result = o->dkim.unsigned_result};
     e[n] = (struct authres_entry){.method = "dmarc", .result = o->dmarc.result,
                                   .comment = authcheck_policy_word(o->dmarc.policy)};
     if (o->dmarc.from_domain[0]) {
@@ -71,7 +70,8 @@ static void authcheck_log(const struct envelope *e, const struct authcheck_outco
     struct log_fields f = {.queue_id = e->id, .event = "authcheck", .client = e->client,
                            .from = e->sender};
     log_event(LOG_INFO, &f, "spf=%s dkim=%s dmarc=%s%s%s%s",
-              authres_result_name(o->spf.result), o->dkim.n ? dkim : "none",
+              authres_result_name(o->spf.result),
+              o->dkim.n ? dkim : authres_result_name(o->dkim.unsigned_result),
               authres_result_name(o->dmarc.result), o->dmarc.from_domain[0] ? " header.from=" : "",
               o->dmarc.from_domain, refused ? " refused (dmarc p=reject)" : "");
 }
@@ -91,7 +91,7 @@ void authcheck_run(const struct conf *c, const struct envelope *e, const struct 
         auth_dns_free(d);
     } else {
         o.spf.result = o.dmarc.result = AUTHRES_TEMPERROR;
-        o.dkim.error = 1;
+        o.dkim.unsigned_result = AUTHRES_TEMPERROR;
     }
     int refused = o.dmarc.reject && conf_is_on(c->dmarc_reject);
     if (refused) {
