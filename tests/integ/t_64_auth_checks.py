@@ -7,9 +7,10 @@ The domains live in a dnsmasq the server's dns_servers points at: SPF
 records that pass, fail, softfail, none; a DKIM key (messages signed by
 dkimpy, Debian's python3-dkim); DMARC policies p=none and p=reject. The
 server's relay_networks is 127.0.0.200/32, so a client on 127.0.0.2 is
-checked (tests use 127.0.0.2: libspf2 passes 127.0.0.1 whatever
-the record says) and one bound to 127.0.0.200 is trusted. A DNS server that never
-answers gives temperror, not a hang. Each result is read from the delivered
+checked (a loopback client is judged by the SPF record like any other, so
+127/8 addresses serve) and one bound to 127.0.0.200 is trusted. A DNS server
+that never answers gives temperror, not a hang; one that answers SERVFAIL
+gives it at once. Each result is read from the delivered
 Maildir file and parsed with python3-authres (RFC 8601 syntax).
 """
 import base64
@@ -28,7 +29,7 @@ from lib import expect
 from peers import SERVFAIL, BlackholeDns, DnsServer
 
 TRUSTED = "127.0.0.200"
-STRANGER = "127.0.0.2"     # not 127.0.0.1: libspf2 passes the loopback address itself
+STRANGER = "127.0.0.2"     # outside relay_networks; SPF records below allow 127.0.0.0/8
 SPF_OK = "v=spf1 ip4:127.0.0.0/8 -all"
 
 
