@@ -19,6 +19,7 @@ set -eu
 # libunistring-dev: UTF-8 validity and NFC checks of UTF-8 addresses.
 # libopendkim-dev: DKIM signing and verification (RFC 6376, 8463);
 # libspf2-dev: SPF checks (RFC 7208); libopendmarc-dev: DMARC policy (RFC 7489);
+# publicsuffix: the public suffix list, for DMARC's organizational domain;
 # libsqlite3-dev: the tracking store. python3-dkim (with python3-nacl for
 # ed25519 and python3-dnspython for its DNS) verifies postino's signatures and
 # signs test mail in t_63..t_65; python3-authres parses Authentication-Results.
@@ -26,7 +27,7 @@ PKGS="build-essential pkg-config libevent-dev libssl-dev libc-ares-dev libcrypt-
 libcmocka-dev python3 python3-aiosmtpd dnsmasq-base openssl clang postfix dovecot-imapd
 bsd-mailx man-db groff-base libsystemd-dev systemd python3-prometheus-client
 libidn2-dev libunistring-dev libopendkim-dev libspf2-dev libopendmarc-dev
-libsqlite3-dev python3-dkim python3-nacl python3-dnspython python3-authres"
+libsqlite3-dev python3-dkim python3-nacl python3-dnspython python3-authres publicsuffix"
 
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"

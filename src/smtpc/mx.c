@@ -15,6 +15,7 @@
  */
 #include "smtpc/mx.h"
 #include "mail/mxplan.h"
+#include "net/dns_servers.h"
 #include "lib/alloc.h"
 #include "lib/log.h"
 #include "lib/str.h"
@@ -552,33 +553,6 @@ void mx_resolve(struct mx_resolver *r, const struct route_hop *hop, mx_done_fn c
 
 /* ---- the resolver ------------------------------------------------------- */
 
-/* dns_servers as c-ares servers (numeric addresses, port 0 = 53). 0 or -1 (logged). */
-static int mx_set_servers(struct mx_resolver *r, const struct conf *c)
-{
-    struct ares_addr_port_node *nodes = xcalloc(c->n_dns_servers, sizeof *nodes);
-    int rc = 0;
-    for (size_t i = 0; i < c->n_dns_servers && rc == 0; i++) {
-        const struct hostport *hp = &c->dns_servers[i];
-        struct ares_addr_port_node *nd = &nodes[i];
-        nd->next = i + 1 < c->n_dns_servers ? &nodes[i + 1] : NULL;
-        nd->udp_port = nd->tcp_port = hp->port ? hp->port : 53;
-        if (inet_pton(AF_INET, hp->host, &nd->addr.addr4) == 1)
-            nd->family = AF_INET;
-        else if (inet_pton(AF_INET6, hp->host, &nd->addr.addr6) == 1)
-            nd->family = AF_INET6;
-        else {
-            log_err("mx: dns_servers: %s is not a numeric address", hp->host);
-            rc = -1;
-        }
-    }
-    if (rc == 0 && (rc = ares_set_servers_ports(r->channel, nodes)) != ARES_SUCCESS) {
-        log_err("mx: dns_servers: %s", ares_strerror(rc));
-        rc = -1;
-    }
-    free(nodes);
-    return rc;
-}
-
 static int mx_channel_init(struct mx_resolver *r)
 {
     struct ares_options o;
@@ -630,7 +604,7 @@ struct mx_resolver *mx_resolver_new(struct event_base *base, const struct conf *
         ares_library_cleanup();
         return NULL;
     }
-    if (c->n_dns_servers > 0 && mx_set_servers(r, c) < 0) {
+    if (dns_servers_apply(r->channel, c, "mx") < 0) {
         ares_destroy(r->channel);
         free(r->socks);
         free(r);

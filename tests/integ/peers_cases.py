@@ -193,10 +193,15 @@ class RelayTestCase(lib.IntegTestCase):
 
     # checks
 
-    def check_relayed_content(self, data, original, qid, hostname="mx.test"):
+    def check_relayed_content(self, data, original, qid, hostname="mx.test", checked=False):
         """data (as the peer got it) = postino's Received header (by HOSTNAME, id QID)
-        followed by the original message byte for byte; CRLF everywhere."""
+        followed by the original message byte for byte; CRLF everywhere. checked: the
+        message came from a client outside relay_networks, so postino's
+        Authentication-Results comes first, above the Received header."""
         first, rest = strip_first_received(data)
+        if checked:
+            self.assertTrue(first.startswith("Authentication-Results: %s;" % hostname), first)
+            first, rest = strip_first_received(rest)
         self.assertTrue(first.startswith("Received:"), first)
         self.assertIn("by %s" % hostname, first)
         self.assertRegex(first, r"\bid %s\b" % qid)

@@ -68,7 +68,7 @@ class Routes(peers.RelayTestCase):
         p = self.peer("127.0.0.2")
         [t] = p.wait_messages(1, timeout=15)
         self.assertEqual(t.accepted, ["anyone@backup.test"])
-        self.check_relayed_content(t.data, msg, qid)
+        self.check_relayed_content(t.data, msg, qid, checked=True)
         received = [h for h in peers.unfold_headers(t.data) if h.lower().startswith("received:")]
         self.assertEqual(len(received), 1, received)
         self.wait_queue_empty(srv)
