@@ -141,7 +141,7 @@ static int queue_writer_recycle(struct queue *q, struct queue_writer *w)
     while (queue_pool_pop(q, name)) {
         if (str_fmt(w->tmp_path, sizeof w->tmp_path, "%s/pool/%s", q->dir, name) < 0)
             continue;
-        w->fd = open(w->tmp_path, O_WRONLY | O_CLOEXEC);
+        w->fd = open(w->tmp_path, O_RDWR | O_CLOEXEC);
         if (w->fd >= 0) {
             w->recycled = 1;
             w->queue = q;
@@ -184,7 +184,7 @@ int queue_writer_open(struct queue *q, const struct envelope *e, struct queue_wr
         return 0;
     if (str_fmt(w->tmp_path, sizeof w->tmp_path, "%s.tmp", w->path) < 0)
         return -1;
-    w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    w->fd = open(w->tmp_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     return w->fd < 0 ? -1 : 0;
 }
 
@@ -309,7 +309,7 @@ int queue_writer_rewrite(struct queue_writer *w, const struct queue_rewrite *r)
     if (in < 0)
         return -1;
     unlink(tmp); /* a leftover of a crash */
-    int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 07777);
+    int out = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 07777);
     if (out < 0 || queue_writer_copy_with(w, in, out, r, &content_len) < 0 ||
         rename(tmp, w->tmp_path) < 0) {
         int err = errno;

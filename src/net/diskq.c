@@ -35,6 +35,7 @@ struct diskq {
     pthread_t threads[DISKQ_MAX_WORKERS];
     int n_threads;
     int batch_max;         /* jobs a worker takes at once (1 for a pool of slow jobs) */
+    int workers;           /* threads to start: at once, or (a pool) at the first job */
 };
 
 static void diskq_push(struct diskq_list *l, struct diskq_job *j)
@@ -232,9 +233,20 @@ static void diskq_on_wake(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* Starts the worker threads (those not running yet). */
+static void diskq_start(struct diskq *q)
+{
+    while (q->n_threads < q->workers &&
+           pthread_create(&q->threads[q->n_threads], NULL, diskq_worker, q) == 0)
+        q->n_threads++;
+}
+
 struct diskq *diskq_new(struct event_base *base, int workers)
 {
-    return diskq_new_pool(base, workers, DISKQ_BATCH);
+    struct diskq *q = diskq_new_pool(base, workers, DISKQ_BATCH);
+    if (q)
+        diskq_start(q);
+    return q;
 }
 
 struct diskq *diskq_new_pool(struct event_base *base, int workers, int batch_max)
@@ -251,12 +263,8 @@ struct diskq *diskq_new_pool(struct event_base *base, int workers, int batch_max
     }
     q->ev = event_new(base, q->efd, EV_READ | EV_PERSIST, diskq_on_wake, q);
     event_add(q->ev, NULL);
-    if (workers > DISKQ_MAX_WORKERS)
-        workers = DISKQ_MAX_WORKERS;
-    for (int i = 0; i < workers; i++)
-        if (pthread_create(&q->threads[q->n_threads], NULL, diskq_worker, q) == 0)
-            q->n_threads++;
-    return q;
+    q->workers = workers > DISKQ_MAX_WORKERS ? DISKQ_MAX_WORKERS : workers;
+    return q; /* a pool's threads start with its first job (diskq_submit) */
 }
 
 void diskq_submit(struct diskq *q, struct diskq_job *j, enum diskq_prio prio)
@@ -265,6 +273,8 @@ void diskq_submit(struct diskq *q, struct diskq_job *j, enum diskq_prio prio)
     j->n_fds = 0;
     j->failed = 0;
     j->err = 0;
+    if (q->n_threads < q->workers)
+        diskq_start(q); /* a pool's first job; or a thread that could not start before */
     q->pending++;
     pthread_mutex_lock(&q->lock);
     diskq_push(&q->todo[prio], j);

@@ -56,6 +56,8 @@ struct diskq *diskq_new(struct event_base *base, int workers);
  * it is a plain worker pool for slow, blocking work that is not disk work (the
  * DNS-bound message checks): one slow job never holds others up behind it in a
  * batch. Such jobs usually have only a write stage and name nothing to sync.
+ * Its threads start with its first job: a server whose mail never needs the
+ * pool spends no memory on it.
  */
 struct diskq *diskq_new_pool(struct event_base *base, int workers, int batch_max);
 void diskq_submit(struct diskq *q, struct diskq_job *j, enum diskq_prio prio);

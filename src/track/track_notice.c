@@ -184,9 +184,11 @@ void track_notice_check(struct track *t, const struct conf *c, const struct enve
     struct dsn_parsed *d = xmalloc(sizeof *d);
     char qid[QUEUE_ID_MAX + 1], *rcpts = NULL;
     int r = -1;
-    if (msg && dsn_parse(msg, len, d) == 0)
+    if (msg && dsn_parse(msg, len, d) == 0) {
+        track_flush(t); /* the message reported on may still wait in the writer's batch */
         r = track_notice_match(c->data_dir, d, dur_now_ms() - c->track_retention_ms, qid,
                                sizeof qid, &rcpts);
+    }
     if (r == 1) {
         track_notice_record(t, qid, d, rcpts);
         buf_printf(fields, "X-Postino-Track: matched %s\r\n", qid);

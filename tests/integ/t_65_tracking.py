@@ -195,8 +195,11 @@ class Tracking(peers.DsnTestCase):
             lib.expect_smtplib(s.mail("alice@example.test"), 250, "2.1.0")
             lib.expect_smtplib(s.rcpt("ok@peer.test"), 250, "2.1.5")
             q_sub = lib.queue_id_of(lib.expect_smtplib(s.data(msg), 250, "2.0.0"))
-        # plain relay from relay_networks, one recipient refused by the peer
-        q_relay, _ = self.send_dsn(srv, ["ok@peer.test", "bad@peer.test"], msg=msg)
+        # plain relay from relay_networks, one recipient refused by the peer; its own
+        # Message-ID (received over SMTP, not added by postino) finds it too
+        msg_relay = lib.make_message("t65 relay", sender="alice@example.test", to="ok@peer.test",
+                                     message_id="t65-relay@client.test")
+        q_relay, _ = self.send_dsn(srv, ["ok@peer.test", "bad@peer.test"], msg=msg_relay)
         txns = lib.wait_for(lambda: len(p.messages()) >= 4 and p.messages(), 20,
                             what=lambda: "4 messages at the peer; log:\n" + srv.log_tail(30))
         by_id = {}
@@ -220,6 +223,9 @@ class Tracking(peers.DsnTestCase):
         self.assertEqual(failed[0]["host"], "%s[%s]" % (PEER_IP, PEER_IP))
         kinds = [e["kind"] for e in events(j, "ok@peer.test")]
         self.assertEqual((kinds[0], kinds[-1]), ("received", "relayed"), kinds)
+        j = self.wait_track(srv, "<t65-relay@client.test>", lambda j: True, "the Message-ID")
+        self.assertEqual(j["id"], q_relay)
+        self.assertEqual(j["message_id"], "<t65-relay@client.test>")
         j = self.wait_track(srv, "own-id-65", lambda j: True, "the sender's ENVID")
         self.assertEqual(j["id"], q_own)
         self.assertEqual(j["envid"], "own-id-65")
