@@ -535,8 +535,10 @@ def render_observe(b):
 
 
 # RESULTS.md holds one section per mode between these markers; a run of one
-# mode replaces its own section and keeps the others as they were.
+# mode replaces its own section and keeps the others as they were. Sections
+# named in KEPT are written by hand (A/B comparisons of two commits) and kept.
 BEGIN, END = "<!-- bench:%s begin -->", "<!-- bench:%s end -->"
+KEPT = ("ab",)
 
 
 def read_sections(path):
@@ -546,7 +548,7 @@ def read_sections(path):
     except OSError:
         return {}
     out = {}
-    for m in MODES:
+    for m in tuple(MODES) + KEPT:
         b, e = text.find(BEGIN % m), text.find(END % m)
         if b >= 0 and e > b:
             out[m] = text[b + len(BEGIN % m):e].strip("\n") + "\n"
@@ -559,7 +561,7 @@ def write_sections(path, sections):
     parts = ["<!-- Written by bench/bench.py: one section per mode (MODE=maildir, MODE=relay, "
              "MODE=sendmail, MODE=observe); "
              "a run of one mode rewrites its own section only. -->\n"]
-    for m in MODES:
+    for m in tuple(MODES) + KEPT:
         if m in sections:
             parts.append("%s\n%s%s\n" % (BEGIN % m, sections[m], END % m))
     with open(path, "w") as f:

@@ -24,6 +24,10 @@
     "CREATE INDEX IF NOT EXISTS events_queue_id ON events(queue_id);"                        \
     "CREATE INDEX IF NOT EXISTS events_time ON events(time);"
 
+/* The queue id of the latest message since since_ms that the SQL condition where names
+ * (?1: key, ?2: key in <>), into qid. 1, 0 (none), -1 (sqlite3_errmsg). */
+int track_find_id(sqlite3 *db, const char *where, const char *key, int64_t since_ms, char *qid,
+                  size_t size);
 /* A read-only connection to DATA_DIR/track.db; NULL with err set. */
 sqlite3 *track_reader_open(const char *data_dir, char *err, size_t err_size);
 /* Reads the journey of the message with queue id qid. 0, or -1 (sqlite3_errmsg). */

@@ -48,26 +48,6 @@ static char *track_notice_read(const struct queue_content *m, size_t *len)
     return p;
 }
 
-/* The queue id of the latest message since since_ms whose column matches key. 1, 0, -1. */
-static int track_notice_find(sqlite3 *db, const char *where, const char *key, int64_t since_ms,
-                             char *qid, size_t size)
-{
-    char sql[256];
-    sqlite3_stmt *st;
-    str_fmt(sql, sizeof sql,
-            "SELECT queue_id FROM messages WHERE (%s) AND arrival >= ?2"
-            " ORDER BY arrival DESC LIMIT 1", where);
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, since_ms);
-    int rc = sqlite3_step(st), found = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
-    if (found == 1)
-        str_copy(qid, size, (const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-    return found;
-}
-
 /* The recipients of message qid, one a line (malloc'd), or NULL. */
 static char *track_notice_rcpts(sqlite3 *db, const char *qid)
 {
@@ -96,9 +76,9 @@ static int track_notice_match(const char *data_dir, const struct dsn_parsed *d, 
     }
     int r = 0;
     if (d->envid[0])
-        r = track_notice_find(db, "queue_id = ?1 OR envid = ?1", d->envid, since, qid, size);
+        r = track_find_id(db, "queue_id = ?1 OR envid = ?1", d->envid, since, qid, size);
     if (r == 0 && d->message_id[0])
-        r = track_notice_find(db, "message_id = ?1", d->message_id, since, qid, size);
+        r = track_find_id(db, "message_id = ?1", d->message_id, since, qid, size);
     if (r < 0)
         log_err("tracking store: %s", sqlite3_errmsg(db));
     if (r == 1)

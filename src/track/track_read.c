@@ -31,15 +31,14 @@ static char *track_col(sqlite3_stmt *st, int col)
     return s ? xstrdup((const char *)s) : NULL;
 }
 
-/* The queue id of the latest message named by key since since_ms, into qid. 1, 0, -1. */
-static int track_find_id(sqlite3 *db, const char *key, int64_t since_ms, char *qid, size_t size)
+int track_find_id(sqlite3 *db, const char *where, const char *key, int64_t since_ms, char *qid,
+                  size_t size)
 {
-    static const char *sql =
-        "SELECT queue_id FROM messages WHERE (queue_id = ?1 OR message_id = ?1 OR"
-        " message_id = ?2 OR envid = ?1) AND arrival >= ?3 ORDER BY arrival DESC LIMIT 1";
+    char sql[512], bracketed[600];
     sqlite3_stmt *st;
-    char bracketed[600];
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+    if (str_fmt(sql, sizeof sql, "SELECT queue_id FROM messages WHERE (%s) AND arrival >= ?3"
+                " ORDER BY arrival DESC LIMIT 1", where) < 0 ||
+        sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         return -1;
     str_fmt(bracketed, sizeof bracketed, "<%s>", key);
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
@@ -152,7 +151,8 @@ int track_lookup(const char *data_dir, const char *key, int64_t since_ms,
     sqlite3 *db = track_reader_open(data_dir, err, err_size);
     if (!db)
         return -1;
-    int r = track_find_id(db, key, since_ms, qid, sizeof qid);
+    int r = track_find_id(db, "queue_id = ?1 OR message_id = ?1 OR message_id = ?2 OR envid = ?1",
+                          key, since_ms, qid, sizeof qid);
     if (r == 1 && track_read_journey(db, qid, out) < 0)
         r = -1;
     if (r < 0) {
