@@ -24,6 +24,8 @@
     "CREATE INDEX IF NOT EXISTS events_queue_id ON events(queue_id);"                        \
     "CREATE INDEX IF NOT EXISTS events_time ON events(time);"
 
+/* sql prepared with key bound to ?1 (SQLITE_STATIC: key must outlive it); NULL on error. */
+sqlite3_stmt *track_stmt(sqlite3 *db, const char *sql, const char *key);
 /* The queue id of the latest message since since_ms that the SQL condition where names
  * (?1: key, ?2: key in <>), into qid. 1, 0 (none), -1 (sqlite3_errmsg). */
 int track_find_id(sqlite3 *db, const char *where, const char *key, int64_t since_ms, char *qid,

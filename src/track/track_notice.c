@@ -51,12 +51,10 @@ static char *track_notice_read(const struct queue_content *m, size_t *len)
 /* The recipients of message qid, one a line (malloc'd), or NULL. */
 static char *track_notice_rcpts(sqlite3 *db, const char *qid)
 {
-    sqlite3_stmt *st;
     char *rcpts = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT rcpts FROM messages WHERE queue_id = ?1", -1, &st,
-                           NULL) != SQLITE_OK)
+    sqlite3_stmt *st = track_stmt(db, "SELECT rcpts FROM messages WHERE queue_id = ?1", qid);
+    if (!st)
         return NULL;
-    sqlite3_bind_text(st, 1, qid, -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
         rcpts = xstrdup((const char *)sqlite3_column_text(st, 0));
     sqlite3_finalize(st);

@@ -31,6 +31,15 @@ static char *track_col(sqlite3_stmt *st, int col)
     return s ? xstrdup((const char *)s) : NULL;
 }
 
+sqlite3_stmt *track_stmt(sqlite3 *db, const char *sql, const char *key)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return NULL;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    return st;
+}
+
 int track_find_id(sqlite3 *db, const char *where, const char *key, int64_t since_ms, char *qid,
                   size_t size)
 {
@@ -38,10 +47,9 @@ int track_find_id(sqlite3 *db, const char *where, const char *key, int64_t since
     sqlite3_stmt *st;
     if (str_fmt(sql, sizeof sql, "SELECT queue_id FROM messages WHERE (%s) AND arrival >= ?3"
                 " ORDER BY arrival DESC LIMIT 1", where) < 0 ||
-        sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        !(st = track_stmt(db, sql, key)))
         return -1;
     str_fmt(bracketed, sizeof bracketed, "<%s>", key);
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, bracketed, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, since_ms);
     int rc = sqlite3_step(st), found = 0;
@@ -86,10 +94,9 @@ static int track_read_message(sqlite3 *db, const char *qid, struct track_journey
 {
     static const char *sql = "SELECT queue_id, message_id, envid, sender, client, login, arrival,"
                              " rcpts FROM messages WHERE queue_id = ?1";
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+    sqlite3_stmt *st = track_stmt(db, sql, qid);
+    if (!st)
         return -1;
-    sqlite3_bind_text(st, 1, qid, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         out->queue_id = track_col(st, 0);
@@ -110,10 +117,9 @@ static int track_read_rows(sqlite3 *db, const char *qid, struct track_journey *o
 {
     static const char *sql = "SELECT time, rcpt, kind, host, address, reply, action, status,"
                              " reporting_mta FROM events WHERE queue_id = ?1 ORDER BY time, id";
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+    sqlite3_stmt *st = track_stmt(db, sql, qid);
+    if (!st)
         return -1;
-    sqlite3_bind_text(st, 1, qid, -1, SQLITE_STATIC);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct track_row *r = track_row_add(out, cap);
