@@ -10,6 +10,7 @@ settings they start postino with (RELAY_DEFAULTS, DSN_DEFAULTS), the
 addresses they use (PEER_IPS, OUTSIDE_IP, SENDER, LOCAL_SENDER), and
 unfold_headers, strip_first_received.
 """
+import os
 import shutil
 import tempfile
 
@@ -129,6 +130,17 @@ class RelayTestCase(lib.IntegTestCase):
         d = tempfile.mkdtemp(prefix="postino-relay-")
         self.addCleanup(shutil.rmtree, d, True)
         return d
+
+    def readable_file(self, name, text):
+        """A file with text in a folder of its own that the server, once it runs as
+        run_as, can read (folder 0711, file 0644); returns its path."""
+        d = self.tmpdir()
+        os.chmod(d, 0o711)
+        path = os.path.join(d, name)
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, 0o644)
+        return path
 
     def relay_server(self, start=True, dns=None, **settings):
         """A postino with RELAY_DEFAULTS, dns_servers = this class's dnsmasq (or

@@ -223,12 +223,7 @@ class RelayTlsAuth(peers.DsnTestCase):
         makes check exit 2 naming it."""
         a = self.aiosmtpd_peer("127.0.0.4", cert=self.relay_cert[0], key=self.relay_cert[1],
                                auth={"relay-user@example.test": PASSWORD})
-        d = self.tmpdir()
-        os.chmod(d, 0o755)
-        pw = os.path.join(d, "pw")
-        with open(pw, "w") as f:
-            f.write("old-wrong-password\n")
-        os.chmod(pw, 0o644)
+        pw = self.readable_file("pw", "old-wrong-password\n")
         srv = self.dsn_server(relayhost="[smtp.relay.test]:%d" % self.port,
                               extra=["relay_auth [smtp.relay.test] relay-user@example.test " + pw])
         self.dsn_send(srv, "r@far.test")

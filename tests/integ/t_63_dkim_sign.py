@@ -221,11 +221,9 @@ class DkimSign(peers.RelayTestCase):
             self.assertEqual(keygen(bad, cwd=d).returncode, 64, bad)
 
     def test_bad_key_refused_with_file_line(self):
-        d = self.tmpdir()
-        os.chmod(d, 0o711)
-        junk = os.path.join(d, "junk.key")
-        with open(junk, "w") as f:
-            f.write("-----BEGIN PRIVATE KEY-----\nnot base64\n-----END PRIVATE KEY-----\n")
+        junk = self.readable_file(
+            "junk.key", "-----BEGIN PRIVATE KEY-----\nnot base64\n-----END PRIVATE KEY-----\n")
+        d = os.path.dirname(junk)
         srv = self.relay_server(start=False, extra=["dkim_sign junk.test s %s" % junk])
         line = srv.config_lines().index("dkim_sign junk.test s %s" % junk) + 1
         cp = lib.run_cli(["check", "-c", srv.conf])
@@ -249,12 +247,7 @@ class DkimSign(peers.RelayTestCase):
     def test_reload_refuses_bad_key(self):
         peer = self.aiosmtpd_peer("127.0.0.2")
         srv = self.signing_server()
-        d = self.tmpdir()
-        os.chmod(d, 0o711)
-        junk = os.path.join(d, "junk.key")
-        with open(junk, "w") as f:
-            f.write("not a key\n")
-        os.chmod(junk, 0o644)
+        junk = self.readable_file("junk.key", "not a key\n")
         srv.extra.append("dkim_sign junk.test s %s" % junk)
         srv.write_config()
         line = srv.config_lines().index("dkim_sign junk.test s %s" % junk) + 1
