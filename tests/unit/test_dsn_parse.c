@@ -83,6 +83,16 @@ static void parse_sample(const char *name)
     free(s);
 }
 
+/* The per-message fields of the parsed notice and its number of recipients. */
+static void check_notice(const char *envid, const char *reporting_mta, const char *message_id,
+                         size_t n_rcpts)
+{
+    assert_string_equal(out->envid, envid);
+    assert_string_equal(out->reporting_mta, reporting_mta);
+    assert_string_equal(out->message_id, message_id);
+    assert_int_equal(out->n_rcpts, n_rcpts);
+}
+
 static void check_rcpt(size_t i, const char *orcpt, const char *final, const char *action,
                        const char *status, const char *remote, const char *diag)
 {
@@ -100,10 +110,7 @@ static void test_postfix_failed(void **st)
 {
     (void)st;
     parse_sample("postfix-failed.eml");
-    assert_string_equal(out->envid, "0A1B2C3D4E");
-    assert_string_equal(out->reporting_mta, "mx.example.net");
-    assert_string_equal(out->message_id, "<abc.123@example.org>");
-    assert_int_equal(out->n_rcpts, 1);
+    check_notice("0A1B2C3D4E", "mx.example.net", "<abc.123@example.org>", 1);
     assert_int_equal(out->rcpts_truncated, 0);
     /* Postfix writes Original-Recipient after Final-Recipient: still one recipient */
     check_rcpt(0, "Bob@Example.NET", "bob@example.net", "failed", "5.1.1", "mail.example.net",
@@ -128,10 +135,7 @@ static void test_exim(void **st)
 {
     (void)st;
     parse_sample("exim-failed.eml"); /* boundary not quoted; Action before Final-Recipient */
-    assert_string_equal(out->envid, "0A1B2C3D4E");
-    assert_string_equal(out->reporting_mta, "mx.exim.example");
-    assert_string_equal(out->message_id, "<abc.123@example.org>");
-    assert_int_equal(out->n_rcpts, 1);
+    check_notice("0A1B2C3D4E", "mx.exim.example", "<abc.123@example.org>", 1);
     check_rcpt(0, "", "carol@exim.example", "failed", "5.0.0", "mail.exim.example",
                "550 5.1.1 <carol@exim.example>: mailbox unavailable");
 }
@@ -140,10 +144,7 @@ static void test_sendmail(void **st)
 {
     (void)st;
     parse_sample("sendmail-failed.eml"); /* a first part without a header; ENVID in xtext */
-    assert_string_equal(out->envid, "QQ+314159");
-    assert_string_equal(out->reporting_mta, "sm.example.com");
-    assert_string_equal(out->message_id, "<abc.123@example.org>");
-    assert_int_equal(out->n_rcpts, 1);
+    check_notice("QQ+314159", "sm.example.com", "<abc.123@example.org>", 1);
     check_rcpt(0, "", "dave@sm.example.com", "failed", "5.2.1", "mail.sm.example.com",
                "550 5.2.1 Mailbox disabled");
 }
@@ -152,10 +153,7 @@ static void test_exchange(void **st)
 {
     (void)st;
     parse_sample("exchange-failed.eml"); /* multipart/alternative first, no ENVID */
-    assert_string_equal(out->envid, "");
-    assert_string_equal(out->reporting_mta, "BN6PR01MB1234.prod.exchangelabs.com");
-    assert_string_equal(out->message_id, "<abc.123@example.org>");
-    assert_int_equal(out->n_rcpts, 1);
+    check_notice("", "BN6PR01MB1234.prod.exchangelabs.com", "<abc.123@example.org>", 1);
     check_rcpt(0, "erin@contoso.com", "erin@contoso.com", "failed", "5.1.10", "",
                "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP "
                "address lookup");
@@ -214,10 +212,7 @@ static void test_postino_own(void **st)
     buf_init(&b, BUF_UNLIMITED);
     assert_int_equal(dsn_build(&in, &b), 0);
     assert_int_equal(dsn_parse(b.data, b.len, out), 0);
-    assert_string_equal(out->envid, "0A1B2C3D4E");
-    assert_string_equal(out->reporting_mta, "mail.example.org");
-    assert_string_equal(out->message_id, "<own.1@example.org>");
-    assert_int_equal(out->n_rcpts, 3);
+    check_notice("0A1B2C3D4E", "mail.example.org", "<own.1@example.org>", 3);
     check_rcpt(0, "Bob@Example.NET", "bob@example.net", "failed", "5.1.1", "mx.example.net",
                "550 5.1.1 <bob@example.net>: user unknown");
     check_rcpt(1, "", "carol@example.net", "delayed", "4.4.1", "", "421 4.4.1 try later");
