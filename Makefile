@@ -2,7 +2,7 @@
 # Two builds: build/ (normal, -O2) and build-asan/ (-fsanitize=address,undefined).
 
 PKGS      := libevent libevent_pthreads libevent_openssl openssl libcares libcrypt libsystemd libidn2 \
-             opendkim sqlite3
+             opendkim sqlite3 gmime-3.0 libxml-2.0
 CC        ?= cc
 CSTD      := -std=c11 -D_GNU_SOURCE
 WARN      := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
@@ -13,7 +13,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lspf2 -lopendmarc -
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
 
 SRC_ALL   := $(sort $(wildcard src/lib/*.c src/proto/*.c src/mail/*.c src/net/*.c src/msgauth/*.c \
-                 src/track/*.c src/metricsd/*.c \
+                 src/track/*.c src/metricsd/*.c src/webd/*.c \
                  src/smtpd/*.c src/smtpc/*.c src/pop3d/*.c src/qmgr/*.c src/cmd/*.c))
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 HDRS      := $(wildcard src/*/*.h)

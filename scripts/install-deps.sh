@@ -23,11 +23,16 @@ set -eu
 # libsqlite3-dev: the tracking store. python3-dkim (with python3-nacl for
 # ed25519 and python3-dnspython for its DNS) verifies postino's signatures and
 # signs test mail in t_63..t_65; python3-authres parses Authentication-Results.
+# libgmime-3.0-dev: MIME parsing of the Web reader (charsets, RFC 2047/2231 names);
+# libxml2-dev: its HTML parser, under the sanitizer of HTML mail shown on the Web;
+# chromium, chromium-driver, python3-selenium: the Web reader's tests in a real,
+# headless browser.
 PKGS="build-essential pkg-config libevent-dev libssl-dev libc-ares-dev libcrypt-dev
 libcmocka-dev python3 python3-aiosmtpd dnsmasq-base openssl clang postfix dovecot-imapd
 bsd-mailx man-db groff-base libsystemd-dev systemd python3-prometheus-client
 libidn2-dev libunistring-dev libopendkim-dev libspf2-dev libopendmarc-dev
-libsqlite3-dev python3-dkim python3-nacl python3-dnspython python3-authres publicsuffix"
+libsqlite3-dev python3-dkim python3-nacl python3-dnspython python3-authres publicsuffix
+libgmime-3.0-dev libxml2-dev chromium chromium-driver python3-selenium"
 
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"

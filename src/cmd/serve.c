@@ -28,6 +28,7 @@
 #include "pop3d/pop3_server.h"
 #include "smtpd/smtp_server.h"
 #include "track/track.h"
+#include "webd/webd.h"
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -168,6 +169,7 @@ struct serve_parts {
     struct smtpc *smtpc;
     struct connlimit *limits;
     struct metricsd *metrics;
+    struct webd *web;
     struct control *control;
     struct pickup *pickup;
     struct track *track;        /* the tracking store, NULL if it cannot be opened */
@@ -191,8 +193,12 @@ static int serve_start(struct serve *sv, struct serve_parts *p, const struct con
         !(sv->pop3 = pop3_server_new(sv->base, c, p->tls_server, p->dq, p->limits)) ||
         !(p->metrics = metricsd_new(sv->base, c, sched_metrics_gauges, p->sched)))
         return -1;
+    struct webd_deps wd = {.q = &p->q, .dq = p->dq, .sched = p->sched, .limits = p->limits};
+    if (!(p->web = webd_new(sv->base, c, p->tls_server, &wd)))
+        return -1;
     smtp_server_set_filters(sv->smtp, p->checkq, NULL);
-    struct serve_services svc = {.smtp = sv->smtp, .pop3 = sv->pop3, .sched = p->sched,
+    struct serve_services svc = {.smtp = sv->smtp, .pop3 = sv->pop3, .web = p->web,
+                                 .sched = p->sched,
                                  .smtpc = p->smtpc, .mx = p->mx, .limits = p->limits};
     sv->reload = serve_reload_new(p->dq, c, &svc);
     return 0;
@@ -231,6 +237,8 @@ static void serve_stop(struct serve *sv, struct serve_parts *p)
     control_free(p->control);
     serve_reload_stop(sv->reload);
     pickup_stop(p->pickup);
+    webd_free(p->web); /* its workers finish; composed mail in flight is committed */
+    p->web = NULL;
     if (p->sched)
         sched_stop(p->sched);
     if (p->smtpc)

@@ -21,6 +21,7 @@
 #include "lib/keytable.h"
 #include "lib/linefile.h"
 #include "lib/str.h"
+#include "mail/maildir.h"
 #include "proto/addr.h"
 #include "proto/intl.h"
 #include <crypt.h>
@@ -236,6 +237,27 @@ int users_check_password(const struct users *u, const char *login, const char *p
     /* An empty password never logs in; unknown users cost the same time. */
     int ok = auth_verify(e ? e->hash : auth_dummy_hash, password);
     return e && ok && password[0] != '\0';
+}
+
+int auth_mailbox_login(const struct users *u, const char *login, const char *password,
+                       struct auth_box *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!u || !users_check_password(u, login, password))
+        return 0;
+    const char *at = strrchr(login, '@');
+    char local[AUTH_LOGIN_MAX + 1], domain[AUTH_LOGIN_MAX + 1];
+    if (!at || str_ncopy(local, sizeof local, login, (size_t)(at - login)) < 0 ||
+        str_copy(domain, sizeof domain, at + 1) < 0)
+        return 0;
+    const char *canon = users_lookup(u, local, domain);
+    if (!canon || str_copy(out->addr, sizeof out->addr, canon) < 0)
+        return 0;
+    at = strrchr(out->addr, '@');
+    str_ncopy(out->local, sizeof out->local, out->addr, (size_t)(at - out->addr));
+    str_copy(out->domain, sizeof out->domain, at + 1);
+    str_lower(out->domain);
+    return maildir_component_ok(out->local) && maildir_component_ok(out->domain);
 }
 
 size_t users_count(const struct users *u)

@@ -19,6 +19,19 @@ const char *users_lookup(const struct users *u, const char *local, const char *d
 /* 1 if the password matches the user's hash (login is "local@domain"), else 0. */
 int users_check_password(const struct users *u, const char *login, const char *password);
 size_t users_count(const struct users *u);
+
+#define AUTH_LOGIN_MAX 320 /* "local@domain": 64 + 1 + 255 (as SASL_USER_MAX) */
+/* Whose mailbox a login opens: the address as the users file spells it, and its
+ * local part and lower-case domain, each one safe path component (maildir_component_ok). */
+struct auth_box {
+    char addr[AUTH_LOGIN_MAX + 1];
+    char local[AUTH_LOGIN_MAX + 1];
+    char domain[AUTH_LOGIN_MAX + 1];
+};
+/* A reader's login (POP3, the Web): the password checked (crypt: slow, for worker
+ * threads) and the mailbox found. 1, or 0 (wrong login or password, no such mailbox). */
+int auth_mailbox_login(const struct users *u, const char *login, const char *password,
+                       struct auth_box *out);
 /* Hashes a password for the users file with crypt(3) (yescrypt if available, else SHA-512). */
 int auth_hash_password(const char *password, struct buf *out);
 

@@ -133,7 +133,7 @@ static int conf_check_tls(struct conf_ctx *x)
     }
     if (x->line_tls_listen && !c->tls_cert) {
         x->line = x->line_tls_listen;
-        conf_err(x, "listen: smtps and pop3s listeners need tls_cert and tls_key");
+        conf_err(x, "listen: smtps, pop3s and webs listeners need tls_cert and tls_key");
         return -1;
     }
     return 0;

@@ -19,7 +19,7 @@ struct aliases;
 struct conf_count;
 
 enum listen_kind { LISTEN_SMTP, LISTEN_SUBMISSION, LISTEN_SMTPS, LISTEN_POP3, LISTEN_POP3S,
-                   LISTEN_METRICS };
+                   LISTEN_METRICS, LISTEN_WEB, LISTEN_WEBS };
 
 struct listen_spec {
     enum listen_kind kind;
@@ -95,7 +95,7 @@ struct conf {
     int64_t retry_min_ms, retry_max_ms, delay_warning_ms, queue_lifetime_ms;
     int64_t timeout_greeting_ms, timeout_mail_ms, timeout_rcpt_ms;
     int64_t timeout_data_init_ms, timeout_data_block_ms, timeout_data_end_ms;
-    int64_t timeout_server_ms, timeout_pop3_ms;
+    int64_t timeout_server_ms, timeout_pop3_ms, timeout_web_ms;
     unsigned max_connections, max_connections_per_ip, max_hops;
     unsigned line_max_connections; /* where max_connections was set, 0 = default */
     uint64_t dsn_return_limit;

@@ -451,7 +451,7 @@ static int conf_add_tls_policy(struct conf_ctx *x, const struct conf_key *k, cha
 /* ---- listeners ---- */
 
 static const char *const conf_listen_names[] = {"smtp", "submission", "smtps", "pop3", "pop3s",
-                                                "metrics"};
+                                                "metrics", "web", "webs"};
 
 const char *conf_listen_kind_name(enum listen_kind kind)
 {
@@ -487,7 +487,8 @@ static int conf_add_listen(struct conf_ctx *x, const struct conf_key *k, char **
     struct listen_spec l;
     struct conf *c = x->c;
     if (conf_listen_kind(argv[0], &l.kind) < 0) {
-        conf_err(x, "%s: unknown kind \"%.100s\" (smtp, submission, smtps, pop3, pop3s)", k->name,
+        conf_err(x, "%s: unknown kind \"%.100s\" (smtp, submission, smtps, pop3, pop3s, "
+                 "metrics, web, webs)", k->name,
                  argv[0]);
         return -1;
     }
@@ -504,7 +505,8 @@ static int conf_add_listen(struct conf_ctx *x, const struct conf_key *k, char **
             conf_err(x, "%s: %s is already used by another listener", k->name, argv[1]);
             return -1;
         }
-    if ((l.kind == LISTEN_SMTPS || l.kind == LISTEN_POP3S) && !x->line_tls_listen)
+    if ((l.kind == LISTEN_SMTPS || l.kind == LISTEN_POP3S || l.kind == LISTEN_WEBS) &&
+        !x->line_tls_listen)
         x->line_tls_listen = x->line;
     c->listens = xrealloc(c->listens, (c->n_listens + 1) * sizeof l);
     c->listens[c->n_listens++] = l;
@@ -619,6 +621,7 @@ const struct conf_key conf_keys[] = {
     {.name = "dmarc_reject", .kind = CONF_KIND_CHOICE, .off = OFF(dmarc_reject), .dflt = "off",
      .choices = "on|off"},
     NUM("track_retention", DURATION, track_retention_ms, "30d", 1),
+    NUM("timeout_web", DURATION, timeout_web_ms, "30m", 1),
     {.name = "reject_unmatched_dsn", .kind = CONF_KIND_CHOICE, .off = OFF(reject_unmatched_dsn),
      .dflt = "off", .choices = "on|off"},
 };

@@ -36,24 +36,12 @@ static void pop3s_check(struct diskq_job *j)
 {
     struct pop3_session *s = j->ctx;
     const struct conf *c = s->conf;
+    struct auth_box box;
     s->auth_ok = 0;
-    if (!c->users || !users_check_password(c->users, s->user, s->pass))
+    if (!auth_mailbox_login(c->users, s->user, s->pass, &box))
         return;
-    char local[SASL_USER_MAX + 1], domain[SASL_USER_MAX + 1];
-    const char *at = strrchr(s->user, '@');
-    if (!at || str_ncopy(local, sizeof local, s->user, (size_t)(at - s->user)) < 0 ||
-        str_copy(domain, sizeof domain, at + 1) < 0)
-        return;
-    const char *canon = users_lookup(c->users, local, domain);
-    if (!canon || str_copy(s->login, sizeof s->login, canon) < 0)
-        return;
-    at = strrchr(s->login, '@');
-    str_ncopy(local, sizeof local, s->login, (size_t)(at - s->login));
-    str_copy(domain, sizeof domain, at + 1);
-    str_lower(domain);
-    if (!maildir_component_ok(local) || !maildir_component_ok(domain))
-        return;
-    s->auth_ok = mailbox_open(&s->mb, c->data_dir, domain, local) == 0 ? 1 : -1;
+    str_copy(s->login, sizeof s->login, box.addr);
+    s->auth_ok = mailbox_open(&s->mb, c->data_dir, box.domain, box.local) == 0 ? 1 : -1;
 }
 
 static int pop3s_in_use(const struct pop3_session *s)
