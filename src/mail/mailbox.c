@@ -55,8 +55,9 @@ static void mailbox_add(struct mailbox *mb, size_t *cap, const char *name, int i
     m->size = size;
 }
 
-/* Adds every regular, non-hidden file of DIR/sub. A missing folder is empty. */
-static int mailbox_scan(struct mailbox *mb, size_t *cap, const char *sub)
+/* Adds every regular, non-hidden file of DIR/sub. A missing folder is empty. With
+ * light, the size is the file's (one stat, nothing read). */
+static int mailbox_scan(struct mailbox *mb, size_t *cap, const char *sub, int light)
 {
     char dir[PATH_MAX], path[PATH_MAX];
     if (str_fmt(dir, sizeof dir, "%s/%s", mb->dir, sub) < 0)
@@ -70,8 +71,12 @@ static int mailbox_scan(struct mailbox *mb, size_t *cap, const char *sub)
         uint64_t size;
         if (de->d_name[0] == '.' || str_fmt(path, sizeof path, "%s/%s", dir, de->d_name) < 0)
             continue;
-        if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || mailbox_wire_size(path, &size) < 0)
+        if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
             continue; /* vanished meanwhile, or not a message */
+        if (light)
+            size = (uint64_t)st.st_size;
+        else if (mailbox_wire_size(path, &size) < 0)
+            continue;
         mailbox_add(mb, cap, de->d_name, sub[0] == 'n', size);
     }
     closedir(d);
@@ -85,13 +90,14 @@ static int mailbox_cmp(const void *a, const void *b)
     return c ? c : strcmp(x->name, y->name);
 }
 
-int mailbox_open(struct mailbox *mb, const char *data_dir, const char *domain, const char *local)
+static int mailbox_snapshot(struct mailbox *mb, const char *data_dir, const char *domain,
+                            const char *local, int light)
 {
     memset(mb, 0, sizeof *mb);
     size_t cap = 0;
     if (str_fmt(mb->dir, sizeof mb->dir, "%s/mail/%s/%s", data_dir, domain, local) < 0)
         return errno = ENAMETOOLONG, -1;
-    if (mailbox_scan(mb, &cap, "new") < 0 || mailbox_scan(mb, &cap, "cur") < 0) {
+    if (mailbox_scan(mb, &cap, "new", light) < 0 || mailbox_scan(mb, &cap, "cur", light) < 0) {
         int e = errno;
         mailbox_close(mb);
         errno = e;
@@ -100,6 +106,33 @@ int mailbox_open(struct mailbox *mb, const char *data_dir, const char *domain, c
     if (mb->n)
         qsort(mb->msgs, mb->n, sizeof *mb->msgs, mailbox_cmp);
     return 0;
+}
+
+int mailbox_open(struct mailbox *mb, const char *data_dir, const char *domain, const char *local)
+{
+    return mailbox_snapshot(mb, data_dir, domain, local, 0);
+}
+
+int mailbox_open_light(struct mailbox *mb, const char *data_dir, const char *domain,
+                       const char *local)
+{
+    return mailbox_snapshot(mb, data_dir, domain, local, 1);
+}
+
+long mailbox_find(const struct mailbox *mb, const char *uid)
+{
+    size_t lo = 0, hi = mb->n;
+    while (lo < hi) { /* sorted by uid (mailbox_cmp) */
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(mb->msgs[mid].uid, uid);
+        if (c == 0)
+            return (long)mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
 }
 
 int mailbox_path(const struct mailbox *mb, size_t i, char *out, size_t size)

@@ -31,6 +31,13 @@ struct mailbox {
 
 /* Snapshots the mailbox of local@domain (missing folders = empty). 0, or -1 with errno. */
 int mailbox_open(struct mailbox *mb, const char *data_dir, const char *domain, const char *local);
+/* The same for the Web reader: size is the file's size (nothing read: cheap for a
+ * mailbox of thousands). 0, or -1 with errno. */
+int mailbox_open_light(struct mailbox *mb, const char *data_dir, const char *domain,
+                       const char *local);
+/* The index of the message whose unique name is uid (a name only ever compared with
+ * the snapshot's: no path is made from it), or -1. */
+long mailbox_find(const struct mailbox *mb, const char *uid);
 /* The path of message i (0-based). 0, or -1 if too long. */
 int mailbox_path(const struct mailbox *mb, size_t i, char *out, size_t size);
 /* Moves message i from new/ to cur/ with ":2,S" (or adds S in cur/). 0 or -1 (errno). */
