@@ -321,6 +321,24 @@ static void test_failure_cost_uniform(void **state)
     buf_free(&text);
 }
 
+/* A reader's login (POP3, the Web): the file's spelling, the mailbox's path parts. */
+static void test_mailbox_login(void **state)
+{
+    (void)state;
+    struct users *u = load_ok("Alice@Example.ORG:{PLAIN}right\n");
+    struct auth_box box;
+    assert_true(auth_mailbox_login(u, "alice@example.org", "right", &box));
+    assert_string_equal(box.addr, "Alice@Example.ORG");
+    assert_string_equal(box.local, "Alice");
+    assert_string_equal(box.domain, "example.org");
+    assert_false(auth_mailbox_login(u, "alice@example.org", "wrong", &box));
+    assert_string_equal(box.addr, "");
+    assert_false(auth_mailbox_login(u, "alice@example.org", "", &box));
+    assert_false(auth_mailbox_login(u, "nobody@example.org", "right", &box));
+    assert_false(auth_mailbox_login(NULL, "alice@example.org", "right", &box));
+    users_free(u);
+}
+
 /* A test in its own temporary folder. */
 #define TEST(f) cmocka_unit_test_setup_teardown(f, setup_auth, teardown)
 
@@ -331,6 +349,7 @@ int main(void)
         TEST(test_duplicates),       TEST(test_missing_file),
         TEST(test_plain_passwords),  TEST(test_crypt_passwords),
         TEST(test_many_users),       TEST(test_failure_cost_uniform),
+        TEST(test_mailbox_login),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
