@@ -1,8 +1,11 @@
 #!/usr/bin/python3
 """
 run: the runner of postino's integration tests. Finds tests/integ/t_*.py and
-tests/crash/t_*.py, runs each module in its own worker process (2 at a time
-by default, -j N to change), prints each module's output once it is done and
+tests/crash/t_*.py, runs each module in its own worker process (3 at a time
+by default, -j N to change: the tests mostly wait on servers and peers, so 3
+keep 2 cores busy), the longest first (as the last run of this checkout
+measured them, in build/integ-times.json; a module not measured yet counts as
+slow), prints each module's output once it is done and
 a last line "integ: P passed, F failed[, S skipped]". Exit status 1 if any
 test failed or errored (or a worker died or timed out), else 0.
 
@@ -26,8 +29,30 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 TEST_DIRS = [os.path.join(ROOT, "tests", "integ"), os.path.join(ROOT, "tests", "crash")]
 MODULE_TIMEOUT = float(os.environ.get("POSTINO_MODULE_TIMEOUT", "300"))
-# Slow modules first so the two workers finish at about the same time.
-SLOW_FIRST = ("t_crash", "t_09", "t_08", "t_05", "t_03")
+# The last measured duration of each module: the longest start first, so the
+# workers finish at about the same time. Not versioned: build/ is the checkout's.
+TIMES_FILE = os.path.join(ROOT, "build", "integ-times.json")
+UNMEASURED_S = 30.0
+
+
+def load_times():
+    try:
+        with open(TIMES_FILE) as f:
+            t = json.load(f)
+        return {k: float(v) for k, v in t.items()} if isinstance(t, dict) else {}
+    except (OSError, ValueError, TypeError):
+        return {}
+
+
+def save_times(times):
+    try:
+        os.makedirs(os.path.dirname(TIMES_FILE), exist_ok=True)
+        tmp = TIMES_FILE + ".%d" % os.getpid()
+        with open(tmp, "w") as f:
+            json.dump(times, f, indent=0, sort_keys=True)
+        os.replace(tmp, TIMES_FILE)
+    except OSError:
+        pass  # only the order of the next run depends on it
 
 
 def find_modules():
@@ -37,12 +62,11 @@ def find_modules():
             paths.extend(os.path.join(d, n) for n in sorted(os.listdir(d))
                          if n.startswith("t_") and n.endswith(".py"))
 
+    times = load_times()
+
     def rank(p):
         name = os.path.basename(p)
-        for i, prefix in enumerate(SLOW_FIRST):
-            if name.startswith(prefix):
-                return (i, name)
-        return (len(SLOW_FIRST), name)
+        return (-times.get(name, UNMEASURED_S), name)
     return sorted(paths, key=rank)
 
 
@@ -162,7 +186,7 @@ def count_selected(path, filters):
 
 
 def main(argv):
-    jobs = int(os.environ.get("POSTINO_INTEG_JOBS", "2"))
+    jobs = int(os.environ.get("POSTINO_INTEG_JOBS", "3"))
     verbose = False
     filters = []
     args = list(argv)
@@ -221,9 +245,13 @@ def main(argv):
                                 start_new_session=True, cwd=ROOT)
         running.append((proc, path, rf, of, time.monotonic()))
 
+    measured = load_times()
+
     def finish(entry, timed_out):
         proc, path, rf, of, t0 = entry
         name = os.path.basename(path)
+        if not filters:
+            measured[name] = round(time.monotonic() - t0, 1)
         of.seek(0)
         out = of.read().decode("utf-8", "replace")
         of.close()
@@ -292,6 +320,8 @@ def main(argv):
             os.unlink(os.path.join(tmpdir, n))
         os.rmdir(tmpdir)
 
+    if not filters:
+        save_times(measured)
     line = "integ: %d passed, %d failed" % (totals["passed"], totals["failed"])
     if totals["skipped"]:
         line += ", %d skipped" % totals["skipped"]
