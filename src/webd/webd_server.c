@@ -343,6 +343,11 @@ static void webd_on_request(struct evhttp_request *req, void *arg)
         return;
     }
     struct webd_session *s = webd_session_find(w, req);
+    if (s && !users_lookup(r->conf->users, s->box.local, s->box.domain)) {
+        log_info("web: %s: session of %s ended: no longer in the users file", r->ip, s->box.addr);
+        webd_session_end(w, s); /* removed by a reload */
+        s = NULL;
+    }
     if (s) {
         r->logged_in = 1;
         r->box = s->box;
