@@ -621,9 +621,9 @@ const struct conf_key conf_keys[] = {
     {.name = "dmarc_reject", .kind = CONF_KIND_CHOICE, .off = OFF(dmarc_reject), .dflt = "off",
      .choices = "on|off"},
     NUM("track_retention", DURATION, track_retention_ms, "30d", 1),
-    NUM("timeout_web", DURATION, timeout_web_ms, "30m", 1),
     {.name = "reject_unmatched_dsn", .kind = CONF_KIND_CHOICE, .off = OFF(reject_unmatched_dsn),
      .dflt = "off", .choices = "on|off"},
+    NUM("timeout_web", DURATION, timeout_web_ms, "30m", 1),
 };
 const size_t conf_keys_count = sizeof conf_keys / sizeof conf_keys[0];
 _Static_assert(sizeof conf_keys / sizeof conf_keys[0] <= CONF_KEYS_MAX, "raise CONF_KEYS_MAX");

@@ -135,7 +135,8 @@ static const char golden_defaults[] =
     "auth_checks on\n"
     "dmarc_reject off\n"
     "track_retention 30d\n"
-    "reject_unmatched_dsn off\n";
+    "reject_unmatched_dsn off\n"
+    "timeout_web 30m\n";
 
 /* The exact `postino check` text of full_conf (the fixture folder masked). */
 static const char golden_full[] =
@@ -189,7 +190,8 @@ static const char golden_full[] =
     "auth_checks on\n"
     "dmarc_reject off\n"
     "track_retention 30d\n"
-    "reject_unmatched_dsn off\n";
+    "reject_unmatched_dsn off\n"
+    "timeout_web 30m\n";
 
 /* conf_print of a loaded config with the fixture folder, cwd and host masked. */
 static char *print_masked(const struct conf *c)
