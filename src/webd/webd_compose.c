@@ -91,6 +91,10 @@ static void compose_work(struct webd_req *r)
 static void compose_done(struct webd_req *r)
 {
     struct compose *c = r->data;
+    if (r->job.failed) { /* the server stops: the work never ran */
+        webd_send_error(r, 503, "Service Unavailable", "The server is stopping: nothing was sent.");
+        return;
+    }
     if (r->status) {
         webd_send_page(r, r->status, r->status == 413 ? "Payload Too Large" : "Bad Request");
         return;

@@ -64,6 +64,7 @@ struct webd {
     struct webd_fail *fails;
     struct webd_conns *conns;
     struct event *sweep;             /* drops expired sessions and old failure counts */
+    unsigned commits;                /* composed messages being committed on deps.dq */
 };
 
 struct webd_req;

@@ -267,6 +267,8 @@ static void story_page(struct webd_req *r, const struct story *s)
 static void story_done(struct webd_req *r)
 {
     struct story *s = r->data;
+    if (r->job.failed)
+        r->status = 500; /* the server stops: the work never ran */
     if (r->status == 404) {
         webd_send_error(r, 404, "Not Found", "There is no such message among those you sent.");
         return;

@@ -261,6 +261,7 @@ static void compose_job_done(struct diskq_job *j)
     struct webd_req *r = c->r;
     struct envelope *e = &c->env;
     diskq_job_release(j);
+    r->w->commits--;
     if (c->sent_fd >= 0)
         close(c->sent_fd), c->sent_fd = -1;
     if (j->failed) {
@@ -284,7 +285,7 @@ static void compose_job_done(struct diskq_job *j)
 
 void compose_commit(struct webd_req *r, struct compose *c)
 {
-    (void)r;
+    r->w->commits++;
     memset(&c->job, 0, sizeof c->job);
     c->job.write = compose_job_write;
     c->job.publish = compose_job_publish;
