@@ -96,7 +96,8 @@ static int compose_file_add(struct webd_req *r, struct compose_form *f, GMimeObj
     file->ctype = compose_ctype(part);
     file->len = bytes->len;
     file->data = xmalloc(bytes->len ? bytes->len : 1);
-    memcpy(file->data, bytes->data, bytes->len);
+    if (bytes->len)
+        memcpy(file->data, bytes->data, bytes->len);
     f->files_size += bytes->len;
     return 0;
 }
@@ -110,8 +111,9 @@ static int compose_part(struct webd_req *r, struct compose_form *f, GMimeObject 
     if (!name || !GMIME_IS_PART(part))
         return 0;
     GByteArray *bytes = compose_part_bytes(part);
+    const char *v = bytes->len ? (const char *)bytes->data : ""; /* data is NULL when empty */
     int rc = filename ? compose_file_add(r, f, part, filename, bytes)
-                      : compose_set(r, f, name, (const char *)bytes->data, bytes->len);
+                      : compose_set(r, f, name, v, bytes->len);
     g_byte_array_free(bytes, TRUE);
     return rc;
 }
