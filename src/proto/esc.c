@@ -34,6 +34,59 @@ const char *esc_meaning(enum esc_code code)
     return NULL;
 }
 
+/* Words for the codes a sender meets most, for the Web story (esc_plain). */
+static const struct {
+    enum esc_code code;
+    const char *words;
+} esc_plain_table[] = {
+    {ESC_BAD_DESTINATION_MAILBOX, "the mailbox does not exist"},
+    {ESC_BAD_DESTINATION_SYSTEM, "the recipient's mail system does not exist"},
+    {ESC_BAD_DESTINATION_SYNTAX, "the recipient's address is not written correctly"},
+    {ESC_MAILBOX_MOVED, "the mailbox has moved, with no forwarding address"},
+    {ESC_NULL_MX, "the recipient's domain accepts no mail"},
+    {ESC_MAILBOX_DISABLED, "the mailbox is disabled and takes no mail"},
+    {ESC_MAILBOX_FULL, "the mailbox is full"},
+    {ESC_MESSAGE_LENGTH_LIMIT, "the message is larger than the mailbox accepts"},
+    {ESC_MAIL_SYSTEM_FULL, "the receiving mail system is out of space"},
+    {ESC_MESSAGE_TOO_BIG, "the message is too big for the receiving system"},
+    {ESC_NO_ANSWER, "the receiving host did not answer"},
+    {ESC_UNABLE_TO_ROUTE, "no way was found to reach the recipient's domain"},
+    {ESC_ROUTING_LOOP, "the message went round in a loop"},
+    {ESC_DELIVERY_TIME_EXPIRED, "it could not be delivered in the time allowed"},
+    {ESC_DELIVERY_NOT_AUTHORIZED, "the receiving system refused the message by its policy"},
+};
+
+const char *esc_plain(enum esc_code code, char *out, size_t size)
+{
+    for (size_t i = 0; i < sizeof esc_plain_table / sizeof esc_plain_table[0]; i++)
+        if (esc_plain_table[i].code == code)
+            return esc_plain_table[i].words;
+    const char *m = esc_meaning(code);
+    if (!m || size == 0)
+        return NULL;
+    size_t n = 0;
+    for (; m[n] && n + 1 < size; n++)
+        out[n] = n == 0 && m[n] >= 'A' && m[n] <= 'Z' ? (char)(m[n] - 'A' + 'a') : m[n];
+    out[n] = '\0';
+    return out;
+}
+
+int esc_find(const char *text, char out[ESC_TEXT_MAX], int *klass, enum esc_code *code)
+{
+    size_t len = strlen(text), used;
+    for (size_t i = 0; i < len; i++) {
+        if (i > 0 && text[i - 1] != ' ' && text[i - 1] != '(' && text[i - 1] != ';')
+            continue;
+        if (esc_parse(text + i, len - i, klass, code, &used) == 0) {
+            size_t n = used < ESC_TEXT_MAX - 1 ? used : ESC_TEXT_MAX - 1;
+            memcpy(out, text + i, n);
+            out[n] = '\0';
+            return 0;
+        }
+    }
+    return -1;
+}
+
 /* 1-3 digits at s[*pos]; -1 if none, or more than three. */
 static int esc_number(const char *s, size_t len, size_t *pos)
 {

@@ -101,6 +101,13 @@ struct esc_prefix {
 struct esc_prefix esc_reply_prefix(int reply, enum esc_code code);
 /* The RFC meaning of subject.detail ("Mailbox full"), or NULL if not in the table. */
 const char *esc_meaning(enum esc_code code);
+/* The meaning in plain words for a person ("the mailbox does not exist"): a
+ * sentence of postino's for the common codes, else the RFC meaning lower-cased into
+ * out. NULL (out untouched) when the code is not in the table. */
+const char *esc_plain(enum esc_code code, char *out, size_t size);
+/* Finds the first enhanced code in text (a reply or a diagnostic), as "5.1.1" into
+ * out[ESC_TEXT_MAX], with its class and code. 0, or -1 when it has none. */
+int esc_find(const char *text, char out[ESC_TEXT_MAX], int *klass, enum esc_code *code);
 /*
  * Parses "class.subject.detail" at the start of s (len octets), as found in a
  * reply or a Status: field. 0 with *klass and *code set and *used the octets

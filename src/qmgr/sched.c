@@ -521,8 +521,44 @@ int sched_delete(struct sched *s, const char *id)
         fsio_fsync_dir(dir) < 0)
         return -2;
     log_info("%s: deleted by the operator", id);
+    for (size_t i = 0; i < m->env.n_rcpts; i++) /* the sender's story says so */
+        if (m->env.rcpts[i].status == RCPT_PENDING || m->env.rcpts[i].status == RCPT_DEFERRED)
+            track_add_event(track_feed(), &(struct track_event){.queue_id = id,
+                            .rcpt = m->env.rcpts[i].addr, .kind = "deleted"});
     sched_unlink(s, m);
     return 0;
+}
+
+int sched_rcpt_states(const struct sched *s, const char *id, struct sched_rcpt_state **out,
+                      size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    const struct qmsg *m = sched_find((struct sched *)s, id);
+    if (!m)
+        return -1;
+    const struct envelope *e = &m->env;
+    *out = xcalloc(e->n_rcpts ? e->n_rcpts : 1, sizeof **out);
+    for (size_t i = 0; i < e->n_rcpts; i++) {
+        const struct env_rcpt *r = &e->rcpts[i];
+        (*out)[i] = (struct sched_rcpt_state){
+            .addr = xstrdup(r->addr), .status = r->status, .next_attempt = r->next_attempt,
+            .last_reply = r->last_reply ? xstrdup(r->last_reply) : NULL,
+            .remote_mta = r->remote_mta ? xstrdup(r->remote_mta) : NULL,
+            .busy = m->busy || m->ready};
+    }
+    *n = e->n_rcpts;
+    return 0;
+}
+
+void sched_rcpt_states_free(struct sched_rcpt_state *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].addr);
+        free(v[i].last_reply);
+        free(v[i].remote_mta);
+    }
+    free(v);
 }
 
 size_t sched_count(const struct sched *s)

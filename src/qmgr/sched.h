@@ -40,6 +40,20 @@ int sched_hold(struct sched *s, const char *id, int hold);
 /* Removes a message from the queue. 0, -1 no such message, -2 I/O error,
  * -3 a delivery of it is in flight right now (try again in a moment). */
 int sched_delete(struct sched *s, const char *id);
+/* One recipient's state now, as the scheduler holds it (sched_rcpt_states). */
+struct sched_rcpt_state {
+    char *addr;
+    enum rcpt_status status;
+    int64_t next_attempt;       /* ms since the epoch; 0 = as soon as possible */
+    char *last_reply;           /* or NULL */
+    char *remote_mta;           /* or NULL */
+    int busy;                   /* a delivery of the message is under way now */
+};
+/* Copies the recipients' state of message id (loop thread): *out (n of them, to free
+ * with sched_rcpt_states_free), 0; or -1 when the message is not in the queue. */
+int sched_rcpt_states(const struct sched *s, const char *id, struct sched_rcpt_state **out,
+                      size_t *n);
+void sched_rcpt_states_free(struct sched_rcpt_state *v, size_t n);
 /* Messages currently held in memory. */
 size_t sched_count(const struct sched *s);
 void sched_free(struct sched *s);

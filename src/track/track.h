@@ -34,6 +34,7 @@ struct track;
 /* A message taken in (kind "received" for each of its recipients). */
 struct track_message {
     const char *queue_id, *message_id, *envid, *sender, *client, *login;
+    const char *subject;              /* decoded, for the sender's Web story; may be NULL */
     int64_t arrival;                  /* ms since the epoch */
     const char *const *rcpts;         /* rcpts[0..n_rcpts) */
     size_t n_rcpts;
@@ -44,7 +45,8 @@ struct track_event {
     int64_t time;                     /* ms since the epoch */
     const char *queue_id, *rcpt;
     const char *kind;                 /* relayed, delivered, deferred, failed, expired,
-                                       * expanded, notice-sent, notice-received */
+                                       * expanded, notice-sent, notice-received,
+                                       * deleted (by the operator) */
     const char *host, *address;       /* the next hop (or the reporting hop of a notice) */
     const char *reply;                /* the full reply or diagnostic */
     const char *action, *status;      /* RFC 3464 Action and Status (notices received) */
@@ -75,7 +77,8 @@ struct track_row {
     char *rcpt, *kind, *host, *address, *reply, *action, *status, *reporting_mta;
 };
 struct track_journey {
-    char *queue_id, *message_id, *envid, *sender, *client, *login;
+    char *queue_id, *message_id, *envid, *sender, *client, *login, *subject;
+    char *rcpts;                      /* one a line */
     int64_t arrival;
     struct track_row *rows;           /* time order */
     size_t n_rows;
@@ -90,6 +93,25 @@ struct track_journey {
 int track_lookup(const char *data_dir, const char *key, int64_t since_ms,
                  struct track_journey *out, char *err, size_t err_size);
 void track_journey_free(struct track_journey *j);
+/* The journey of the message with exactly queue id qid. 1 found, 0 none, -1 error. */
+int track_read(const char *data_dir, const char *qid, struct track_journey *out, char *err,
+               size_t err_size);
+
+/* A message someone sent, for their list (track_sent_list). */
+struct track_sent {
+    char *queue_id, *subject, *rcpts;  /* rcpts one a line; subject may be NULL */
+    int64_t arrival;
+};
+/*
+ * The messages whose login (or, without a login, sender) is addr, newest
+ * first: up to limit from offset into *out (free with track_sent_free), the
+ * count of all of them in *total. 0, or -1 with err set. A store that does not
+ * exist yet has none.
+ */
+int track_sent_list(const char *data_dir, const char *addr, size_t offset, size_t limit,
+                    struct track_sent **out, size_t *n, size_t *total, char *err,
+                    size_t err_size);
+void track_sent_free(struct track_sent *v, size_t n);
 
 /*
  * For a message from <> to local recipients (worker thread): when it is a

@@ -4,7 +4,9 @@
  * (one a line: no row per recipient at arrival, the busiest moment); events:
  * one row per later step of a recipient's journey (each attempt's outcome,
  * notices sent and received). Indexed on queue id, Message-ID and ENVID (the lookups of
- * `postino track` and of notice matching) and on time (the retention purge).
+ * `postino track` and of notice matching), on time (the retention purge) and on
+ * login (a Web user's sent messages). A database made before the subject column
+ * existed gets it by ALTER TABLE when the store opens (TRACK_MIGRATE).
  */
 #ifndef POSTINO_TRACK_INT_H
 #define POSTINO_TRACK_INT_H
@@ -14,15 +16,19 @@
 #define TRACK_SCHEMA                                                                         \
     "CREATE TABLE IF NOT EXISTS messages(queue_id TEXT PRIMARY KEY, message_id TEXT,"        \
     " envid TEXT, sender TEXT, client TEXT, login TEXT, rcpts TEXT,"                       \
-    " arrival INTEGER NOT NULL);"                                                              \
+    " arrival INTEGER NOT NULL, subject TEXT);"                                                \
     "CREATE INDEX IF NOT EXISTS messages_message_id ON messages(message_id);"                \
     "CREATE INDEX IF NOT EXISTS messages_envid ON messages(envid);"                          \
     "CREATE INDEX IF NOT EXISTS messages_arrival ON messages(arrival);"                      \
+    "CREATE INDEX IF NOT EXISTS messages_login ON messages(login, arrival);"                  \
     "CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY, time INTEGER NOT NULL,"       \
     " queue_id TEXT NOT NULL, rcpt TEXT, kind TEXT NOT NULL, host TEXT, address TEXT,"       \
     " reply TEXT, action TEXT, status TEXT, reporting_mta TEXT);"                            \
     "CREATE INDEX IF NOT EXISTS events_queue_id ON events(queue_id);"                        \
     "CREATE INDEX IF NOT EXISTS events_time ON events(time);"
+
+/* The columns added after the first schema: (table, column, type), added when missing. */
+#define TRACK_MIGRATE(X) X("messages", "subject", "TEXT")
 
 /* sql prepared with key bound to ?1 (SQLITE_STATIC: key must outlive it); NULL on error. */
 sqlite3_stmt *track_stmt(sqlite3 *db, const char *sql, const char *key);

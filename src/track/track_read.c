@@ -93,7 +93,7 @@ static int track_read_message(sqlite3 *db, const char *qid, struct track_journey
                               size_t *cap)
 {
     static const char *sql = "SELECT queue_id, message_id, envid, sender, client, login, arrival,"
-                             " rcpts FROM messages WHERE queue_id = ?1";
+                             " rcpts, subject FROM messages WHERE queue_id = ?1";
     sqlite3_stmt *st = track_stmt(db, sql, qid);
     if (!st)
         return -1;
@@ -106,7 +106,9 @@ static int track_read_message(sqlite3 *db, const char *qid, struct track_journey
         out->client = track_col(st, 4);
         out->login = track_col(st, 5);
         out->arrival = sqlite3_column_int64(st, 6);
-        track_received_rows(out, (const char *)sqlite3_column_text(st, 7), cap);
+        out->rcpts = track_col(st, 7);
+        out->subject = track_col(st, 8);
+        track_received_rows(out, out->rcpts, cap);
     }
     sqlite3_finalize(st);
     return rc == SQLITE_ROW ? 0 : -1;
@@ -178,6 +180,102 @@ void track_journey_free(struct track_journey *j)
     }
     free(j->rows);
     free(j->queue_id), free(j->message_id), free(j->envid), free(j->sender);
-    free(j->client), free(j->login);
+    free(j->client), free(j->login), free(j->subject), free(j->rcpts);
     memset(j, 0, sizeof *j);
+}
+
+/* A read-only connection, or NULL: *absent = 1 when the store was never made. */
+static sqlite3 *track_reader_if_any(const char *data_dir, int *absent, char *err, size_t err_size)
+{
+    char path[4096];
+    str_fmt(path, sizeof path, "%s/%s", data_dir, TRACK_DB_NAME);
+    *absent = access(path, F_OK) < 0 && errno == ENOENT;
+    return *absent ? NULL : track_reader_open(data_dir, err, err_size);
+}
+
+int track_read(const char *data_dir, const char *qid, struct track_journey *out, char *err,
+               size_t err_size)
+{
+    int absent;
+    memset(out, 0, sizeof *out);
+    sqlite3 *db = track_reader_if_any(data_dir, &absent, err, err_size);
+    if (!db)
+        return absent ? 0 : -1;
+    size_t cap = 0;
+    int r = 1;
+    sqlite3_stmt *st = track_stmt(db, "SELECT 1 FROM messages WHERE queue_id = ?1", qid);
+    int rc = st ? sqlite3_step(st) : SQLITE_ERROR;
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE)
+        r = 0;
+    else if (rc != SQLITE_ROW || track_read_message(db, qid, out, &cap) < 0 ||
+             track_read_rows(db, qid, out, &cap) < 0)
+        r = -1;
+    if (r < 0) {
+        str_fmt(err, err_size, "tracking store: %s", sqlite3_errmsg(db));
+        track_journey_free(out);
+    }
+    sqlite3_close(db);
+    return r;
+}
+
+static int track_sent_count(sqlite3 *db, const char *addr, size_t *total)
+{
+    sqlite3_stmt *st = track_stmt(db, "SELECT count(*) FROM messages WHERE login = ?1", addr);
+    int rc = st ? sqlite3_step(st) : SQLITE_ERROR;
+    if (rc == SQLITE_ROW)
+        *total = (size_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+static int track_sent_rows(sqlite3 *db, const char *addr, size_t offset, size_t limit,
+                           struct track_sent **out, size_t *n)
+{
+    static const char *sql = "SELECT queue_id, subject, rcpts, arrival FROM messages"
+                             " WHERE login = ?1 ORDER BY arrival DESC, queue_id DESC"
+                             " LIMIT ?2 OFFSET ?3";
+    sqlite3_stmt *st = track_stmt(db, sql, addr);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)offset);
+    *out = xcalloc(limit ? limit : 1, sizeof **out);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < limit) {
+        struct track_sent *m = &(*out)[(*n)++];
+        m->queue_id = track_col(st, 0);
+        m->subject = track_col(st, 1);
+        m->rcpts = track_col(st, 2);
+        m->arrival = sqlite3_column_int64(st, 3);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
+int track_sent_list(const char *data_dir, const char *addr, size_t offset, size_t limit,
+                    struct track_sent **out, size_t *n, size_t *total, char *err,
+                    size_t err_size)
+{
+    int absent;
+    *out = NULL;
+    *n = *total = 0;
+    sqlite3 *db = track_reader_if_any(data_dir, &absent, err, err_size);
+    if (!db)
+        return absent ? 0 : -1;
+    int r = track_sent_count(db, addr, total) < 0 ||
+                    track_sent_rows(db, addr, offset, limit, out, n) < 0
+                ? -1
+                : 0;
+    if (r < 0)
+        str_fmt(err, err_size, "tracking store: %s", sqlite3_errmsg(db));
+    sqlite3_close(db);
+    return r;
+}
+
+void track_sent_free(struct track_sent *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i].queue_id), free(v[i].subject), free(v[i].rcpts);
+    free(v);
 }

@@ -43,7 +43,8 @@ struct track_item {
     size_t n;
     const char *s[];
 };
-enum { TI_QUEUE_ID, TI_MESSAGE_ID, TI_ENVID, TI_SENDER, TI_CLIENT, TI_LOGIN, TI_RCPTS, TI_N };
+enum { TI_QUEUE_ID, TI_MESSAGE_ID, TI_ENVID, TI_SENDER, TI_CLIENT, TI_LOGIN, TI_RCPTS,
+       TI_SUBJECT, TI_N };
 enum { TE_QUEUE_ID, TE_RCPT, TE_KIND, TE_HOST, TE_ADDRESS, TE_REPLY, TE_ACTION, TE_STATUS,
        TE_REPORTING_MTA, TE_N };
 
@@ -134,7 +135,7 @@ void track_add_message(struct track *t, const struct track_message *m)
         [TI_QUEUE_ID] = m->queue_id,
         [TI_MESSAGE_ID] = m->message_id && m->message_id[0] ? m->message_id : NULL,
         [TI_ENVID] = m->envid, [TI_SENDER] = m->sender, [TI_CLIENT] = m->client,
-        [TI_LOGIN] = m->login, [TI_RCPTS] = buf_cstr(&rcpts),
+        [TI_LOGIN] = m->login, [TI_RCPTS] = buf_cstr(&rcpts), [TI_SUBJECT] = m->subject,
     };
     track_enqueue(t, track_item_new(1, m->arrival, strs, TI_N));
     buf_free(&rcpts);
@@ -289,15 +290,51 @@ static void *track_writer(void *arg)
     return NULL;
 }
 
+/* 1 if table has column (PRAGMA table_info), 0 if not, -1 on error. */
+static int track_has_column(sqlite3 *db, const char *table, const char *column)
+{
+    char sql[128];
+    sqlite3_stmt *st;
+    str_fmt(sql, sizeof sql, "PRAGMA table_info(%s)", table);
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    int rc, found = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if (strcmp((const char *)sqlite3_column_text(st, 1), column) == 0)
+            found = 1;
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? found : -1;
+}
+
+/* A database from an earlier version gets the columns added since (TRACK_MIGRATE). */
+static int track_migrate(sqlite3 *db)
+{
+    char sql[256];
+#define TRACK_ADD_COLUMN(table, column, type)                                               \
+    switch (track_has_column(db, table, column)) {                                          \
+    case 0:                                                                                 \
+        str_fmt(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", table, column, type);  \
+        if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)                          \
+            return -1;                                                                      \
+        break;                                                                              \
+    case -1:                                                                                \
+        return -1;                                                                          \
+    }
+    TRACK_MIGRATE(TRACK_ADD_COLUMN)
+#undef TRACK_ADD_COLUMN
+    return 0;
+}
+
 static int track_prepare(struct track *t)
 {
     static const char *ins_msg =
         "INSERT OR REPLACE INTO messages(queue_id, message_id, envid, sender, client, login,"
-        " rcpts, arrival) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+        " rcpts, subject, arrival) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
     static const char *ins_ev =
         "INSERT INTO events(time, queue_id, rcpt, kind, host, address, reply, action, status,"
         " reporting_mta) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
     return sqlite3_exec(t->db, TRACK_SCHEMA, NULL, NULL, NULL) == SQLITE_OK &&
+                   track_migrate(t->db) == 0 &&
                    sqlite3_prepare_v2(t->db, ins_msg, -1, &t->ins_msg, NULL) == SQLITE_OK &&
                    sqlite3_prepare_v2(t->db, ins_ev, -1, &t->ins_ev, NULL) == SQLITE_OK &&
                    sqlite3_prepare_v2(t->db, "DELETE FROM messages WHERE arrival < ?1", -1,

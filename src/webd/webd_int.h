@@ -21,7 +21,7 @@
  *   GET  /msg/ID/html       L    the sanitized HTML body (?remote=1) for the iframe
  *   GET  /msg/ID/part/N     L    an attachment, Content-Disposition: attachment
  *   GET|POST /compose       L (C for POST)                  webd_compose.c
- *   GET  /sent, /sent/QID   L    the delivery story         webd_sent.c
+ *   GET  /sent, /sent/QID   L    sent mail, the delivery story  webd_sent.c, webd_story.c
  * ID is a Maildir unique name (the file name before ":2,"), only ever compared
  * with the names listed in the user's own Maildir: no request path reaches the
  * file system.
@@ -64,6 +64,7 @@ struct webd {
     struct webd_fail *fails;
     struct webd_conns *conns;
     struct event *sweep;             /* drops expired sessions and old failure counts */
+    unsigned commits;                /* composed messages being committed on deps.dq */
 };
 
 struct webd_req;
@@ -163,5 +164,6 @@ void webd_msg(struct webd_req *r);             /* GET /msg/... */
 void webd_msg_delete(struct webd_req *r);      /* POST /msg/ID/delete */
 void webd_compose(struct webd_req *r);         /* GET|POST /compose */
 void webd_sent(struct webd_req *r);            /* GET /sent, /sent/QID */
+void webd_story(struct webd_req *r, const char *qid); /* GET /sent/QID (webd_story.c) */
 
 #endif

@@ -450,6 +450,8 @@ void webd_free(struct webd *w)
         event_free(w->sweep);
     /* the workers finish (and answer) what they hold while the connections still exist */
     diskq_free(w->wq);
+    while (w->commits) /* composed mail being committed: its completion answers */
+        event_base_loop(w->base, EVLOOP_ONCE);
     if (w->http)
         evhttp_free(w->http);
     if (w->https)

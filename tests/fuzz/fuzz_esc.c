@@ -6,7 +6,9 @@
  * no digit right after; formatting the result and parsing that again gives
  * the same class and code, and the formatted text is never longer than what
  * was taken (leading zeros may shrink); a code of the table has a meaning,
- * and any reply built from it starts with its reply prefix. Build:
+ * and any reply built from it starts with its reply prefix; esc_find over the
+ * same bytes as a string finds a code that parses as it says, and esc_plain
+ * gives words for every code of the table. Build:
  * tests/fuzz/run.sh.
  */
 #include <assert.h>
@@ -51,9 +53,28 @@ static void check_reply(int klass, enum esc_code code)
     assert(strcmp(out + strlen(p.s), "text") == 0);
 }
 
+/* esc_find on the input as a C string (up to its first NUL). */
+static void check_find(const uint8_t *data, size_t size)
+{
+    char text[512], found[ESC_TEXT_MAX], words[128];
+    size_t n = size < sizeof text - 1 ? size : sizeof text - 1;
+    memcpy(text, data, n);
+    text[n] = '\0';
+    int klass = 0, klass2 = 0;
+    enum esc_code code = ESC_OTHER_STATUS, code2 = ESC_OTHER_STATUS;
+    size_t used = 0;
+    if (esc_find(text, found, &klass, &code) < 0)
+        return;
+    assert(esc_parse(found, strlen(found), &klass2, &code2, &used) == 0);
+    assert(klass2 == klass && code2 == code);
+    const char *w = esc_plain(code, words, sizeof words);
+    assert(!w == !esc_meaning(code));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *s = (const char *)data;
+    check_find(data, size);
     int klass = 0;
     enum esc_code code = ESC_OTHER_STATUS;
     size_t used = 0;

@@ -148,6 +148,29 @@ static void test_parse_bad(void **state)
     assert_int_equal(code, ESC_BAD_DESTINATION_MAILBOX);
 }
 
+static void test_plain_and_find(void **state)
+{
+    (void)state;
+    char out[128], code[ESC_TEXT_MAX];
+    int klass;
+    enum esc_code c;
+    assert_string_equal(esc_plain(ESC_BAD_DESTINATION_MAILBOX, out, sizeof out),
+                        "the mailbox does not exist");
+    /* no sentence of its own: the RFC meaning, lower-cased */
+    assert_string_equal(esc_plain(ESC_SYNTAX_ERROR, out, sizeof out), "syntax error");
+    assert_null(esc_plain((enum esc_code)ESC(9, 99), out, sizeof out));
+    assert_int_equal(esc_find("550 5.1.1 <x@y>: no such user", code, &klass, &c), 0);
+    assert_string_equal(code, "5.1.1");
+    assert_int_equal(klass, 5);
+    assert_int_equal(c, ESC_BAD_DESTINATION_MAILBOX);
+    assert_int_equal(esc_find("4.4.7 delivery time expired", code, &klass, &c), 0);
+    assert_string_equal(code, "4.4.7");
+    assert_int_equal(esc_find("smtp; 550 5.7.1 refused", code, &klass, &c), 0);
+    assert_string_equal(code, "5.7.1");
+    assert_int_equal(esc_find("250 ok queued as 1.2.3x", code, &klass, &c), -1);
+    assert_int_equal(esc_find("v1.2.3 ok", code, &klass, &c), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -158,6 +181,7 @@ int main(void)
         cmocka_unit_test(test_reason),
         cmocka_unit_test(test_parse_prefix),
         cmocka_unit_test(test_parse_bad),
+        cmocka_unit_test(test_plain_and_find),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

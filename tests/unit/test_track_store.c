@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <sqlite3.h>
 #include "lib/dur.h"
 #include "track/track.h"
 #include "testutil.h"
@@ -138,6 +139,78 @@ static void test_keep_field(void **st)
     assert_int_equal(track_keep_field("\r\n", 2, NULL), 1);
 }
 
+/* A Web user's sent list: by login, newest first, paged; the subject kept. */
+static void test_sent_list(void **st)
+{
+    (void)st;
+    int64_t now = dur_now_ms();
+    struct track *t = track_open(tmpdir, 30 * DAY_MS);
+    assert_non_null(t);
+    const char *rcpts[] = {"bob@example.com"};
+    static const char *ids[] = {"6B0000000000000A", "6B0000000000000B", "6B0000000000000C"};
+    for (int i = 0; i < 3; i++) {
+        struct track_message m = {.queue_id = ids[i], .sender = "alice@example.org",
+                                  .login = i == 1 ? "carol@example.org" : "alice@example.org",
+                                  .subject = i == 2 ? "Gr\xc3\xbc\xc3\x9f" "e" : NULL,
+                                  .arrival = now - 1000 + i, .rcpts = rcpts, .n_rcpts = 1};
+        track_add_message(t, &m);
+    }
+    track_flush(t);
+    struct track_sent *v;
+    size_t n, total;
+    char err[256];
+    assert_int_equal(track_sent_list(tmpdir, "alice@example.org", 0, 50, &v, &n, &total, err,
+                                     sizeof err), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(total, 2);
+    assert_string_equal(v[0].queue_id, ids[2]);
+    assert_string_equal(v[0].subject, "Gr\xc3\xbc\xc3\x9f" "e");
+    assert_null(v[1].subject);
+    assert_string_equal(v[1].rcpts, "bob@example.com");
+    track_sent_free(v, n);
+    assert_int_equal(track_sent_list(tmpdir, "alice@example.org", 1, 50, &v, &n, &total, err,
+                                     sizeof err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(total, 2);
+    assert_string_equal(v[0].queue_id, ids[0]);
+    track_sent_free(v, n);
+    struct track_journey j;
+    assert_int_equal(track_read(tmpdir, ids[2], &j, err, sizeof err), 1);
+    assert_string_equal(j.subject, "Gr\xc3\xbc\xc3\x9f" "e");
+    track_journey_free(&j);
+    assert_int_equal(track_read(tmpdir, "6B00000000000FFF", &j, err, sizeof err), 0);
+    track_close(t);
+}
+
+/* A store made before the subject column gets it when opened. */
+static void test_migrate_subject(void **st)
+{
+    (void)st;
+    char path[4096];
+    sqlite3 *db;
+    snprintf(path, sizeof path, "%s/track.db", tmpdir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "CREATE TABLE messages(queue_id TEXT PRIMARY KEY,"
+                                  " message_id TEXT, envid TEXT, sender TEXT, client TEXT,"
+                                  " login TEXT, rcpts TEXT, arrival INTEGER NOT NULL)",
+                                  NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    struct track *t = track_open(tmpdir, 30 * DAY_MS);
+    assert_non_null(t);
+    const char *rcpts[] = {"bob@example.com"};
+    struct track_message m = {.queue_id = "6B0000000000000D", .sender = "a@example.org",
+                              .login = "a@example.org", .subject = "old db",
+                              .arrival = dur_now_ms(), .rcpts = rcpts, .n_rcpts = 1};
+    track_add_message(t, &m);
+    track_flush(t);
+    struct track_journey j;
+    char err[256];
+    assert_int_equal(track_read(tmpdir, "6B0000000000000D", &j, err, sizeof err), 1);
+    assert_string_equal(j.subject, "old db");
+    track_journey_free(&j);
+    track_close(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -146,6 +219,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_store, setup, teardown),
         cmocka_unit_test(test_keep_field),
+        cmocka_unit_test_setup_teardown(test_sent_list, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_subject, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
