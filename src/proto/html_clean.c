@@ -10,6 +10,7 @@
 #include "proto/html_clean.h"
 #include "lib/html.h"
 #include <ctype.h>
+#include <stdlib.h>
 #include <libxml/HTMLparser.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -127,12 +128,47 @@ static enum hc_url hc_url_kind(const char *v)
     return HC_URL_OTHER;
 }
 
-/* An image URL (src, background): 1 to keep it. Remote ones are counted. */
-static int hc_image_ok(struct hc *h, const char *v)
+static int hc_hex(int c)
+{
+    return isdigit(c) ? c - '0' : tolower(c) - 'a' + 10;
+}
+
+/* "cid:ID" through the caller's map: its data:image/ URL (malloc'd) or NULL. */
+static char *hc_cid(struct hc *h, const char *v)
+{
+    while (*v && (unsigned char)*v <= 0x20)
+        v++;
+    if (!h->opts->cid || strncasecmp(v, "cid:", 4) != 0)
+        return NULL;
+    char id[512];
+    size_t n = 0;
+    for (v += 4; *v && n < sizeof id - 1; v++) {
+        if (v[0] == '%' && isxdigit((unsigned char)v[1]) && isxdigit((unsigned char)v[2])) {
+            id[n++] = (char)(hc_hex((unsigned char)v[1]) * 16 + hc_hex((unsigned char)v[2]));
+            v += 2;
+        } else
+            id[n++] = *v;
+    }
+    id[n] = '\0';
+    if (*v || memchr(id, '\0', n))
+        return NULL;
+    char *url = h->opts->cid(h->opts->cid_ctx, id);
+    if (url && hc_url_kind(url) != HC_URL_DATA_IMAGE) {
+        free(url);
+        url = NULL;
+    }
+    return url;
+}
+
+/* An image URL (src, background): 1 to keep it (or *repl, an image of the
+ * message itself). Remote ones are counted. */
+static int hc_image_ok(struct hc *h, const char *v, char **repl)
 {
     enum hc_url k = hc_url_kind(v);
     if (k == HC_URL_DATA_IMAGE)
         return 1;
+    if (k == HC_URL_OTHER)
+        return (*repl = hc_cid(h, v)) != NULL;
     if (k != HC_URL_REMOTE)
         return 0;
     h->res->remote_found = 1;
@@ -156,7 +192,7 @@ static int hc_srcset_ok(struct hc *h, const char *v)
         if (!*p)
             break;
         any = 1;
-        if (hc_url_kind(p) != HC_URL_REMOTE || strchr(p, ',') == p)
+        if (hc_url_kind(p) != HC_URL_REMOTE)
             all_remote = 0;
         const char *c = strchr(p, ',');
         p = c ? c + 1 : p + strlen(p);
@@ -164,8 +200,8 @@ static int hc_srcset_ok(struct hc *h, const char *v)
     if (!any)
         return 0;
     h->res->remote_found = 1;
-    if (h->opts->allow_remote && all_remote)
-        return 1;
+    if (h->opts->allow_remote)
+        return all_remote; /* a mixed list is dropped, but was not refused as remote */
     h->res->remote_removed = 1;
     return 0;
 }
@@ -222,8 +258,9 @@ static void hc_esc(struct hc *h, const char *s)
         h->full = 1;
 }
 
-/* 1 if attribute name (value v) may stay on element el. */
-static int hc_attr_ok(struct hc *h, const char *el, enum hc_attr kind, const char *v)
+/* 1 if attribute name (value v, or *repl when set) may stay on element el. */
+static int hc_attr_ok(struct hc *h, const char *el, enum hc_attr kind, const char *v,
+                      char **repl)
 {
     switch (kind) {
     case HC_PLAIN:
@@ -233,11 +270,11 @@ static int hc_attr_ok(struct hc *h, const char *el, enum hc_attr kind, const cha
         return strcmp(el, "a") == 0 && (k == HC_URL_REMOTE || k == HC_URL_MAILTO);
     }
     case HC_SRC:
-        return strcmp(el, "img") == 0 && hc_image_ok(h, v);
+        return strcmp(el, "img") == 0 && hc_image_ok(h, v, repl);
     case HC_SRCSET:
         return strcmp(el, "img") == 0 && hc_srcset_ok(h, v);
     case HC_BACKGROUND:
-        return hc_image_ok(h, v);
+        return hc_image_ok(h, v, repl);
     case HC_STYLE:
         return hc_style_ok(h, v);
     }
@@ -255,13 +292,15 @@ static void hc_attrs_write(struct hc *h, xmlNodePtr node, const char *el)
             continue; /* on*, id, name, target, formaction, ping, ...: gone */
         xmlChar *xv = xmlNodeListGetString(h->doc, a->children, 1);
         const char *v = xv ? (const char *)xv : "";
-        if (hc_attr_ok(h, el, hc_attrs[i].kind, v)) {
+        char *repl = NULL;
+        if (hc_attr_ok(h, el, hc_attrs[i].kind, v, &repl)) {
             hc_put(h, " ");
             hc_put(h, hc_attrs[i].name);
             hc_put(h, "=\"");
-            hc_esc(h, v);
+            hc_esc(h, repl ? repl : v);
             hc_put(h, "\"");
         }
+        free(repl);
         xmlFree(xv);
     }
 }

@@ -17,8 +17,15 @@
 
 #define HTML_CLEAN_IN_MAX (8u * 1024 * 1024) /* longer input is cut there */
 
+/* The URL to show for an image "cid:ID" (RFC 2392: a part of the same
+ * message; id percent-decoded), malloc'd, or NULL to drop it. It must be a
+ * data:image/ URL: the frame may load nothing else. */
+typedef char *(*html_clean_cid_fn)(void *ctx, const char *id);
+
 struct html_clean_opts {
     int allow_remote;             /* keep http(s) image URLs (the user asked) */
+    html_clean_cid_fn cid;        /* may be NULL: cid: images dropped */
+    void *cid_ctx;
 };
 
 struct html_clean_result {

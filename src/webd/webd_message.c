@@ -26,9 +26,10 @@
 #include <unistd.h>
 
 #define WEBD_MSG_TEXT_MAX (1024 * 1024)      /* text shown on the page, all parts */
-#define WEBD_MSG_HTML_IN_MAX (4 * 1024 * 1024) /* decoded HTML given to the cleaner */
+#define WEBD_MSG_HTML_IN_MAX (2 * 1024 * 1024) /* decoded HTML given to the cleaner */
 #define WEBD_MSG_HTML_OUT_MAX (24 * 1024 * 1024)
 #define WEBD_MSG_PART_DIGITS 6
+#define WEBD_MSG_CID_MAX (4 * 1024 * 1024) /* images of the message inlined, all together */
 
 #define WEBD_HTML_CSP "default-src 'none'; style-src 'unsafe-inline'; img-src data:; " \
                       "frame-ancestors 'self'; sandbox"
@@ -117,15 +118,58 @@ static void webd_msg_text(struct webd_req *r, GMimeObject *o, size_t *budget)
     buf_free(&t);
 }
 
-/* The decoded HTML body cleaned into out (at most WEBD_MSG_HTML_OUT_MAX). 0 or -1. */
-static int webd_msg_clean(GMimeObject *o, int remote, struct buf *out,
+struct webd_msg_cid {
+    struct webd_mime *m;
+    size_t budget;              /* bytes of images still allowed inline */
+};
+
+/* An image the HTML body names by "cid:" (a part of the message, RFC 2392) as
+ * a data: URL, so that the frame loads nothing, even from this site. */
+static char *webd_msg_cid(void *ctx, const char *id)
+{
+    static const char *const types[] = {"png", "gif", "jpeg", "webp"};
+    struct webd_msg_cid *c = ctx;
+    for (size_t i = 0; i < c->m->n_atts; i++) {
+        GMimeObject *o = c->m->atts[i].obj;
+        const char *cid = g_mime_object_get_content_id(o);
+        GMimeContentType *ct = g_mime_object_get_content_type(o);
+        if (!cid || strcmp(cid, id) != 0 || !ct)
+            continue;
+        for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+            if (!g_mime_content_type_is_type(ct, "image", types[t]))
+                continue;
+            struct buf raw;
+            int cut = 0;
+            char *url = NULL;
+            buf_init(&raw, BUF_UNLIMITED);
+            if (webd_mime_bytes(o, 0, c->budget, &raw, &cut) == 0 && !cut && raw.len) {
+                c->budget -= raw.len;
+                gchar *b64 = g_base64_encode((const guchar *)raw.data, raw.len);
+                size_t n = strlen(b64) + 32;
+                url = xmalloc(n);
+                str_fmt(url, n, "data:image/%s;base64,%s", types[t], b64);
+                g_free(b64);
+            }
+            buf_free(&raw);
+            return url;
+        }
+        return NULL;
+    }
+    return NULL;
+}
+
+/* The decoded HTML body cleaned into out (at most WEBD_MSG_HTML_OUT_MAX), with
+ * its cid: images inlined when m is given. 0 or -1. */
+static int webd_msg_clean(struct webd_mime *m, GMimeObject *o, int remote, struct buf *out,
                           struct html_clean_result *res)
 {
     struct buf in;
     int cut = 0;
     buf_init(&in, BUF_UNLIMITED);
     buf_init(out, WEBD_MSG_HTML_OUT_MAX);
-    struct html_clean_opts opts = {.allow_remote = remote};
+    struct webd_msg_cid cid = {m, WEBD_MSG_CID_MAX};
+    struct html_clean_opts opts = {.allow_remote = remote, .cid = m ? webd_msg_cid : NULL,
+                                   .cid_ctx = &cid};
     int rc = webd_mime_text(o, WEBD_MSG_HTML_IN_MAX, &in, &cut);
     if (rc == 0)
         rc = html_clean(in.data ? in.data : "", in.len, &opts, out, res);
@@ -134,11 +178,13 @@ static int webd_msg_clean(GMimeObject *o, int remote, struct buf *out,
     return rc;
 }
 
-static void webd_msg_html_frame(struct webd_req *r, struct webd_msg_job *j, GMimeObject *o)
+static void webd_msg_html_frame(struct webd_req *r, struct webd_mime *m, GMimeObject *o)
 {
+    struct webd_msg_job *j = r->data;
     struct buf out;
     struct html_clean_result res;
-    if (webd_msg_clean(o, j->remote, &out, &res) < 0)
+    (void)m; /* the page only needs to know about remote content: no images inlined */
+    if (webd_msg_clean(NULL, o, j->remote, &out, &res) < 0)
         memset(&res, 0, sizeof res);
     buf_free(&out);
     const char *id = buf_cstr(&j->url_id);
@@ -195,7 +241,7 @@ static void webd_msg_view(struct webd_req *r, struct webd_mime *m)
         if (m->shown[i].kind == WEBD_MIME_TEXT)
             webd_msg_text(r, m->shown[i].obj, &budget);
         else
-            webd_msg_html_frame(r, j, m->shown[i].obj);
+            webd_msg_html_frame(r, m, m->shown[i].obj);
     }
     if (!m->n_shown)
         webd_page_printf(r, "<p class=\"note\">This message has no text to show.</p>\n");
@@ -212,7 +258,7 @@ static void webd_msg_html(struct webd_req *r, struct webd_mime *m)
     buf_free(&j->body);
     if (!m->html)
         webd_msg_fail(r, 404, "This message has no HTML body.");
-    else if (webd_msg_clean(m->html, j->remote, &j->body, &res) < 0)
+    else if (webd_msg_clean(m, m->html, j->remote, &j->body, &res) < 0)
         webd_msg_fail(r, 500, "This message's HTML body is too large to show.");
 }
 

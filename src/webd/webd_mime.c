@@ -219,30 +219,39 @@ static GMimeStream *webd_mime_decoded(GMimeObject *obj, int to_utf8)
     return f;
 }
 
-int webd_mime_text(GMimeObject *obj, size_t max, struct buf *out, int *cut)
+int webd_mime_bytes(GMimeObject *obj, int to_utf8, size_t max, struct buf *out, int *cut)
 {
     *cut = 0;
     if (!GMIME_IS_PART(obj))
         return -1;
-    GMimeStream *f = webd_mime_decoded(obj, 1);
+    GMimeStream *f = webd_mime_decoded(obj, to_utf8);
     if (!f)
         return 0;
-    struct buf tmp;
     char chunk[16384];
     ssize_t n;
-    buf_init(&tmp, max);
+    size_t got = 0;
     while ((n = g_mime_stream_read(f, chunk, sizeof chunk)) > 0) {
-        size_t room = max - tmp.len;
-        buf_append(&tmp, chunk, (size_t)n < room ? (size_t)n : room);
+        size_t room = max - got, take = (size_t)n < room ? (size_t)n : room;
+        if (buf_append(out, chunk, take) < 0)
+            break;
+        got += take;
         if ((size_t)n > room) {
             *cut = 1;
             break;
         }
     }
     g_object_unref(f);
+    return n < 0 ? -1 : 0;
+}
+
+int webd_mime_text(GMimeObject *obj, size_t max, struct buf *out, int *cut)
+{
+    struct buf tmp;
+    buf_init(&tmp, max);
+    int rc = webd_mime_bytes(obj, 1, max, &tmp, cut);
     webd_mime_append_valid(out, tmp.data ? tmp.data : "", tmp.len);
     buf_free(&tmp);
-    return n < 0 ? -1 : 0;
+    return rc;
 }
 
 int64_t webd_mime_save(GMimeObject *obj, int fd)

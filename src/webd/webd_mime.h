@@ -49,6 +49,10 @@ void webd_mime_header(struct webd_mime *m, const char *name, struct buf *out);
  * UTF-8, invalid bytes replaced; at most max bytes (*cut = 1 when there was
  * more). 0 or -1. */
 int webd_mime_text(GMimeObject *obj, size_t max, struct buf *out, int *cut);
+/* The content of a part with its transfer encoding undone (and, to_utf8, its
+ * charset converted), at most max bytes appended to out (*cut = 1 when there
+ * was more). 0 or -1. */
+int webd_mime_bytes(GMimeObject *obj, int to_utf8, size_t max, struct buf *out, int *cut);
 /* The decoded bytes of an attachment written to fd (NULL fd: only counted).
  * The size, or -1. */
 int64_t webd_mime_save(GMimeObject *obj, int fd);

@@ -140,6 +140,26 @@ class WebMessage(lib.SharedServerTestCase):
         self.assertEqual(r.header("X-Frame-Options"), "DENY")
         self.assertIn("frame-ancestors 'none'", r.header("Content-Security-Policy"))
 
+    def test_cid_image_inlined(self):
+        png = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
+        msg = ("From: a@sender.test\nTo: reader@example.test\nSubject: logo\n"
+               "Date: Sat, 05 Dec 2026 10:00:00 +0000\nMIME-Version: 1.0\n"
+               "Content-Type: multipart/related; boundary=\"%s\"\n\n"
+               "--%s\nContent-Type: text/html; charset=utf-8\n\n"
+               "<p>Logo: <img src=\"cid:logo@x.test\" alt=\"logo\"></p>\n"
+               "--%s\nContent-Type: image/png\nContent-ID: <logo@x.test>\n"
+               "Content-Transfer-Encoding: base64\n\n%s--%s--\n"
+               % (BOUNDARY, BOUNDARY, BOUNDARY, base64.encodebytes(png).decode(),
+                  BOUNDARY)).encode()
+        uid = self.put(msg)
+        t = self.web.get("/msg/" + uid).text
+        self.assertIn("<dt>Date</dt><dd>Sat, 05 Dec 2026 10:00:00 +0000</dd>", t)
+        self.assertNotIn('id="load-remote"', t)
+        r = self.web.get("/msg/%s/html" % uid)
+        self.assertIn('<img src="data:image/png;base64,%s" alt="logo">'
+                      % base64.b64encode(png).decode(), r.text)
+        self.assertEqual(r.header("Content-Security-Policy"), HTML_CSP)
+
     def test_attachments(self):
         pdf = b"%PDF-1.4\n" + bytes(range(256)) * 40 + b"\n%%EOF\n"
         b64 = base64.encodebytes(pdf).decode()

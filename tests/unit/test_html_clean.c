@@ -209,6 +209,34 @@ static void test_data_images(void **state)
     assert_int_equal(res.remote_found, 0);
 }
 
+static char *cid_map(void *ctx, const char *id)
+{
+    (void)ctx;
+    if (strcmp(id, "logo@x.example") == 0)
+        return xstrdup("data:image/png;base64,AAAA");
+    if (strcmp(id, "evil@x") == 0)
+        return xstrdup("http://tracker.example/p.gif");
+    return NULL;
+}
+
+static void test_cid_images(void **state)
+{
+    (void)state;
+    struct buf b;
+    struct html_clean_opts o = {.cid = cid_map};
+    const char *html = "<img src=\"cid:logo%40x.example\"><img src=\"CID:evil@x\">"
+                       "<img src=\"cid:none@x\"><td background=\"cid:logo@x.example\">x</td>";
+    buf_init(&b, 1 << 20);
+    assert_int_equal(html_clean(html, strlen(html), &o, &b, &res), 0);
+    const char *s = buf_cstr(&b);
+    assert_non_null(strstr(s, "<img src=\"data:image/png;base64,AAAA\">"));
+    assert_non_null(strstr(s, "background=\"data:image/png;base64,AAAA\""));
+    assert_null(strstr(s, "tracker"));
+    assert_null(strstr(s, "cid:"));
+    assert_int_equal(res.remote_found, 0);
+    buf_free(&b);
+}
+
 static void test_text_escaped(void **state)
 {
     (void)state;
@@ -259,7 +287,7 @@ int main(void)
         cmocka_unit_test(test_event_handlers),      cmocka_unit_test(test_javascript_urls),
         cmocka_unit_test(test_links_plain),         cmocka_unit_test(test_remote_images),
         cmocka_unit_test(test_remote_allowed),      cmocka_unit_test(test_data_images),
-        cmocka_unit_test(test_text_escaped),        cmocka_unit_test(test_broken_and_nested),
+        cmocka_unit_test(test_cid_images),          cmocka_unit_test(test_text_escaped),        cmocka_unit_test(test_broken_and_nested),
         cmocka_unit_test(test_output_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
