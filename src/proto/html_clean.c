@@ -258,10 +258,24 @@ static void hc_esc(struct hc *h, const char *s)
         h->full = 1;
 }
 
+/* 1 if v holds a control character that the escaping would change (to U+FFFD)
+ * but a browser's URL parser would strip: what was checked must be what is sent. */
+static int hc_has_controls(const char *v)
+{
+    for (; *v; v++) {
+        unsigned char c = (unsigned char)*v;
+        if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f)
+            return 1;
+    }
+    return 0;
+}
+
 /* 1 if attribute name (value v, or *repl when set) may stay on element el. */
 static int hc_attr_ok(struct hc *h, const char *el, enum hc_attr kind, const char *v,
                       char **repl)
 {
+    if (kind != HC_PLAIN && hc_has_controls(v))
+        return 0;
     switch (kind) {
     case HC_PLAIN:
         return 1;

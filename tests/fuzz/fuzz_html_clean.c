@@ -4,8 +4,8 @@
  * allowed, and reads the output back as a browser's tokenizer would: every
  * tag is one of the kept elements, every attribute one of the kept names
  * with a double-quoted value holding no quote or '<', no on* attribute, an
- * href only http(s)/mailto, a src only data:image/ or (when allowed) http(s);
- * remote images refused leave no http(s) src; the output is never more than
+ * href only http(s)/mailto, a src or background only data:image/ or (when
+ * allowed) http(s), no srcset when refused; the output is never more than
  * the buffer's limit, and a remote URL removed is reported. Build:
  * tests/fuzz/run.sh.
  */
@@ -46,13 +46,13 @@ static void check_url(const char *name, size_t nl, const char *v, size_t vl, int
         if (v[i] != '\t' && v[i] != '\n' && v[i] != '\r')
             head[n++] = (char)tolower((unsigned char)v[i]);
     head[n] = '\0';
-    int http = strncmp(head, "http:", 5) == 0 || strncmp(head, "https:", 6) == 0;
+    int slashes = (head[0] == '/' || head[0] == '\\') && (head[1] == '/' || head[1] == '\\');
+    int http = strncmp(head, "http:", 5) == 0 || strncmp(head, "https:", 6) == 0 || slashes;
     if (nl == 4 && strncmp(name, "href", 4) == 0)
         assert(http || strncmp(head, "mailto:", 7) == 0);
-    else if (nl == 3 && strncmp(name, "src", 3) == 0)
-        assert(strncmp(head, "data:image/", 11) == 0 || (remote && http) ||
-               (remote && (strncmp(head, "//", 2) == 0 || strncmp(head, "\\\\", 2) == 0 ||
-                           strncmp(head, "/\\", 2) == 0 || strncmp(head, "\\/", 2) == 0)));
+    else if ((nl == 3 && strncmp(name, "src", 3) == 0) ||
+             (nl == 10 && strncmp(name, "background", 10) == 0))
+        assert(strncmp(head, "data:image/", 11) == 0 || (remote && http));
 }
 
 /* One tag's attributes from p (past the name) to its '>'; returns the '>'. */

@@ -143,6 +143,10 @@ static void test_javascript_urls(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         assert_none(cases[i], bad);
     assert_none("<img src=\"javascript:alert(1)\">", bad);
+    char *out = clean_opt("<img src=\"\x17http://t.example/x.gif\">"
+                          "<a href=\"\x01https://t.example/\">x</a>", 1);
+    assert_string_equal(out, "<img><a>x</a>"); /* no U+FFFD turning it relative */
+    free(out);
     assert_none("<img src=\"data:text/html,<script>alert(1)</script>\">", bad);
 }
 
