@@ -363,6 +363,8 @@ static void webd_msg_disposition(const char *name, struct buf *out)
     buf_appends(out, "attachment; filename=\"");
     for (const char *p = name; *p; p++) {
         unsigned char c = (unsigned char)*p;
+        if (c >= 0x80 && c < 0xc0)
+            continue; /* one '_' for each UTF-8 character, at its first byte */
         buf_putc(out, c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '%' ? '_' : (char)c);
     }
     buf_appends(out, "\"; filename*=UTF-8''");

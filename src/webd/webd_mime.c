@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #define WEBD_MIME_NAME_MAX 200
-#define WEBD_MIME_HEADER_MAX (64 * 1024)
+#define WEBD_MIME_HEADER_MAX (16 * 1024) /* escaped, five of them fit a page */
 
 static void webd_mime_walk(struct webd_mime *m, GMimeObject *o, int depth);
 

@@ -185,7 +185,7 @@ class WebMessage(lib.SharedServerTestCase):
         self.assertEqual(r.body, pdf)
         self.assertEqual(r.header("Content-Type"), "application/octet-stream")
         self.assertEqual(r.header("Content-Disposition"),
-                         "attachment; filename=\"r__sum__ ___.pdf\"; "
+                         "attachment; filename=\"r_sum_ _.pdf\"; "
                          "filename*=UTF-8''r%C3%A9sum%C3%A9%20%E2%82%AC.pdf")
         self.assertEqual(r.header("X-Content-Type-Options"), "nosniff")
         # the line end before a boundary belongs to the boundary (RFC 2046 5.1.1)
