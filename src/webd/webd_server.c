@@ -13,6 +13,7 @@
 #include "net/connlimit.h"
 #include "net/netconn.h"
 #include "net/tls.h"
+#include "proto/html_clean.h"
 #include <errno.h>
 #include <gmime/gmime.h>
 #include <event2/buffer.h>
@@ -423,6 +424,7 @@ struct webd *webd_new(struct event_base *base, const struct conf *c, SSL_CTX *tl
     }
     if (w->http || w->https) {
         g_mime_init(); /* once, on the loop thread: the workers parse with GMime */
+        html_clean_init(); /* and libxml2, for the HTML bodies */
         w->wq = diskq_new_pool(base, WEBD_WORKERS, 1);
         w->sweep = event_new(base, -1, EV_PERSIST, webd_on_sweep, w);
         struct timeval tv = {WEBD_SWEEP_S, 0};

@@ -23,7 +23,7 @@ JOBS=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 1)}
 OUT=build-fuzz
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $SAN -Isrc"
-LIBS="$(pkg-config --libs openssl libcrypt libidn2 2>/dev/null || echo -lcrypt -lidn2) -lunistring -lpthread"
+LIBS="$(pkg-config --libs openssl libcrypt libidn2 libxml-2.0 2>/dev/null || echo -lcrypt -lidn2 -lxml2) -lunistring -lpthread"
 
 # One target's run (the script calls itself so that $JOBS targets run at once):
 # prints its report and exits non-zero on a crash. It comes before the archive
@@ -68,7 +68,7 @@ done
 layers_failed=0
 # shellcheck disable=SC2086
 printf '%s\n' $stale | grep . | xargs -r -P "$JOBS" -I{} sh -c \
-    'src=${1%%:*}; obj=${1#*:}; '"$CC $CFLAGS -fsanitize=fuzzer-no-link $(pkg-config --cflags openssl 2>/dev/null)"' -c "$src" -o "$obj"' _ {} \
+    'src=${1%%:*}; obj=${1#*:}; '"$CC $CFLAGS -fsanitize=fuzzer-no-link $(pkg-config --cflags openssl libxml-2.0 2>/dev/null)"' -c "$src" -o "$obj"' _ {} \
     || layers_failed=1
 if [ "$layers_failed" -ne 0 ]; then
     echo "== the pure layers do not build for fuzzing"
