@@ -37,7 +37,7 @@ import tempfile
 import time
 import urllib.parse
 
-from bench_conf import (BENCH_DIR, KEEP, PI_PORT, POSTINO_BIN, RESULTS, RESULTS_JSON, RUNS,
+from bench_conf import (BENCH_DIR, KEEP, PI_PORT, RESULTS, RESULTS_JSON, RUNS,
                         BenchError, log, messages_for)
 from bench_proc import free_port, machine_busy, port_free, wait_port
 from bench_report import machine_info, read_json, read_sections, write_sections
