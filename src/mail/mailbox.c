@@ -71,13 +71,15 @@ static int mailbox_scan(struct mailbox *mb, size_t *cap, const char *sub, int li
     while ((de = readdir(d)) != NULL) {
         struct stat st;
         uint64_t size;
-        if (de->d_name[0] == '.' || str_fmt(path, sizeof path, "%s/%s", dir, de->d_name) < 0)
+        if (de->d_name[0] == '.')
             continue;
-        if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+        /* relative to the open folder: no walk of the whole path per message */
+        if (fstatat(dirfd(d), de->d_name, &st, 0) < 0 || !S_ISREG(st.st_mode))
             continue; /* vanished meanwhile, or not a message */
         if (light)
             size = (uint64_t)st.st_size;
-        else if (mailbox_wire_size(path, &size) < 0)
+        else if (str_fmt(path, sizeof path, "%s/%s", dir, de->d_name) < 0 ||
+                 mailbox_wire_size(path, &size) < 0)
             continue;
         mailbox_add(mb, cap, de->d_name, sub[0] == 'n', size);
     }
