@@ -2,8 +2,8 @@
 """
 bench: end-to-end throughput and memory of postino against a private Postfix.
 
-Four modes ($MODE: maildir, relay, sendmail, observe, or both, the default,
-which runs maildir and relay):
+Five modes ($MODE: maildir, relay, sendmail, observe, web, or both, the
+default, which runs maildir and relay):
 
   maildir  smtp-source -> server -> Maildir: the server delivers every message
            to a local mailbox (u@bench.test); the clock stops when the
@@ -36,6 +36,11 @@ which runs maildir and relay):
            metrics+json / default and whether it keeps 95% of the messages/s;
            each run also checks that the variant's metrics answered every
            scrape and that its log is all JSON (or, default, none).
+  web      the Web reader (postino alone, no SMTP load; bench_web.py): a
+           10,000-message Maildir written on disk, GET /inbox (first and middle
+           page) FETCHES (200) times each, median and p90 ms; GET /msg/ID of a
+           5 MB message with attachments MSG_FETCHES (20) times, median ms and
+           the server's VmHWM before and after (WEB_PARTS="inbox msg").
 
 For every session count (maildir: 1 10 50; relay: 10 50; observe: 10;
 $SESSIONS overrides them all) and every run (1..$RUNS), and for each server
@@ -103,6 +108,7 @@ from bench_conf import (BENCH_DIR, BOTH, BenchError, KEEP, MODE, MODES, MSG_SIZE
                         SMTP_SOURCE, VGID, VUID, log, messages_for, sessions_for)
 from bench_servers import Postfix, Postino, Sink, observe_variants, sink_hop
 import bench_run
+import bench_web
 from bench_run import one_run, sendmail_load
 from bench_report import (machine_info, mib, observe_summary, read_json, read_sections, render, sh,
                           write_sections)
@@ -224,6 +230,8 @@ def write_results(blocks):
 
 
 def main():
+    if MODE == "web":
+        return bench_web.main()    # postino alone, its own driver and section
     if os.geteuid() != 0:
         sys.exit("bench: must run as root (the Postfix master needs it)")
     modes = list(BOTH) if MODE == "both" else [MODE]

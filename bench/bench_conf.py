@@ -14,11 +14,13 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
-MODES = ("maildir", "relay", "sendmail", "observe")
+MODES = ("maildir", "relay", "sendmail", "observe", "web")
 MODE = os.environ.get("MODE", "both").strip() or "both"
 BOTH = ("maildir", "relay")              # MODE=both; sendmail and observe run only on their own
-DEFAULT_SESSIONS = {"maildir": "1 10 50", "relay": "10 50", "sendmail": "1 8", "observe": "10"}
-DEFAULT_MESSAGES = {"maildir": 10000, "relay": 10000, "sendmail": 2000, "observe": 10000}
+DEFAULT_SESSIONS = {"maildir": "1 10 50", "relay": "10 50", "sendmail": "1 8", "observe": "10",
+                    "web": "1"}
+DEFAULT_MESSAGES = {"maildir": 10000, "relay": 10000, "sendmail": 2000, "observe": 10000,
+                    "web": 10000}
 # the servers' configuration in each mode: sendmail mode sets both up exactly
 # as maildir mode does (the SMTP listener stays, unused); observe runs postino
 # alone, as in maildir mode, in two variants

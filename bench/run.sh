@@ -12,6 +12,10 @@
 #            free port, or PI_METRICS, scraped every second, plus
 #            `log_format json`); the ratio of their messages/s and whether it
 #            is within 5%. No Postfix. (`make bench` runs it after both.)
+#   web:     postino alone: the Web reader over a 10,000-message Maildir written
+#            on disk: GET /inbox (first and middle page) 200 times each, median
+#            and p90 ms; GET /msg/ID of a 5 MB message 20 times, median ms and
+#            the server's VmHWM (bench/bench_web.py; WEB_PARTS=inbox for half).
 # End-to-end messages/s (until all are in the Maildir, or at the sink) and peak
 # memory (Pss and Rss summed over the server's processes). Writes
 # bench/RESULTS.md (one section per mode; a run of one mode keeps the others)
@@ -43,7 +47,7 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "bench: run as root (the private Postfix instance needs it)" >&2
   exit 1
 fi
-if ! command -v smtp-source >/dev/null 2>&1 && [ ! -x /usr/sbin/smtp-source ]; then
+if [ "${MODE:-}" != web ] && ! command -v smtp-source >/dev/null 2>&1 && [ ! -x /usr/sbin/smtp-source ]; then
   echo "bench: smtp-source missing: POSTINO_BENCH=1 ./scripts/install-deps.sh" >&2
   exit 1
 fi
@@ -61,11 +65,12 @@ case "$MODE" in
   relay)   n_sess=$(wc -w <<<"${SESSIONS:-10 50}") ;;
   sendmail) n_sess=$(wc -w <<<"${SESSIONS:-1 8}") ;;
   observe) n_sess=$(wc -w <<<"${SESSIONS:-10}") ;;    # two variants, like two servers
+  web)     n_sess=1 ;;
   both)    n_sess=$(( $(wc -w <<<"${SESSIONS:-1 10 50}") + $(wc -w <<<"${SESSIONS:-10 50}") )) ;;
-  *) echo "bench: MODE must be maildir, relay, sendmail, observe or both" >&2; exit 1 ;;
+  *) echo "bench: MODE must be maildir, relay, sendmail, observe, web or both" >&2; exit 1 ;;
 esac
-if [ "$MODE" = observe ] && [ "${ONLY:-}" = postfix ]; then
-  echo "bench: MODE=observe runs postino only: not with ONLY=postfix" >&2
+if { [ "$MODE" = observe ] || [ "$MODE" = web ]; } && [ "${ONLY:-}" = postfix ]; then
+  echo "bench: MODE=$MODE runs postino only: not with ONLY=postfix" >&2
   exit 1
 fi
 if { [ "$MODE" = relay ] || [ "$MODE" = both ]; } && ! command -v smtp-sink >/dev/null 2>&1 && [ ! -x /usr/sbin/smtp-sink ]; then

@@ -1,10 +1,12 @@
 /*
  * mailbox: Maildir snapshot, seen-marking and deletion for POP3.
  * Never writes message contents; the only changes are renames (seen) and
- * unlinks (deleted at QUIT), both the Maildir conventions readers expect.
+ * unlinks (deleted at QUIT), both the Maildir conventions readers expect,
+ * and the Web reader's move to the Maildir++ .Trash folder.
  */
 #include "mail/mailbox.h"
 #include "lib/alloc.h"
+#include "lib/fsio.h"
 #include "lib/str.h"
 #include <dirent.h>
 #include <errno.h>
@@ -69,13 +71,15 @@ static int mailbox_scan(struct mailbox *mb, size_t *cap, const char *sub, int li
     while ((de = readdir(d)) != NULL) {
         struct stat st;
         uint64_t size;
-        if (de->d_name[0] == '.' || str_fmt(path, sizeof path, "%s/%s", dir, de->d_name) < 0)
+        if (de->d_name[0] == '.')
             continue;
-        if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+        /* relative to the open folder: no walk of the whole path per message */
+        if (fstatat(dirfd(d), de->d_name, &st, 0) < 0 || !S_ISREG(st.st_mode))
             continue; /* vanished meanwhile, or not a message */
         if (light)
             size = (uint64_t)st.st_size;
-        else if (mailbox_wire_size(path, &size) < 0)
+        else if (str_fmt(path, sizeof path, "%s/%s", dir, de->d_name) < 0 ||
+                 mailbox_wire_size(path, &size) < 0)
             continue;
         mailbox_add(mb, cap, de->d_name, sub[0] == 'n', size);
     }
@@ -168,6 +172,73 @@ int mailbox_mark_seen(struct mailbox *mb, size_t i)
     free(m->name);
     m->name = xstrdup(name);
     m->in_new = 0;
+    return 0;
+}
+
+int mailbox_name_seen(const char *name)
+{
+    const char *info = NULL;
+    for (const char *p = name; (p = strstr(p, ":2,")) != NULL; p += 3)
+        info = p;
+    return info && strchr(info + 3, 'S') != NULL;
+}
+
+int mailbox_msg_seen(const struct mailbox_msg *m)
+{
+    return !m->in_new && mailbox_name_seen(m->name);
+}
+
+/* DIR/.Trash/{tmp,new,cur} and DIR/.Trash/maildirfolder, made when missing; the
+ * parent folders are fsync'd when something was made. 0 or -1 (errno). */
+static int mailbox_trash_folder(const struct mailbox *mb, char *trash, size_t size)
+{
+    static const char *const subs[] = {"tmp", "new", "cur"};
+    char path[PATH_MAX];
+    int made = 0;
+    if (str_fmt(trash, size, "%s/.Trash", mb->dir) < 0)
+        return errno = ENAMETOOLONG, -1;
+    if (mkdir(trash, 0700) == 0)
+        made = 1;
+    else if (errno != EEXIST)
+        return -1;
+    for (size_t k = 0; k < sizeof subs / sizeof subs[0]; k++) {
+        if (str_fmt(path, sizeof path, "%s/%s", trash, subs[k]) < 0)
+            return errno = ENAMETOOLONG, -1;
+        if (mkdir(path, 0700) == 0)
+            made = 1;
+        else if (errno != EEXIST)
+            return -1;
+    }
+    if (str_fmt(path, sizeof path, "%s/maildirfolder", trash) < 0)
+        return errno = ENAMETOOLONG, -1;
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        close(fd);
+        made = 1;
+    } else if (errno != EEXIST) {
+        return -1;
+    }
+    if (made && (fsio_fsync_dir(trash) < 0 || fsio_fsync_dir(mb->dir) < 0))
+        return -1;
+    return 0;
+}
+
+int mailbox_trash(struct mailbox *mb, size_t i)
+{
+    struct mailbox_msg *m = &mb->msgs[i];
+    char trash[PATH_MAX], from[PATH_MAX], from_dir[PATH_MAX], to[PATH_MAX], to_dir[PATH_MAX];
+    if (mailbox_trash_folder(mb, trash, sizeof trash) < 0)
+        return -1;
+    if (mailbox_path(mb, i, from, sizeof from) < 0 ||
+        str_fmt(from_dir, sizeof from_dir, "%s/%s", mb->dir, m->in_new ? "new" : "cur") < 0 ||
+        str_fmt(to_dir, sizeof to_dir, "%s/cur", trash) < 0 ||
+        str_fmt(to, sizeof to, "%s/%s", to_dir, m->name) < 0)
+        return errno = ENAMETOOLONG, -1;
+    if (rename(from, to) < 0)
+        return -1;
+    /* both directory entries changed: fsync both, so a crash keeps the move whole */
+    if (fsio_fsync_dir(to_dir) < 0 || fsio_fsync_dir(from_dir) < 0)
+        return -1;
     return 0;
 }
 
