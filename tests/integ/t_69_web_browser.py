@@ -325,10 +325,12 @@ class WebBrowser(lib.SharedServerTestCase):
         b.screenshot("story")
 
         # NOTIFY went out with the remote recipients; Bob has the message and its file.
-        tx = [t for t in peer.transactions() if t.accepted()]
+        tx = [t for t in peer.transactions() if t.delivered and REMOTE_OK in t.accepted]
         self.assertTrue(tx, peer.transactions())
-        self.assertIn("SUCCESS", tx[0].rcpt_params(REMOTE_OK).get("NOTIFY", ""))
-        self.assertIn("FAILURE", tx[0].rcpt_params(REMOTE_OK).get("NOTIFY", ""))
+        notify = set((tx[0].rcpt_params(REMOTE_OK).get("NOTIFY") or "").split(","))
+        self.assertEqual(notify, {"SUCCESS", "FAILURE", "DELAY"})
+        self.assertEqual(set(tx[0].rcpt_params(REMOTE_BAD).get("NOTIFY").split(",")),
+                         {"SUCCESS", "FAILURE", "DELAY"})
         lib.wait_maildir_count(self.srv.data, "example.test", "bob", 1)
         self.assertIn(b"note.txt", lib.maildir_messages(self.srv.data, "example.test", "bob")[0])
         b.get(self.url("/sent"))
@@ -372,6 +374,25 @@ class WebBrowser(lib.SharedServerTestCase):
         # no forged mail went out
         self.assertFalse([m for m in lib.maildir_messages(self.srv.data, "example.test", "bob")
                           if b"forged" in m])
+
+    def test_8_origin(self):
+        """A form from another site is refused; our own pages' forms, which a browser
+        sends with "Origin: null" under Referrer-Policy no-referrer, are not."""
+        c = WebClient(self.web_port)
+        form = {"user": USER, "password": PASSWORD}
+        host = "127.0.0.1:%d" % self.web_port
+        for headers in ({"Origin": "http://evil.test"},
+                        {"Origin": "http://127.0.0.1:1"},
+                        {"Origin": "null", "Sec-Fetch-Site": "cross-site"},
+                        {"Sec-Fetch-Site": "same-site"}):
+            r = c.post("/login", form, csrf=False, headers=headers)
+            self.assertEqual(r.status, 403, headers)
+            self.assertIn("another site", r.text)
+        for headers in ({"Origin": "http://" + host},
+                        {"Origin": "null", "Sec-Fetch-Site": "same-origin"}):
+            c = WebClient(self.web_port)
+            r = c.post("/login", form, csrf=False, headers=headers)
+            self.assertEqual((r.status, r.header("Location")), (303, "/inbox"), headers)
 
     def test_9_logout(self):
         self.login()
