@@ -104,6 +104,25 @@ def _descendants(pid):
     return out
 
 
+def _naming(text):
+    """(pid, start time) of the live processes whose command line contains text."""
+    out = []
+    needle = text.encode()
+    for n in os.listdir("/proc"):
+        if not n.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % n, "rb") as f:
+                if needle not in f.read():
+                    continue
+        except OSError:
+            continue
+        st = _proc_stat(int(n))
+        if st:
+            out.append((int(n), st[1]))
+    return out
+
+
 def _alive(entry):
     pid, start = entry
     try:
@@ -113,6 +132,27 @@ def _alive(entry):
         pass
     st = _proc_stat(pid)
     return st is not None and st[1] == start
+
+
+def _reap_chromium_zombies():
+    """Reaps the exited Chromium processes that were handed to us as a subreaper
+    (our children by adoption, named chrom*), and only those."""
+    me = str(os.getpid())
+    for n in os.listdir("/proc"):
+        if not n.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % n) as f:
+                head, _, tail = f.read().rpartition(")")
+        except OSError:
+            continue
+        fields = tail.split()
+        comm = head.partition("(")[2]
+        if fields[:2] and fields[0] == "Z" and fields[1] == me and comm.startswith("chrom"):
+            try:
+                os.waitpid(int(n), os.WNOHANG)
+            except ChildProcessError:
+                pass
 
 
 # --------------------------------------------------------------------------
@@ -165,7 +205,15 @@ class Browser:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
         log = os.path.join(self.tmp, "chromedriver.log")
-        self.service = Service(executable_path=CHROMEDRIVER, log_path=log)
+        # A home of its own: Chromium's crash handler, which detaches from the
+        # browser's process tree, then names this folder on its command line
+        # (its database), so close() can tell it is ours.
+        home = os.path.join(self.tmp, "home")
+        os.mkdir(home)
+        env = dict(os.environ, HOME=home, XDG_CONFIG_HOME=os.path.join(home, ".config"),
+                   XDG_CACHE_HOME=os.path.join(home, ".cache"))
+        self.service = Service(executable_path=CHROMEDRIVER, log_path=log, env=env)
+        lib_base.become_subreaper()
         try:
             self.driver = webdriver.Chrome(service=self.service, options=self.options())
         except Exception as e:
@@ -180,10 +228,14 @@ class Browser:
         return self
 
     def _note_family(self):
+        """Notes the processes we started: chromedriver's descendants, and those
+        that name our temp dir on their command line (the detached crash handler)."""
         proc = getattr(self.service, "process", None)
-        if proc is not None:
-            seen = set(self._family)
-            self._family += [e for e in _descendants(proc.pid) if e not in seen]
+        if proc is None:
+            return
+        for e in _descendants(proc.pid) + _naming(self.tmp):
+            if e not in self._family:
+                self._family.append(e)
 
     # waits and pages
 
@@ -260,7 +312,11 @@ class Browser:
             except Exception:
                 pass
             self.service = None
-        deadline = time.monotonic() + 10
+        # What Chromium started meanwhile and still names our folder is ours too.
+        for e in _naming(self.tmp):
+            if e not in self._family:
+                self._family.append(e)
+        deadline = time.monotonic() + 5
         while any(_alive(e) for e in self._family) and time.monotonic() < deadline:
             time.sleep(0.05)
         for e in self._family:
@@ -269,6 +325,10 @@ class Browser:
                     os.kill(e[0], signal.SIGKILL)
                 except ProcessLookupError:
                     pass
+        deadline = time.monotonic() + 5
+        while any(_alive(e) for e in self._family) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        _reap_chromium_zombies()
         self._family = []
         if not lib_base.KEEP_TMP:
             shutil.rmtree(self.tmp, ignore_errors=True)

@@ -11,7 +11,6 @@ system Dovecot on 143/993, if any, does not matter; and stopping it with
 every child it started (by pid and start time, as a child subreaper that
 reaps them). flags_of reads the flags of an imaplib FETCH answer.
 """
-import ctypes
 import os
 import pwd
 import re
@@ -23,6 +22,7 @@ import tempfile
 import time
 
 import lib
+from lib_base import become_subreaper
 
 DOVECOT = "/usr/sbin/dovecot"
 INSTALL_TIMEOUT = 600
@@ -197,17 +197,6 @@ def proc_stat(pid):
     if fields[0] == "Z":
         return None
     return int(fields[1]), fields[19]
-
-
-def become_subreaper():
-    """Dovecot's children outlive the master by a moment; as a child subreaper
-    this process inherits them and can reap them (a PID 1 that does not reap
-    would leave zombies in our process group)."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(36, 1, 0, 0, 0)   # PR_SET_CHILD_SUBREAPER
-    except (OSError, AttributeError):
-        pass
 
 
 def reap(entry):
