@@ -30,6 +30,11 @@ for page in share/man/man8/postino.8 share/man/man5/postino.conf.5; do
     MANPATH="$root/share/man" man -P cat "$(basename "$page" | sed 's/\.[0-9]$//')" 2>/dev/null |
         grep -q EXAMPLES && ok || bad "man does not find $page or it has no EXAMPLES"
 done
+# The Web reader is documented where a reader looks: its section and its keys.
+MANPATH="$root/share/man" man -P cat postino 2>/dev/null | grep -q '^WEB READER' && ok ||
+    bad "postino(8) has no WEB READER section"
+MANPATH="$root/share/man" man -P cat postino.conf 2>/dev/null | grep -q 'timeout_web' && ok ||
+    bad "postino.conf(5) does not describe timeout_web"
 
 unit="$root/lib/systemd/system/postino.service"
 [ -f "$unit" ] && ok || bad "the systemd unit is not installed"

@@ -257,14 +257,21 @@ static int webd_req_parse(struct webd_req *r)
     return r2;
 }
 
-/* A POST must come from our own pages: an Origin header, when sent, names this host. */
+/* A POST must come from our own pages: an Origin header, when it names one,
+ * names this host. Our pages are sent with Referrer-Policy: no-referrer, under
+ * which a browser sends "Origin: null" with their own forms: "null" tells
+ * nothing (a foreign page can cause it too), so it counts as absent, and then
+ * Sec-Fetch-Site, when the browser sends it, must not say another site. The
+ * CSRF token remains the check of every form that changes something. */
 static int webd_origin_ok(const struct webd_req *r)
 {
     const struct evkeyvalq *in = evhttp_request_get_input_headers(r->req);
     const char *origin = evhttp_find_header(in, "Origin");
     const char *host = evhttp_find_header(in, "Host");
-    if (!origin || strcmp(origin, "null") == 0)
-        return origin == NULL;
+    if (!origin || strcmp(origin, "null") == 0) {
+        const char *site = evhttp_find_header(in, "Sec-Fetch-Site");
+        return !site || strcmp(site, "same-origin") == 0 || strcmp(site, "none") == 0;
+    }
     const char *scheme = r->https ? "https://" : "http://";
     size_t sl = strlen(scheme);
     return host && strncasecmp(origin, scheme, sl) == 0 && strcasecmp(origin + sl, host) == 0;

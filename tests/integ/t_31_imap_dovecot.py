@@ -14,95 +14,31 @@ as root, so when the test runs as root the delivered mailbox is chowned to
 `nobody` and the mail processes run with that uid.
 The test is skipped only if dovecot is missing and cannot be installed.
 """
-import ctypes
 import imaplib
 import os
 import pwd
 import re
-import shutil
-import signal
-import socket
-import subprocess
-import tempfile
-import time
 
 import lib
+from lib_dovecot import DovecotProcess, ensure_dovecot, flags_of
 
-DOVECOT = "/usr/sbin/dovecot"
 PASSWORD = "imap-secret"
 DOMAIN = "example.test"
 USERS = ["bob@example.test", "carol@example.test"]
-INSTALL_TIMEOUT = 600
 
 
-def ensure_dovecot():
-    """Returns None when dovecot is usable, else the reason to skip."""
-    if os.path.exists(DOVECOT) and os.path.exists("/usr/lib/dovecot/imap"):
-        return None
-    if os.getuid() != 0:
-        return "dovecot-imapd is not installed and not running as root to install it"
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    try:
-        res = subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends",
-                              "dovecot-imapd"], env=env, stdin=subprocess.DEVNULL,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             timeout=INSTALL_TIMEOUT)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        return "cannot install dovecot-imapd: %s" % e
-    if res.returncode != 0 or not os.path.exists(DOVECOT):
-        tail = res.stdout.decode("utf-8", "replace").strip().splitlines()[-3:]
-        return "cannot install dovecot-imapd (apt-get exit %d): %s" % (
-            res.returncode, " | ".join(tail))
-    return None
+class Dovecot(DovecotProcess):
+    """A private `dovecot -F -c CONF` on 127.0.0.1:port serving data/mail with
+    a passwd file of its own."""
 
-
-def port_open(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-class Dovecot:
-    """A private `dovecot -F -c CONF` on 127.0.0.1:port serving data/mail."""
-
-    def __init__(self, mail_root, users, uid, gid, user_name):
-        self.tmp = tempfile.mkdtemp(prefix="postino-dovecot-")
-        os.chmod(self.tmp, 0o755)   # the auth process (internal user) reads the passwd file
-        self.port = lib.free_port()
-        self.log = os.path.join(self.tmp, "dovecot.log")
-        self.proc = None
+    def __init__(self, mail_root, users, uid, gid):
+        super().__init__()
         passwd = os.path.join(self.tmp, "passwd")
         with open(passwd, "w") as f:
             f.write("".join("%s:{PLAIN}%s\n" % (u, PASSWORD) for u in users))
         os.chmod(passwd, 0o644)
-        for d in ("run", "state"):
-            os.mkdir(os.path.join(self.tmp, d))
-        if os.getuid() == 0:
-            internal, login = "dovecot", "dovenull"
-            for name in (internal, login):
-                try:
-                    pwd.getpwnam(name)
-                except KeyError:
-                    internal = login = "nobody"
-        else:
-            internal = login = user_name
         home = "%s/%%d/%%n" % mail_root
-        self.conf = os.path.join(self.tmp, "dovecot.conf")
-        lines = [
-            "base_dir = %s/run" % self.tmp,
-            "state_dir = %s/state" % self.tmp,
-            "instance_name = postino-test-%d" % self.port,
-            "protocols = imap",
-            "listen = 127.0.0.1",
-            "ssl = no",
-            "disable_plaintext_auth = no",
-            "auth_mechanisms = plain",
-            "log_path = %s" % self.log,
-            "info_log_path = %s" % self.log,
-            "default_internal_user = %s" % internal,
-            "default_login_user = %s" % login,
+        self.write_config(self.private_lines() + [
             "mail_location = maildir:%s" % home,
             "passdb {",
             "  driver = passwd-file",
@@ -112,132 +48,7 @@ class Dovecot:
             "  driver = static",
             "  args = uid=%d gid=%d home=%s" % (uid, gid, home),
             "}",
-            "service imap-login {",
-            "  inet_listener imap {",
-            "    address = 127.0.0.1",
-            "    port = %d" % self.port,
-            "  }",
-            "  inet_listener imaps {",
-            "    port = 0",
-            "  }",
-            "}",
-            "service stats {",
-            "  inet_listener http {",
-            "    port = 0",
-            "  }",
-            "}",
-        ]
-        if os.getuid() != 0:
-            lines += ["service anvil {", "  chroot =", "}",
-                      "service imap-login {", "  chroot =", "}"]
-        with open(self.conf, "w") as f:
-            f.write("\n".join(lines) + "\n")
-
-    def start(self, timeout=30.0):
-        become_subreaper()
-        self.proc = subprocess.Popen([DOVECOT, "-F", "-c", self.conf],
-                                     stdin=subprocess.DEVNULL,
-                                     stdout=open(os.path.join(self.tmp, "stdout"), "wb"),
-                                     stderr=subprocess.STDOUT)
-        lib._running.add(self.proc)
-        deadline = time.monotonic() + timeout
-        while not port_open(self.port):
-            if self.proc.poll() is not None:
-                raise AssertionError("dovecot exited %d:\n%s" % (self.proc.returncode,
-                                                                 self.output()))
-            if time.monotonic() >= deadline:
-                raise AssertionError("dovecot did not listen on %d within %.0fs:\n%s"
-                                     % (self.port, timeout, self.output()))
-            time.sleep(0.05)
-
-    def output(self):
-        return (lib.read_text(os.path.join(self.tmp, "stdout")) + "\n" +
-                lib.read_text(self.log))[-4000:]
-
-    def close(self):
-        if self.proc is not None:
-            family = descendants(self.proc.pid)
-            if self.proc.poll() is None:
-                self.proc.terminate()
-                try:
-                    self.proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait(5)
-            lib._running.discard(self.proc)
-            self.proc = None
-            # The master's children (log, auth, imap...) exit on their own once
-            # the master is gone; wait for them, kill by pid those that linger.
-            try:
-                lib.wait_for(lambda: not any(reap(p) for p in family), timeout=10,
-                             what="dovecot's processes to exit")
-            except AssertionError:
-                for p in family:
-                    if reap(p):
-                        try:
-                            os.kill(p[0], signal.SIGKILL)
-                        except ProcessLookupError:
-                            pass
-        if os.environ.get("KEEP_TMP") != "1":
-            shutil.rmtree(self.tmp, ignore_errors=True)
-
-
-def descendants(pid):
-    """(pid, start time) of every live descendant of pid, from /proc."""
-    parent = {}
-    for n in os.listdir("/proc"):
-        if n.isdigit():
-            st = proc_stat(int(n))
-            if st:
-                parent[int(n)] = st
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        for child, (ppid, start) in parent.items():
-            if ppid == p:
-                out.append((child, start))
-                todo.append(child)
-    return out
-
-
-def proc_stat(pid):
-    """(ppid, start time) of pid, or None if it is gone or a zombie."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    if fields[0] == "Z":
-        return None
-    return int(fields[1]), fields[19]
-
-
-def become_subreaper():
-    """Dovecot's children outlive the master by a moment; as a child subreaper
-    this process inherits them and can reap them (a PID 1 that does not reap
-    would leave zombies in our process group)."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(36, 1, 0, 0, 0)   # PR_SET_CHILD_SUBREAPER
-    except (OSError, AttributeError):
-        pass
-
-
-def reap(entry):
-    """True while the process is alive; reaps it if it became our zombie."""
-    try:
-        pid, _ = os.waitpid(entry[0], os.WNOHANG)
-        if pid:
-            return False
-    except ChildProcessError:
-        pass
-    return alive(entry)
-
-
-def alive(entry):
-    pid, start = entry
-    st = proc_stat(pid)
-    return st is not None and st[1] == start
+        ])
 
 
 def chown_tree(path, uid, gid):
@@ -257,14 +68,6 @@ def make_traversable(top, path):
         if p == top or p == "/":
             break
         p = os.path.dirname(p)
-
-
-def flags_of(fetch_data):
-    """The set of flags in an imaplib FETCH response."""
-    text = b" ".join(x if isinstance(x, bytes) else x[0] for x in fetch_data if x)
-    m = re.search(rb"FLAGS \(([^)]*)\)", text)
-    assert m, "no FLAGS in %r" % (text,)
-    return set(m.group(1).decode().split())
 
 
 class ImapDovecot(lib.IntegTestCase):
@@ -301,7 +104,7 @@ class ImapDovecot(lib.IntegTestCase):
                 make_traversable(self.srv.tmp, os.path.dirname(box))
         else:
             uid, gid = os.getuid(), os.getgid()
-        dv = Dovecot(mail_root, USERS, uid, gid, pwd.getpwuid(os.getuid()).pw_name)
+        dv = Dovecot(mail_root, USERS, uid, gid)
         self.addCleanup(dv.close)
         dv.start()
         self.dv = dv
