@@ -18,6 +18,9 @@ the names live in modules by concern, all re-exported here:
     SIGTERM, exit 0 within 10 s, stderr free of sanitizer reports; the temp
     dir is removed unless KEEP_TMP=1), IntegTestCase, SharedServerTestCase.
   - lib_notice: parse_notice and Notice (RFC 3464 / RFC 6522 notices).
+  - lib_procs: the processes a helper starts besides postino (Dovecot,
+    Chromium), found in /proc by (pid, start time), stopped by pid, their
+    orphans reaped (become_subreaper, descendants, naming, alive, stop_family).
 
 Only Debian's /usr/bin/python3 standard library is used.
 A test never leaves a process behind: every Server is stopped by addCleanup
@@ -33,3 +36,4 @@ from lib_smtp import *  # noqa: F401,F403
 from lib_server import *  # noqa: F401,F403
 from lib_notice import *  # noqa: F401,F403
 from lib_notice import _check_order, _raw_parts  # noqa: F401
+from lib_procs import *  # noqa: F401,F403

@@ -10,7 +10,6 @@ command-line helpers run_cli (fails on a sanitizer report) and queue_json.
 It knows nothing of SMTP, Maildirs or notices.
 """
 import atexit
-import ctypes
 import json
 import os
 import socket
@@ -62,17 +61,6 @@ def wait_for(predicate, timeout=DELIVERY_TIMEOUT, interval=0.02, what="condition
             raise AssertionError("timed out after %.1fs waiting for %s"
                                  % (timeout, what() if callable(what) else what))
         time.sleep(interval)
-
-
-def become_subreaper():
-    """Makes this process a child subreaper: the orphans of what it starts (Dovecot's
-    children, Chromium's detached crash handler) become its children, which it can
-    reap, instead of zombies of a PID 1 that may not reap (left in our process group)."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(36, 1, 0, 0, 0)   # PR_SET_CHILD_SUBREAPER
-    except (OSError, AttributeError):
-        pass
 
 
 def sanitizer_report(text):

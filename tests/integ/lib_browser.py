@@ -12,7 +12,7 @@ bounded waits (WebDriverWait with lib_base's deadline, never a fixed sleep);
 screenshots into build/test-output/web/ (created; each path is printed on
 stderr); and close(), which always quits the driver and then kills by pid
 the chromedriver and Chromium processes it started that linger (only those:
-their pids and start times are noted while they run).
+their pids and start times are noted while they run; lib_procs).
 
 A module whose browser cannot start because Chromium, chromium-driver or
 python3-selenium is missing and cannot be installed is skipped with the
@@ -20,13 +20,12 @@ reason (require_browser()); any other failure to start fails the test.
 """
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 import lib_base
+import lib_procs
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -67,92 +66,6 @@ def require_browser():
             _selenium_importable()):
         return "chromium/chromedriver/selenium still missing after apt-get install"
     return None
-
-
-# --------------------------------------------------------------------------
-# Processes: the ones we started, by (pid, start time)
-
-
-def _proc_stat(pid):
-    """(ppid, start time) of pid, or None if it is gone or a zombie."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    if fields[0] == "Z":
-        return None
-    return int(fields[1]), fields[19]
-
-
-def _descendants(pid):
-    """(pid, start time) of pid and of its live descendants."""
-    parent = {}
-    for n in os.listdir("/proc"):
-        if n.isdigit():
-            st = _proc_stat(int(n))
-            if st:
-                parent[int(n)] = st
-    out = [(pid, parent[pid][1])] if pid in parent else []
-    todo = [pid]
-    while todo:
-        p = todo.pop()
-        for child, (ppid, start) in parent.items():
-            if ppid == p:
-                out.append((child, start))
-                todo.append(child)
-    return out
-
-
-def _naming(text):
-    """(pid, start time) of the live processes whose command line contains text."""
-    out = []
-    needle = text.encode()
-    for n in os.listdir("/proc"):
-        if not n.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % n, "rb") as f:
-                if needle not in f.read():
-                    continue
-        except OSError:
-            continue
-        st = _proc_stat(int(n))
-        if st:
-            out.append((int(n), st[1]))
-    return out
-
-
-def _alive(entry):
-    pid, start = entry
-    try:
-        if os.waitpid(pid, os.WNOHANG)[0]:
-            return False          # it was our child and is reaped now
-    except ChildProcessError:
-        pass
-    st = _proc_stat(pid)
-    return st is not None and st[1] == start
-
-
-def _reap_chromium_zombies():
-    """Reaps the exited Chromium processes that were handed to us as a subreaper
-    (our children by adoption, named chrom*), and only those."""
-    me = str(os.getpid())
-    for n in os.listdir("/proc"):
-        if not n.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % n) as f:
-                head, _, tail = f.read().rpartition(")")
-        except OSError:
-            continue
-        fields = tail.split()
-        comm = head.partition("(")[2]
-        if fields[:2] and fields[0] == "Z" and fields[1] == me and comm.startswith("chrom"):
-            try:
-                os.waitpid(int(n), os.WNOHANG)
-            except ChildProcessError:
-                pass
 
 
 # --------------------------------------------------------------------------
@@ -213,7 +126,7 @@ class Browser:
         env = dict(os.environ, HOME=home, XDG_CONFIG_HOME=os.path.join(home, ".config"),
                    XDG_CACHE_HOME=os.path.join(home, ".cache"))
         self.service = Service(executable_path=CHROMEDRIVER, log_path=log, env=env)
-        lib_base.become_subreaper()
+        lib_procs.become_subreaper()
         try:
             self.driver = webdriver.Chrome(service=self.service, options=self.options())
         except Exception as e:
@@ -233,7 +146,10 @@ class Browser:
         proc = getattr(self.service, "process", None)
         if proc is None:
             return
-        for e in _descendants(proc.pid) + _naming(self.tmp):
+        self._adopt(lib_procs.descendants(proc.pid, itself=True) + lib_procs.naming(self.tmp))
+
+    def _adopt(self, entries):
+        for e in entries:
             if e not in self._family:
                 self._family.append(e)
 
@@ -313,22 +229,9 @@ class Browser:
                 pass
             self.service = None
         # What Chromium started meanwhile and still names our folder is ours too.
-        for e in _naming(self.tmp):
-            if e not in self._family:
-                self._family.append(e)
-        deadline = time.monotonic() + 5
-        while any(_alive(e) for e in self._family) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        for e in self._family:
-            if _alive(e):
-                try:
-                    os.kill(e[0], signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-        deadline = time.monotonic() + 5
-        while any(_alive(e) for e in self._family) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        _reap_chromium_zombies()
+        self._adopt(lib_procs.naming(self.tmp))
+        lib_procs.stop_family(self._family)
+        lib_procs.reap_adopted("chrom")
         self._family = []
         if not lib_base.KEEP_TMP:
             shutil.rmtree(self.tmp, ignore_errors=True)

@@ -9,20 +9,22 @@ gives plus private_lines() (base_dir, state_dir, log, a free loopback port
 for imap only, no imaps, no stats listener, the internal users), so a
 system Dovecot on 143/993, if any, does not matter; and stopping it with
 every child it started (by pid and start time, as a child subreaper that
-reaps them). flags_of reads the flags of an imaplib FETCH answer.
+reaps them: lib_procs). imap_connect and imap_login open an imaplib
+session that the test's cleanup logs out (imap_logout); flags_of reads the
+flags of an imaplib FETCH answer.
 """
+import imaplib
 import os
 import pwd
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
 import time
 
 import lib
-from lib_base import become_subreaper
+from lib_procs import become_subreaper, descendants, stop_family
 
 DOVECOT = "/usr/sbin/dovecot"
 INSTALL_TIMEOUT = 600
@@ -155,65 +157,34 @@ class DovecotProcess:
             self.proc = None
             # The master's children (log, auth, imap...) exit on their own once
             # the master is gone; wait for them, kill by pid those that linger.
-            try:
-                lib.wait_for(lambda: not any(reap(p) for p in family), timeout=10,
-                             what="dovecot's processes to exit")
-            except AssertionError:
-                for p in family:
-                    if reap(p):
-                        try:
-                            os.kill(p[0], signal.SIGKILL)
-                        except ProcessLookupError:
-                            pass
+            stop_family(family, grace=10.0)
         if os.environ.get("KEEP_TMP") != "1":
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def descendants(pid):
-    """(pid, start time) of every live descendant of pid, from /proc."""
-    parent = {}
-    for n in os.listdir("/proc"):
-        if n.isdigit():
-            st = proc_stat(int(n))
-            if st:
-                parent[int(n)] = st
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        for child, (ppid, start) in parent.items():
-            if ppid == p:
-                out.append((child, start))
-                todo.append(child)
-    return out
+def imap_connect(test, dv):
+    """An imaplib connection to dv, logged out (quietly) when test ends."""
+    c = imaplib.IMAP4("127.0.0.1", dv.port, timeout=15)
+    test.addCleanup(imap_logout, c)
+    return c
 
 
-def proc_stat(pid):
-    """(ppid, start time) of pid, or None if it is gone or a zombie."""
+def imap_login(test, dv, user, password):
+    """imap_connect, then LOGIN user (the test fails with Dovecot's log if refused)."""
+    c = imap_connect(test, dv)
     try:
-        with open("/proc/%d/stat" % pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    if fields[0] == "Z":
-        return None
-    return int(fields[1]), fields[19]
+        c.login(user, password)
+    except imaplib.IMAP4.error as e:
+        test.fail("IMAP login %s failed: %s\n%s" % (user, e, dv.output()))
+    return c
 
 
-def reap(entry):
-    """True while the process is alive; reaps it if it became our zombie."""
+def imap_logout(c):
+    """LOGOUT, whatever state the session is in (a second call does nothing)."""
     try:
-        pid, _ = os.waitpid(entry[0], os.WNOHANG)
-        if pid:
-            return False
-    except ChildProcessError:
+        c.logout()
+    except Exception:
         pass
-    return alive(entry)
-
-
-def alive(entry):
-    pid, start = entry
-    st = proc_stat(pid)
-    return st is not None and st[1] == start
 
 
 def flags_of(fetch_data):

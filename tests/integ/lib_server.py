@@ -295,7 +295,10 @@ class IntegTestCase(unittest.TestCase):
 
 class SharedServerTestCase(IntegTestCase):
     """One server for the whole class, started before its first test and stopped
-    after its last. Subclasses override server_options() (Server keyword args)."""
+    after its last. Subclasses override server_options() (Server keyword args).
+    The server is stopped by a class cleanup: also when setUpClass fails after
+    it, and after what a subclass registers with cls.addClassCleanup once the
+    server runs (a peer, a Dovecot, a browser), which is stopped first."""
 
     @classmethod
     def server_options(cls):
@@ -304,15 +307,8 @@ class SharedServerTestCase(IntegTestCase):
     @classmethod
     def setUpClass(cls):
         cls.srv = Server(**cls.server_options())
-        try:
-            cls.srv.start()
-        except BaseException:
-            cls.srv.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.close()
+        cls.addClassCleanup(cls.srv.close)
+        cls.srv.start()
 
 
 def mailbox_barrier(srv, tag, locals_):

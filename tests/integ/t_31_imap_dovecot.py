@@ -20,7 +20,8 @@ import pwd
 import re
 
 import lib
-from lib_dovecot import DovecotProcess, ensure_dovecot, flags_of
+from lib_dovecot import (DovecotProcess, ensure_dovecot, flags_of, imap_connect, imap_login,
+                         imap_logout)
 
 PASSWORD = "imap-secret"
 DOMAIN = "example.test"
@@ -111,20 +112,7 @@ class ImapDovecot(lib.IntegTestCase):
         return dv
 
     def imap(self, user):
-        c = imaplib.IMAP4("127.0.0.1", self.dv.port, timeout=15)
-        self.addCleanup(self._logout, c)
-        try:
-            c.login(user, PASSWORD)
-        except imaplib.IMAP4.error as e:
-            self.fail("IMAP login %s failed: %s\n%s" % (user, e, self.dv.output()))
-        return c
-
-    @staticmethod
-    def _logout(c):
-        try:
-            c.logout()
-        except Exception:
-            pass
+        return imap_login(self, self.dv, user, PASSWORD)
 
     def test_read_delivered_messages(self):
         user = USERS[0]
@@ -182,7 +170,7 @@ class ImapDovecot(lib.IntegTestCase):
         typ, data = c.fetch("2", "(FLAGS)")
         self.assertNotIn("\\Seen", flags_of(data))
         c.close()
-        self._logout(c)
+        imap_logout(c)
 
         # Dovecot moved the files to cur/ with the standard info suffix.
         local = user.split("@")[0]
@@ -211,8 +199,7 @@ class ImapDovecot(lib.IntegTestCase):
     def test_wrong_password_and_other_user(self):
         stored = self.deliver(USERS[1], ["for carol"])
         self.dovecot([USERS[1]])
-        c = imaplib.IMAP4("127.0.0.1", self.dv.port, timeout=15)
-        self.addCleanup(self._logout, c)
+        c = imap_connect(self, self.dv)
         with self.assertRaises(imaplib.IMAP4.error):
             c.login(USERS[1], "wrong")
         c = self.imap(USERS[1])

@@ -77,24 +77,15 @@ class WebCompose(lib.IntegTestCase):
         cls.peer = peers.ScriptedPeer(PEER_IP, port, {"rcpt": {
             "default": "250 2.1.5 ok", "nouser@peer.test": "550 5.1.1 <nouser@peer.test>: no such user",
             "later@peer.test": "451 4.3.0 try later"}})
+        cls.addClassCleanup(cls.peer.stop)
         cls.peer.start()
         cls.web = lib.free_port()
         settings = dict(peers.DSN_DEFAULTS, smtp_port=str(port),
                         route="peer.test [%s]:%d" % (PEER_IP, port))
         cls.srv = lib.Server(users=["%s:{PLAIN}%s" % (u, PW) for u in (ALICE, BOB)],
                              extra=["listen web 127.0.0.1:%d" % cls.web], **settings)
-        try:
-            cls.srv.start()
-        except BaseException:
-            cls.srv.close()
-            cls.peer.stop()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.close()
-        cls.peer.stop()
-        super().tearDownClass()
+        cls.addClassCleanup(cls.srv.close)
+        cls.srv.start()
 
     def client(self, user=ALICE):
         w = lib_web.WebClient(self.web)
@@ -126,6 +117,14 @@ class WebCompose(lib.IntegTestCase):
                      % (rcpt, state, got.get("t"), self.srv.log_tail(20)))
         self.assertIn('class="state state-%s"' % state, got["t"])
         return got["t"]
+
+    def compose_story(self, rcpt, state, **fields):
+        """Composes a message to rcpt (body "x" unless given) and waits until its story
+        shows state for rcpt; returns (client, queue id, story text, rcpt's detail cell)."""
+        w = self.client()
+        qid = self.compose(w, dict({"to": rcpt, "body": "x"}, **fields))
+        t = self.story(w, qid, rcpt, state)
+        return w, qid, t, cell(t, "detail", rcpt)
 
     def test_local_multipart_with_attachment(self):
         w = self.client()
@@ -173,11 +172,8 @@ class WebCompose(lib.IntegTestCase):
                          if "%s: from=<%s>" % (qid, ALICE) in l and "queued (web submission)" in l])
 
     def test_relayed_notify_and_later_hop_notice(self):
-        w = self.client()
-        qid = self.compose(w, {"to": "ok@peer.test", "subject": "relay 68", "body": "hi",
-                               "notify": "1"})
-        t = self.story(w, qid, "ok@peer.test", "relayed")
-        detail = cell(t, "detail", "ok@peer.test")
+        w, qid, _, detail = self.compose_story("ok@peer.test", "relayed", subject="relay 68",
+                                               body="hi", notify="1")
         self.assertIn(PEER_IP, detail)
         self.assertIn("250", detail)
         txn = [x for x in self.peer.messages() if ("id %s" % qid).encode() in x.data][0]
@@ -200,10 +196,7 @@ class WebCompose(lib.IntegTestCase):
                      10, what="the later hop's notice in alice's inbox")
 
     def test_failed_with_code_in_words_and_notice(self):
-        w = self.client()
-        qid = self.compose(w, {"to": "nouser@peer.test", "subject": "fail 68", "body": "x"})
-        t = self.story(w, qid, "nouser@peer.test", "failed")
-        detail = cell(t, "detail", "nouser@peer.test")
+        w, qid, _, detail = self.compose_story("nouser@peer.test", "failed", subject="fail 68")
         self.assertIn("550 5.1.1", detail)
         self.assertIn("5.1.1: the mailbox does not exist", detail)
 
@@ -216,10 +209,7 @@ class WebCompose(lib.IntegTestCase):
         self.assertIn("a notice (failed) was sent to you about nouser@peer.test", t)
 
     def test_deferred_with_next_attempt(self):
-        w = self.client()
-        qid = self.compose(w, {"to": "later@peer.test", "subject": "later 68", "body": "x"})
-        t = self.story(w, qid, "later@peer.test", "deferred")
-        detail = cell(t, "detail", "later@peer.test")
+        _, _, _, detail = self.compose_story("later@peer.test", "deferred", subject="later 68")
         self.assertIn("451 4.3.0 try later", detail)
         self.assertIn("next attempt:", detail)
 

@@ -108,6 +108,7 @@ class WebBrowser(lib.SharedServerTestCase):
         # The peer's port is held, bound but not listening (a connection to it
         # is refused), until the peer starts: no other test can take it.
         cls.peer_hold = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        cls.addClassCleanup(cls.peer_hold.close)
         cls.peer_hold.bind(("127.0.0.2", 0))
         cls.peer_port = cls.peer_hold.getsockname()[1]
         return dict(users=["%s:{PLAIN}%s" % (u, PASSWORD) for u in (USER, BOB)],
@@ -124,25 +125,11 @@ class WebBrowser(lib.SharedServerTestCase):
             raise lib.unittest.SkipTest(reason)
         super().setUpClass()
         cls.remote = RemoteHost()
+        cls.addClassCleanup(cls.remote.stop)
         cls.browser = lib_browser.Browser()
-        try:
-            cls.browser.start()
-            cls.deliver_all()
-        except BaseException:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        hold = cls.__dict__.get("peer_hold")
-        if hold is not None:
-            hold.close()
-        for name in ("browser", "remote"):
-            obj = cls.__dict__.get(name)
-            if obj is not None:
-                obj.close() if name == "browser" else obj.stop()
-                setattr(cls, name, None)
-        super().tearDownClass()
+        cls.addClassCleanup(cls.browser.close)
+        cls.browser.start()
+        cls.deliver_all()
 
     @classmethod
     def deliver_all(cls):

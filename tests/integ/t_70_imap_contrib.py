@@ -22,7 +22,8 @@ import re
 import subprocess
 
 import lib
-from lib_dovecot import DovecotProcess, ensure_dovecot, flags_of
+from lib_dovecot import (DovecotProcess, ensure_dovecot, flags_of, imap_connect, imap_login,
+                         imap_logout)
 from lib_web import WebClient
 
 FRAGMENT = os.path.join(lib.ROOT, "contrib", "dovecot", "postino.conf")
@@ -100,25 +101,14 @@ class ImapContrib(lib.SharedServerTestCase):
         if reason:
             raise lib.unittest.SkipTest(reason)
         super().setUpClass()
-        try:
-            # Every mailbox exists before Dovecot first looks.
-            for u in PLAIN_USERS + ["carol"]:
-                cls.deliver(u, "%s first" % u)
-            cls.dv = DovecotProcess()
-            cls.dv.write_config(cls.dv.private_lines() +
-                                shipped_config(cls.srv.users_file, cls.srv.data))
-            cls.dv.start()
-        except BaseException:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        dv = cls.__dict__.get("dv")
-        if dv is not None:
-            dv.close()
-            cls.dv = None
-        super().tearDownClass()
+        # Every mailbox exists before Dovecot first looks.
+        for u in PLAIN_USERS + ["carol"]:
+            cls.deliver(u, "%s first" % u)
+        cls.dv = DovecotProcess()
+        cls.addClassCleanup(cls.dv.close)
+        cls.dv.write_config(cls.dv.private_lines() +
+                            shipped_config(cls.srv.users_file, cls.srv.data))
+        cls.dv.start()
 
     @classmethod
     def deliver(cls, local, subject):
@@ -143,20 +133,7 @@ class ImapContrib(lib.SharedServerTestCase):
         return sorted(out)
 
     def imap(self, local, password=PLAIN_PW):
-        c = imaplib.IMAP4("127.0.0.1", self.dv.port, timeout=15)
-        self.addCleanup(self._logout, c)
-        try:
-            c.login("%s@%s" % (local, DOMAIN), password)
-        except imaplib.IMAP4.error as e:
-            self.fail("IMAP login %s failed: %s\n%s" % (local, e, self.dv.output()))
-        return c
-
-    @staticmethod
-    def _logout(c):
-        try:
-            c.logout()
-        except Exception:
-            pass
+        return imap_login(self, self.dv, "%s@%s" % (local, DOMAIN), password)
 
     def web(self, local):
         w = WebClient(self.web_port)
@@ -179,8 +156,7 @@ class ImapContrib(lib.SharedServerTestCase):
             c = self.imap(local, pw)
             typ, data = c.select("INBOX", readonly=True)
             self.assertEqual((typ, int(data[0])), ("OK", 1), data)
-        c = imaplib.IMAP4("127.0.0.1", self.dv.port, timeout=15)
-        self.addCleanup(self._logout, c)
+        c = imap_connect(self, self.dv)
         with self.assertRaises(imaplib.IMAP4.error):
             c.login("carol@%s" % DOMAIN, PLAIN_PW)
 
@@ -212,7 +188,7 @@ class ImapContrib(lib.SharedServerTestCase):
         c.select("INBOX")
         typ, data = c.store("1", "+FLAGS", "(\\Seen)")
         self.assertEqual(typ, "OK", data)
-        self._logout(c)
+        imap_logout(c)
         lib.wait_for(lambda: any(p.endswith(":2,S") for p in self.files("dave")),
                      what="Dovecot's :2,S rename")
         # POP3 serves both, the seen one from cur/; the Web shows which is seen.
@@ -264,7 +240,7 @@ class ImapContrib(lib.SharedServerTestCase):
         # session opens Trash, as any Maildir reader does.
         typ, data = c.select("Trash")
         self.assertEqual((typ, int(data[0])), ("OK", 1), data)
-        self._logout(c)
+        imap_logout(c)
         trash = lib.wait_for(lambda: [p for p in self.files("frank", ".Trash") if "/cur/" in p],
                              what="the message in .Trash/cur")
         self.assertEqual(len(self.files("frank", ".Trash")), 1, self.files("frank", ".Trash"))
