@@ -18,7 +18,7 @@ bad() { failed=$((failed + 1)); echo "install: FAIL: $*"; }
 
 make -s install DESTDIR="$dest" PREFIX=/opt/postino >/dev/null || bad "make install exited $?"
 root="$dest/opt/postino"
-for f in sbin/postino share/man/man8/postino.8 share/man/man5/postino.conf.5; do
+for f in sbin/postino lib/postino/postino-web.so share/man/man8/postino.8 share/man/man5/postino.conf.5; do
     [ -f "$root/$f" ] && ok || bad "$f not installed"
 done
 [ -x "$root/sbin/postino" ] && "$root/sbin/postino" --version | grep -q '^postino ' && ok ||

@@ -28,7 +28,7 @@
 #include "pop3d/pop3_server.h"
 #include "smtpd/smtp_server.h"
 #include "track/track.h"
-#include "webd/webd.h"
+#include "cmd/web_load.h"
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -169,7 +169,7 @@ struct serve_parts {
     struct smtpc *smtpc;
     struct connlimit *limits;
     struct metricsd *metrics;
-    struct webd *web;
+    struct web_module *web;     /* the Web reader, loaded when configured */
     struct control *control;
     struct pickup *pickup;
     struct track *track;        /* the tracking store, NULL if it cannot be opened */
@@ -194,7 +194,7 @@ static int serve_start(struct serve *sv, struct serve_parts *p, const struct con
         !(p->metrics = metricsd_new(sv->base, c, sched_metrics_gauges, p->sched)))
         return -1;
     struct webd_deps wd = {.q = &p->q, .dq = p->dq, .sched = p->sched, .limits = p->limits};
-    if (!(p->web = webd_new(sv->base, c, p->tls_server, &wd)))
+    if (!(p->web = web_load(sv->base, c, p->tls_server, &wd)))
         return -1;
     smtp_server_set_filters(sv->smtp, p->checkq, NULL);
     struct serve_services svc = {.smtp = sv->smtp, .pop3 = sv->pop3, .web = p->web,
@@ -237,7 +237,7 @@ static void serve_stop(struct serve *sv, struct serve_parts *p)
     control_free(p->control);
     serve_reload_stop(sv->reload);
     pickup_stop(p->pickup);
-    webd_free(p->web); /* its workers finish; composed mail in flight is committed */
+    web_load_free(p->web); /* its workers finish; composed mail in flight is committed */
     p->web = NULL;
     if (p->sched)
         sched_stop(p->sched);

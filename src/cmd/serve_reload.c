@@ -117,7 +117,7 @@ static void reload_apply(struct serve_reload *r, struct conf *c, SSL_CTX *tls,
     reload_keep_restart_keys(r->conf, c);
     smtp_server_set_conf(s->smtp, c, tls);
     pop3_server_set_conf(s->pop3, c, tls);
-    webd_set_conf(s->web, c, tls);
+    web_load_set_conf(s->web, c, tls);
     sched_set_conf(s->sched, c);
     smtpc_set_conf(s->smtpc, c);
     smtpc_set_tls(s->smtpc, tls_client);

@@ -26,13 +26,13 @@
 #include "smtpc/mx.h"
 #include "smtpc/smtp_client.h"
 #include "smtpd/smtp_server.h"
-#include "webd/webd.h"
+#include "cmd/web_load.h"
 
 /* The services a reload hands the new settings to (none owned). */
 struct serve_services {
     struct smtp_server *smtp;
     struct pop3_server *pop3;
-    struct webd *web;
+    struct web_module *web;
     struct sched *sched;
     struct smtpc *smtpc;
     struct mx_resolver *mx;
