@@ -31,8 +31,8 @@ echo "== unit tests (normal and sanitizer builds)"
 suite ./tests/run-unit.sh build build-asan
 echo "== make install"
 suite ./tests/install.sh
-echo "== fuzz targets, a smoke run of 3 s each on their corpus (make fuzz runs longer)"
-suite env FUZZ_SECONDS=3 ./tests/fuzz/run.sh
+echo "== fuzz targets, a smoke run of 2 s each on their corpus (make fuzz runs longer)"
+suite env FUZZ_SECONDS=2 ./tests/fuzz/run.sh
 echo "== integration tests, normal build"
 suite env POSTINO_BIN="$PWD/build/postino" /usr/bin/python3 tests/integ/run.py
 echo "== integration tests, sanitizer build"

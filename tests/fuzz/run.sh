@@ -5,7 +5,7 @@
 # untouched). Exits non-zero if a target fails to build or finds a crash;
 # crash inputs are left in build-fuzz/<name>.crashes/ for reproduction.
 # Ends with one line "fuzz: N passed, N failed" (targets). `make check` runs
-# it with FUZZ_SECONDS=3 as a smoke run: a harness that no longer builds or
+# it with FUZZ_SECONDS=2 as a smoke run: a harness that no longer builds or
 # fails its own corpus is caught at once; `make fuzz` is the long run.
 #
 # The pure layers (src/lib, src/proto, src/mail: no sockets, no event loop)

@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """
 run: the runner of postino's integration tests. Finds tests/integ/t_*.py and
-tests/crash/t_*.py, runs each module in its own worker process (3 at a time
-by default, -j N to change: the tests mostly wait on servers and peers, so 3
-keep 2 cores busy), the longest first (as the last run of this checkout
+tests/crash/t_*.py, runs each module in its own worker process (4 at a time
+by default, -j N to change: the tests mostly wait on servers and peers, so 4
+keep 2 cores busy; 3 left them a third idle), the longest first (as the last run of this checkout
 measured them, in build/integ-times.json; a module not measured yet counts as
 slow), prints each module's output once it is done and
 a last line "integ: P passed, F failed[, S skipped]". Exit status 1 if any
@@ -186,7 +186,7 @@ def count_selected(path, filters):
 
 
 def main(argv):
-    jobs = int(os.environ.get("POSTINO_INTEG_JOBS", "3"))
+    jobs = int(os.environ.get("POSTINO_INTEG_JOBS", "4"))
     verbose = False
     filters = []
     args = list(argv)
