@@ -30,6 +30,8 @@
 /* The columns added after the first schema: (table, column, type), added when missing. */
 #define TRACK_MIGRATE(X) X("messages", "subject", "TEXT")
 
+/* 1 if table has column, 0 if not, -1 on error. */
+int track_has_column(sqlite3 *db, const char *table, const char *column);
 /* sql prepared with key bound to ?1 (SQLITE_STATIC: key must outlive it); NULL on error. */
 sqlite3_stmt *track_stmt(sqlite3 *db, const char *sql, const char *key);
 /* The queue id of the latest message since since_ms that the SQL condition where names

@@ -11,6 +11,57 @@
 #include <string.h>
 #include <unistd.h>
 
+int track_has_column(sqlite3 *db, const char *table, const char *column)
+{
+    char sql[128];
+    sqlite3_stmt *st;
+    str_fmt(sql, sizeof sql, "PRAGMA table_info(%s)", table);
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    int rc, found = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if (strcmp((const char *)sqlite3_column_text(st, 1), column) == 0)
+            found = 1;
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? found : -1;
+}
+
+/*
+ * A read-only connection cannot migrate a database the server has not opened since
+ * an upgrade: a temporary view (temp objects live outside the file) of each table
+ * with its missing columns as NULL stands in for it, so readers see today's schema.
+ */
+static void track_reader_compat(sqlite3 *db)
+{
+    static const char *const cols[][2] = {
+#define TRACK_COL(table, column, type) {table, column},
+        TRACK_MIGRATE(TRACK_COL)
+#undef TRACK_COL
+    };
+    size_t n = sizeof cols / sizeof cols[0];
+    for (size_t i = 0; i < n; i++) {
+        size_t first = 0; /* one view a table: done at its first column */
+        while (strcmp(cols[first][0], cols[i][0]) != 0)
+            first++;
+        if (first != i)
+            continue;
+        char sql[512];
+        str_fmt(sql, sizeof sql, "CREATE TEMP VIEW %s AS SELECT *", cols[i][0]);
+        int missing = 0;
+        for (size_t k = i; k < n; k++)
+            if (strcmp(cols[k][0], cols[i][0]) == 0 &&
+                track_has_column(db, cols[k][0], cols[k][1]) == 0) {
+                size_t len = strlen(sql);
+                str_fmt(sql + len, sizeof sql - len, ", NULL AS %s", cols[k][1]);
+                missing = 1;
+            }
+        size_t len = strlen(sql);
+        str_fmt(sql + len, sizeof sql - len, " FROM main.%s", cols[i][0]);
+        if (missing)
+            sqlite3_exec(db, sql, NULL, NULL, NULL); /* a failure shows in the reader's query */
+    }
+}
+
 sqlite3 *track_reader_open(const char *data_dir, char *err, size_t err_size)
 {
     char path[4096];
@@ -22,6 +73,7 @@ sqlite3 *track_reader_open(const char *data_dir, char *err, size_t err_size)
         return NULL;
     }
     sqlite3_busy_timeout(db, 5000);
+    track_reader_compat(db);
     return db;
 }
 

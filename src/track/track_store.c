@@ -291,21 +291,6 @@ static void *track_writer(void *arg)
 }
 
 /* 1 if table has column (PRAGMA table_info), 0 if not, -1 on error. */
-static int track_has_column(sqlite3 *db, const char *table, const char *column)
-{
-    char sql[128];
-    sqlite3_stmt *st;
-    str_fmt(sql, sizeof sql, "PRAGMA table_info(%s)", table);
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    int rc, found = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        if (strcmp((const char *)sqlite3_column_text(st, 1), column) == 0)
-            found = 1;
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? found : -1;
-}
-
 /* A database from an earlier version gets the columns added since (TRACK_MIGRATE). */
 static int track_migrate(sqlite3 *db)
 {
