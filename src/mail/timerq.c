@@ -20,16 +20,22 @@ void timerq_free(struct timerq *q)
     memset(q, 0, sizeof *q);
 }
 
-/* Room for ids below need (new slots absent); doubles so growth is amortized. */
+/* The capacity after cur when need is wanted: doubled (amortized growth), at least need,
+ * at most TIMERQ_ABSENT. */
+static uint64_t timerq_new_cap(uint32_t cur, uint32_t need)
+{
+    uint64_t cap = cur ? (uint64_t)cur * 2 : 1024;
+    if (cap < need)
+        cap = need;
+    return cap > TIMERQ_ABSENT ? TIMERQ_ABSENT : cap;
+}
+
+/* Room for ids below need (new slots absent). */
 static void timerq_grow_pos(struct timerq *q, uint32_t need)
 {
     if (need <= q->pos_cap)
         return;
-    uint64_t cap = q->pos_cap ? (uint64_t)q->pos_cap * 2 : 1024;
-    if (cap < need)
-        cap = need;
-    if (cap > TIMERQ_ABSENT)
-        cap = TIMERQ_ABSENT;
+    uint64_t cap = timerq_new_cap(q->pos_cap, need);
     q->pos = xrealloc(q->pos, (size_t)cap * sizeof *q->pos);
     for (uint64_t i = q->pos_cap; i < cap; i++)
         q->pos[i] = TIMERQ_ABSENT;
@@ -40,11 +46,7 @@ static void timerq_grow_heap(struct timerq *q, uint32_t need)
 {
     if (need <= q->heap_cap)
         return;
-    uint64_t cap = q->heap_cap ? (uint64_t)q->heap_cap * 2 : 1024;
-    if (cap < need)
-        cap = need;
-    if (cap > TIMERQ_ABSENT)
-        cap = TIMERQ_ABSENT;
+    uint64_t cap = timerq_new_cap(q->heap_cap, need);
     q->heap = xrealloc(q->heap, (size_t)cap * sizeof *q->heap);
     q->heap_cap = (uint32_t)cap;
 }
