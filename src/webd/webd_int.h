@@ -49,6 +49,7 @@ struct webd_session {
     struct webd_session *next;
 };
 
+struct webd_login_try;
 struct webd_fail;                    /* login failures per client address (webd_session.c) */
 struct webd_conns;                   /* connections counted toward max_connections */
 
@@ -62,6 +63,7 @@ struct webd {
     struct webd_session *sessions;
     size_t n_sessions;
     struct webd_fail *fails;
+    struct webd_login_try *refusals; /* failed logins waiting out their delay (webd_login.c) */
     struct webd_conns *conns;
     struct event *sweep;             /* drops expired sessions and old failure counts */
     unsigned commits;                /* composed messages being committed on deps.dq */
@@ -159,6 +161,8 @@ void webd_style(struct webd_req *r);
 void webd_login_form(struct webd_req *r);      /* GET / */
 void webd_login(struct webd_req *r);           /* POST / and /login */
 void webd_logout(struct webd_req *r);          /* GET|POST /logout */
+/* Shutdown: the failed logins still waiting out their delay are answered now. */
+void webd_login_refusals_answer(struct webd *w);
 void webd_inbox(struct webd_req *r);           /* GET /inbox */
 void webd_msg(struct webd_req *r);             /* GET /msg/... */
 void webd_msg_delete(struct webd_req *r);      /* POST /msg/ID/delete */

@@ -15,6 +15,9 @@
 #include <string.h>
 
 struct webd_login_try {
+    struct webd_req *r;
+    struct event *delay;            /* a refusal waiting out its delay */
+    struct webd_login_try *next;    /* in w->refusals while it waits */
     char user[SASL_USER_MAX + 1];
     char pass[SASL_PASS_MAX + 1];
     int ok;
@@ -23,8 +26,11 @@ struct webd_login_try {
 
 static void webd_login_try_free(void *p)
 {
-    explicit_bzero(p, sizeof(struct webd_login_try));
-    free(p);
+    struct webd_login_try *t = p;
+    if (t->delay)
+        event_free(t->delay);
+    explicit_bzero(t, sizeof *t);
+    free(t);
 }
 
 static void webd_login_page(struct webd_req *r, const char *error, const char *user)
@@ -69,12 +75,23 @@ static void webd_login_work(struct webd_req *r)
 
 static void webd_login_refused(evutil_socket_t fd, short what, void *arg)
 {
-    struct webd_req *r = arg;
-    struct webd_login_try *t = r->data;
+    struct webd_login_try *t = arg;
+    struct webd_req *r = t->r;
     (void)fd;
     (void)what;
+    for (struct webd_login_try **pp = &r->w->refusals; *pp; pp = &(*pp)->next)
+        if (*pp == t) {
+            *pp = t->next;
+            break;
+        }
     webd_login_page(r, "Wrong address or password.", t->user);
     webd_send_page(r, 403, "Forbidden");
+}
+
+void webd_login_refusals_answer(struct webd *w)
+{
+    while (w->refusals)
+        webd_login_refused(-1, 0, w->refusals);
 }
 
 static void webd_login_done(struct webd_req *r)
@@ -87,7 +104,10 @@ static void webd_login_done(struct webd_req *r)
         int64_t d = webd_fail_delay_ms(w, r->ip);
         log_warn("web: %s: authentication failed", r->ip);
         struct timeval tv = {(time_t)(d / 1000), (suseconds_t)(d % 1000 * 1000)};
-        event_base_once(w->base, -1, EV_TIMEOUT, webd_login_refused, r, &tv);
+        t->delay = evtimer_new(w->base, webd_login_refused, t);
+        t->next = w->refusals;
+        w->refusals = t;
+        evtimer_add(t->delay, &tv);
         return;
     }
     if (!s) {
@@ -121,6 +141,7 @@ void webd_login(struct webd_req *r)
         return;
     }
     struct webd_login_try *t = xcalloc(1, sizeof *t);
+    t->r = r;
     r->data = t;
     r->data_free = webd_login_try_free;
     if (str_copy(t->user, sizeof t->user, user) < 0 || str_copy(t->pass, sizeof t->pass, pass) < 0) {

@@ -461,6 +461,7 @@ void webd_free(struct webd *w)
     diskq_free(w->wq);
     while (w->commits) /* composed mail being committed: its completion answers */
         event_base_loop(w->base, EVLOOP_ONCE);
+    webd_login_refusals_answer(w);
     if (w->http)
         evhttp_free(w->http);
     if (w->https)
