@@ -575,7 +575,22 @@ int queue_open_content(const struct queue *q, const struct envelope *e)
 }
 
 /* Handles one entry of a hash directory. */
-static int queue_scan_entry(const char *dir, const char *name, int clean_tmp,
+/* A leftover .tmp (a crash mid-write) is removed when clean_tmp says so: always (-1),
+ * or when it was last changed before that time (ms since the epoch), so that a running
+ * server's own files in the middle of being written are left alone. 1 if removed. */
+static int queue_scan_tmp(const char *path, int64_t clean_tmp)
+{
+    struct stat st;
+    if (clean_tmp == 0)
+        return 0;
+    if (clean_tmp > 0 && (lstat(path, &st) < 0 ||
+                          (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000 >=
+                              clean_tmp))
+        return 0;
+    return unlink(path) == 0;
+}
+
+static int queue_scan_entry(const char *dir, const char *name, int64_t clean_tmp, int *cleaned,
                             int (*cb)(void *, const char *, const char *), void *ctx)
 {
     char path[PATH_MAX];
@@ -583,8 +598,7 @@ static int queue_scan_entry(const char *dir, const char *name, int clean_tmp,
         return 0;
     size_t n = strlen(name);
     if (n > 4 && strcmp(name + n - 4, ".tmp") == 0) {
-        if (clean_tmp)
-            unlink(path);
+        *cleaned += queue_scan_tmp(path, clean_tmp);
         return 0;
     }
     if (n > QUEUE_ID_MAX)
@@ -592,27 +606,29 @@ static int queue_scan_entry(const char *dir, const char *name, int clean_tmp,
     return cb(ctx, path, name);
 }
 
+int queue_scan_dir(const struct queue *q, int i, int64_t clean_tmp,
+                   int (*cb)(void *ctx, const char *path, const char *id), void *ctx)
+{
+    char sub[PATH_MAX];
+    str_fmt(sub, sizeof sub, "%s/%02X", q->dir, i);
+    DIR *d = opendir(sub);
+    if (!d)
+        return errno == ENOENT ? 0 : -1;
+    struct dirent *de;
+    int r = 0, cleaned = 0;
+    while (r == 0 && (de = readdir(d)))
+        r = queue_scan_entry(sub, de->d_name, clean_tmp, &cleaned, cb, ctx);
+    closedir(d);
+    if (r < 0)
+        return -1;
+    return cleaned && fsio_fsync_dir(sub) < 0 ? -1 : 0;
+}
+
 int queue_scan(const struct queue *q, int clean_tmp,
                int (*cb)(void *ctx, const char *path, const char *id), void *ctx)
 {
-    char sub[PATH_MAX];
-    for (int i = 0; i < 256; i++) {
-        str_fmt(sub, sizeof sub, "%s/%02X", q->dir, i);
-        DIR *d = opendir(sub);
-        if (!d) {
-            if (errno == ENOENT)
-                continue;
+    for (int i = 0; i < QUEUE_SUBDIRS; i++)
+        if (queue_scan_dir(q, i, clean_tmp ? -1 : 0, cb, ctx) < 0)
             return -1;
-        }
-        struct dirent *de;
-        int r = 0;
-        while (r == 0 && (de = readdir(d)))
-            r = queue_scan_entry(sub, de->d_name, clean_tmp, cb, ctx);
-        closedir(d);
-        if (r < 0)
-            return -1;
-        if (clean_tmp && fsio_fsync_dir(sub) < 0)
-            return -1;
-    }
     return 0;
 }

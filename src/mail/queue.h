@@ -157,5 +157,11 @@ int queue_open_content(const struct queue *q, const struct envelope *e);
  */
 int queue_scan(const struct queue *q, int clean_tmp,
                int (*cb)(void *ctx, const char *path, const char *id), void *ctx);
+#define QUEUE_SUBDIRS 256
+/* The same for subdirectory i (0 .. QUEUE_SUBDIRS-1) alone. clean_tmp: 0 keep .tmp
+ * files, -1 remove them all, else remove those last changed before that time (ms
+ * since the epoch: a server scanning while it already takes mail keeps its own). */
+int queue_scan_dir(const struct queue *q, int i, int64_t clean_tmp,
+                   int (*cb)(void *ctx, const char *path, const char *id), void *ctx);
 
 #endif

@@ -23,8 +23,6 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#define SCHED_TICK_MS 1000
-
 int64_t sched_now(void)
 {
     return dur_now_ms();
@@ -212,20 +210,6 @@ void sched_record_stage(struct diskq_job *j)
     buf_free(&rec);
 }
 
-static void sched_unlink(struct sched *s, struct qmsg *m)
-{
-    if (m->prev)
-        m->prev->next = m->next;
-    else
-        s->all = m->next;
-    if (m->next)
-        m->next->prev = m->prev;
-    envelope_free(&m->env);
-    free(m->changed);
-    free(m);
-    s->count--;
-}
-
 int sched_job_recorded(struct sched_job *sj)
 {
     struct qmsg *m = sj->m;
@@ -264,7 +248,7 @@ void sched_record_start(struct sched *s, struct qmsg *m)
     diskq_submit(s->dq, &sj->job, DISKQ_URGENT); /* small, and must not be dropped at shutdown */
 }
 
-static int sched_any_changed(const struct qmsg *m)
+int sched_changed_any(const struct qmsg *m)
 {
     for (size_t i = 0; i < m->changed_cap; i++)
         if (m->changed[i])
@@ -277,7 +261,7 @@ void sched_job_done(struct sched *s, struct qmsg *m)
     m->busy--;
     if (m->busy > 0)
         return;
-    if (sched_any_changed(m) || (envelope_done(&m->env) && !sched_notice_owed(s->conf, m, sched_now())))
+    if (sched_changed_any(m) || (envelope_done(&m->env) && !sched_notice_owed(s->conf, m, sched_now())))
         sched_record_start(s, m);
     else
         sched_kick(s, m);
@@ -321,8 +305,12 @@ static int sched_work(struct sched *s, struct qmsg *m, int64_t now)
 
 void sched_kick(struct sched *s, struct qmsg *m)
 {
-    if (m->busy || m->ready || m->env.hold || s->stopping)
+    if (m->busy || m->ready || s->stopping)
         return;
+    if (m->env.hold) {
+        sched_park(s, m); /* held: parked without a timer until released */
+        return;
+    }
     sched_changed_fit(m);
     int64_t now = sched_now();
     int work = sched_work(s, m, now);
@@ -331,11 +319,14 @@ void sched_kick(struct sched *s, struct qmsg *m)
         return;
     }
     if (work == 2) {
-        sched_remote_start(s, m, now);
+        if (!sched_remote_start(s, m, now))
+            sched_park(s, m);
         return;
     }
-    if (work != 1)
+    if (work != 1) {
+        sched_park(s, m); /* nothing to do now: back to its slot until it is due */
         return;
+    }
     m->ready = 1;
     m->rnext = NULL;
     if (s->ready_tail)
@@ -346,95 +337,22 @@ void sched_kick(struct sched *s, struct qmsg *m)
     sched_pump(s);
 }
 
-static void sched_on_tick(evutil_socket_t fd, short what, void *arg)
-{
-    struct sched *s = arg;
-    (void)fd;
-    (void)what;
-    for (struct qmsg *m = s->all, *next; m; m = next) {
-        next = m->next;
-        sched_kick(s, m);
-    }
-}
-
 void sched_add(struct sched *s, struct envelope *e)
 {
-    struct qmsg *m = xcalloc(1, sizeof *m);
-    m->env = *e;
-    m->disk_rcpts = m->env.n_rcpts;
-    envelope_init(e);
-    m->next = s->all;
-    if (s->all)
-        s->all->prev = m;
-    s->all = m;
-    s->count++;
+    uint32_t slot = slotmap_find(&s->index, slotmap_hash_str(e->id), e->id);
+    if (slot != SLOTMAP_NONE) { /* the start-up scan found its file first: that copy stays */
+        envelope_free(e);
+        return;
+    }
+    slot = sched_slot_new(s, e->id, e->arrival);
+    struct qmsg *m = sched_hot_new(s, slot, e);
+    if (s->n_hot > SCHED_ACTIVE_MAX) { /* no room: it waits its turn like a parked one */
+        sched_park(s, m);
+        sched_due_push(s, slot);
+        sched_load_pump(s);
+        return;
+    }
     sched_kick(s, m);
-}
-
-/* An unreadable queue file: to corrupt/, and the sender told when its head can be read. */
-static void sched_quarantine(struct sched *s, const char *path, const char *id)
-{
-    char moved[PATH_MAX];
-    struct envelope e;
-    int r = quarantine_file(s->queue, s->conf->data_dir, path, id, moved, sizeof moved);
-    if (r < 0) {
-        log_err("%s: queue file %s is damaged and cannot be moved aside: %s (left in place)",
-                id, path, strerror(errno));
-        return;
-    }
-    if (r == 0) {
-        log_err("%s: queue file %s is damaged beyond its envelope: moved to %s; nobody can be "
-                "told", id, path, moved);
-        return;
-    }
-    log_err("%s: queue file %s is damaged: moved to %s; the waiting recipients failed "
-            "(%s %s) and the sender is owed a failure notice", id, path, moved,
-            esc_code(5, ESC_OTHER_MAIL_SYSTEM).s, QUARANTINE_REASON);
-    if (queue_load(path, &e) < 0) {
-        log_err("%s: cannot read its replacement %s: %s (left in place)", id, path,
-                strerror(errno));
-        return;
-    }
-    sched_add(s, &e);
-}
-
-/* The start-up scan: files loaded, damaged ones noted to be quarantined after
- * the scan (their replacement must not show up in the directory being read). */
-struct sched_loading {
-    struct sched *s;
-    char (*damaged)[QUEUE_ID_MAX + 1];
-    size_t n;
-};
-
-static int sched_load_one(void *ctx, const char *path, const char *id)
-{
-    struct sched_loading *l = ctx;
-    struct envelope e;
-    int cut = 0;
-    if (queue_load_repair(path, &e, &cut) == 0) {
-        if (cut)
-            log_warn("%s: torn last record cut off %s", id, path);
-        sched_add(l->s, &e);
-    } else if (errno == EINVAL) {
-        l->damaged = xrealloc(l->damaged, (l->n + 1) * sizeof *l->damaged);
-        str_copy(l->damaged[l->n++], QUEUE_ID_MAX + 1, id);
-    } else {
-        log_err("%s: cannot read queue file %s: %s (left in place)", id, path, strerror(errno));
-    }
-    return 0;
-}
-
-int sched_load(struct sched *s)
-{
-    struct sched_loading l = {.s = s};
-    char path[PATH_MAX];
-    int r = queue_scan(s->queue, 1, sched_load_one, &l);
-    for (size_t i = 0; i < l.n; i++)
-        if (queue_path(s->queue, l.damaged[i], path, sizeof path) == 0)
-            sched_quarantine(s, path, l.damaged[i]);
-    free(l.damaged);
-    log_info("queue: %zu message(s) loaded", s->count);
-    return r;
 }
 
 struct sched *sched_new(struct event_base *base, const struct conf *c, struct queue *q,
@@ -445,9 +363,8 @@ struct sched *sched_new(struct event_base *base, const struct conf *c, struct qu
     s->conf = conf_hold(c);
     s->queue = q;
     s->dq = dq;
-    s->tick = event_new(base, -1, EV_PERSIST, sched_on_tick, s);
-    struct timeval tv = dur_timeval(SCHED_TICK_MS);
-    event_add(s->tick, &tv);
+    s->loader = diskq_new_pool(base, 1, 1);
+    sched_slots_init(s);
     return s;
 }
 
@@ -459,106 +376,6 @@ void sched_set_client(struct sched *s, struct smtpc *sc)
 void sched_stop(struct sched *s)
 {
     s->stopping = 1;
-}
-
-long sched_flush(struct sched *s, const char *id)
-{
-    long n = 0;
-    int found = 0;
-    for (struct qmsg *m = s->all, *next; m; m = next) {
-        next = m->next;
-        if (id && strcmp(m->env.id, id) != 0)
-            continue;
-        found = 1;
-        if (m->env.hold)
-            continue; /* a held message keeps its schedule until it is released */
-        int any = 0;
-        for (size_t i = 0; i < m->env.n_rcpts && !m->busy; i++)
-            if (m->env.rcpts[i].status == RCPT_DEFERRED) {
-                m->env.rcpts[i].next_attempt = 0;
-                any = 1;
-            }
-        n += any;
-        sched_kick(s, m);
-    }
-    return id && !found ? -1 : n;
-}
-
-static struct qmsg *sched_find(struct sched *s, const char *id)
-{
-    for (struct qmsg *m = s->all; m; m = m->next)
-        if (strcmp(m->env.id, id) == 0)
-            return m;
-    return NULL;
-}
-
-int sched_hold(struct sched *s, const char *id, int hold)
-{
-    struct qmsg *m = sched_find(s, id);
-    if (!m)
-        return -1;
-    char rec[16];
-    str_fmt(rec, sizeof rec, "hold %d\n", hold ? 1 : 0);
-    /* an operator's command: one small fsync'd append on the loop thread */
-    if (queue_append(s->queue, id, rec, strlen(rec), 1) < 0)
-        return -2;
-    m->env.hold = hold;
-    log_info("%s: %s by the operator", id, hold ? "held" : "released");
-    if (!hold)
-        sched_kick(s, m);
-    return 0;
-}
-
-int sched_delete(struct sched *s, const char *id)
-{
-    struct qmsg *m = sched_find(s, id);
-    char dir[PATH_MAX];
-    if (!m)
-        return -1;
-    if (m->busy || m->ready)
-        return -3; /* being delivered right now: the caller says try again */
-    if (queue_remove(s->queue, id) < 0 || queue_dir_of(s->queue, id, dir, sizeof dir) < 0 ||
-        fsio_fsync_dir(dir) < 0)
-        return -2;
-    log_info("%s: deleted by the operator", id);
-    for (size_t i = 0; i < m->env.n_rcpts; i++) /* the sender's story says so */
-        if (m->env.rcpts[i].status == RCPT_PENDING || m->env.rcpts[i].status == RCPT_DEFERRED)
-            track_add_event(track_feed(), &(struct track_event){.queue_id = id,
-                            .rcpt = m->env.rcpts[i].addr, .kind = "deleted"});
-    sched_unlink(s, m);
-    return 0;
-}
-
-int sched_rcpt_states(const struct sched *s, const char *id, struct sched_rcpt_state **out,
-                      size_t *n)
-{
-    *out = NULL;
-    *n = 0;
-    const struct qmsg *m = sched_find((struct sched *)s, id);
-    if (!m)
-        return -1;
-    const struct envelope *e = &m->env;
-    *out = xcalloc(e->n_rcpts ? e->n_rcpts : 1, sizeof **out);
-    for (size_t i = 0; i < e->n_rcpts; i++) {
-        const struct env_rcpt *r = &e->rcpts[i];
-        (*out)[i] = (struct sched_rcpt_state){
-            .addr = xstrdup(r->addr), .status = r->status, .next_attempt = r->next_attempt,
-            .last_reply = r->last_reply ? xstrdup(r->last_reply) : NULL,
-            .remote_mta = r->remote_mta ? xstrdup(r->remote_mta) : NULL,
-            .busy = m->busy || m->ready};
-    }
-    *n = e->n_rcpts;
-    return 0;
-}
-
-void sched_rcpt_states_free(struct sched_rcpt_state *v, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(v[i].addr);
-        free(v[i].last_reply);
-        free(v[i].remote_mta);
-    }
-    free(v);
 }
 
 size_t sched_count(const struct sched *s)
@@ -575,9 +392,19 @@ void sched_free(struct sched *s)
 {
     if (!s)
         return;
-    event_free(s->tick);
-    while (s->all)
-        sched_unlink(s, s->all);
+    s->stopping = 1;
+    diskq_free(s->loader); /* loads in flight end (their envelopes become hot) */
+    if (s->wake)
+        event_free(s->wake);
+    for (uint32_t i = 0; i < s->n_slots; i++) {
+        struct qslot *q = sched_slot(s, i);
+        if (q->hot) {
+            envelope_free(&q->hot->env);
+            free(q->hot->changed);
+            free(q->hot);
+        }
+    }
+    sched_slots_free(s);
     conf_release(s->conf);
     free(s);
 }

@@ -1,12 +1,19 @@
 /*
- * sched: the in-memory view of the queue and the timer-driven scheduler.
- * It hands due recipients to local delivery (Maildir, on the disk
- * workers), records each outcome durably in the queue file, retries
- * temporary failures with exponential backoff between retry_min and
- * retry_max, fails what outlives queue_lifetime (4.4.7), and removes a
- * message once no recipient waits. Remote recipients go to the SMTP client
- * (smtpc/smtp_client), grouped by next hop. Runs in the event-loop thread; a message with a job in
- * flight belongs to that job until its done() runs.
+ * sched: the scheduler of the queue. It hands due recipients to local
+ * delivery (Maildir, on the disk workers), records each outcome durably in
+ * the queue file, retries temporary failures with exponential backoff
+ * between retry_min and retry_max, fails what outlives queue_lifetime
+ * (4.4.7), and removes a message once no recipient waits. Remote recipients
+ * go to the SMTP client (smtpc/smtp_client), grouped by next hop.
+ *
+ * Its cost follows the work, not the backlog: every queued message keeps a
+ * small resident record (id, next due time, next hop, counts), a message
+ * with nothing to do now is parked (its envelope freed) on a timer heap
+ * that wakes the loop only when something is due, and its envelope is read
+ * back from its queue file then. At most SCHED_ACTIVE_MAX envelopes are in
+ * memory. At start the queue is read in the background while mail is
+ * taken. Runs in the event-loop thread; a message with a job in flight
+ * belongs to that job until its done() runs.
  */
 #ifndef POSTINO_SCHED_H
 #define POSTINO_SCHED_H
@@ -23,8 +30,11 @@ struct sched *sched_new(struct event_base *base, const struct conf *c, struct qu
 /* A reload: work started from now on runs under c (held); jobs in flight keep theirs.
  * Queued messages stay as they are (their recipients are routed again when due). */
 void sched_set_conf(struct sched *s, const struct conf *c);
-/* Loads every queued message (at start-up) and schedules it. -1 on a scan error. */
+/* Starts reading the queue in the background (at start-up): each message is
+ * scheduled as its subdirectory is read, while the server takes mail. 0. */
 int sched_load(struct sched *s);
+/* 1 once the start-up scan has read the whole queue. */
+int sched_loaded(const struct sched *s);
 /* Takes over a just-committed envelope (its contents are moved; *e is left empty). */
 void sched_add(struct sched *s, struct envelope *e);
 struct smtpc;
@@ -54,7 +64,7 @@ struct sched_rcpt_state {
 int sched_rcpt_states(const struct sched *s, const char *id, struct sched_rcpt_state **out,
                       size_t *n);
 void sched_rcpt_states_free(struct sched_rcpt_state *v, size_t n);
-/* Messages currently held in memory. */
+/* Messages in the queue (all of them have a resident record). */
 size_t sched_count(const struct sched *s);
 void sched_free(struct sched *s);
 

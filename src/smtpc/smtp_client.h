@@ -60,6 +60,11 @@ void smtpc_set_conf(struct smtpc *sc, const struct conf *c);
 void smtpc_set_tls(struct smtpc *sc, void *tls_client_ctx);
 /* Starts (or queues) a delivery; done() runs later, on the loop, exactly once. */
 void smtpc_deliver(struct smtpc *sc, struct smtpc_delivery *d);
+/* 0 when a delivery for next hop key may be tried now; else the time (ms since the
+ * epoch) before which it would not be contacted. */
+int64_t smtpc_dest_wait(struct smtpc *sc, const char *key, int64_t now);
+/* `queue flush`: every next hop may be tried again at once. */
+void smtpc_revive_all(struct smtpc *sc);
 /* Starts no new work (call before freeing the resolver, whose pending lookups then finish). */
 void smtpc_stop(struct smtpc *sc);
 /* Cancels everything in flight (done() with canceled=1) and frees. */
