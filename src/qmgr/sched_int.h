@@ -12,6 +12,7 @@
 #include "mail/maildir.h"
 #include "smtpc/smtp_client.h"
 #include "lib/slotmap.h"
+#include "mail/parking.h"
 #include "mail/timerq.h"
 
 /*
@@ -114,19 +115,8 @@ uint32_t sched_slot_find(const struct sched *s, const char *id);
 void sched_slot_free(struct sched *s, uint32_t slot);
 /* A parked slot is due at `due`. */
 void sched_slot_due(struct sched *s, uint32_t slot, int64_t due);
-/* What a parked message waits for, as the loader or sched_park computed it. */
-struct sched_parking {
-    int64_t due;                /* INT64_MAX: nothing (held) */
-    int notice;                 /* due is a notice's */
-    int hold;
-    uint32_t n_pending, n_deferred;
-    char dest[300];             /* the one next hop of every waiting recipient, or "" */
-};
-/* Computes how e would be parked (any thread: pure over c and e). */
-void sched_parking_of(const struct conf *c, const struct envelope *e, int64_t now,
-                      struct sched_parking *p);
 /* Applies p to a parked slot: counts, next hop, hold, timer. */
-void sched_slot_park(struct sched *s, uint32_t slot, const struct sched_parking *p);
+void sched_slot_park(struct sched *s, uint32_t slot, const struct parking *p);
 /* A hot message with nothing to do now goes back to its slot alone. 1 if parked. */
 int sched_park(struct sched *s, struct qmsg *m);
 /* A hot message leaves (done): its slot is freed. */

@@ -180,7 +180,7 @@ void sched_load_pump(struct sched *s)
 struct sched_scanned {
     char id[QUEUE_ID_MAX + 1];
     int64_t arrival;
-    struct sched_parking p;
+    struct parking p;
 };
 
 struct sched_scan_job {
@@ -211,7 +211,7 @@ static int sched_scan_one(void *ctx, const char *path, const char *id)
         struct sched_scanned *m = &sj->msgs[sj->n++];
         str_copy(m->id, sizeof m->id, e.id);
         m->arrival = e.arrival;
-        sched_parking_of(sj->conf, &e, sj->now, &m->p);
+        parking_of(sj->conf, &e, sj->now, &m->p);
         envelope_free(&e);
     } else if (errno == EINVAL) {
         sj->damaged = xrealloc(sj->damaged, (sj->n_damaged + 1) * sizeof *sj->damaged);
