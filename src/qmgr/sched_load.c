@@ -253,14 +253,15 @@ static void sched_scan_done(struct diskq_job *j)
 {
     struct sched_scan_job *sj = j->ctx;
     struct sched *s = sj->s;
-    if (!j->failed)
+    int failed = j->failed;
+    if (!failed)
         sched_scan_apply(s, sj);
     conf_release(sj->conf);
     diskq_job_release(j);
     free(sj->msgs);
     free(sj->damaged);
     free(sj);
-    if (j->failed || s->stopping)
+    if (failed || s->stopping)
         return;
     if (++s->scan_dir < QUEUE_SUBDIRS) {
         sched_scan_submit(s);
