@@ -223,17 +223,32 @@ def prepare(srv):
           postfix_main(srv.w, srv.port, HOP, comment))
 
 
-def sample_mem(srv, seconds, cpu=None, core=None):
+def comm(pid):
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+# Postfix's daemons that serve the load (receiving, queueing, attempting the
+# next hop) and linger for max_idle (100 s) after it; the others (master, qmgr,
+# pickup, postlogd...) and postino are the "core" processes
+LOAD_PROCS = ("smtpd", "cleanup", "trivial-rewrite", "smtp", "anvil", "scache", "bounce",
+              "error", "proxymap")
+
+
+def sample_mem(srv, seconds, cpu=None):
     """Once a second for seconds: Pss and Rss (KiB) summed over the server's
-    processes, their count, and (core: a set of pids) Pss and Rss of those of
-    them only. Returns the medians and the peak Rss."""
+    processes, their count, and Pss and Rss of its core processes only (not
+    LOAD_PROCS, by /proc/PID/comm). Returns the medians and the peak Rss."""
     keys = ("pss", "rss", "procs", "core_pss", "core_rss")
     v = {k: [] for k in keys}
     end = time.monotonic() + seconds
     while True:
         pids = srv.pids()
         p, r = mem_kib(pids)
-        cp, cr = mem_kib([x for x in pids if x in core]) if core else (p, r)
+        cp, cr = mem_kib([x for x in pids if comm(x) not in LOAD_PROCS])
         for k, x in zip(keys, (p, r, len(pids), cp, cr)):
             v[k].append(x)
         if cpu:
@@ -305,15 +320,16 @@ def one_run(srv, sink, run_no):
         res["busy_before"] = round(quiet_machine(), 3)
         time.sleep(2.0)
         m = sample_mem(srv, BASE_SAMPLES - 1)
-        res.update({"base_pss_kib": m["pss"], "base_rss_kib": m["rss"], "base_procs": m["procs"]})
-        core = set(srv.pids())
+        res.update({"base_pss_kib": m["pss"], "base_rss_kib": m["rss"], "base_procs": m["procs"],
+                    "base_core_pss_kib": m["core_pss"], "base_core_rss_kib": m["core_rss"],
+                    "base_processes": sorted(set(comm(p) for p in srv.pids()))})
         log("backlog %s run %d: base Pss %.1f MiB, Rss %.1f MiB; filling with %d messages" % (
             srv.name, run_no, m["pss"] / 1024, m["rss"] / 1024, MESSAGES))
         fill(srv, res)
         log("backlog %s: %d queued after %.1f s (smtp-source %.1f s), quiet after %.1f s more; "
             "idle for %g s" % (srv.name, MESSAGES, res["queued_seconds"], res["fill_seconds"],
                                res["settle_seconds"], IDLE_SECONDS))
-        idle(srv, res, core)
+        idle(srv, res)
         log("backlog %s: idle CPU %.2f%% of a core, Rss %.1f MiB (%.0f B per message), "
             "Pss %.1f MiB (%.0f B per message); draining" % (
                 srv.name, res["idle_cpu_pct"], res["idle_rss_kib"] / 1024,
@@ -329,14 +345,13 @@ def one_run(srv, sink, run_no):
         sink.stop()
 
 
-def idle(srv, res, core):
+def idle(srv, res):
     """The idle window: CPU, and memory beyond the base, of all the server's
-    processes and of the core ones (those there before the fill: Postfix's
-    master, qmgr, pickup...; postino itself)."""
+    processes and of the core ones (not LOAD_PROCS)."""
     cpu = CpuWindow(srv)
     cpu.start()
     t0 = time.monotonic()
-    m = sample_mem(srv, IDLE_SECONDS, cpu, core)
+    m = sample_mem(srv, IDLE_SECONDS, cpu)
     secs = time.monotonic() - t0
 
     def per_msg(kib, base):
@@ -348,8 +363,9 @@ def idle(srv, res, core):
                 "idle_core_pss_kib": m["core_pss"], "idle_core_rss_kib": m["core_rss"],
                 "rss_bytes_per_msg": per_msg(m["rss"], res["base_rss_kib"]),
                 "pss_bytes_per_msg": per_msg(m["pss"], res["base_pss_kib"]),
-                "core_rss_bytes_per_msg": per_msg(m["core_rss"], res["base_rss_kib"]),
-                "core_pss_bytes_per_msg": per_msg(m["core_pss"], res["base_pss_kib"])})
+                "idle_processes": sorted(set(comm(p) for p in srv.pids())),
+                "core_rss_bytes_per_msg": per_msg(m["core_rss"], res["base_core_rss_kib"]),
+                "core_pss_bytes_per_msg": per_msg(m["core_pss"], res["base_core_pss_kib"])})
 
 
 # ---------------------------------------------------------------- the report
@@ -428,7 +444,7 @@ def render(b):
     rows = (("idle CPU, % of one core", "idle_cpu_pct", "%.2f"),
             ("Rss per queued message beyond the base, bytes", "rss_bytes_per_msg", "%.0f"),
             ("Pss per queued message beyond the base, bytes", "pss_bytes_per_msg", "%.0f"),
-            ("the same, Rss of the processes there before the fill only, bytes",
+            ("the same, Rss of the core processes only, bytes",
              "core_rss_bytes_per_msg", "%.0f"),
             ("the same, Pss of those processes only, bytes", "core_pss_bytes_per_msg", "%.0f"),
             ("Rss empty (base) / full (idle), MiB", None, None),
@@ -478,9 +494,13 @@ core over a second (the first delivery attempts are over; at most SETTLE_MAX sec
 process reaped during the window counts up to its last sample; reaped children's cumulated times
 are not added), memory the median of the samples. Postfix's processes that served the fill
 (smtpd, cleanup, trivial-rewrite, smtp) stay until their max_idle (100 s) runs out, and count in
-its memory while idle ("processes while idle"); the rows "of the processes there before the fill
-only" leave them out (for Postfix: master, qmgr, pickup and the like, qmgr holding the active
-queue; for postino the same process). Bytes per queued message: (idle - base) / N.
+its memory while idle ("processes while idle"); the rows "of the core processes only" leave them
+out, by name (/proc/PID/comm: smtpd, cleanup, trivial-rewrite, smtp, anvil, scache, bounce,
+error, proxymap), at base and while idle: what stays is master, qmgr (which holds the active
+queue), pickup, postlogd and the like; for postino its one process (`base_processes` and
+`idle_processes` in every run name them). A process's Pss falls when more processes share its
+pages, so the core processes' Pss can drop below their base while the load's processes linger
+(a negative figure); their Rss is the figure to read there. The goal is read on Rss. Bytes per queued message: (idle - base) / N.
 Drain: smtp-sink (counting with `-c`, no dump) starts on {hop}, then at once `postino queue
 flush` or `postqueue -c DIR/etc -f`; the clock runs from the flush until the queue is empty (the
 sink's count is polled every 50 ms until it has all N messages, then the queue as above). Runs
