@@ -2,8 +2,8 @@
 """
 bench: end-to-end throughput and memory of postino against a private Postfix.
 
-Five modes ($MODE: maildir, relay, sendmail, observe, web, or both, the
-default, which runs maildir and relay):
+Seven modes ($MODE: maildir, relay, sendmail, observe, web, backlog, fanout,
+or both, the default, which runs maildir and relay):
 
   maildir  smtp-source -> server -> Maildir: the server delivers every message
            to a local mailbox (u@bench.test); the clock stops when the
@@ -41,6 +41,12 @@ default, which runs maildir and relay):
            page) FETCHES (200) times each, median and p90 ms; GET /msg/ID of a
            5 MB message with attachments MSG_FETCHES (20) times, median ms and
            the server's VmHWM before and after (WEB_PARTS="inbox msg").
+  backlog  BACKLOG_MESSAGES (100000) queued for a next hop that refuses
+           connections, idle CPU and memory per queued message over
+           IDLE_SECONDS (60), then the drain into smtp-sink after `queue flush` /
+           `postqueue -f`; the issue's goals met or not (bench_backlog.py).
+  fanout   one message to 10,000 recipients at 100 domains, each routed to its
+           own smtp-sink: time, sessions, transactions (bench_fanout.py).
 
 For every session count (maildir: 1 10 50; relay: 10 50; observe: 10;
 $SESSIONS overrides them all) and every run (1..$RUNS), and for each server
@@ -90,8 +96,9 @@ scratch files for a trial run. Must run as root (Postfix's master needs it).
 This file holds the driver (main: the modes, each mode's servers, the runs, the
 retries, writing the results); the rest is in modules beside it: bench_conf (the settings),
 bench_proc (processes, memory, CPU, ports), bench_servers (Postfix, postino,
-the sink), bench_run (one measured run and the sendmail load) and
-bench_report (RESULTS.md and results.json).
+the sink), bench_run (one measured run and the sendmail load),
+bench_report (RESULTS.md and results.json), and the modes with drivers of their
+own: bench_web, bench_backlog and bench_fanout.
 """
 import datetime
 import json
@@ -107,6 +114,8 @@ from bench_conf import (BENCH_DIR, BOTH, BenchError, KEEP, MODE, MODES, MSG_SIZE
                         RESULTS, RESULTS_JSON, RETRY_BUSY, RUNS, SETTLE, SINK_DIR, SMTP_SINK,
                         SMTP_SOURCE, VGID, VUID, log, messages_for, sessions_for)
 from bench_servers import Postfix, Postino, Sink, observe_variants, sink_hop
+import bench_backlog
+import bench_fanout
 import bench_run
 import bench_web
 from bench_run import one_run, sendmail_load
@@ -151,7 +160,8 @@ def run_mode(mode, servers, sink, results, failures):
 def check_setup(modes):
     """Exit with a message unless the modes, ONLY and the tools they need are right."""
     if any(m not in MODES for m in modes):
-        sys.exit("bench: MODE must be maildir, relay, sendmail, observe or both (maildir and relay)")
+        sys.exit("bench: MODE must be maildir, relay, sendmail, observe, web, backlog, fanout or "
+                 "both (maildir and relay)")
     if ONLY not in ("", "postfix", "postino"):
         sys.exit("bench: ONLY must be postfix or postino")
     if "observe" in modes and ONLY == "postfix":
@@ -234,6 +244,9 @@ def main():
         return bench_web.main()    # postino alone, its own driver and section
     if os.geteuid() != 0:
         sys.exit("bench: must run as root (the Postfix master needs it)")
+    if MODE in ("backlog", "fanout"):     # their own drivers and sections
+        check_setup(["relay"])
+        return bench_backlog.main() if MODE == "backlog" else bench_fanout.main()
     modes = list(BOTH) if MODE == "both" else [MODE]
     check_setup(modes)
 

@@ -14,7 +14,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
-MODES = ("maildir", "relay", "sendmail", "observe", "web")
+MODES = ("maildir", "relay", "sendmail", "observe", "web", "backlog", "fanout")
 MODE = os.environ.get("MODE", "both").strip() or "both"
 BOTH = ("maildir", "relay")              # MODE=both; sendmail and observe run only on their own
 DEFAULT_SESSIONS = {"maildir": "1 10 50", "relay": "10 50", "sendmail": "1 8", "observe": "10",

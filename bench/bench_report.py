@@ -559,7 +559,8 @@ def read_sections(path):
 
 def write_sections(path, sections):
     parts = ["<!-- Written by bench/bench.py: one section per mode (MODE=maildir, MODE=relay, "
-             "MODE=sendmail, MODE=observe, MODE=web); "
+             "MODE=sendmail, MODE=observe, MODE=web, MODE=backlog, "
+             "MODE=fanout); "
              "a run of one mode rewrites its own section only. -->\n"]
     for m in tuple(MODES) + KEPT:
         if m in sections:

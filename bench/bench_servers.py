@@ -374,16 +374,19 @@ class Sink:
     per-message temporary file when the final dot arrives, in a single-threaded
     event loop, so messages never interleave)."""
 
-    def __init__(self, top):
+    def __init__(self, top, addr=SINK_ADDR, port=SINK_PORT, dump=True, name=""):
+        """addr, port: where it listens; dump=False: count only, no dump file
+        (backlog mode); name: a prefix of its files in top (fanout mode: many sinks)."""
         self.w = top        # on a tmpfs: the sink must not compete for the disk
-        self.dump = os.path.join(self.w, "dump")
-        self.counters = os.path.join(self.w, "counters")
-        self.errfile = os.path.join(self.w, "stderr")
+        self.addr, self.port, self.with_dump = addr, port, dump
+        self.dump = os.path.join(self.w, name + "dump")
+        self.counters = os.path.join(self.w, name + "counters")
+        self.errfile = os.path.join(self.w, name + "stderr")
         self.proc = None
 
     def command(self, dump="DUMP"):
-        return [SMTP_SINK, "-c", "-u", SINK_USER, "-D", dump,
-                "%s:%d" % (SINK_ADDR, SINK_PORT), "1000"]
+        return [SMTP_SINK, "-c", "-u", SINK_USER] + (["-D", dump] if self.with_dump else []) + \
+            ["%s:%d" % (self.addr, self.port), "1000"]
 
     def prepare(self):
         for p in (self.dump, self.counters, self.errfile):
@@ -393,8 +396,8 @@ class Sink:
                 pass
 
     def start(self):
-        if not port_free(SINK_PORT, SINK_ADDR):
-            raise BenchError("sink address %s:%d is in use" % (SINK_ADDR, SINK_PORT))
+        if not port_free(self.port, self.addr):
+            raise BenchError("sink address %s:%d is in use" % (self.addr, self.port))
         with open(self.counters, "wb") as out, open(self.errfile, "wb") as err:
             self.proc = subprocess.Popen(self.command(self.dump), stdin=subprocess.DEVNULL,
                                          stdout=out, stderr=err, cwd=self.w)
@@ -406,7 +409,7 @@ class Sink:
                 raise BenchError("smtp-sink exited (%d): %s" % (self.proc.returncode,
                                                                 tail(self.errfile)))
             try:
-                with socket.create_connection((SINK_ADDR, SINK_PORT), timeout=1) as s:
+                with socket.create_connection((self.addr, self.port), timeout=1) as s:
                     s.settimeout(2)
                     s.recv(512)
                     s.sendall(b"QUIT\r\n")
@@ -414,7 +417,7 @@ class Sink:
                 break
             except OSError:
                 if time.monotonic() > deadline:
-                    raise BenchError("smtp-sink never accepted on %s:%d" % (SINK_ADDR, SINK_PORT))
+                    raise BenchError("smtp-sink never accepted on %s:%d" % (self.addr, self.port))
                 time.sleep(0.05)
         deadline = time.monotonic() + 5
         while self.read_counters()[0] < 1 and time.monotonic() < deadline:

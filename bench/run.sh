@@ -16,6 +16,13 @@
 #            on disk: GET /inbox (first and middle page) 200 times each, median
 #            and p90 ms; GET /msg/ID of a 5 MB message 20 times, median ms and
 #            the server's VmHWM (bench/bench_web.py; WEB_PARTS=inbox for half).
+#   backlog: BACKLOG_MESSAGES (100000) queued for a next hop that refuses
+#            connections; idle CPU and memory per queued message over
+#            IDLE_SECONDS (60); then the drain rate once smtp-sink listens and
+#            the queue is flushed; the issue's goals met or not
+#            (bench/bench_backlog.py; one server at a time, RUNS=1 default).
+#   fanout:  one message to 10,000 recipients at 100 domains, a smtp-sink per
+#            domain on 127.0.1.1-100: time, sessions (bench/bench_fanout.py).
 # End-to-end messages/s (until all are in the Maildir, or at the sink) and peak
 # memory (Pss and Rss summed over the server's processes). Writes
 # bench/RESULTS.md (one section per mode; a run of one mode keeps the others)
@@ -66,17 +73,19 @@ case "$MODE" in
   sendmail) n_sess=$(wc -w <<<"${SESSIONS:-1 8}") ;;
   observe) n_sess=$(wc -w <<<"${SESSIONS:-10}") ;;    # two variants, like two servers
   web)     n_sess=1 ;;
+  backlog) n_sess=4 ;;    # fill, wait, idle, drain: each bounded by TIMEOUT
+  fanout)  n_sess=1 ;;
   both)    n_sess=$(( $(wc -w <<<"${SESSIONS:-1 10 50}") + $(wc -w <<<"${SESSIONS:-10 50}") )) ;;
-  *) echo "bench: MODE must be maildir, relay, sendmail, observe, web or both" >&2; exit 1 ;;
+  *) echo "bench: MODE must be maildir, relay, sendmail, observe, web, backlog, fanout or both" >&2; exit 1 ;;
 esac
 if { [ "$MODE" = observe ] || [ "$MODE" = web ]; } && [ "${ONLY:-}" = postfix ]; then
   echo "bench: MODE=$MODE runs postino only: not with ONLY=postfix" >&2
   exit 1
 fi
-if { [ "$MODE" = relay ] || [ "$MODE" = both ]; } && ! command -v smtp-sink >/dev/null 2>&1 && [ ! -x /usr/sbin/smtp-sink ]; then
+if { [ "$MODE" = relay ] || [ "$MODE" = both ] || [ "$MODE" = backlog ] || [ "$MODE" = fanout ]; } && ! command -v smtp-sink >/dev/null 2>&1 && [ ! -x /usr/sbin/smtp-sink ]; then
   echo "bench: smtp-sink missing: POSTINO_BENCH=1 ./scripts/install-deps.sh" >&2
   exit 1
 fi
-runs=${RUNS:-3}
+case "$MODE" in backlog) runs=${RUNS:-1} ;; *) runs=${RUNS:-3} ;; esac
 limit=$(( runs * n_sess * 2 * (${RETRY_BUSY:-2} + 1) * (${TIMEOUT:-600} + ${QUIET_WAIT:-60} + 90) + 60 ))
 exec timeout --foreground --signal=TERM --kill-after=60 "$limit" /usr/bin/python3 bench/bench.py
