@@ -363,7 +363,7 @@ struct sched *sched_new(struct event_base *base, const struct conf *c, struct qu
     s->conf = conf_hold(c);
     s->queue = q;
     s->dq = dq;
-    s->loader = diskq_new_pool(base, 1, 1);
+    s->loader = diskq_new_pool(base, SCHED_LOADERS, 1);
     sched_slots_init(s);
     return s;
 }

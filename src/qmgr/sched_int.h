@@ -100,7 +100,8 @@ struct sched {
     uint32_t n_free_dests;
     struct slotmap dest_index;
     /* the start-up scan */
-    int scan_dir;               /* the next subdirectory, QUEUE_SUBDIRS when done */
+    int scan_dir;               /* the next subdirectory to read */
+    int scan_done;              /* subdirectories read, QUEUE_SUBDIRS when the scan is over */
     int64_t scan_started, scan_clean_before;
     size_t scan_loaded;
 };
@@ -188,6 +189,7 @@ void sched_job_done(struct sched *s, struct qmsg *m);
 void sched_kick(struct sched *s, struct qmsg *m);
 #define SCHED_MAX_LOCAL 512   /* local delivery jobs in flight */
 #define SCHED_ACTIVE_MAX 10000 /* hot messages (loaded envelopes) at most */
+#define SCHED_LOADERS 2         /* loader threads: reading files keeps two disk requests going */
 
 /* sched_local.c */
 void sched_local_start(struct sched *s, struct qmsg *m);

@@ -1,12 +1,13 @@
 /*
  * sched_load: reading parked messages back, and the start-up scan, on the
- * scheduler's own loader thread (a diskq pool of one, so neither ever sits
- * in a batch with the commits that acknowledge mail). Due slots are loaded
- * SCHED_LOAD_BATCH at a time while the hot messages stay under
- * SCHED_ACTIVE_MAX. At start the queue is read one subdirectory per job in
- * the background: each file is read once, its parking (due time, next hop,
- * counts) computed on the loader and only that is kept; the listeners take
- * mail meanwhile. Damaged files are quarantined as before (mail/quarantine).
+ * scheduler's own loader threads (a diskq pool of SCHED_LOADERS, so neither
+ * ever sits in a batch with the commits that acknowledge mail). Due slots
+ * are loaded SCHED_LOAD_BATCH at a time while the hot messages stay under
+ * SCHED_ACTIVE_MAX. At start the queue is read in the background, one
+ * subdirectory per job on each loader: each file is read once, its parking
+ * (due time, next hop, counts) computed on the loader and only that kept;
+ * the listeners take mail meanwhile. Damaged files are quarantined as
+ * before (mail/quarantine).
  */
 #include "qmgr/sched_int.h"
 #include "lib/alloc.h"
@@ -263,10 +264,13 @@ static void sched_scan_done(struct diskq_job *j)
     free(sj);
     if (failed || s->stopping)
         return;
-    if (++s->scan_dir < QUEUE_SUBDIRS) {
+    s->scan_done++;
+    if (s->scan_dir < QUEUE_SUBDIRS) {
         sched_scan_submit(s);
         return;
     }
+    if (s->scan_done < QUEUE_SUBDIRS)
+        return;
     log_info("queue: %zu message(s) loaded in %lld ms (while taking mail)", s->scan_loaded,
              (long long)(sched_now() - s->scan_started));
     sched_load_pump(s);
@@ -277,7 +281,7 @@ static void sched_scan_submit(struct sched *s)
     struct sched_scan_job *sj = xcalloc(1, sizeof *sj);
     sj->s = s;
     sj->conf = conf_hold(s->conf);
-    sj->dir = s->scan_dir;
+    sj->dir = s->scan_dir++;
     sj->now = sched_now();
     sj->job.ctx = sj;
     sj->job.write = sched_scan_read;
@@ -290,13 +294,14 @@ int sched_load(struct sched *s)
     s->scan_started = sched_now();
     /* leftovers of before the start, not ours (a file time lags the clock by a tick) */
     s->scan_clean_before = s->scan_started - 2000;
-    s->scan_dir = 0;
+    s->scan_dir = s->scan_done = 0;
     s->scan_loaded = 0;
-    sched_scan_submit(s);
+    for (int i = 0; i < SCHED_LOADERS; i++) /* one subdirectory per loader thread at a time */
+        sched_scan_submit(s);
     return 0;
 }
 
 int sched_loaded(const struct sched *s)
 {
-    return s->scan_dir >= QUEUE_SUBDIRS;
+    return s->scan_done >= QUEUE_SUBDIRS;
 }
