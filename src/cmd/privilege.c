@@ -106,17 +106,13 @@ static int priv_entry(int dirfd, const char *path, const char *name, int top, in
         return 0;
     int dir = S_ISDIR(st.st_mode);
     int drop = top && dir && strcmp(name, MAILDROP_DIR) == 0;
-    unsigned fixed = o->fixed;
     if (fd < 0 || priv_fix_fd(fd, &st, drop ? PRIV_DROPDIR : dir ? PRIV_DIR : PRIV_FILE, o) < 0) {
         log_err("data_dir: %s/%s: %s", path, name, strerror(errno));
         if (fd >= 0)
             close(fd);
         return -1;
     }
-    /* drop files keep their submitter as owner; a folder below data_dir's own entries that
-     * was run_as's already holds what the server made as run_as (a million queue files are
-     * not opened at every start, so the listeners answer at once) */
-    if (!dir || drop || (!top && o->fixed == fixed)) {
+    if (!dir || drop) { /* drop files keep their submitter as owner */
         close(fd);
         return 0;
     }
