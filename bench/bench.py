@@ -98,10 +98,10 @@ retries, writing the results); the rest is in modules beside it: bench_conf (the
 bench_proc (processes, memory, CPU, ports), bench_servers (Postfix, postino,
 the sink), bench_run (one measured run and the sendmail load),
 bench_report (RESULTS.md and results.json), and the modes with drivers of their
-own: bench_web, bench_backlog and bench_fanout.
+own: bench_web, bench_backlog and bench_fanout (these two run the servers one at
+a time through bench_sxs).
 """
 import datetime
-import json
 import os
 import shutil
 import signal
@@ -111,7 +111,7 @@ import tempfile
 
 from bench_conf import (BENCH_DIR, BOTH, BenchError, KEEP, MODE, MODES, MSG_SIZE, ONLY, PF_PORT,
                         PI_PORT, POSTDROP, POSTFIX, POSTFIX_SENDMAIL, POSTINO_BIN, QUIET_BUSY,
-                        RESULTS, RESULTS_JSON, RETRY_BUSY, RUNS, SETTLE, SINK_DIR, SMTP_SINK,
+                        RETRY_BUSY, RUNS, SETTLE, SINK_DIR, SMTP_SINK,
                         SMTP_SOURCE, VGID, VUID, log, messages_for, sessions_for)
 from bench_servers import Postfix, Postino, Sink, observe_variants, sink_hop
 import bench_backlog
@@ -119,8 +119,7 @@ import bench_fanout
 import bench_run
 import bench_web
 from bench_run import one_run, sendmail_load
-from bench_report import (machine_info, mib, observe_summary, read_json, read_sections, render, sh,
-                          write_sections)
+from bench_report import machine_info, mib, observe_summary, render, sh, write_modes
 
 
 # ---------------------------------------------------------------- main
@@ -226,17 +225,12 @@ def bench_mode(mode, top, info, sink, sink_top, every_server):
 
 def write_results(blocks):
     """Each mode's section into RESULTS (the other sections kept), its block into RESULTS_JSON."""
-    sections = read_sections(RESULTS)
-    data = read_json(RESULTS_JSON)
+    texts = {}
     for mode, b in blocks.items():
         if mode == "observe":
             b["summary"] = observe_summary(b)
-        sections[mode] = render(mode, b)
-        data[mode] = b
-    write_sections(RESULTS, sections)
-    with open(RESULTS_JSON, "w") as f:
-        json.dump(data, f, indent=1)
-    log("wrote %s and %s" % (RESULTS, RESULTS_JSON))
+        texts[mode] = render(mode, b)
+    write_modes(texts, blocks)
 
 
 def main():

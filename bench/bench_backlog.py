@@ -1,9 +1,8 @@
 """
 bench_backlog: a big queue for a next hop that is down (MODE=backlog; postino
 against a private Postfix). bench.py hands MODE=backlog to main() here; the
-pieces both this mode and the fanout mode use (a server set up with extra
-configuration, the CPU time of a server's processes over a window, the
-number of messages in a queue, writing a section) live here too.
+driver, the set-up and the end of the section are bench_sxs's (shared with
+the fanout mode), the CPU time over a window bench_proc's CpuWindow.
 
 For each server in turn (one after the other: only one runs at a time), RUNS
 times (1 by default; the order alternates from run to run):
@@ -42,21 +41,19 @@ RUNS (1 here), ONLY, MSG_SIZE, TIMEOUT (per phase; fill and drain get at least
 BASE_SAMPLES (3), QUIET_WAIT, PF_PORT, PI_PORT, BENCH_DIR, SINK_DIR, KEEP,
 POSTINO_BIN, RESULTS, RESULTS_JSON.
 """
-import datetime
 import json
 import os
 import shutil
 import statistics
 import subprocess
-import tempfile
 import time
 
-from bench_conf import (BENCH_DIR, HELO, KEEP, MSG_SIZE, ONLY, PF_PORT, PI_PORT, POSTINO_BIN,
-                        QUIET_BUSY, QUIET_WAIT, RESULTS, RESULTS_JSON, SENDER, SINK_DIR,
-                        SMTP_SOURCE, TIMEOUT, VGID, VUID, BenchError, log)
-from bench_proc import CLK_TCK, machine_busy, mem_kib, port_free, run, tail
-from bench_report import machine_info, read_json, read_sections, write_sections
-from bench_servers import POSTFIX_MAIN, POSTINO_CONF, Postfix, Postino, Sink
+from bench_conf import (HELO, MSG_SIZE, PF_PORT, PI_PORT, POSTINO_BIN, SENDER, SMTP_SOURCE, TIMEOUT,
+                        BenchError, log)
+from bench_proc import CpuWindow, mem_kib, port_free, run, tail
+import bench_sxs
+from bench_sxs import postfix_main, postino_conf, quiet_machine, render_tail, setup
+from bench_servers import Sink
 
 MESSAGES = int(os.environ.get("BACKLOG_MESSAGES", "100000"))
 IDLE_SECONDS = float(os.environ.get("IDLE_SECONDS", "60"))
@@ -72,98 +69,6 @@ RCPT = "u@relay.test"
 GOALS = {"idle_cpu_pct": 1.0, "drain_ratio": 2.0, "rss_bytes_per_msg": 300.0}
 POSTQUEUE = shutil.which("postqueue") or "/usr/sbin/postqueue"
 PF_QUEUES = ("maildrop", "incoming", "active", "deferred", "hold")
-
-
-# ---------------------------------------------------------------- shared with fanout
-
-def setup(srv, postino_text, postfix_text, files=None):
-    """Fresh state for srv (as relay mode makes it), then its config replaced:
-    postino.conf by postino_text, or main.cf by postfix_text; files: more
-    {name: text} written beside main.cf (Postfix only)."""
-    srv.prepare("relay")
-    if srv.name == "postfix":
-        with open(os.path.join(srv.conf, "main.cf"), "w") as f:
-            f.write(postfix_text)
-        for name, text in (files or {}).items():
-            with open(os.path.join(srv.conf, name), "w") as f:
-                f.write(text)
-    else:
-        with open(srv.conf, "w") as f:
-            f.write(postino_text)
-
-
-def postfix_main(w, port, relayhost, comment, extra=""):
-    """The relay mode's main.cf with its own comment, relayhost and extra lines."""
-    body = POSTFIX_MAIN["relay"].format(w=w, port=port, uid=VUID, gid=VGID, sink=relayhost)
-    body = "".join(l for l in body.splitlines(True) if not l.startswith("#"))
-    return "".join("# " + l + "\n" for l in comment.splitlines()) + body + extra
-
-
-def postino_conf(w, port, relayhost, extra=""):
-    text = POSTINO_CONF["relay"].format(w=w, port=port, sink=relayhost)
-    if not relayhost:
-        text = "".join(l for l in text.splitlines(True) if not l.startswith("relayhost"))
-    return text + extra
-
-
-class CpuWindow:
-    """CPU time (utime + stime) of a server's processes from start() on, summed
-    per process: a process that was there at start counts what it used since,
-    one that appeared since counts all it used, one that exited counts up to
-    its last sample. Reaped children's times (cutime) are never added, so a
-    Postfix daemon exiting after max_idle does not bring its whole life in."""
-
-    def __init__(self, srv):
-        self.srv, self.first, self.last = srv, {}, {}
-
-    def read(self):
-        out = {}
-        for pid in self.srv.pids():
-            try:
-                with open("/proc/%d/stat" % pid, "rb") as f:
-                    stat = f.read()
-            except OSError:
-                continue
-            rest = stat[stat.rfind(b")") + 2:].split()
-            out[(pid, rest[19])] = int(rest[11]) + int(rest[12])   # key: pid, starttime
-        return out
-
-    def start(self):
-        self.first = self.read()
-        self.last = dict(self.first)
-
-    def sample(self):
-        self.last.update(self.read())
-        return self.seconds()
-
-    def seconds(self):
-        return sum(v - self.first.get(k, 0) for k, v in self.last.items()) / CLK_TCK
-
-
-def quiet_machine():
-    """Wait (bounded by QUIET_WAIT) for a second in which the CPUs are mostly idle;
-    the share of them busy in the last second waited."""
-    until = time.monotonic() + QUIET_WAIT
-    busy = machine_busy(1.0)
-    while busy > QUIET_BUSY and time.monotonic() < until:
-        busy = machine_busy(1.0)
-    return busy
-
-
-def write_section(mode, text, block):
-    sections = read_sections(RESULTS)
-    sections[mode] = text
-    write_sections(RESULTS, sections)
-    data = read_json(RESULTS_JSON)
-    data[mode] = block
-    with open(RESULTS_JSON, "w") as f:
-        json.dump(data, f, indent=1)
-    log("wrote %s and %s" % (RESULTS, RESULTS_JSON))
-
-
-def servers(top):
-    return ([Postfix(top)] if ONLY in ("", "postfix") else []) + \
-        ([Postino(top, extra=[])] if ONLY in ("", "postino") else [])
 
 
 def median(v):
@@ -380,11 +285,9 @@ def summary(b):
     """Each server's medians of KEYS, the drain ratio, and the goals met or not
     (None when a figure is missing)."""
     out = {}
-    for name in ("postino", "postfix"):
-        rs = [r for r in b["results"] if r["server"] == name]
-        if rs:
-            out[name] = {k: median([r[k] for r in rs]) for k in KEYS}
-            out[name]["runs"] = len(rs)
+    for name, rs in bench_sxs.by_server(b):
+        out[name] = {k: median([r[k] for r in rs]) for k in KEYS}
+        out[name]["runs"] = len(rs)
     pi, pf = out.get("postino"), out.get("postfix")
     ratio = (pi["drain_msgs_per_s"] / pf["drain_msgs_per_s"]) if pi and pf else None
     goals = {
@@ -465,18 +368,11 @@ def render(b):
     L.append("")
     L.append("Drain ratio postino / Postfix: %s.\n" % (
         "-" if s["drain_ratio"] is None else "%.2f" % s["drain_ratio"]))
-    if b["failures"]:
-        L.append("## Failed runs (not in the figures above)\n")
-        L += ["- %s, run %d: %s" % (f["server"], f["run"], f["error"].splitlines()[0][:300])
-              for f in b["failures"]]
-        L.append("")
-    L += ["## Every run\n", "```", json.dumps(b["results"], indent=1), "```\n"]
-    L.append(METHOD.format(n=b["messages"], hop=HOP, idle=b["idle_seconds"]))
-    L.append("postino.conf:\n\n```\n%s```\n" % postino_conf("DIR/postino", b["pi_port"], HOP))
-    L.append("Postfix main.cf (master.cf as in the relay section):\n\n```\n%s```\n" % postfix_main(
-        "DIR/postfix", b["pf_port"], HOP, "as in relay mode, relayhost down until the drain"))
-    L.append("Reproduce (as root, after `make build/postino`): `MODE=backlog BACKLOG_MESSAGES=%d "
-             "IDLE_SECONDS=%g bench/run.sh`.\n" % (b["messages"], b["idle_seconds"]))
+    L += render_tail(b, METHOD.format(n=b["messages"], hop=HOP, idle=b["idle_seconds"]), [
+        "postino.conf:\n\n```\n%s```\n" % postino_conf("DIR/postino", b["pi_port"], HOP),
+        "Postfix main.cf (master.cf as in the relay section):\n\n```\n%s```\n" % postfix_main(
+            "DIR/postfix", b["pf_port"], HOP, "as in relay mode, relayhost down until the drain")],
+        "MODE=backlog BACKLOG_MESSAGES=%d IDLE_SECONDS=%g" % (b["messages"], b["idle_seconds"]))
     return "\n".join(L)
 
 
@@ -510,42 +406,17 @@ of the two servers alternate in order when RUNS > 1.
 
 # ---------------------------------------------------------------- main
 
+def fields(srvs):
+    return {"messages": MESSAGES, "msg_size": MSG_SIZE, "sessions": SESSIONS,
+            "idle_seconds": IDLE_SECONDS, "runs": RUNS, "hop": HOP,
+            "servers": [s.name for s in srvs], "pf_port": PF_PORT, "pi_port": PI_PORT,
+            "order": "one after the other"}
+
+
+def make_sink(top):
+    return Sink(top, "127.0.0.1", HOP_PORT, dump=False)
+
+
 def main():
-    os.makedirs(BENCH_DIR, exist_ok=True)
-    top = tempfile.mkdtemp(prefix="postino-bench-backlog.", dir=BENCH_DIR)
-    os.chmod(top, 0o755)
-    sink_top = tempfile.mkdtemp(prefix="postino-bench-sink.", dir=SINK_DIR)
-    os.chmod(sink_top, 0o755)
-    os.chown(sink_top, VUID, VGID)
-    sink = Sink(sink_top, "127.0.0.1", HOP_PORT, dump=False)
-    srvs = servers(top)
-    started = datetime.datetime.now(datetime.timezone.utc)
-    b = {"machine": machine_info(top), "messages": MESSAGES, "msg_size": MSG_SIZE,
-         "sessions": SESSIONS, "idle_seconds": IDLE_SECONDS, "runs": RUNS, "hop": HOP,
-         "servers": [s.name for s in srvs], "pf_port": PF_PORT, "pi_port": PI_PORT,
-         "order": "one after the other",
-         "started": started.strftime("%Y-%m-%d %H:%M UTC"), "results": [], "failures": []}
-    try:
-        for r in range(1, RUNS + 1):
-            for srv in (srvs if r % 2 else list(reversed(srvs))):
-                try:
-                    b["results"].append(one_run(srv, sink, r))
-                except (BenchError, subprocess.TimeoutExpired, ValueError, KeyError) as e:
-                    b["failures"].append({"server": srv.name, "run": r, "error": str(e)})
-                    log("backlog %s run %d FAILED: %s" % (srv.name, r, e))
-    except KeyboardInterrupt:
-        log("interrupted; writing what was measured")
-        b["interrupted"] = True
-    finally:
-        for srv in srvs:
-            srv.stop()
-        sink.stop()
-        if KEEP:
-            log("kept %s" % top)
-        else:
-            shutil.rmtree(top, ignore_errors=True)
-        shutil.rmtree(sink_top, ignore_errors=True)
-    b["took"] = str(datetime.datetime.now(datetime.timezone.utc) - started).split(".")[0]
-    b["summary"] = summary(b)
-    write_section("backlog", render(b), b)
-    return 1 if b["failures"] else 0
+    return bench_sxs.main("backlog", RUNS, fields, make_sink, one_run, summary, render,
+                          errors=bench_sxs.ERRORS + (ValueError, KeyError), keep_sink=False)

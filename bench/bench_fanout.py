@@ -1,6 +1,7 @@
 """
 bench_fanout: one message to many recipients at many domains (MODE=fanout;
-postino against a private Postfix). bench.py hands MODE=fanout to main() here.
+postino against a private Postfix). bench.py hands MODE=fanout to main() here;
+the driver, the set-up and the end of the section are bench_sxs's.
 
 FANOUT_DOMAINS (100) domains d000.test, d001.test, ..., each with its own peer:
 an smtp-sink on 127.0.1.(I+1):FANOUT_PORT (2827) that counts sessions and
@@ -25,23 +26,18 @@ Knobs: FANOUT_DOMAINS, FANOUT_RCPTS, FANOUT_PORT, FANOUT_NET (127.0.1.), RUNS,
 ONLY, MSG_SIZE, TIMEOUT, SETTLE, QUIET_WAIT, PF_PORT, PI_PORT, BENCH_DIR,
 SINK_DIR, KEEP, POSTINO_BIN, RESULTS, RESULTS_JSON.
 """
-import datetime
-import json
 import os
-import shutil
 import smtplib
 import statistics
 import subprocess
-import tempfile
 import time
 
-from bench_backlog import (CpuWindow, postfix_main, postino_conf, quiet_machine, servers, setup,
-                           write_section)
-from bench_conf import (BENCH_DIR, HELO, KEEP, MSG_SIZE, PF_PORT, PI_PORT, SENDER, SETTLE,
-                        SINK_DIR, TIMEOUT, VGID, VUID, BenchError, log)
-from bench_proc import mem_kib, tail
-from bench_report import machine_info
+import bench_sxs
+from bench_conf import (HELO, KEEP, MSG_SIZE, PF_PORT, PI_PORT, SENDER, SETTLE, TIMEOUT,
+                        BenchError, log)
+from bench_proc import CpuWindow, mem_kib, tail
 from bench_servers import Sink
+from bench_sxs import postfix_main, postino_conf, quiet_machine, render_tail, setup
 
 DOMAINS = int(os.environ.get("FANOUT_DOMAINS", "100"))
 RCPTS = int(os.environ.get("FANOUT_RCPTS", "100"))
@@ -214,12 +210,10 @@ KEYS = (("seconds", "time to deliver all, s", "%.2f"),
 
 def summary(b):
     out = {}
-    for name in ("postino", "postfix"):
-        rs = [r for r in b["results"] if r["server"] == name]
-        if rs:
-            out[name] = {k: [statistics.median([r[k] for r in rs]), min(r[k] for r in rs),
-                             max(r[k] for r in rs)] for k, _, _ in KEYS}
-            out[name]["runs"] = len(rs)
+    for name, rs in bench_sxs.by_server(b):
+        out[name] = {k: [statistics.median([r[k] for r in rs]), min(r[k] for r in rs),
+                         max(r[k] for r in rs)] for k, _, _ in KEYS}
+        out[name]["runs"] = len(rs)
     ratio = None
     if len(out) == 2 and out["postfix"]["seconds"][0]:
         ratio = round(out["postino"]["seconds"][0] / out["postfix"]["seconds"][0], 3)
@@ -249,21 +243,14 @@ def render(b):
     L.append("")
     L.append("Time to deliver all, postino / Postfix: %s (under 1: postino faster).\n" % (
         "-" if s["time_ratio"] is None else "%.2f" % s["time_ratio"]))
-    if b["failures"]:
-        L.append("## Failed runs (not in the figures above)\n")
-        L += ["- %s, run %d: %s" % (f["server"], f["run"], f["error"].splitlines()[0][:300])
-              for f in b["failures"]]
-        L.append("")
-    L += ["## Every run\n", "```", json.dumps(b["results"], indent=1), "```\n"]
-    L.append(METHOD.format(total=b["recipients"], limit=RCPT_LIMIT, port=PORT,
-                           last=hop(b["domains"] - 1), settle=b["settle"]))
-    L.append("postino.conf (one `route` per domain; the first two and the last shown):\n\n"
-             "```\n%s```\n" % short(postino_text("DIR/postino", b["pi_port"])))
-    L.append("Postfix main.cf (master.cf as in the relay section) and transport (same "
-             "abbreviation):\n\n```\n%s```\n\n```\n%s```\n" % (
-                 postfix_text("DIR/postfix", b["pf_port"]), short(transport_text())))
-    L.append("Reproduce (as root, after `make build/postino`): `MODE=fanout RUNS=%d%s "
-             "bench/run.sh`.\n" % (b["runs"], "" if (b["domains"], b["rcpts"]) == (100, 100) else
+    L += render_tail(b, METHOD.format(total=b["recipients"], limit=RCPT_LIMIT, port=PORT,
+                                      last=hop(b["domains"] - 1), settle=b["settle"]), [
+        "postino.conf (one `route` per domain; the first two and the last shown):\n\n"
+        "```\n%s```\n" % short(postino_text("DIR/postino", b["pi_port"])),
+        "Postfix main.cf (master.cf as in the relay section) and transport (same "
+        "abbreviation):\n\n```\n%s```\n\n```\n%s```\n" % (
+            postfix_text("DIR/postfix", b["pf_port"]), short(transport_text()))],
+        "MODE=fanout RUNS=%d%s" % (b["runs"], "" if (b["domains"], b["rcpts"]) == (100, 100) else
                                    " FANOUT_DOMAINS=%d FANOUT_RCPTS=%d" % (b["domains"], b["rcpts"])))
     return "\n".join(L)
 
@@ -297,47 +284,19 @@ from the end of the submission on.
 
 # ---------------------------------------------------------------- main
 
+def fields(srvs):
+    return {"recipients": TOTAL, "domains": DOMAINS, "rcpts": RCPTS, "msg_size": MSG_SIZE,
+            "runs": RUNS, "servers": [s.name for s in srvs], "pf_port": PF_PORT, "pi_port": PI_PORT,
+            "sink_port": PORT, "settle": SETTLE, "rcpt_limit": RCPT_LIMIT}
+
+
+def logged_run(srv, sinks, r):
+    res = one_run(srv, sinks, r)
+    log("fanout %s run %d: %.2f s (%.0f recipients/s), %d sessions, %d transactions, "
+        "CPU %.2f s" % (srv.name, r, res["seconds"], res["rcpts_per_s"],
+                        res["sink_sessions"], res["sink_messages"], res["cpu_seconds"]))
+    return res
+
+
 def main():
-    os.makedirs(BENCH_DIR, exist_ok=True)
-    top = tempfile.mkdtemp(prefix="postino-bench-fanout.", dir=BENCH_DIR)
-    os.chmod(top, 0o755)
-    sink_top = tempfile.mkdtemp(prefix="postino-bench-sink.", dir=SINK_DIR)
-    os.chmod(sink_top, 0o755)
-    os.chown(sink_top, VUID, VGID)
-    sinks = Sinks(sink_top)
-    srvs = servers(top)
-    started = datetime.datetime.now(datetime.timezone.utc)
-    b = {"machine": machine_info(top), "recipients": TOTAL, "domains": DOMAINS, "rcpts": RCPTS,
-         "msg_size": MSG_SIZE, "runs": RUNS, "servers": [s.name for s in srvs],
-         "pf_port": PF_PORT, "pi_port": PI_PORT, "sink_port": PORT, "settle": SETTLE,
-         "rcpt_limit": RCPT_LIMIT, "started": started.strftime("%Y-%m-%d %H:%M UTC"),
-         "results": [], "failures": []}
-    try:
-        for r in range(1, RUNS + 1):
-            for srv in (srvs if r % 2 else list(reversed(srvs))):
-                try:
-                    res = one_run(srv, sinks, r)
-                except (BenchError, subprocess.TimeoutExpired) as e:
-                    b["failures"].append({"server": srv.name, "run": r, "error": str(e)})
-                    log("fanout %s run %d FAILED: %s" % (srv.name, r, e))
-                    continue
-                b["results"].append(res)
-                log("fanout %s run %d: %.2f s (%.0f recipients/s), %d sessions, %d transactions, "
-                    "CPU %.2f s" % (srv.name, r, res["seconds"], res["rcpts_per_s"],
-                                    res["sink_sessions"], res["sink_messages"], res["cpu_seconds"]))
-    except KeyboardInterrupt:
-        log("interrupted; writing what was measured")
-        b["interrupted"] = True
-    finally:
-        for srv in srvs:
-            srv.stop()
-        sinks.stop()
-        if KEEP:
-            log("kept %s and %s" % (top, sink_top))
-        else:
-            shutil.rmtree(top, ignore_errors=True)
-            shutil.rmtree(sink_top, ignore_errors=True)
-    b["took"] = str(datetime.datetime.now(datetime.timezone.utc) - started).split(".")[0]
-    b["summary"] = summary(b)
-    write_section("fanout", render(b), b)
-    return 1 if b["failures"] else 0
+    return bench_sxs.main("fanout", RUNS, fields, Sinks, logged_run, summary, render)

@@ -1,9 +1,10 @@
 """
 bench_proc: the processes and the machine, as the benchmark measures them:
 the process tree of a server (from /proc), its summed Pss and Rss
-(smaps_rollup) and CPU time, the CPU time of kernel threads and of the
-benchmark itself, how busy the machine is, waiting for a port to accept or be
-free, picking a free port, running a command with a deadline, counting files, the tail of a log.
+(smaps_rollup), its CPU time (all its life, or over a window: CpuWindow), the
+CPU time of kernel threads and of the benchmark itself, how busy the machine
+is, waiting for a port to accept or be free, picking a free port, running a
+command with a deadline, counting files, the tail of a log.
 """
 import os
 import resource
@@ -16,18 +17,25 @@ from bench_conf import BenchError
 
 # ---------------------------------------------------------------- processes
 
+def stat_fields(pid):
+    """The fields of /proc/PID/stat after comm (state is [0], utime [11],
+    stime [12], starttime [19]), or None when the process is gone."""
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # comm may hold spaces and parentheses: fields follow the last ')'
+    return stat[stat.rfind(b")") + 2:].split()
+
+
 def proc_stats():
     """(pid, fields after comm) for every process now on the machine."""
     for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % name, "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        # comm may hold spaces and parentheses: fields follow the last ')'
-        yield int(name), stat[stat.rfind(b")") + 2:].split()
+        if name.isdigit():
+            rest = stat_fields(int(name))
+            if rest is not None:
+                yield int(name), rest
 
 
 def proc_children():
@@ -89,14 +97,40 @@ def cpu_seconds(pids):
     would be lost; neither server makes any)."""
     total = 0
     for p in pids:
-        try:
-            with open("/proc/%d/stat" % p, "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        rest = stat[stat.rfind(b")") + 2:].split()
-        total += sum(int(x) for x in rest[11:15])   # utime stime cutime cstime
+        rest = stat_fields(p)
+        if rest is not None:
+            total += sum(int(x) for x in rest[11:15])   # utime stime cutime cstime
     return total / CLK_TCK
+
+
+class CpuWindow:
+    """CPU time (utime + stime) of a server's processes from start() on, summed
+    per process: a process that was there at start counts what it used since,
+    one that appeared since counts all it used, one that exited counts up to
+    its last sample. Reaped children's times (cutime) are never added, so a
+    Postfix daemon exiting after max_idle does not bring its whole life in."""
+
+    def __init__(self, srv):
+        self.srv, self.first, self.last = srv, {}, {}
+
+    def read(self):
+        out = {}
+        for pid in self.srv.pids():
+            rest = stat_fields(pid)
+            if rest is not None:
+                out[(pid, rest[19])] = int(rest[11]) + int(rest[12])   # key: pid, starttime
+        return out
+
+    def start(self):
+        self.first = self.read()
+        self.last = dict(self.first)
+
+    def sample(self):
+        self.last.update(self.read())
+        return self.seconds()
+
+    def seconds(self):
+        return sum(v - self.first.get(k, 0) for k, v in self.last.items()) / CLK_TCK
 
 
 def cpu_snap():

@@ -6,7 +6,8 @@ in observe mode the two postino variants, their ratio and the 5% verdict, which
 observe_summary computes from the runs, for RESULTS.md and results.json);
 RESULTS.md holds one section per mode between markers, so a run of one mode
 replaces its own section and keeps the others (read_sections,
-write_sections); read_json reads the raw results.
+write_sections); read_json reads the raw results; write_modes and
+write_section put sections into RESULTS and blocks into RESULTS_JSON.
 """
 import json
 import os
@@ -16,7 +17,7 @@ import statistics
 import subprocess
 
 from bench_conf import (CONF_MODE, MODES, OBSERVE_LIMIT, OBSERVE_VARIANTS, ONLY, POSTINO_BIN, RCPT,
-                        ROOT, SINK_DIR, SINK_USER, VGID, VUID)
+                        RESULTS, RESULTS_JSON, ROOT, SINK_DIR, SINK_USER, VGID, VUID, log)
 from bench_servers import (POSTFIX_MAIN, POSTFIX_MASTER, POSTINO_CONF, Postfix, Postino, Sink,
                            sink_hop)
 from bench_run import smtp_source_cmd
@@ -578,3 +579,21 @@ def read_json(path):
     if "results" in data:            # before there were modes: maildir only
         return {"maildir": data}
     return data
+
+
+def write_modes(texts, blocks):
+    """Each mode's section texts[mode] into RESULTS (the other sections kept),
+    its block blocks[mode] into RESULTS_JSON."""
+    sections = read_sections(RESULTS)
+    data = read_json(RESULTS_JSON)
+    for mode, b in blocks.items():
+        sections[mode] = texts[mode]
+        data[mode] = b
+    write_sections(RESULTS, sections)
+    with open(RESULTS_JSON, "w") as f:
+        json.dump(data, f, indent=1)
+    log("wrote %s and %s" % (RESULTS, RESULTS_JSON))
+
+
+def write_section(mode, text, block):
+    write_modes({mode: text}, {mode: block})

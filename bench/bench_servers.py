@@ -27,11 +27,10 @@ from bench_proc import cpu_seconds, free_port, pid_alive, port_free, run, tail, 
 
 # ---------------------------------------------------------------- servers
 
-POSTFIX_MAIN = {"maildir": """\
-# Private Postfix instance for bench/bench.py: default settings except what
-# is needed to accept mail for bench.test on 127.0.0.1:{port} and deliver it
-# with the virtual(8) agent into a Maildir. Queue files and Maildir files
-# are fsync()ed (Postfix's default, which cannot be turned off).
+# What main.cf holds in every mode: the instance's own directories, 127.0.0.1
+# only, mail accepted from 127.0.0.0/8, no local(8) delivery; then the mode's
+# own lines (PF_MODE_LINES), then PF_TAIL.
+PF_COMMON = """\
 compatibility_level = 3.6
 queue_directory = {w}/queue
 data_directory = {w}/data
@@ -50,48 +49,37 @@ alias_maps =
 alias_database =
 local_recipient_maps =
 local_transport = error:local delivery is disabled
+"""
+PF_TAIL = """\
+maillog_file = {w}/maillog
+default_process_limit = 100
+biff = no
+append_dot_mydomain = no
+smtputf8_enable = no
+"""
+PF_MODE_LINES = {"maildir": """\
 relayhost =
 virtual_mailbox_domains = bench.test
 virtual_mailbox_base = {w}/mail
 virtual_mailbox_maps = texthash:{w}/etc/vmailbox
 virtual_uid_maps = static:{uid}
 virtual_gid_maps = static:{gid}
-maillog_file = {w}/maillog
-default_process_limit = 100
-biff = no
-append_dot_mydomain = no
-smtputf8_enable = no
+""", "relay": """\
+relayhost = {sink}
+"""}
+PF_COMMENT = {"maildir": """\
+# Private Postfix instance for bench/bench.py: default settings except what
+# is needed to accept mail for bench.test on 127.0.0.1:{port} and deliver it
+# with the virtual(8) agent into a Maildir. Queue files and Maildir files
+# are fsync()ed (Postfix's default, which cannot be turned off).
 """, "relay": """\
 # Private Postfix instance for bench/bench.py: default settings except what
 # is needed to accept mail from 127.0.0.0/8 on 127.0.0.1:{port} and relay it
 # all to the relayhost, smtp-sink on {sink}, with the smtp(8) client at its
 # default concurrency (and connection reuse). Queue files are fsync()ed
 # (Postfix's default, which cannot be turned off).
-compatibility_level = 3.6
-queue_directory = {w}/queue
-data_directory = {w}/data
-mail_owner = postfix
-setgid_group = postdrop
-myhostname = bench.local
-mydomain = bench.local
-myorigin = $myhostname
-mydestination =
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
-smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination
-alias_maps =
-alias_database =
-local_recipient_maps =
-local_transport = error:local delivery is disabled
-relayhost = {sink}
-maillog_file = {w}/maillog
-default_process_limit = 100
-biff = no
-append_dot_mydomain = no
-smtputf8_enable = no
 """}
+POSTFIX_MAIN = {m: PF_COMMENT[m] + PF_COMMON + PF_MODE_LINES[m] + PF_TAIL for m in PF_COMMENT}
 
 # Debian's master.cf less the pipe(8) examples and the services that need a
 # chroot; chroot off everywhere (a chroot into a scratch queue directory would

@@ -37,10 +37,9 @@ import tempfile
 import time
 import urllib.parse
 
-from bench_conf import (BENCH_DIR, KEEP, PI_PORT, RESULTS, RESULTS_JSON, RUNS,
-                        BenchError, log, messages_for)
+from bench_conf import BENCH_DIR, KEEP, PI_PORT, RUNS, BenchError, log, messages_for
 from bench_proc import free_port, machine_busy, port_free, wait_port
-from bench_report import machine_info, read_json, read_sections, write_sections
+from bench_report import machine_info, write_section
 from bench_servers import Postino
 
 FETCHES = int(os.environ.get("FETCHES", "200"))
@@ -369,12 +368,5 @@ def main():
         else:
             shutil.rmtree(top, ignore_errors=True)
     b["took"] = str(datetime.datetime.now(datetime.timezone.utc) - started).split(".")[0]
-    sections = read_sections(RESULTS)
-    sections["web"] = render(b)
-    write_sections(RESULTS, sections)
-    data = read_json(RESULTS_JSON)
-    data["web"] = b
-    with open(RESULTS_JSON, "w") as f:
-        json.dump(data, f, indent=1)
-    log("wrote %s and %s" % (RESULTS, RESULTS_JSON))
+    write_section("web", render(b), b)
     return 1 if b["failures"] else 0
