@@ -14,17 +14,24 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define PRIV_DEPTH_MAX 16
+
+static pid_t priv_walker = -1;   /* the child giving data_dir's files away, or -1 */
+static _Atomic int priv_walker_reaped;
 #define PRIV_USERADD "useradd --system --home-dir /var/lib/postino --shell /usr/sbin/nologin"
 
 struct priv_owner {
     uid_t uid;
     gid_t gid;
     unsigned fixed;             /* entries whose owner or mode changed */
+    int files;                  /* 0: folders only (before the drop), 1: files too (walker) */
 };
 
 enum priv_kind { PRIV_FILE, PRIV_DIR, PRIV_TOP, PRIV_DROPDIR };
@@ -72,6 +79,9 @@ static int priv_open(int dirfd, const char *name, struct stat *st, const struct 
     errno = 0;
     if (!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode))
         return -1;
+    if (S_ISREG(st->st_mode) && st->st_uid == o->uid && st->st_gid == o->gid &&
+        (st->st_mode & 07777) == priv_mode(PRIV_FILE))
+        return -1; /* a file that is right already: nothing to open */
     int dir = S_ISDIR(st->st_mode);
     int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC |
                                      (dir ? O_DIRECTORY : 0));
@@ -112,7 +122,9 @@ static int priv_entry(int dirfd, const char *path, const char *name, int top, in
             close(fd);
         return -1;
     }
-    if (!dir || drop) { /* drop files keep their submitter as owner */
+    /* drop files keep their submitter as owner; looking for folders only, a folder
+     * with no subfolder (a link count of 2: a queue subdirectory) is not listed */
+    if (!dir || drop || (!o->files && st.st_nlink == 2)) {
         close(fd);
         return 0;
     }
@@ -134,7 +146,8 @@ static int priv_walk(int dirfd, const char *path, int depth, struct priv_owner *
     int r = 0;
     struct dirent *de;
     while (r == 0 && (de = readdir(d)))
-        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
+            (o->files || de->d_type != DT_REG)) /* files are the walker's */
             r = priv_entry(dirfd, path, de->d_name, depth == 0, depth, o);
     closedir(d);
     return r;
@@ -156,8 +169,8 @@ static int priv_fix_data_dir(const char *data_dir, struct priv_owner *o)
     if (priv_walk(fd, data_dir, 0, o) < 0)
         return -1; /* the entry said which */
     if (o->fixed)
-        log_info("data_dir %s: gave %u files and folders to uid %u (modes 0600/0700)",
-                 data_dir, o->fixed, (unsigned)o->uid);
+        log_info("data_dir %s: gave %u %s to uid %u (modes 0600/0700)", data_dir, o->fixed,
+                 o->files ? "files" : "folders", (unsigned)o->uid);
     return 0;
 fail:
     log_err("data_dir %s: %s", data_dir, strerror(errno));
@@ -193,6 +206,37 @@ static int priv_reachable(const struct conf *c)
     return -1;
 }
 
+/*
+ * The files of data_dir are given away by a child that stays root (a million
+ * queue files take seconds), so the server drops and takes mail at once; it
+ * reads its queue once the child is done (privilege_walker_wait). The child
+ * resets the signals the server catches, walks, and exits. -1 if it could not
+ * be started (the files are then walked here, before the drop).
+ */
+static pid_t priv_walker_start(const char *data_dir, struct priv_owner *o)
+{
+    struct priv_owner files = {.uid = o->uid, .gid = o->gid, .files = 1};
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGHUP, SIG_DFL);
+        /* it dies with the server; its real uid is run_as's so that the server, once
+         * dropped, may still stop it (the effective uid stays 0 for fchown) */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent ||
+            setresuid(o->uid, 0, 0) < 0)
+            _exit(1);
+        _exit(priv_fix_data_dir(data_dir, &files) < 0 ? 1 : 0);
+    }
+    if (pid < 0) {
+        log_warn("data_dir %s: cannot start the walker (%s): walking it now", data_dir,
+                 strerror(errno));
+        priv_fix_data_dir(data_dir, &files);
+    }
+    return pid;
+}
+
 int privilege_drop(const struct conf *c)
 {
     if (geteuid() != 0) {
@@ -215,7 +259,29 @@ int privilege_drop(const struct conf *c)
     struct priv_owner o = {.uid = pw->pw_uid, .gid = pw->pw_gid};
     if (priv_fix_data_dir(c->data_dir, &o) < 0)
         return -1;
+    priv_walker = priv_walker_start(c->data_dir, &o);
     if (priv_setuid(c->run_as, o.uid, o.gid) < 0)
         return -1;
     return priv_reachable(c);
+}
+
+pid_t privilege_walker(void)
+{
+    return priv_walker;
+}
+
+int privilege_walker_wait(pid_t pid)
+{
+    int st, r;
+    while ((r = (int)waitpid(pid, &st, 0)) < 0 && errno == EINTR)
+        ;
+    priv_walker_reaped = 1;
+    return r > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+void privilege_walker_stop(void)
+{
+    if (priv_walker > 0 && !priv_walker_reaped && kill(priv_walker, SIGKILL) == 0)
+        waitpid(priv_walker, NULL, 0); /* idempotent work: the next start finishes it;
+                                        * reaped here unless the loader's wait has it */
 }

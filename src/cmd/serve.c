@@ -204,6 +204,12 @@ static int serve_start(struct serve *sv, struct serve_parts *p, const struct con
     return 0;
 }
 
+/* On a loader thread before the queue is read: the files are run_as's once the walker ends. */
+static int serve_wait_walker(void *arg)
+{
+    return privilege_walker_wait(*(pid_t *)arg);
+}
+
 /* As run_as: the queue, the drop folder, the control sockets, then mail flows. 0 or -1. */
 static int serve_open_queue(struct serve *sv, struct serve_parts *p, const struct conf *c)
 {
@@ -221,7 +227,9 @@ static int serve_open_queue(struct serve *sv, struct serve_parts *p, const struc
     if (!(p->pickup = pickup_new(sv->base, c, &p->q, p->dq, p->sched)))
         return -1;
     serve_reload_set_pickup(sv->reload, p->pickup);
-    if (sched_load(p->sched) < 0) {
+    static pid_t walker;
+    walker = privilege_walker();
+    if (sched_load(p->sched, walker > 0 ? serve_wait_walker : NULL, &walker) < 0) {
         log_err("queue: scan failed: %s", strerror(errno));
         return -1;
     }
@@ -235,6 +243,7 @@ static int serve_open_queue(struct serve *sv, struct serve_parts *p, const struc
 static void serve_stop(struct serve *sv, struct serve_parts *p)
 {
     control_free(p->control);
+    privilege_walker_stop(); /* a walk still running ends (the next start finishes it) */
     serve_reload_stop(sv->reload);
     pickup_stop(p->pickup);
     web_load_free(p->web); /* its workers finish; composed mail in flight is committed */

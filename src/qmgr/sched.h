@@ -31,8 +31,10 @@ struct sched *sched_new(struct event_base *base, const struct conf *c, struct qu
  * Queued messages stay as they are (their recipients are routed again when due). */
 void sched_set_conf(struct sched *s, const struct conf *c);
 /* Starts reading the queue in the background (at start-up): each message is
- * scheduled as its subdirectory is read, while the server takes mail. 0. */
-int sched_load(struct sched *s);
+ * scheduled as its subdirectory is read, while the server takes mail. before
+ * (or NULL) runs first on a loader thread and may block: the files may still be
+ * being given to run_as (cmd/privilege's walker). 0. */
+int sched_load(struct sched *s, int (*before)(void *arg), void *arg);
 /* 1 once the start-up scan has read the whole queue. */
 int sched_loaded(const struct sched *s);
 /* Takes over a just-committed envelope (its contents are moved; *e is left empty). */

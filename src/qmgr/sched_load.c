@@ -289,7 +289,49 @@ static void sched_scan_submit(struct sched *s)
     diskq_submit(s->loader, &sj->job, DISKQ_NORMAL);
 }
 
-int sched_load(struct sched *s)
+/* The wait before the scan (loader thread), then the scan from the loop. */
+struct sched_scan_wait {
+    struct diskq_job job;
+    struct sched *s;
+    int (*before)(void *arg);
+    void *arg;
+};
+
+static void sched_scan_wait_run(struct diskq_job *j)
+{
+    struct sched_scan_wait *w = j->ctx;
+    w->before(w->arg);
+}
+
+static void sched_scan_start(struct sched *s);
+
+static void sched_scan_wait_done(struct diskq_job *j)
+{
+    struct sched_scan_wait *w = j->ctx;
+    struct sched *s = w->s;
+    int failed = j->failed;
+    diskq_job_release(j);
+    free(w);
+    if (!failed && !s->stopping)
+        sched_scan_start(s);
+}
+
+int sched_load(struct sched *s, int (*before)(void *arg), void *arg)
+{
+    if (!before) {
+        sched_scan_start(s);
+        return 0;
+    }
+    struct sched_scan_wait *w = xcalloc(1, sizeof *w);
+    *w = (struct sched_scan_wait){.s = s, .before = before, .arg = arg};
+    w->job.ctx = w;
+    w->job.write = sched_scan_wait_run;
+    w->job.done = sched_scan_wait_done;
+    diskq_submit(s->loader, &w->job, DISKQ_URGENT); /* never dropped: it reaps the walker */
+    return 0;
+}
+
+static void sched_scan_start(struct sched *s)
 {
     s->scan_started = sched_now();
     /* leftovers of before the start, not ours (a file time lags the clock by a tick) */
@@ -298,7 +340,6 @@ int sched_load(struct sched *s)
     s->scan_loaded = 0;
     for (int i = 0; i < SCHED_LOADERS; i++) /* one subdirectory per loader thread at a time */
         sched_scan_submit(s);
-    return 0;
 }
 
 int sched_loaded(const struct sched *s)
