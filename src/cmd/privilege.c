@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #define PRIV_DEPTH_MAX 16
+#define PRIV_FD_SCAN 4096   /* descriptors the walker looks at for inherited sockets */
 
 static pid_t priv_walker = -1;   /* the child giving data_dir's files away, or -1 */
 static _Atomic int priv_walker_reaped;
@@ -206,6 +207,15 @@ static int priv_reachable(const struct conf *c)
     return -1;
 }
 
+/* In the walker: every socket inherited from the server is closed (syslog reconnects). */
+static void priv_close_sockets(void)
+{
+    struct stat st;
+    for (int fd = 3; fd < PRIV_FD_SCAN; fd++)
+        if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode))
+            close(fd);
+}
+
 /*
  * The files of data_dir are given away by a child that stays root (a million
  * queue files take seconds), so the server drops and takes mail at once; it
@@ -227,6 +237,7 @@ static pid_t priv_walker_start(const char *data_dir, struct priv_owner *o)
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent ||
             setresuid(o->uid, 0, 0) < 0)
             _exit(1);
+        priv_close_sockets(); /* the listeners are the server's alone */
         _exit(priv_fix_data_dir(data_dir, &files) < 0 ? 1 : 0);
     }
     if (pid < 0) {
