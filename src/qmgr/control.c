@@ -5,6 +5,7 @@
  * event loop only moves bytes.
  */
 #include "qmgr/control.h"
+#include "qmgr/sched_int.h"
 #include "lib/alloc.h"
 #include "lib/log.h"
 #include "lib/str.h"
@@ -163,6 +164,8 @@ static void control_request(struct control_conn *cc, const char *line)
     char reply[64];
     switch (control_request_parse(line, &req)) {
     case CONTROL_FLUSH: {
+        if (!req.arg && ctl->sched->smtpc) /* a flush of all: dead destinations are probed */
+            smtpc_revive_all(ctl->sched->smtpc);
         long n = sched_flush(ctl->sched, req.arg);
         log_info("control: flush %s: %ld message(s) due now", req.arg ? req.arg : "all", n);
         if (n < 0)
