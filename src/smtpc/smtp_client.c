@@ -119,6 +119,16 @@ static void smtpc_conn_start(struct smtpc *sc, struct smtpc_dest *dest)
     mx_resolve(sc->mx, &c->d->hop, smtpc_on_mx, c);
 }
 
+void smtpc_serve(struct smtpc *sc, struct smtpc_dest *dest)
+{
+    for (struct smtpc_conn *c = sc->conns; c; c = c->next)
+        if (c->dest == dest && c->state == SMTPC_IDLE) {
+            smtpc_reuse(c);
+            return;
+        }
+    smtpc_pump(sc, dest);
+}
+
 void smtpc_pump(struct smtpc *sc, struct smtpc_dest *dest)
 {
     int64_t now = dur_now_ms();
@@ -245,12 +255,7 @@ void smtpc_deliver(struct smtpc *sc, struct smtpc_delivery *d)
         return;
     }
     smtpc_dest_push(dest, d);
-    for (struct smtpc_conn *c = sc->conns; c; c = c->next)
-        if (c->dest == dest && c->state == SMTPC_IDLE) {
-            smtpc_reuse(c);
-            return;
-        }
-    smtpc_pump(sc, dest);
+    smtpc_serve(sc, dest);
 }
 
 void smtpc_set_conf(struct smtpc *sc, const struct conf *c)

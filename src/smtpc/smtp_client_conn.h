@@ -1,8 +1,9 @@
 /*
  * smtp_client_conn: internal state of the SMTP client, shared by
- * smtp_client.c (destinations, connections, targets) and smtp_client_tx.c
- * (the protocol dialogue of one connection). The phase of a connection is
- * the explicit enum smtpc_state.
+ * smtp_client.c (connections, targets), smtp_client_dest.c (destinations
+ * and their concurrency) and smtp_client_tx.c (the protocol dialogue of
+ * one connection). The phase of a connection is the explicit enum
+ * smtpc_state.
  */
 #ifndef POSTINO_SMTP_CLIENT_CONN_H
 #define POSTINO_SMTP_CLIENT_CONN_H
@@ -138,7 +139,10 @@ void smtpc_later_free(struct smtpc *sc);
 /* smtp_client.c */
 void smtpc_finish(struct smtpc_delivery *d, int klass, const char *text);
 void smtpc_conn_close(struct smtpc_conn *c);
+/* Opens connections for dest's waiting deliveries while the limits allow. */
 void smtpc_pump(struct smtpc *sc, struct smtpc_dest *dest);
+/* The first waiting delivery of dest goes to an idle connection of dest, else pump. */
+void smtpc_serve(struct smtpc *sc, struct smtpc_dest *dest);
 void smtpc_target_failed(struct smtpc_conn *c, int klass, const char *why);
 void smtpc_target_name(const struct smtpc_conn *c, char *out, size_t size);
 /* Records in d who answered (host[addr]) and how the connection was protected. */

@@ -297,6 +297,7 @@ int smtpc_too_many(struct smtpc_conn *c, int code, const char *text)
     smtpc_delivery_reset(d);
     smtpc_dest_push_front(dest, d);
     smtpc_conn_close(c);
+    smtpc_serve(c->sc, dest); /* an idle connection of dest takes it now */
     return 1;
 }
 
