@@ -160,6 +160,9 @@ static void smtpc_on_event(struct bufferevent *bev, short what, void *arg)
         if (what & BEV_EVENT_TIMEOUT) {
             c->state = SMTPC_QUIT;
             smtpc_timeout(c, 5000);
+            /* a timeout disabled reading: without this the 221 is never read, the
+             * connection never closes and keeps its destination's slot */
+            bufferevent_enable(c->bev, EV_READ | EV_WRITE);
             smtpc_send(c, "QUIT");
             return;
         }
