@@ -151,16 +151,17 @@ int smtpc_dest_may_open(struct smtpc_dest *dest, int64_t now)
 }
 
 /*
- * The connections of dest the server counts now: greeted and not quitting.
- * One still resolving or connecting has not reached it, and one that sent
- * QUIT is on its way out; counting them would let a success grow the limit
- * past what the server took, or a complaint set the ceiling too high.
+ * The connections of dest the server holds now: greeted with 2xx and not
+ * quitting. One still resolving, connecting or awaiting its greeting may
+ * yet be refused, and one that sent QUIT is on its way out; counting them
+ * would let a success grow the limit past what the server took, or a
+ * complaint set the ceiling too high.
  */
 static unsigned smtpc_dest_talking(const struct smtpc *sc, const struct smtpc_dest *dest)
 {
     unsigned n = 0;
     for (const struct smtpc_conn *c = sc->conns; c; c = c->next)
-        if (c->dest == dest && c->state >= SMTPC_GREETING && c->state <= SMTPC_IDLE &&
+        if (c->dest == dest && c->state > SMTPC_GREETING && c->state <= SMTPC_IDLE &&
             c->state != SMTPC_QUIT)
             n++;
     return n;
@@ -300,7 +301,9 @@ int smtpc_too_many(struct smtpc_conn *c, int code, const char *text)
     struct smtpc_dest *dest = c->dest;
     int64_t now = dur_now_ms();
     struct smtpc_dest_was was = smtpc_dest_before(dest);
-    destconc_on_too_many(&dest->dc, now, smtpc_dest_talking(c->sc, dest));
+    /* the refused connection counts too, also when refused at its greeting */
+    unsigned open_now = smtpc_dest_talking(c->sc, dest) + (c->state == SMTPC_GREETING);
+    destconc_on_too_many(&dest->dc, now, open_now);
     smtpc_dest_note(dest, was, now, "too many connections");
     c->too_many = 1;
     if (dest->n_conns <= 1 || destconc_state(&dest->dc) == DESTCONC_DEAD || c->sc->stopping)

@@ -184,7 +184,8 @@ class DestConc(peers.RelayTestCase):
         self.assertEqual(sorted(p.subjects), sorted(subjects))   # each exactly once
         self.assertGreaterEqual(p.refused, 1, "the client never tried a fourth connection")
         self.assertLessEqual(p.max_after_refusal, 3,
-                             "more than 3 open after the first 421 (refused %d)" % p.refused)
+                             "more than 3 open after the first 421 (refused %d): %s"
+                             % (p.refused, "\n".join(self.log_lines(srv, "smtp out"))))
         self.assertEqual(p.refused, 1)
         self.wait_log(srv, "127.0.0.2", "concurrency 4 -> 3 (too many connections)")
 
