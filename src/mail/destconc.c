@@ -8,7 +8,12 @@
  * overshoot a destination's real capacity before the first complaint.
  * A failed connection takes one off at once (a refused connect is a
  * clearer signal than a failed delivery); "too many connections" drops the
- * limit to what was open minus one, and growth waits for the next success.
+ * limit to what was open minus one, and growth waits for the next success;
+ * that value also becomes a ceiling growth never passes until an hour
+ * (ceiling_quiet_ms) goes by without another complaint, because a server's
+ * connection limit is a fixed setting that probing would only hit again.
+ * Growth counts only successes that used the whole limit (open_now >=
+ * limit): a destination that gets one message a minute never needs 20.
  * Failures in a row up to dead_threshold make the destination DEAD: no
  * connection until dead_until, then one probe; a failed probe doubles the
  * dead time up to dead_max_ms, a success revives it at the initial limit.
@@ -25,6 +30,7 @@ struct destconc_params destconc_params_default(void)
         .dead_threshold = 5,
         .dead_ms = 5 * 60 * 1000LL,
         .dead_max_ms = 60 * 60 * 1000LL,
+        .ceiling_quiet_ms = 60 * 60 * 1000LL,
     };
     return p;
 }
@@ -48,14 +54,16 @@ static struct destconc_params destconc_params_fill(const struct destconc_params 
         p.dead_max_ms = in->dead_max_ms;
     if (p.dead_max_ms < p.dead_ms)
         p.dead_max_ms = p.dead_ms;
+    if (in->ceiling_quiet_ms > 0)
+        p.ceiling_quiet_ms = in->ceiling_quiet_ms;
     return p;
 }
 
-/* Back to a fresh destination (also a revived one). */
+/* Back to a fresh destination (also a revived one: a learned ceiling stays). */
 static void destconc_revive(struct destconc *d)
 {
     d->state = DESTCONC_ACTIVE;
-    d->limit = d->p.initial;
+    d->limit = d->ceiling && d->ceiling < d->p.initial ? d->ceiling : d->p.initial;
     d->credit = 0;
     d->failures = 0;
     d->dead_ms = d->p.dead_ms;
@@ -65,6 +73,8 @@ static void destconc_revive(struct destconc *d)
 void destconc_init(struct destconc *d, const struct destconc_params *params)
 {
     d->p = destconc_params_fill(params);
+    d->ceiling = 0;
+    d->ceiling_at = 0;
     destconc_revive(d);
 }
 
@@ -95,17 +105,27 @@ int destconc_may_open(struct destconc *d, int64_t now_ms, unsigned open_now)
     return open_now < d->limit;
 }
 
-void destconc_on_success(struct destconc *d, int64_t now_ms)
+unsigned destconc_ceiling(const struct destconc *d, int64_t now_ms)
 {
-    (void)now_ms;
+    if (d->ceiling == 0 || now_ms - d->ceiling_at >= d->p.ceiling_quiet_ms)
+        return 0;
+    return d->ceiling;
+}
+
+void destconc_on_success(struct destconc *d, int64_t now_ms, unsigned open_now)
+{
+    if (d->ceiling && destconc_ceiling(d, now_ms) == 0)
+        d->ceiling = 0; /* quiet long enough: growth may probe one higher again */
     if (d->state == DESTCONC_DEAD || d->state == DESTCONC_PROBE) {
         destconc_revive(d);
         return;
     }
     d->state = DESTCONC_ACTIVE;
     d->failures = 0;
-    if (d->limit >= d->p.max) {
-        d->credit = 0;
+    unsigned top = d->ceiling && d->ceiling < d->p.max ? d->ceiling : d->p.max;
+    if (d->limit >= top || open_now < d->limit) {
+        if (d->limit >= top)
+            d->credit = 0;
         return;
     }
     if (++d->credit >= d->limit) {
@@ -145,8 +165,24 @@ void destconc_on_too_many(struct destconc *d, int64_t now_ms, unsigned open_now)
     unsigned cap = open_now > 1 ? open_now - 1 : 1;
     if (cap < d->limit)
         d->limit = cap;
+    if (destconc_ceiling(d, now_ms) == 0 || cap < d->ceiling)
+        d->ceiling = cap; /* a stale connection's late complaint never raises it */
+    d->ceiling_at = now_ms;
     d->credit = 0;
     d->state = DESTCONC_THROTTLED;
+}
+
+void destconc_probe_now(struct destconc *d)
+{
+    if (d->state == DESTCONC_DEAD)
+        d->state = DESTCONC_PROBE;
+}
+
+int destconc_forgettable(const struct destconc *d, int64_t now_ms)
+{
+    if (d->state == DESTCONC_PROBE || (d->state == DESTCONC_DEAD && now_ms < d->dead_until))
+        return 0;
+    return destconc_ceiling(d, now_ms) == 0;
 }
 
 int64_t destconc_dead_until(const struct destconc *d)

@@ -28,6 +28,8 @@ struct destconc_params {
     unsigned dead_threshold; /* failed connection attempts in a row that make it dead (5) */
     int64_t dead_ms;         /* the first dead time (5 min) */
     int64_t dead_max_ms;     /* dead time doubles after each failed probe, up to this (1 h) */
+    int64_t ceiling_quiet_ms; /* a learned ceiling is forgotten after this long without a
+                               * "too many connections" (1 h) */
 };
 
 struct destconc {
@@ -38,6 +40,8 @@ struct destconc {
     unsigned failures; /* failed connection attempts since the last success */
     int64_t dead_ms;   /* the length of the current (or next) dead time */
     int64_t dead_until;
+    unsigned ceiling;  /* learned from "too many connections": growth never passes it (0: none) */
+    int64_t ceiling_at; /* when the last "too many connections" came */
 };
 
 /* The defaults above. */
@@ -50,12 +54,26 @@ void destconc_init(struct destconc *d, const struct destconc_params *params);
  * connection may be open.
  */
 int destconc_may_open(struct destconc *d, int64_t now_ms, unsigned open_now);
-/* A delivery succeeded: failures forgotten, the limit grows (or revives). */
-void destconc_on_success(struct destconc *d, int64_t now_ms);
+/*
+ * A delivery succeeded with open_now connections open: failures forgotten,
+ * the limit grows only when the destination used all of it (open_now >=
+ * limit) and never past a learned ceiling; a dead or probed one revives.
+ */
+void destconc_on_success(struct destconc *d, int64_t now_ms, unsigned open_now);
 /* A connection attempt failed (refused, timed out, no greeting, 4xx greeting). */
 void destconc_on_conn_failure(struct destconc *d, int64_t now_ms);
-/* The destination said "too many connections" with open_now connections open. */
+/*
+ * The destination said "too many connections" with open_now connections
+ * open (the refused one included): the limit and a ceiling that sticks
+ * drop to max(1, open_now - 1) until ceiling_quiet_ms pass without another.
+ */
 void destconc_on_too_many(struct destconc *d, int64_t now_ms, unsigned open_now);
+/* `queue flush`: a dead destination may be tried at once (PROBE); else nothing changes. */
+void destconc_probe_now(struct destconc *d);
+/* The learned ceiling in force at now (0: none). */
+unsigned destconc_ceiling(const struct destconc *d, int64_t now_ms);
+/* Nothing worth keeping at now: not dead or probed, no ceiling in force. */
+int destconc_forgettable(const struct destconc *d, int64_t now_ms);
 /* Until when a DEAD destination takes no connection (0 when not dead). */
 int64_t destconc_dead_until(const struct destconc *d);
 enum destconc_state destconc_state(const struct destconc *d);

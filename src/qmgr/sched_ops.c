@@ -11,6 +11,7 @@
 #include "lib/fsio.h"
 #include "lib/log.h"
 #include "lib/str.h"
+#include "mail/route.h"
 #include "track/track.h"
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,34 @@ static int sched_flush_slot(struct sched *s, uint32_t slot, int64_t now)
     return any;
 }
 
+/* Flushing one message: its next hops, if dead, are tried again (one probe each). */
+static void sched_flush_revive(struct sched *s, uint32_t slot)
+{
+    const struct qslot *q = sched_slot(s, slot);
+    char mailbox[ADDR_LOCAL_MAX + 1], key[PARKING_HOP_MAX];
+    if (!s->smtpc)
+        return;
+    if (!q->hot) {
+        const char *k = sched_dest_key(s, q->dest);
+        if (k)
+            smtpc_revive(s->smtpc, k);
+        else
+            smtpc_revive_all(s->smtpc); /* several next hops, or unknown: all of them */
+        return;
+    }
+    const struct envelope *e = &q->hot->env;
+    for (size_t i = 0; i < e->n_rcpts; i++) {
+        const char *at = strrchr(e->rcpts[i].addr, '@');
+        enum route_kind k = route_classify_rcpt(s->conf, e, i, mailbox, sizeof mailbox);
+        if (!at || (k != ROUTE_REMOTE && k != ROUTE_RELAY_DOMAIN))
+            continue;
+        struct route_hop hop;
+        route_next_hop(s->conf, at + 1, &hop);
+        route_hop_key(&hop, key, sizeof key);
+        smtpc_revive(s->smtpc, key);
+    }
+}
+
 long sched_flush(struct sched *s, const char *id)
 {
     int64_t now = sched_now();
@@ -45,8 +74,7 @@ long sched_flush(struct sched *s, const char *id)
         uint32_t slot = sched_slot_find(s, id);
         if (slot == SLOTMAP_NONE)
             return -1;
-        if (s->smtpc)
-            smtpc_revive_all(s->smtpc);
+        sched_flush_revive(s, slot);
         return sched_flush_slot(s, slot, now);
     }
     if (s->smtpc)

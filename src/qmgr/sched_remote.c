@@ -3,7 +3,12 @@
  * one delivery per next hop (all recipients of one destination in one
  * transaction), and turns each per-recipient outcome into queue state:
  * 2xx relayed, 4xx deferred with backoff (4.4.7 past queue_lifetime),
- * 5xx failed. Runs on the event-loop thread.
+ * 5xx failed. Runs on the event-loop thread. When the client says the
+ * destination is dead until a time (retry_after), the deferred recipients
+ * wait at least that long, each message at its own offset within a window
+ * (timerq_spread by a hash of the queue id), so a returning destination is
+ * not sent the whole backlog in one second; recipients the client never
+ * sent ("not tried") count no attempt.
  */
 #include "qmgr/sched_int.h"
 #include "lib/alloc.h"
@@ -11,6 +16,7 @@
 #include "lib/str.h"
 #include "mail/notify.h"
 #include "mail/route.h"
+#include "mail/timerq.h"
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -21,6 +27,34 @@ struct sched_remote {
     struct qmsg *m;
     char key[300];
 };
+
+#define SCHED_REMOTE_SPREAD_MIN_MS (60 * 1000LL) /* the least window a dead time spreads over */
+
+/* FNV-1a of the queue id: each message's fixed place in a spread window. */
+static uint32_t sched_remote_id_hash(const char *id)
+{
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
+        h ^= *p;
+        h *= 16777619u;
+    }
+    return h;
+}
+
+/* Recipient i was deferred while its destination is dead until retry_after: its next
+ * attempt moves to a spread time after that (never earlier than the backoff chose). */
+static void sched_remote_after_dead(struct qmsg *m, size_t i, int64_t retry_after, int64_t now)
+{
+    struct env_rcpt *r = &m->env.rcpts[i];
+    if (r->status != RCPT_DEFERRED)
+        return; /* expired instead */
+    int64_t window = retry_after - now;
+    if (window < SCHED_REMOTE_SPREAD_MIN_MS)
+        window = SCHED_REMOTE_SPREAD_MIN_MS;
+    int64_t at = timerq_spread(retry_after, sched_remote_id_hash(m->env.id), window);
+    if (r->next_attempt < at)
+        r->next_attempt = at;
+}
 
 static void sched_remote_apply(struct sched_remote *sr, const struct smtpc_outcome *o,
                                int64_t now)
@@ -58,6 +92,8 @@ static void sched_remote_apply(struct sched_remote *sr, const struct smtpc_outco
                                            .status = "deferred", .reply = o->reply},
                        NULL, NULL, now);
         sched_defer(sr->s->conf, m, o->idx, o->reply, now);
+        if (sr->d.retry_after > 0)
+            sched_remote_after_dead(m, o->idx, sr->d.retry_after, now);
     }
 }
 
@@ -67,7 +103,8 @@ static void sched_remote_done(struct smtpc_delivery *d)
     int64_t now = sched_now();
     if (!d->canceled)
         for (size_t k = 0; k < d->n; k++) {
-            sr->m->env.rcpts[d->out[k].idx].attempts++;
+            if (!d->not_tried) /* a dead destination's "not tried" is no attempt */
+                sr->m->env.rcpts[d->out[k].idx].attempts++;
             sched_remote_apply(sr, &d->out[k], now);
         }
     if (d->fd >= 0)

@@ -7,6 +7,7 @@
 #include "smtpc/smtp_client_conn.h"
 #include "proto/esc.h"
 #include "lib/alloc.h"
+#include "lib/dur.h"
 #include "lib/log.h"
 #include "lib/str.h"
 #include "net/tls.h"
@@ -16,42 +17,6 @@
 #include <event2/bufferevent.h>
 #include <stdlib.h>
 #include <string.h>
-
-static struct smtpc_dest *smtpc_dest_get(struct smtpc *sc, const struct route_hop *hop)
-{
-    char key[SMTPC_KEY_MAX];
-    route_hop_key(hop, key, sizeof key);
-    for (struct smtpc_dest *d = sc->dests; d; d = d->next)
-        if (strcmp(d->key, key) == 0)
-            return d;
-    struct smtpc_dest *d = xcalloc(1, sizeof *d);
-    str_copy(d->key, sizeof d->key, key);
-    d->next = sc->dests;
-    sc->dests = d;
-    return d;
-}
-
-static void smtpc_dest_push(struct smtpc_dest *dest, struct smtpc_delivery *d)
-{
-    d->next = NULL;
-    if (dest->wait_tail)
-        dest->wait_tail->next = d;
-    else
-        dest->wait_head = d;
-    dest->wait_tail = d;
-}
-
-struct smtpc_delivery *smtpc_dest_pop(struct smtpc_dest *dest)
-{
-    struct smtpc_delivery *d = dest->wait_head;
-    if (d) {
-        dest->wait_head = d->next;
-        if (!dest->wait_head)
-            dest->wait_tail = NULL;
-        d->next = NULL;
-    }
-    return d;
-}
 
 /* Gives every undecided recipient of d the outcome klass/text (postino's own) and
  * completes d. */
@@ -99,10 +64,14 @@ static void smtpc_conn_reap(evutil_socket_t fd, short what, void *arg)
     struct smtpc *sc = c->sc;
     (void)fd;
     (void)what;
+    struct smtpc_dest *dest = c->dest;
+    int was_full = sc->n_conns >= SMTPC_TOTAL;
+    dest->last_used = dur_now_ms();
     smtpc_conn_free(c);
-    /* a freed slot may serve any destination that waits (the total limit is shared) */
-    for (struct smtpc_dest *d = sc->dests; d; d = d->next)
-        smtpc_pump(sc, d);
+    smtpc_pump(sc, dest);
+    if (was_full) /* the freed slot may serve any destination that waits (a shared limit) */
+        for (struct smtpc_dest *d = sc->dests; d && sc->n_conns < SMTPC_TOTAL; d = d->next)
+            smtpc_pump(sc, d);
 }
 
 /*
@@ -150,10 +119,21 @@ static void smtpc_conn_start(struct smtpc *sc, struct smtpc_dest *dest)
     mx_resolve(sc->mx, &c->d->hop, smtpc_on_mx, c);
 }
 
+void smtpc_serve(struct smtpc *sc, struct smtpc_dest *dest)
+{
+    for (struct smtpc_conn *c = sc->conns; c; c = c->next)
+        if (c->dest == dest && c->state == SMTPC_IDLE) {
+            smtpc_reuse(c);
+            return;
+        }
+    smtpc_pump(sc, dest);
+}
+
 void smtpc_pump(struct smtpc *sc, struct smtpc_dest *dest)
 {
-    while (dest->wait_head && dest->n_conns < SMTPC_PER_DEST && sc->n_conns < SMTPC_TOTAL &&
-           !sc->stopping)
+    int64_t now = dur_now_ms();
+    while (dest->wait_head && sc->n_conns < SMTPC_TOTAL && !sc->stopping &&
+           smtpc_dest_may_open(dest, now))
         smtpc_conn_start(sc, dest);
 }
 
@@ -237,6 +217,7 @@ void smtpc_target_failed(struct smtpc_conn *c, int klass, const char *why)
     }
     if (c->state > SMTPC_GREETING) /* the last attempt got as far as EHLO: its TLS is recorded */
         str_copy(c->d->tls, sizeof c->d->tls, c->tls_desc[0] ? c->tls_desc : "none");
+    smtpc_dest_conn_failed(c, c->d);
     smtpc_finish(c->d, c->refused_5xx == c->tried ? 5 : 4, c->last_error);
     c->d = NULL;
     smtpc_conn_close(c);
@@ -250,25 +231,31 @@ struct smtpc *smtpc_new(struct event_base *base, const struct conf *c, struct mx
     sc->conf = conf_hold(c);
     sc->mx = mx;
     tls_ctx_replace(&sc->tls, tls_client_ctx);
+    strmap_init(&sc->dest_map);
+    smtpc_later_init(sc);
     return sc;
 }
 
 void smtpc_deliver(struct smtpc *sc, struct smtpc_delivery *d)
 {
+    int64_t now = dur_now_ms();
+    smtpc_dest_sweep(sc, now);
     struct smtpc_dest *dest = smtpc_dest_get(sc, &d->hop);
     d->remote[0] = '\0';
     d->tls[0] = '\0';
     d->peer_dsn = 0;
     d->canceled = 0;
+    d->retry_after = 0;
+    d->not_tried = 0;
     for (size_t i = 0; i < d->n; i++)
         d->out[i].klass = d->out[i].from_server = 0;
+    dest->last_used = now;
+    if (smtpc_dest_dead(dest, now)) {
+        smtpc_dest_not_tried_later(sc, dest, d);
+        return;
+    }
     smtpc_dest_push(dest, d);
-    for (struct smtpc_conn *c = sc->conns; c; c = c->next)
-        if (c->dest == dest && c->state == SMTPC_IDLE) {
-            smtpc_reuse(c);
-            return;
-        }
-    smtpc_pump(sc, dest);
+    smtpc_serve(sc, dest);
 }
 
 void smtpc_set_conf(struct smtpc *sc, const struct conf *c)
@@ -279,19 +266,6 @@ void smtpc_set_conf(struct smtpc *sc, const struct conf *c)
 void smtpc_set_tls(struct smtpc *sc, void *tls_client_ctx)
 {
     tls_ctx_replace(&sc->tls, tls_client_ctx);
-}
-
-int64_t smtpc_dest_wait(struct smtpc *sc, const char *key, int64_t now)
-{
-    (void)sc;
-    (void)key;
-    (void)now;
-    return 0; /* no destination is held back yet */
-}
-
-void smtpc_revive_all(struct smtpc *sc)
-{
-    (void)sc;
 }
 
 void smtpc_stop(struct smtpc *sc)
@@ -313,15 +287,17 @@ void smtpc_free(struct smtpc *sc)
         }
         smtpc_conn_free(c);
     }
-    for (struct smtpc_dest *dest = sc->dests, *next; dest; dest = next) {
-        next = dest->next;
+    while (sc->dests) {
+        struct smtpc_dest *dest = sc->dests;
         struct smtpc_delivery *d;
         while ((d = smtpc_dest_pop(dest))) {
             d->canceled = 1;
             smtpc_finish_shutdown(d);
         }
-        free(dest);
+        smtpc_dest_free(sc, dest);
     }
+    strmap_free(&sc->dest_map);
+    smtpc_later_free(sc);
     conf_release(sc->conf);
     tls_ctx_replace(&sc->tls, NULL);
     free(sc);

@@ -9,8 +9,11 @@
  * and DSN (RFC 3461: NOTIFY, ORCPT, RET, ENVID passed on, xtext-encoded),
  * and reports one outcome per recipient: 2 relayed, 4 retry, 5 failed.
  * Every wait has its RFC 1123 timeout; an expired timeout is temporary.
- * Connections are limited per destination and in total, and reused for the
- * next delivery to the same destination (RSET between).
+ * Connections are limited in total and per destination by mail/destconc
+ * (a limit that grows with successes, drops on failed connections and on
+ * "too many connections", and a destination dead for a while after
+ * failures in a row: its deliveries end at once, "not tried"), and reused
+ * for the next delivery to the same destination (RSET between).
  */
 #ifndef POSTINO_SMTP_CLIENT_H
 #define POSTINO_SMTP_CLIENT_H
@@ -47,6 +50,11 @@ struct smtpc_delivery {
                                         * in the clear, "" when no server answered */
     int peer_dsn;                      /* the next hop offered DSN (the notice duty moved on) */
     int canceled;                      /* shutting down: nothing was decided */
+    int64_t retry_after;               /* ms since the epoch: the destination is dead until
+                                        * then (not tried, or its connection made it dead);
+                                        * 0 = no advice */
+    int not_tried;                     /* 1: ended without a connection (dead destination):
+                                        * no attempt was made for its recipients */
     struct smtpc_delivery *next;       /* internal: waiting list */
 };
 
@@ -60,11 +68,16 @@ void smtpc_set_conf(struct smtpc *sc, const struct conf *c);
 void smtpc_set_tls(struct smtpc *sc, void *tls_client_ctx);
 /* Starts (or queues) a delivery; done() runs later, on the loop, exactly once. */
 void smtpc_deliver(struct smtpc *sc, struct smtpc_delivery *d);
-/* 0 when a delivery for next hop key may be tried now; else the time (ms since the
- * epoch) before which it would not be contacted. */
+/*
+ * 0 when a delivery for hop key (route_hop_key) may be tried now; else the
+ * time (ms since the epoch) before which it would not be contacted: the
+ * destination is dead until then, or a probe connection decides first.
+ */
 int64_t smtpc_dest_wait(struct smtpc *sc, const char *key, int64_t now);
-/* `queue flush`: every next hop may be tried again at once. */
+/* `queue flush`: every dead destination may be tried again at once (one probe connection). */
 void smtpc_revive_all(struct smtpc *sc);
+/* `queue flush ID`: the same for the one destination key (route_hop_key). */
+void smtpc_revive(struct smtpc *sc, const char *key);
 /* Starts no new work (call before freeing the resolver, whose pending lookups then finish). */
 void smtpc_stop(struct smtpc *sc);
 /* Cancels everything in flight (done() with canceled=1) and frees. */

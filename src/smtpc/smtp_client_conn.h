@@ -1,19 +1,24 @@
 /*
  * smtp_client_conn: internal state of the SMTP client, shared by
- * smtp_client.c (destinations, connections, targets) and smtp_client_tx.c
- * (the protocol dialogue of one connection). The phase of a connection is
- * the explicit enum smtpc_state.
+ * smtp_client.c (connections, targets), smtp_client_dest.c (destinations
+ * and their concurrency) and smtp_client_tx.c (the protocol dialogue of
+ * one connection). The phase of a connection is the explicit enum
+ * smtpc_state.
  */
 #ifndef POSTINO_SMTP_CLIENT_CONN_H
 #define POSTINO_SMTP_CLIENT_CONN_H
+#include "lib/strmap.h"
+#include "mail/destconc.h"
 #include "proto/smtp_dotstuff.h"
 #include "proto/smtp_reply.h"
 #include "smtpc/smtp_client.h"
 #include <event2/bufferevent.h>
 #include <openssl/ssl.h>
 
-#define SMTPC_PER_DEST 10        /* connections to one destination */
-#define SMTPC_TOTAL 200          /* outbound connections in all */
+#define SMTPC_TOTAL 200          /* outbound connections in all (per destination: destconc) */
+#define SMTPC_DEST_FORGET_MS (10 * 60 * 1000LL) /* an unused destination is forgotten after */
+#define SMTPC_SWEEP_MS (60 * 1000LL)            /* how often unused destinations are looked for */
+#define SMTPC_PROBE_WAIT_MS (10 * 1000LL)       /* smtpc_dest_wait while a probe decides */
 #define SMTPC_KEY_MAX 300
 #define SMTPC_REPLY_BUF 8192     /* a reply longer than this is a protocol error */
 #define SMTPC_REPLY_LINES 200    /* so is a reply of more lines */
@@ -50,11 +55,17 @@ enum smtpc_auth_step {
     SMTPC_AUTH_PASS,       /* the password sent: 235 expected */
 };
 
+/* One next hop (route_hop_key): its waiting deliveries, connections and concurrency. */
 struct smtpc_dest {
     char key[SMTPC_KEY_MAX];
+    char name[SMTPC_KEY_MAX];     /* as logs name it: "host" or "host:port" */
     struct smtpc_delivery *wait_head, *wait_tail;
     unsigned n_conns;
-    struct smtpc_dest *next;
+    struct destconc dc;           /* the limit on n_conns, dead or alive */
+    int64_t last_used;            /* ms: the last delivery handed to it or connection closed */
+    char last_error[SMTPC_REPLY_MAX]; /* why the last failed connection failed */
+    int last_no_answer;           /* that failure was before any reply (4.4.1, else 4.4.2) */
+    struct smtpc_dest *prev, *next;
 };
 
 struct smtpc {
@@ -62,9 +73,13 @@ struct smtpc {
     const struct conf *conf;      /* held; replaced by a reload (smtpc_set_conf) */
     struct mx_resolver *mx;
     SSL_CTX *tls;                 /* for STARTTLS (a reference held), or NULL */
-    struct smtpc_dest *dests;
+    struct smtpc_dest *dests;     /* every known destination (also in dest_map by key) */
+    struct strmap dest_map;
+    int64_t last_sweep;
     struct smtpc_conn *conns;
     unsigned n_conns;
+    struct smtpc_delivery *later_head, *later_tail; /* decided at once, done() from the loop */
+    struct event *later_ev;
     int stopping;
 };
 
@@ -80,6 +95,7 @@ struct smtpc_conn {
     size_t n_targets, target_i;
     unsigned tried, refused_5xx;
     char last_error[SMTPC_REPLY_MAX];
+    int too_many;                 /* the current target said "too many connections" */
     struct smtp_ehlo ehlo;        /* what the server's EHLO reply offered */
     int tls;
     int verified;                 /* the TLS peer's chain and name checked out */
@@ -100,15 +116,46 @@ struct smtpc_conn {
     int alabels;                  /* next hop lacks SMTPUTF8: domains sent as A-labels */
 };
 
-/* smtp_client.c */
+/* smtp_client_dest.c */
+/* The destination of hop (by route_hop_key), made on first use. */
+struct smtpc_dest *smtpc_dest_get(struct smtpc *sc, const struct route_hop *hop);
+void smtpc_dest_free(struct smtpc *sc, struct smtpc_dest *d);
+/* At most once a minute: forgets destinations with nothing open, waiting or learned. */
+void smtpc_dest_sweep(struct smtpc *sc, int64_t now);
+void smtpc_dest_push(struct smtpc_dest *dest, struct smtpc_delivery *d);
 struct smtpc_delivery *smtpc_dest_pop(struct smtpc_dest *dest);
+/* destconc allows another connection now (a dead time over becomes a probe). */
+int smtpc_dest_may_open(struct smtpc_dest *dest, int64_t now);
+/* dest is dead at now: no connection, deliveries end "not tried". */
+int smtpc_dest_dead(const struct smtpc_dest *dest, int64_t now);
+/* Ends d at once for the dead dest (deferred, retry_after set); done() runs from the loop. */
+void smtpc_dest_not_tried_later(struct smtpc *sc, struct smtpc_dest *dest,
+                                struct smtpc_delivery *d);
+/* Every target of c failed before a transaction; d (c's delivery, about to be finished)
+ * gets retry_after if that made the destination dead, and the waiting ones end. */
+void smtpc_dest_conn_failed(struct smtpc_conn *c, struct smtpc_delivery *d);
+void smtpc_later_init(struct smtpc *sc);
+void smtpc_later_free(struct smtpc *sc);
+/* smtp_client.c */
 void smtpc_finish(struct smtpc_delivery *d, int klass, const char *text);
 void smtpc_conn_close(struct smtpc_conn *c);
+/* Opens connections for dest's waiting deliveries while the limits allow. */
 void smtpc_pump(struct smtpc *sc, struct smtpc_dest *dest);
+/* The first waiting delivery of dest goes to an idle connection of dest, else pump. */
+void smtpc_serve(struct smtpc *sc, struct smtpc_dest *dest);
 void smtpc_target_failed(struct smtpc_conn *c, int klass, const char *why);
 void smtpc_target_name(const struct smtpc_conn *c, char *out, size_t size);
 /* Records in d who answered (host[addr]) and how the connection was protected. */
 void smtpc_record_remote(const struct smtpc_conn *c, struct smtpc_delivery *d);
+/* The server accepted MAIL on c: a success for the destination's concurrency. */
+void smtpc_dest_success(struct smtpc_conn *c);
+/*
+ * A greeting, EHLO/HELO or MAIL reply: when it says "too many connections",
+ * the destination's limit drops and, if another of its connections is open,
+ * c's delivery goes back to the front of the waiting list and c closes (1:
+ * taken over). 0: the caller goes on as for any other failure.
+ */
+int smtpc_too_many(struct smtpc_conn *c, int code, const char *text);
 /* smtp_client_tx.c */
 void smtpc_connect_next(struct smtpc_conn *c);
 void smtpc_send(struct smtpc_conn *c, const char *line);

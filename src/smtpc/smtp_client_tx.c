@@ -65,6 +65,7 @@ void smtpc_connect_next(struct smtpc_conn *c)
     c->tls = 0;
     c->verified = 0;
     c->authed = 0;
+    c->too_many = 0;
     str_copy(c->tls_desc, sizeof c->tls_desc, "none");
     c->esmtp = 0;
     if (bufferevent_socket_connect(c->bev, (const struct sockaddr *)&t->addr, (int)t->addrlen) < 0) {
@@ -159,6 +160,9 @@ static void smtpc_on_event(struct bufferevent *bev, short what, void *arg)
         if (what & BEV_EVENT_TIMEOUT) {
             c->state = SMTPC_QUIT;
             smtpc_timeout(c, 5000);
+            /* a timeout disabled reading: without this the 221 is never read, the
+             * connection never closes and keeps its destination's slot */
+            bufferevent_enable(c->bev, EV_READ | EV_WRITE);
             smtpc_send(c, "QUIT");
             return;
         }
@@ -393,7 +397,7 @@ static void smtpc_on_setup_reply(struct smtpc_conn *c, int code, const char *tex
         if (klass == 2) {
             c->state = SMTPC_EHLO;
             smtpc_send_ehlo(c, "EHLO");
-        } else {
+        } else if (!smtpc_too_many(c, code, text)) {
             smtpc_target_failed(c, klass == 5 ? 5 : 4, text);
         }
         return;
@@ -406,13 +410,15 @@ static void smtpc_on_setup_reply(struct smtpc_conn *c, int code, const char *tex
             c->state = SMTPC_HELO;
             smtp_ehlo_init(&c->ehlo);
             smtpc_send_ehlo(c, "HELO");
-        } else {
+        } else if (!smtpc_too_many(c, code, text)) {
             smtpc_target_failed(c, 4, text);
         }
         return;
     case SMTPC_HELO:
-        if (klass != 2)
-            smtpc_target_failed(c, klass == 5 ? 5 : 4, text);
+        if (klass != 2) {
+            if (!smtpc_too_many(c, code, text))
+                smtpc_target_failed(c, klass == 5 ? 5 : 4, text);
+        }
         else if (!smtpc_secure(c)) /* no STARTTLS after HELO: fails if TLS is required */
             smtpc_tx_start(c);
         return;
@@ -481,6 +487,10 @@ static void smtpc_on_tx_reply(struct smtpc_conn *c, int code, const char *text)
     int pipelined = (c->ehlo.ext & SMTP_EXT_PIPELINING) != 0;
     switch (c->state) {
     case SMTPC_MAIL:
+        if (klass == 2)
+            smtpc_dest_success(c);
+        else if (smtpc_too_many(c, code, text))
+            return;
         if (klass != 2) {
             c->mail_failed = 1;
             smtpc_finish_some(c, klass == 5 ? 5 : 4, text, 1);

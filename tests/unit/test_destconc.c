@@ -1,8 +1,9 @@
 /*
  * test_destconc: unit tests for mail/destconc (the concurrency of one
  * destination) with a fake clock: the start at 2, growth by one per round
- * of successes up to max, shrinking on connection failures, the cap after
- * "too many connections" until a success, death after the threshold, no
+ * of successes that used the whole limit up to max, shrinking on connection
+ * failures, the ceiling after "too many connections" that holds for an hour
+ * without complaints, death after the threshold, no
  * connection while dead, one probe after the dead time, probe success and
  * failure (dead time doubled, capped), and the reply classifier on replies
  * that real servers send.
@@ -26,6 +27,12 @@ static unsigned allowed(struct destconc *d, int64_t now)
     return n;
 }
 
+/* A success while the destination used its whole limit. */
+static void succeed(struct destconc *d, int64_t now)
+{
+    destconc_on_success(d, now, destconc_limit(d));
+}
+
 static void test_start_and_growth(void **state)
 {
     (void)state;
@@ -33,15 +40,15 @@ static void test_start_and_growth(void **state)
     destconc_init(&d, NULL);
     assert_int_equal(destconc_state(&d), DESTCONC_ACTIVE);
     assert_int_equal(allowed(&d, 0), 2);
-    destconc_on_success(&d, 1);
+    succeed(&d, 1);
     assert_int_equal(allowed(&d, 1), 2); /* +1/limit: half a step */
-    destconc_on_success(&d, 2);
+    succeed(&d, 2);
     assert_int_equal(allowed(&d, 2), 3);
     for (int i = 0; i < 3; i++)
-        destconc_on_success(&d, 3);
+        succeed(&d, 3);
     assert_int_equal(allowed(&d, 3), 4);
     for (int i = 0; i < 1000; i++)
-        destconc_on_success(&d, 4);
+        succeed(&d, 4);
     assert_int_equal(allowed(&d, 4), 20);
     assert_int_equal(destconc_limit(&d), 20);
     assert_int_equal(destconc_dead_until(&d), 0);
@@ -57,7 +64,7 @@ static void test_params(void **state)
     p = (struct destconc_params){.initial = 1, .max = 4, .dead_threshold = 2};
     destconc_init(&d, &p);
     assert_int_equal(allowed(&d, 0), 1);
-    destconc_on_success(&d, 0);
+    succeed(&d, 0);
     assert_int_equal(allowed(&d, 0), 2);
     destconc_on_conn_failure(&d, 0);
     destconc_on_conn_failure(&d, 0);
@@ -71,7 +78,7 @@ static void test_shrink_on_failures(void **state)
     struct destconc d;
     destconc_init(&d, NULL);
     for (int i = 0; i < 100; i++)
-        destconc_on_success(&d, 0);
+        succeed(&d, 0);
     unsigned before = destconc_limit(&d);
     destconc_on_conn_failure(&d, 1);
     assert_int_equal(destconc_limit(&d), before - 1);
@@ -79,7 +86,7 @@ static void test_shrink_on_failures(void **state)
     destconc_on_conn_failure(&d, 2);
     assert_int_equal(destconc_limit(&d), before - 2);
     /* a success in between starts the count of failures in a row again */
-    destconc_on_success(&d, 3);
+    succeed(&d, 3);
     assert_int_equal(destconc_state(&d), DESTCONC_ACTIVE);
     for (int i = 0; i < 4; i++)
         destconc_on_conn_failure(&d, 4);
@@ -94,28 +101,30 @@ static void test_shrink_on_failures(void **state)
     assert_int_equal(allowed(&e, 0), 1);
 }
 
-static void test_too_many_caps_until_success(void **state)
+static void test_too_many_caps(void **state)
 {
     (void)state;
     struct destconc d;
     destconc_init(&d, NULL);
     for (int i = 0; i < 20; i++)
-        destconc_on_success(&d, 0);
+        succeed(&d, 0);
     assert_true(destconc_limit(&d) >= 4);
     /* three open, the third answered 421 4.7.0 too many connections */
     destconc_on_too_many(&d, 10, 3);
     assert_int_equal(destconc_state(&d), DESTCONC_THROTTLED);
     assert_int_equal(allowed(&d, 10), 2);
+    assert_int_equal(destconc_ceiling(&d, 10), 2);
     assert_false(destconc_may_open(&d, 11, 2));
-    /* more complaints do not raise it; failures while capped do not grow it */
+    /* a stale connection's later complaint at five does not raise it */
     destconc_on_too_many(&d, 12, 5);
     assert_int_equal(allowed(&d, 12), 2);
-    /* the first success lifts the throttle; growth from there, +1/limit */
-    destconc_on_success(&d, 13);
+    assert_int_equal(destconc_ceiling(&d, 12), 2);
+    /* the first success lifts the throttle, but growth stops at the ceiling */
+    succeed(&d, 13);
     assert_int_equal(destconc_state(&d), DESTCONC_ACTIVE);
-    assert_int_equal(allowed(&d, 13), 2);
-    destconc_on_success(&d, 14);
-    assert_int_equal(allowed(&d, 14), 3);
+    for (int i = 0; i < 100; i++)
+        succeed(&d, 14);
+    assert_int_equal(allowed(&d, 14), 2);
     /* one open and refused: at least one stays */
     destconc_on_too_many(&d, 15, 1);
     assert_int_equal(allowed(&d, 15), 1);
@@ -125,6 +134,83 @@ static void test_too_many_caps_until_success(void **state)
     for (int i = 0; i < 50; i++)
         destconc_on_too_many(&d, 17, 2);
     assert_int_equal(destconc_state(&d), DESTCONC_THROTTLED);
+}
+
+/* 421 at the fourth connection: at most three for the next hour of successes, then four
+ * once more (the ceiling is forgotten after an hour without a complaint). */
+static void test_too_many_ceiling_sticks_an_hour(void **state)
+{
+    (void)state;
+    struct destconc d;
+    destconc_init(&d, NULL);
+    for (int i = 0; i < 20; i++)
+        succeed(&d, 0);
+    assert_true(destconc_limit(&d) >= 4);
+    int64_t t = 1000;
+    destconc_on_too_many(&d, t, 4);
+    assert_int_equal(allowed(&d, t), 3);
+    assert_false(destconc_forgettable(&d, t));
+    for (int64_t now = t; now < t + 60 * MIN; now += 1000) {
+        succeed(&d, now);
+        assert_true(allowed(&d, now) <= 3);
+    }
+    assert_int_equal(allowed(&d, t + 60 * MIN - 1), 3);
+    assert_int_equal(destconc_ceiling(&d, t + 60 * MIN - 1), 3);
+    /* an hour without complaint: the ceiling is gone, growth reaches four again */
+    assert_int_equal(destconc_ceiling(&d, t + 60 * MIN), 0);
+    assert_true(destconc_forgettable(&d, t + 60 * MIN));
+    for (int i = 0; i < 3; i++)
+        succeed(&d, t + 60 * MIN);
+    assert_int_equal(allowed(&d, t + 60 * MIN), 4);
+    /* a complaint during the hour starts the hour again */
+    destconc_on_too_many(&d, t + 61 * MIN, 4);
+    destconc_on_too_many(&d, t + 100 * MIN, 4);
+    for (int i = 0; i < 50; i++)
+        succeed(&d, t + 159 * MIN);
+    assert_int_equal(allowed(&d, t + 159 * MIN), 3);
+    /* a configured quiet time */
+    struct destconc_params p = {.ceiling_quiet_ms = 10 * MIN};
+    destconc_init(&d, &p);
+    destconc_on_too_many(&d, 0, 2);
+    assert_int_equal(destconc_ceiling(&d, 10 * MIN - 1), 1);
+    assert_int_equal(destconc_ceiling(&d, 10 * MIN), 0);
+}
+
+/* Growth needs successes that used the whole limit. */
+static void test_growth_needs_full_use(void **state)
+{
+    (void)state;
+    struct destconc d;
+    destconc_init(&d, NULL);
+    for (int i = 0; i < 1000; i++)
+        destconc_on_success(&d, i, 1); /* one at a time: the limit of two is enough */
+    assert_int_equal(destconc_limit(&d), 2);
+    destconc_on_success(&d, 2000, 2);
+    destconc_on_success(&d, 2001, 2);
+    assert_int_equal(destconc_limit(&d), 3);
+}
+
+/* `queue flush`: a dead destination is probed at once; a ceiling survives death. */
+static void test_probe_now(void **state)
+{
+    (void)state;
+    struct destconc d;
+    destconc_init(&d, NULL);
+    destconc_probe_now(&d);
+    assert_int_equal(destconc_state(&d), DESTCONC_ACTIVE);
+    destconc_on_too_many(&d, 0, 2);
+    for (int i = 0; i < 5; i++)
+        destconc_on_conn_failure(&d, 100);
+    assert_int_equal(destconc_state(&d), DESTCONC_DEAD);
+    assert_false(destconc_forgettable(&d, 200));
+    assert_false(destconc_may_open(&d, 200, 0));
+    destconc_probe_now(&d);
+    assert_int_equal(destconc_state(&d), DESTCONC_PROBE);
+    assert_true(destconc_may_open(&d, 200, 0));
+    assert_false(destconc_may_open(&d, 200, 1));
+    succeed(&d, 300);
+    assert_int_equal(destconc_state(&d), DESTCONC_ACTIVE);
+    assert_int_equal(allowed(&d, 300), 1); /* the ceiling of one is still in force */
 }
 
 /* A destination killed by five refused connects at time t. */
@@ -155,7 +241,7 @@ static void test_dead_then_probe_success(void **state)
     assert_true(destconc_may_open(&d, 1000 + 5 * MIN, 0));
     assert_int_equal(destconc_state(&d), DESTCONC_PROBE);
     assert_false(destconc_may_open(&d, 1000 + 5 * MIN, 1));
-    destconc_on_success(&d, 1000 + 5 * MIN + 10);
+    succeed(&d, 1000 + 5 * MIN + 10);
     assert_int_equal(destconc_state(&d), DESTCONC_ACTIVE);
     assert_int_equal(allowed(&d, 1000 + 5 * MIN + 10), 2);
     assert_int_equal(destconc_dead_until(&d), 0);
@@ -229,7 +315,10 @@ int main(void)
         cmocka_unit_test(test_start_and_growth),
         cmocka_unit_test(test_params),
         cmocka_unit_test(test_shrink_on_failures),
-        cmocka_unit_test(test_too_many_caps_until_success),
+        cmocka_unit_test(test_too_many_caps),
+        cmocka_unit_test(test_too_many_ceiling_sticks_an_hour),
+        cmocka_unit_test(test_growth_needs_full_use),
+        cmocka_unit_test(test_probe_now),
         cmocka_unit_test(test_dead_then_probe_success),
         cmocka_unit_test(test_probe_failure_doubles_capped),
         cmocka_unit_test(test_classifier),
