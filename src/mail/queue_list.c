@@ -272,7 +272,8 @@ static int queue_list_end(struct queue_list_stream *s, struct buf *out)
 int queue_list_next(struct queue_list_stream *s, struct buf *out, size_t want)
 {
     struct envelope e;
-    for (size_t files = 0; files < QUEUE_LIST_STEP_FILES && out->len < want; files++) {
+    size_t start = out->len;
+    for (size_t files = 0; files < QUEUE_LIST_STEP_FILES && out->len - start < want; files++) {
         if (s->phase == QUEUE_LIST_END)
             return queue_list_end(s, out);
         if (s->phase == QUEUE_LIST_DONE)

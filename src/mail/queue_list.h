@@ -65,8 +65,8 @@ struct queue_list_stream {
 /* Starts a listing of DATA_DIR's queue. 0, or -1 with errno. */
 int queue_list_open(struct queue_list_stream *s, const char *data_dir, int json);
 /*
- * Appends the next part of the listing to out: stops once out holds want
- * bytes or QUEUE_LIST_STEP_FILES files were read. 1: more to come, 0: the
+ * Appends the next part of the listing to out: stops once it appended want
+ * bytes or read QUEUE_LIST_STEP_FILES files. 1: more to come, 0: the
  * listing is complete, -1 with errno (EACCES: not this user's queue).
  */
 int queue_list_next(struct queue_list_stream *s, struct buf *out, size_t want);
