@@ -49,8 +49,12 @@ static int queue_showq_status(int fd, char *line, size_t size)
         ssize_t r = read(fd, line + n, 1);
         if (r < 0)
             return -1;
-        if (r == 0 || line[n] == '\n' || n + 2 >= size) {
-            line[n + (r > 0 && line[n] == '\n')] = '\0';
+        if (r == 0 || line[n] == '\n') {
+            line[n] = '\0';
+            return 0;
+        }
+        if (n + 2 >= size) {
+            line[n + 1] = '\0';
             return 0;
         }
         n++;
