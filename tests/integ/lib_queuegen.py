@@ -20,10 +20,12 @@ as the server's own ids do, and a TAG far from the clock's seconds never
 meets an id the server makes.
 """
 import os
+import re
 import time
 
 STATUSES = ("pending", "deferred")
 DEFAULT_TAG = 0x0000B16C
+UNSAFE = re.compile(r"[^!-$&-~]")   # what a token must escape: outside '!'..'~', and '%'
 
 
 def token(value):
@@ -33,6 +35,8 @@ def token(value):
         return "-"
     if value == "-":
         return "%2D"
+    if not UNSAFE.search(value):
+        return value
     out = []
     for b in value.encode("utf-8"):
         if 0x20 < b < 0x7f and b != 0x25:
