@@ -206,6 +206,13 @@ class BigQueue(lib.IntegTestCase):
         shutil.copy(lib.BIN, cls.nobody_bin)
         os.chmod(cls.nobody_bin, 0o755)
 
+    def setUp(self):
+        self.began = time.monotonic()
+
+    def tearDown(self):
+        print("t_73: %s took %.1f s" % (self._testMethodName, time.monotonic() - self.began),
+              file=sys.stderr)
+
     def wait_loaded(self):
         if self.loaded:
             return
