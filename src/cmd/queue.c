@@ -38,77 +38,136 @@ static int queue_noperm(const char *what)
     return EX_NOPERM;
 }
 
-/* Sends req on the read-only socket and reads the whole answer into out; -1 (errno) if
- * no server answers. */
-static int queue_showq(const struct conf *c, const char *req, struct buf *out)
+#define QUEUE_LIST_CHUNK 65536 /* what the listing hands to stdout at a time */
+
+/* The first line of the read-only socket's answer ("OK" or "ERR ..."), read byte by
+ * byte so that nothing of the listing after it is taken. 0, or -1 (errno). */
+static int queue_showq_status(int fd, char *line, size_t size)
 {
-    int fd = control_client_connect(c, CONTROL_SHOWQ_SOCKET, QUEUE_SHOWQ_WAIT_S);
-    if (fd < 0)
-        return -1;
-    int r = fsio_write_all(fd, req, strlen(req));
-    char chunk[65536];
-    ssize_t n = 0;
-    while (r == 0 && (n = read(fd, chunk, sizeof chunk)) > 0)
-        buf_append(out, chunk, (size_t)n);
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return r < 0 || n < 0 ? -1 : 0;
+    size_t n = 0;
+    for (;;) {
+        ssize_t r = read(fd, line + n, 1);
+        if (r < 0)
+            return -1;
+        if (r == 0 || line[n] == '\n') {
+            line[n] = '\0';
+            return 0;
+        }
+        if (n + 2 >= size) {
+            line[n + 1] = '\0';
+            return 0;
+        }
+        n++;
+    }
+}
+
+/* Copies the rest of the answer (the listing, until the server closes) to stdout. */
+static int queue_showq_copy(int fd)
+{
+    char chunk[QUEUE_LIST_CHUNK];
+    ssize_t n;
+    while ((n = read(fd, chunk, sizeof chunk)) > 0)
+        if (fwrite(chunk, 1, (size_t)n, stdout) != (size_t)n)
+            return 0; /* reported by queue_list's check of stdout */
+    return n < 0 ? -1 : 0;
 }
 
 /*
  * The queue directory is closed to this user (mode 0700): the running server
  * formats the same listing from the same files and sends it over its
- * read-only socket. Exit 69 (EX_UNAVAILABLE) when no server runs, as Postfix's
- * mailq says "mail system is down"; 75 when it is busy with other listings.
+ * read-only socket, "OK" first, then the listing as it is made. Exit 69
+ * (EX_UNAVAILABLE) when no server runs, as Postfix's mailq says "mail system
+ * is down"; 75 when it is busy with other listings.
  */
-static int queue_list_remote(const struct conf *c, const char *req, struct buf *out)
+static int queue_list_remote(const struct conf *c, const char *req)
 {
-    if (queue_showq(c, req, out) < 0) {
+    char status[CONTROL_ANSWER_MAX + 2];
+    int fd = control_client_connect(c, CONTROL_SHOWQ_SOCKET, QUEUE_SHOWQ_WAIT_S);
+    if (fd < 0 || fsio_write_all(fd, req, strlen(req)) < 0 ||
+        queue_showq_status(fd, status, sizeof status) < 0) {
+        int saved = errno;
+        if (fd >= 0)
+            close(fd);
         fprintf(stderr, "postino: Queue report unavailable - mail system is down (%s; the queue "
-                        "in %s is not readable by this user)\n", strerror(errno), c->data_dir);
+                        "in %s is not readable by this user)\n", strerror(saved), c->data_dir);
         return EX_UNAVAILABLE;
     }
-    size_t head = strlen(CONTROL_SHOWQ_OK);
-    if (out->len >= head && memcmp(out->data, CONTROL_SHOWQ_OK, head) == 0) {
-        buf_consume(out, head);
-        return 0;
+    if (strcmp(status, "OK") != 0) {
+        close(fd);
+        fprintf(stderr, "postino: the server cannot list the queue: %s\n", status);
+        return strstr(status, "busy") ? EX_TEMPFAIL : EX_SOFTWARE;
     }
-    buf_putc(out, '\0');
-    fprintf(stderr, "postino: the server cannot list the queue: %.*s\n",
-            (int)strcspn(out->data, "\n"), out->data);
-    return strstr(out->data, "busy") ? EX_TEMPFAIL : EX_SOFTWARE;
+    int r = queue_showq_copy(fd);
+    int saved = errno;
+    close(fd);
+    if (r < 0) {
+        fprintf(stderr, "postino: the listing was cut short: %s\n", strerror(saved));
+        return EX_IOERR;
+    }
+    return 0;
+}
+
+/* One step of the listing or of the summary: 1 more, 0 complete, -1 errno. */
+static int queue_list_step(int summary, struct queue_list_stream *ls,
+                           struct queue_summary_stream *ss, struct buf *out)
+{
+    return summary ? queue_summary_next(ss, out) : queue_list_next(ls, out, QUEUE_LIST_CHUNK);
+}
+
+/* Lists (or summarises) from the files, writing each step to stdout as it is made.
+ * 0, or -1 with errno; *wrote tells whether anything reached stdout. */
+static int queue_list_local(const struct conf *c, int json, int summary, int *wrote)
+{
+    struct queue_list_stream ls;
+    struct queue_summary_stream ss;
+    struct buf out, note;
+    int r = summary ? queue_summary_open(&ss, c->data_dir, dur_now_ms(), json)
+                    : queue_list_open(&ls, c->data_dir, json);
+    if (r < 0)
+        return -1;
+    buf_init(&out, BUF_UNLIMITED);
+    do {
+        r = queue_list_step(summary, &ls, &ss, &out);
+        if (r >= 0 && out.len) {
+            fwrite(out.data, 1, out.len, stdout);
+            *wrote = 1;
+        }
+        buf_reset(&out);
+    } while (r > 0);
+    int saved = errno;
+    buf_free(&out);
+    if (summary) {
+        queue_summary_close(&ss);
+    } else {
+        buf_init(&note, BUF_UNLIMITED);
+        if (r == 0 && json)
+            queue_list_damage(c->data_dir, ls.walk.unreadable, "postino: ", &note);
+        fwrite(note.data ? note.data : "", 1, note.len, stderr);
+        buf_free(&note);
+        queue_list_close(&ls);
+    }
+    errno = saved;
+    return r;
 }
 
 /* queue list, or queue summary: from the files, else from the running server. */
 static int queue_list(const struct conf *c, int json, int summary)
 {
-    struct buf out, note;
-    int status = 0;
-    buf_init(&out, BUF_UNLIMITED);
-    buf_init(&note, BUF_UNLIMITED);
-    int r = summary ? queue_summary_text(c->data_dir, dur_now_ms(), json, &out)
-                    : queue_list_format(c->data_dir, json, &out, &note);
-    if (r < 0) {
-        if (errno == EACCES) {
+    int status = 0, wrote = 0;
+    if (queue_list_local(c, json, summary, &wrote) < 0) {
+        if (errno == EACCES && !wrote) {
             static const char *const req[2][2] = {{"LIST\n", "LIST --json\n"},
                                                   {"SUMMARY\n", "SUMMARY --json\n"}};
-            buf_reset(&out);
-            status = queue_list_remote(c, req[summary][json], &out);
+            status = queue_list_remote(c, req[summary][json]);
         } else {
             fprintf(stderr, "postino: cannot read the queue in %s: %s\n", c->data_dir,
                     strerror(errno));
             status = EX_IOERR;
         }
     }
-    if (status == 0)
-        fwrite(out.data ? out.data : "", 1, out.len, stdout);
-    fwrite(note.data ? note.data : "", 1, note.len, stderr);
-    buf_free(&note);
-    buf_free(&out);
-    if (status == 0 && (fflush(stdout) == EOF || ferror(stdout))) {
+    if (fflush(stdout) == EOF || ferror(stdout)) {
         fprintf(stderr, "postino: cannot write the listing: %s\n", strerror(errno));
-        return EX_IOERR;
+        return status ? status : EX_IOERR;
     }
     return status;
 }
@@ -184,31 +243,47 @@ static int queue_show(const struct conf *c, const char *id)
     return 0;
 }
 
-/* No server running: makes the deferred recipients due in the files themselves. */
+/* Makes e's deferred recipients due in its file (held mail keeps its schedule).
+ * 0 or -1; *changed is set when a record was appended. */
+static int queue_flush_one(const struct queue *q, struct envelope *e, int *changed)
+{
+    struct buf rec;
+    buf_init(&rec, BUF_UNLIMITED);
+    for (size_t k = 0; k < e->n_rcpts && !e->hold; k++)
+        if (e->rcpts[k].status == RCPT_DEFERRED) {
+            e->rcpts[k].next_attempt = 0;
+            envelope_format_state(e, k, &rec);
+        }
+    int r = rec.len ? queue_append(q, e->id, rec.data, rec.len, 1) : 0;
+    *changed = rec.len > 0;
+    buf_free(&rec);
+    return r;
+}
+
+/* No server running: makes the deferred recipients due in the files themselves, one
+ * message at a time. */
 static int queue_flush_files(const struct conf *c, const char *id, size_t *count)
 {
-    struct queue_listing l;
+    struct queue_walk w;
     struct queue q;
-    if (queue_listing_load(c->data_dir, &l) < 0 ||
+    struct envelope e;
+    if (queue_walk_open(&w, c->data_dir) < 0 ||
         str_fmt(q.dir, sizeof q.dir, "%s/queue", c->data_dir) < 0)
         return -1;
-    int r = 0, found = 0;
-    for (size_t i = 0; i < l.n; i++) {
-        struct envelope *e = &l.msgs[i];
-        struct buf rec;
-        buf_init(&rec, BUF_UNLIMITED);
-        found |= id && strcmp(e->id, id) == 0;
-        for (size_t k = 0; k < e->n_rcpts && !e->hold && (!id || strcmp(e->id, id) == 0); k++)
-            if (e->rcpts[k].status == RCPT_DEFERRED) {
-                e->rcpts[k].next_attempt = 0;
-                envelope_format_state(e, k, &rec);
-            }
-        if (rec.len && queue_append(&q, e->id, rec.data, rec.len, 1) < 0)
-            r = -1;
-        *count += rec.len ? 1 : 0;
-        buf_free(&rec);
+    int r = 0, found = 0, more, changed = 0;
+    while ((more = queue_walk_next(&w, &e)) > 0) {
+        if (!id || strcmp(e.id, id) == 0) {
+            found = 1;
+            r |= queue_flush_one(&q, &e, &changed);
+            *count += (size_t)changed;
+        }
+        envelope_free(&e);
     }
-    queue_listing_free(&l);
+    int saved = errno;
+    queue_walk_close(&w);
+    errno = saved;
+    if (more < 0)
+        return -1;
     if (id && !found) {
         errno = ENOENT;
         return -1;

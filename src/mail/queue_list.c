@@ -1,5 +1,6 @@
 /*
- * queue_list: the queue listing (see queue_list.h).
+ * queue_list: the queue listing (see queue_list.h): a walk over the queue
+ * directories that holds one envelope at a time, and the formatters.
  */
 #include "mail/queue_list.h"
 #include "lib/alloc.h"
@@ -8,6 +9,7 @@
 #include "mail/quarantine.h"
 #include "mail/queue.h"
 #include "proto/smtp_parse.h"
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -16,29 +18,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static int queue_collect(void *ctx, const char *path, const char *id)
-{
-    struct queue_listing *l = ctx;
-    struct envelope e;
-    (void)id;
-    if (queue_load(path, &e) < 0) {
-        l->unreadable += errno != ENOENT; /* removed meanwhile: not listed, not counted */
-        return 0;
-    }
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 64;
-        l->msgs = xrealloc(l->msgs, l->cap * sizeof *l->msgs);
-    }
-    l->msgs[l->n++] = e;
-    return 0;
-}
-
-static int queue_by_arrival(const void *a, const void *b)
-{
-    const struct envelope *x = a, *y = b;
-    return x->arrival < y->arrival ? -1 : x->arrival > y->arrival ? 1 : strcmp(x->id, y->id);
-}
 
 void queue_list_time(int64_t ms, char *out, size_t size)
 {
@@ -72,7 +51,7 @@ static void queue_json_rcpt(struct buf *b, const struct env_rcpt *r)
     buf_putc(b, '}');
 }
 
-static void queue_json(const struct envelope *e, struct buf *b)
+void queue_list_json(const struct envelope *e, struct buf *b)
 {
     char arrival[32];
     queue_list_time(e->arrival, arrival, sizeof arrival);
@@ -101,12 +80,9 @@ static void queue_json(const struct envelope *e, struct buf *b)
  * time (UTC) and the sender; under the sender, each recipient still waiting
  * (pending or deferred) with its status, then its last reply in parentheses;
  * a blank line between messages and a summary line at the end. The id and
- * size columns are as wide as the widest value, so every line lines up.
+ * size columns are as wide as the widest value (the first pass measures
+ * them), so every line lines up.
  */
-struct queue_columns {
-    int id, size; /* widths: id includes the hold marker */
-};
-
 #define QUEUE_STATUS_WIDTH 8 /* "deferred" */
 
 /* Appends s with control characters shown as '?' (a reply is remote text). */
@@ -129,38 +105,25 @@ static int queue_rcpt_waiting(const struct env_rcpt *r)
     return r->status == RCPT_PENDING || r->status == RCPT_DEFERRED;
 }
 
-static struct queue_columns queue_columns(const struct queue_listing *l)
-{
-    struct queue_columns w = {(int)strlen("-Queue ID-"), (int)strlen("-Size-")};
-    char digits[24];
-    for (size_t i = 0; i < l->n; i++) {
-        int id = (int)strlen(l->msgs[i].id) + 1;
-        int size = snprintf(digits, sizeof digits, "%" PRIu64, l->msgs[i].size);
-        w.id = id > w.id ? id : w.id;
-        w.size = size > w.size ? size : w.size;
-    }
-    return w;
-}
-
 /* The column where the sender and the recipients start. */
-static int queue_sender_column(const struct queue_columns *w)
+static int queue_sender_column(int id_width, int size_width)
 {
-    return w->id + 1 + w->size + 2 + 20 + 2;
+    return id_width + 1 + size_width + 2 + 20 + 2;
 }
 
-static void queue_human_header(const struct queue_columns *w, struct buf *b)
+static void queue_human_header(int id_width, int size_width, struct buf *b)
 {
-    buf_printf(b, "%-*s %*s  %-20s  %s\n", w->id, "-Queue ID-", w->size, "-Size-",
+    buf_printf(b, "%-*s %*s  %-20s  %s\n", id_width, "-Queue ID-", size_width, "-Size-",
                "-Arrival Time-", "-Sender/Recipient-");
 }
 
-static void queue_human(const struct envelope *e, const struct queue_columns *w, struct buf *b)
+void queue_list_human(const struct envelope *e, int id_width, int size_width, struct buf *b)
 {
     char arrival[32];
-    int indent = queue_sender_column(w);
+    int indent = queue_sender_column(id_width, size_width);
     queue_list_time(e->arrival, arrival, sizeof arrival);
-    buf_printf(b, "%s%-*s %*" PRIu64 "  %-20s  ", e->id, w->id - (int)strlen(e->id),
-               e->hold ? "!" : "", w->size, e->size, arrival);
+    buf_printf(b, "%s%-*s %*" PRIu64 "  %-20s  ", e->id, id_width - (int)strlen(e->id),
+               e->hold ? "!" : "", size_width, e->size, arrival);
     queue_put_text(b, e->sender[0] ? e->sender : "<>");
     buf_putc(b, '\n');
     for (size_t i = 0; i < e->n_rcpts; i++) {
@@ -187,54 +150,164 @@ static void queue_human_summary(size_t n, uint64_t total, struct buf *b)
 }
 
 
-int queue_listing_load(const char *data_dir, struct queue_listing *l)
+
+int queue_walk_open(struct queue_walk *w, const char *data_dir)
 {
-    struct queue q;
-    memset(l, 0, sizeof *l);
-    if (str_fmt(q.dir, sizeof q.dir, "%s/queue", data_dir) < 0)
+    memset(w, 0, sizeof *w);
+    if (str_fmt(w->dir, sizeof w->dir, "%s/queue", data_dir) < 0)
         return errno = ENAMETOOLONG, -1;
-    if (access(q.dir, F_OK) < 0)
-        return errno == ENOENT ? 0 : -1;
-    if (queue_scan(&q, 0, queue_collect, l) < 0) {
-        int saved = errno;
-        queue_listing_free(l);
-        errno = saved;
-        return -1;
+    if (access(w->dir, F_OK) < 0) {
+        if (errno != ENOENT)
+            return -1;
+        w->missing = 1;
     }
-    if (l->n > 1)
-        qsort(l->msgs, l->n, sizeof *l->msgs, queue_by_arrival);
     return 0;
 }
 
-void queue_listing_free(struct queue_listing *l)
+/* The next directory entry that may be a queue file (queue_scan's rules), or NULL at
+ * the end; -1 in *err on a directory that cannot be read. */
+static const char *queue_walk_entry(struct queue_walk *w, int *err)
 {
-    for (size_t i = 0; i < l->n; i++)
-        envelope_free(&l->msgs[i]);
-    free(l->msgs);
-    memset(l, 0, sizeof *l);
-}
-
-void queue_listing_format(const struct queue_listing *l, int json, struct buf *out)
-{
-    struct queue_columns w = queue_columns(l);
-    if (!json && l->n == 0)
-        buf_appends(out, "Mail queue is empty\n");
-    else if (!json)
-        queue_human_header(&w, out);
-    uint64_t total = 0;
-    for (size_t i = 0; i < l->n; i++) {
-        if (json)
-            queue_json(&l->msgs[i], out);
-        else
-            queue_human(&l->msgs[i], &w, out);
-        total += l->msgs[i].size;
+    char sub[PATH_MAX];
+    while (!w->missing) {
+        if (!w->d) {
+            if (w->sub >= 256)
+                return NULL;
+            str_fmt(sub, sizeof sub, "%s/%02X", w->dir, w->sub++);
+            if (!(w->d = opendir(sub))) {
+                if (errno == ENOENT)
+                    continue;
+                *err = -1;
+                return NULL;
+            }
+        }
+        struct dirent *de = readdir(w->d);
+        if (!de) {
+            closedir(w->d);
+            w->d = NULL;
+            continue;
+        }
+        size_t n = strlen(de->d_name);
+        if (de->d_name[0] == '.' || n > QUEUE_ID_MAX ||
+            (n > 4 && strcmp(de->d_name + n - 4, ".tmp") == 0))
+            continue;
+        return de->d_name;
     }
-    if (!json && l->n)
-        queue_human_summary(l->n, total, out);
+    return NULL;
 }
 
-void queue_listing_damage(const char *data_dir, const struct queue_listing *l,
-                          const char *prefix, struct buf *b)
+int queue_walk_next(struct queue_walk *w, struct envelope *e)
+{
+    char path[PATH_MAX];
+    int err = 0;
+    const char *name;
+    while ((name = queue_walk_entry(w, &err))) {
+        if (str_fmt(path, sizeof path, "%s/%02X/%s", w->dir, w->sub - 1, name) < 0)
+            continue;
+        if (queue_load(path, e) == 0)
+            return 1;
+        w->unreadable += errno != ENOENT; /* removed meanwhile: not listed, not counted */
+    }
+    return err;
+}
+
+void queue_walk_close(struct queue_walk *w)
+{
+    if (w->d)
+        closedir(w->d);
+    w->d = NULL;
+}
+
+int queue_list_open(struct queue_list_stream *s, const char *data_dir, int json)
+{
+    memset(s, 0, sizeof *s);
+    s->json = json;
+    s->phase = json ? QUEUE_LIST_MESSAGES : QUEUE_LIST_MEASURE;
+    s->id_width = (int)strlen("-Queue ID-");
+    s->size_width = (int)strlen("-Size-");
+    if (str_copy(s->data_dir, sizeof s->data_dir, data_dir) < 0)
+        return errno = ENAMETOOLONG, -1;
+    return queue_walk_open(&s->walk, data_dir);
+}
+
+/* First pass of the human form: widens the columns for e. */
+static void queue_list_measure(struct queue_list_stream *s, const struct envelope *e)
+{
+    char digits[24];
+    int id = (int)strlen(e->id) + 1;
+    int size = snprintf(digits, sizeof digits, "%" PRIu64, e->size);
+    s->id_width = id > s->id_width ? id : s->id_width;
+    s->size_width = size > s->size_width ? size : s->size_width;
+    s->measured++;
+}
+
+/* The end of a pass: the next phase, with what it prints first. */
+static int queue_list_pass_end(struct queue_list_stream *s, struct buf *out)
+{
+    queue_walk_close(&s->walk);
+    if (s->phase == QUEUE_LIST_MEASURE) {
+        if (s->measured == 0) {
+            buf_appends(out, "Mail queue is empty\n");
+            s->phase = QUEUE_LIST_END;
+            return 1;
+        }
+        queue_human_header(s->id_width, s->size_width, out);
+        s->phase = QUEUE_LIST_MESSAGES;
+        return queue_walk_open(&s->walk, s->data_dir) < 0 ? -1 : 1;
+    }
+    s->phase = s->json ? QUEUE_LIST_DONE : QUEUE_LIST_END;
+    return s->json ? 0 : 1;
+}
+
+/* The human listing's last lines: the summary and the damaged files. */
+static int queue_list_end(struct queue_list_stream *s, struct buf *out)
+{
+    if (s->n)
+        queue_human_summary(s->n, s->total, out);
+    queue_list_damage(s->data_dir, s->walk.unreadable, "-- ", out);
+    s->phase = QUEUE_LIST_DONE;
+    return 0;
+}
+
+int queue_list_next(struct queue_list_stream *s, struct buf *out, size_t want)
+{
+    struct envelope e;
+    size_t start = out->len;
+    for (size_t files = 0; files < QUEUE_LIST_STEP_FILES && out->len - start < want; files++) {
+        if (s->phase == QUEUE_LIST_END)
+            return queue_list_end(s, out);
+        if (s->phase == QUEUE_LIST_DONE)
+            return 0;
+        int r = queue_walk_next(&s->walk, &e);
+        if (r < 0)
+            return -1;
+        if (r == 0) {
+            if ((r = queue_list_pass_end(s, out)) <= 0)
+                return r;
+            continue;
+        }
+        if (s->phase == QUEUE_LIST_MEASURE) {
+            queue_list_measure(s, &e);
+        } else {
+            if (s->json)
+                queue_list_json(&e, out);
+            else
+                queue_list_human(&e, s->id_width, s->size_width, out);
+            s->n++;
+            s->total += e.size;
+        }
+        envelope_free(&e);
+    }
+    return s->phase == QUEUE_LIST_DONE ? 0 : 1;
+}
+
+void queue_list_close(struct queue_list_stream *s)
+{
+    queue_walk_close(&s->walk);
+}
+
+void queue_list_damage(const char *data_dir, size_t unreadable, const char *prefix,
+                       struct buf *b)
 {
     char dir[PATH_MAX];
     long corrupt = quarantine_count(data_dir);
@@ -243,22 +316,29 @@ void queue_listing_damage(const char *data_dir, const struct queue_listing *l,
     if (corrupt != 0)
         buf_printf(b, "%s%ld corrupt queue file%s in %s\n", prefix, corrupt,
                    corrupt == 1 ? "" : "s", dir);
-    if (l->unreadable)
+    if (unreadable)
         buf_printf(b, "%s%zu unreadable queue file%s in %s/queue (moved to %s at the next "
-                   "start)\n", prefix, l->unreadable, l->unreadable == 1 ? "" : "s",
-                   data_dir, dir);
+                   "start)\n", prefix, unreadable, unreadable == 1 ? "" : "s", data_dir, dir);
 }
 
 int queue_list_format(const char *data_dir, int json, struct buf *out, struct buf *note)
 {
-    struct queue_listing l;
-    if (queue_listing_load(data_dir, &l) < 0)
-        return -1;
-    queue_listing_format(&l, json, out);
-    if (!json)
-        queue_listing_damage(data_dir, &l, "-- ", out);
-    else if (note)
-        queue_listing_damage(data_dir, &l, "postino: ", note);
-    queue_listing_free(&l);
-    return 0;
+    struct queue_list_stream s;
+    int r = queue_list_open(&s, data_dir, json);
+    while (r == 0 && (r = queue_list_next(&s, out, SIZE_MAX)) > 0)
+        r = 0;
+    int saved = errno;
+    if (r == 0 && json && note)
+        queue_list_damage(data_dir, s.walk.unreadable, "postino: ", note);
+    queue_list_close(&s);
+    errno = saved;
+    return r;
+}
+
+void queue_listing_free(struct queue_listing *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        envelope_free(&l->msgs[i]);
+    free(l->msgs);
+    memset(l, 0, sizeof *l);
 }

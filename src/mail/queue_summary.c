@@ -1,12 +1,13 @@
 /*
  * queue_summary: the qshape-like table of the queue (see queue_summary.h).
- * Domains are kept in a plain array searched linearly: a queue that backs
- * up does so toward a handful of destinations, and the command runs once.
+ * Domains are kept in an array with a hash index beside it: a queue of a
+ * million messages may name a hundred thousand domains.
  */
 #include "mail/queue_summary.h"
 #include "lib/alloc.h"
 #include "lib/json.h"
 #include "lib/str.h"
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,18 +27,48 @@ size_t queue_summary_bucket(int64_t age_ms)
     return b;
 }
 
+static size_t queue_summary_hash(const char *domain)
+{
+    uint64_t h = 1469598103934665603u; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)domain; *p; p++)
+        h = (h ^ *p) * 1099511628211u;
+    return (size_t)h;
+}
+
+/* The index slot of domain: its row's, or the free one where it would go. */
+static size_t *queue_summary_slot(const struct queue_summary *s, const char *domain)
+{
+    size_t mask = s->index_cap - 1;
+    for (size_t i = queue_summary_hash(domain) & mask;; i = (i + 1) & mask)
+        if (!s->index[i] || strcmp(s->rows[s->index[i] - 1].domain, domain) == 0)
+            return &s->index[i];
+}
+
+/* Doubles the index and puts every domain row back into it. */
+static void queue_summary_rehash(struct queue_summary *s)
+{
+    free(s->index);
+    s->index_cap = s->index_cap ? s->index_cap * 2 : 64;
+    s->index = xcalloc(s->index_cap, sizeof *s->index);
+    for (size_t r = 1; r < s->n; r++)
+        *queue_summary_slot(s, s->rows[r].domain) = r + 1;
+}
+
 /* The row of domain (added, zeroed, when new). */
 static struct queue_summary_row *queue_summary_row(struct queue_summary *s, const char *domain)
 {
-    for (size_t i = 1; i < s->n; i++)
-        if (strcmp(s->rows[i].domain, domain) == 0)
-            return &s->rows[i];
+    if (2 * (s->n + 1) > s->index_cap)
+        queue_summary_rehash(s);
+    size_t *slot = queue_summary_slot(s, domain);
+    if (*slot)
+        return &s->rows[*slot - 1];
     if (s->n == s->cap) {
         s->cap = s->cap ? s->cap * 2 : 16;
         s->rows = xrealloc(s->rows, s->cap * sizeof *s->rows);
     }
     s->rows[s->n] = (struct queue_summary_row){.domain = xstrdup(domain)};
-    return &s->rows[s->n++];
+    *slot = ++s->n;
+    return &s->rows[s->n - 1];
 }
 
 static void queue_summary_count(struct queue_summary_row *row, size_t bucket)
@@ -55,27 +86,46 @@ static int queue_summary_order(const void *a, const void *b)
     return strcmp(x->domain, y->domain);
 }
 
-void queue_summary_build(const struct queue_listing *l, int64_t now_ms, struct queue_summary *s)
+void queue_summary_init(struct queue_summary *s)
 {
     memset(s, 0, sizeof *s);
-    queue_summary_row(s, "TOTAL");
-    for (size_t m = 0; m < l->n; m++) {
-        const struct envelope *e = &l->msgs[m];
-        size_t bucket = queue_summary_bucket(now_ms - e->arrival);
-        for (size_t i = 0; i < e->n_rcpts; i++) {
-            const struct env_rcpt *r = &e->rcpts[i];
-            if (r->status != RCPT_PENDING && r->status != RCPT_DEFERRED)
-                continue;
-            const char *at = strrchr(r->addr, '@');
-            char domain[256];
-            str_copy(domain, sizeof domain, at && at[1] ? at + 1 : "(none)");
-            str_lower(domain);
-            queue_summary_count(&s->rows[0], bucket);
-            queue_summary_count(queue_summary_row(s, domain), bucket);
-        }
+    s->cap = 16;
+    s->rows = xcalloc(s->cap, sizeof *s->rows);
+    s->rows[0].domain = xstrdup("TOTAL"); /* not in the index: a domain may be "total" */
+    s->n = 1;
+}
+
+void queue_summary_add(struct queue_summary *s, const struct envelope *e, int64_t now_ms)
+{
+    size_t bucket = queue_summary_bucket(now_ms - e->arrival);
+    for (size_t i = 0; i < e->n_rcpts; i++) {
+        const struct env_rcpt *r = &e->rcpts[i];
+        if (r->status != RCPT_PENDING && r->status != RCPT_DEFERRED)
+            continue;
+        const char *at = strrchr(r->addr, '@');
+        char domain[256];
+        str_copy(domain, sizeof domain, at && at[1] ? at + 1 : "(none)");
+        str_lower(domain);
+        queue_summary_count(&s->rows[0], bucket);
+        queue_summary_count(queue_summary_row(s, domain), bucket);
     }
+}
+
+void queue_summary_finish(struct queue_summary *s)
+{
+    free(s->index); /* the rows move: the index would point wrong */
+    s->index = NULL;
+    s->index_cap = 0;
     if (s->n > 2)
         qsort(s->rows + 1, s->n - 1, sizeof *s->rows, queue_summary_order);
+}
+
+void queue_summary_build(const struct queue_listing *l, int64_t now_ms, struct queue_summary *s)
+{
+    queue_summary_init(s);
+    for (size_t m = 0; m < l->n; m++)
+        queue_summary_add(s, &l->msgs[m], now_ms);
+    queue_summary_finish(s);
 }
 
 void queue_summary_free(struct queue_summary *s)
@@ -83,6 +133,7 @@ void queue_summary_free(struct queue_summary *s)
     for (size_t i = 0; i < s->n; i++)
         free(s->rows[i].domain);
     free(s->rows);
+    free(s->index);
     memset(s, 0, sizeof *s);
 }
 
@@ -140,15 +191,55 @@ void queue_summary_format(const struct queue_summary *s, int json, struct buf *o
         queue_summary_table(s, out);
 }
 
+int queue_summary_open(struct queue_summary_stream *ss, const char *data_dir, int64_t now_ms,
+                       int json)
+{
+    memset(ss, 0, sizeof *ss);
+    ss->now_ms = now_ms;
+    ss->json = json;
+    if (queue_walk_open(&ss->walk, data_dir) < 0)
+        return -1;
+    queue_summary_init(&ss->table);
+    return 0;
+}
+
+int queue_summary_next(struct queue_summary_stream *ss, struct buf *out)
+{
+    struct envelope e;
+    if (ss->done)
+        return 0;
+    for (size_t files = 0; files < QUEUE_LIST_STEP_FILES; files++) {
+        int r = queue_walk_next(&ss->walk, &e);
+        if (r < 0)
+            return -1;
+        if (r == 0) {
+            queue_summary_finish(&ss->table);
+            queue_summary_format(&ss->table, ss->json, out);
+            ss->done = 1;
+            return 0;
+        }
+        queue_summary_add(&ss->table, &e, ss->now_ms);
+        envelope_free(&e);
+    }
+    return 1;
+}
+
+void queue_summary_close(struct queue_summary_stream *ss)
+{
+    queue_walk_close(&ss->walk);
+    queue_summary_free(&ss->table);
+}
+
 int queue_summary_text(const char *data_dir, int64_t now_ms, int json, struct buf *out)
 {
-    struct queue_listing l;
-    struct queue_summary s;
-    if (queue_listing_load(data_dir, &l) < 0)
+    struct queue_summary_stream ss;
+    int r = queue_summary_open(&ss, data_dir, now_ms, json);
+    if (r < 0)
         return -1;
-    queue_summary_build(&l, now_ms, &s);
-    queue_summary_format(&s, json, out);
-    queue_summary_free(&s);
-    queue_listing_free(&l);
-    return 0;
+    while ((r = queue_summary_next(&ss, out)) > 0)
+        ;
+    int saved = errno;
+    queue_summary_close(&ss);
+    errno = saved;
+    return r;
 }

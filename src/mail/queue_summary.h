@@ -4,8 +4,10 @@
  * (pending or deferred, held messages included), in total (T) and by the age
  * of their message in buckets that double: under 5 minutes, 5 to 10, 10 to
  * 20, ... 640 to 1280, and 1280 minutes or more. The first row is TOTAL;
- * domains follow by total, largest first (then by name). Pure: the listing
- * and "now" are given (mail/queue_list.h loads the files); no I/O.
+ * domains follow by total, largest first (then by name). The table is
+ * built one message at a time (queue_summary_add), so its memory grows with
+ * the domains, not the messages. Pure but for queue_summary_open/next,
+ * which walk the queue files (mail/queue_list.h).
  */
 #ifndef POSTINO_QUEUE_SUMMARY_H
 #define POSTINO_QUEUE_SUMMARY_H
@@ -25,16 +27,40 @@ struct queue_summary_row {
 struct queue_summary {
     struct queue_summary_row *rows; /* rows[0] is TOTAL */
     size_t n, cap;
+    size_t *index;                  /* open addressing: row number + 1, 0 when free */
+    size_t index_cap;               /* a power of two, at least twice n */
 };
 
-/* Builds s from the messages of l, ages taken at now_ms (ms since the epoch). */
+/* Starts an empty table (the TOTAL row only). */
+void queue_summary_init(struct queue_summary *s);
+/* Counts the waiting recipients of e, its age taken at now_ms (ms since the epoch). */
+void queue_summary_add(struct queue_summary *s, const struct envelope *e, int64_t now_ms);
+/* Puts the domains in their order (largest first); call once, before formatting. */
+void queue_summary_finish(struct queue_summary *s);
+/* Builds s from the messages of l: init, add each, finish. */
 void queue_summary_build(const struct queue_listing *l, int64_t now_ms, struct queue_summary *s);
 void queue_summary_free(struct queue_summary *s);
 /* The bucket of a message that arrived age_ms ago (0 .. QUEUE_SUMMARY_BUCKETS-1). */
 size_t queue_summary_bucket(int64_t age_ms);
 /* Appends the table (json 0) or one JSON object (json 1, see postino(8)). */
 void queue_summary_format(const struct queue_summary *s, int json, struct buf *out);
-/* Loads DATA_DIR's queue, builds at now_ms and formats: the whole output. -1 with errno. */
+/* The table made while walking the queue, in steps (as queue_list_next). */
+struct queue_summary_stream {
+    struct queue_walk walk;
+    struct queue_summary table;
+    int64_t now_ms;
+    int json;
+    int done;
+};
+
+/* 0, or -1 with errno. */
+int queue_summary_open(struct queue_summary_stream *ss, const char *data_dir, int64_t now_ms,
+                       int json);
+/* Reads up to QUEUE_LIST_STEP_FILES files; at the end appends the table to out.
+ * 1: more to come, 0: complete, -1 with errno (EACCES: not this user's queue). */
+int queue_summary_next(struct queue_summary_stream *ss, struct buf *out);
+void queue_summary_close(struct queue_summary_stream *ss);
+/* Walks DATA_DIR's queue, builds at now_ms and formats: the whole output. -1 with errno. */
 int queue_summary_text(const char *data_dir, int64_t now_ms, int json, struct buf *out);
 
 #endif

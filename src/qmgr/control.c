@@ -1,8 +1,10 @@
 /*
  * control: the server's local sockets, control (0600) and the read-only
- * showq (0666) (see control.h). A listing is formatted from the queue files
- * on a disk worker (normal priority: commits go first) and sent whole; the
- * event loop only moves bytes.
+ * showq (0666) (see control.h). A listing is made from the queue files on a
+ * disk worker (normal priority: commits go first) one chunk at a time: the
+ * loop sends a chunk, and only once the client has taken it all is the next
+ * one made, so a slow reader of a long listing never makes the server hold
+ * more than a chunk of it. The event loop only moves bytes.
  */
 #include "qmgr/control.h"
 #include "lib/alloc.h"
@@ -25,6 +27,7 @@
 #include <unistd.h>
 
 #define CONTROL_LINE_MAX 256
+#define CONTROL_SHOWQ_CHUNK 65536 /* a listing is made and sent this much at a time */
 
 struct control_socket {
     struct evconnlistener *listener;
@@ -56,15 +59,22 @@ struct control_conn {
     int reload_wait;             /* in ctl->reloading: its RELOAD is being done */
 };
 
-/* A listing made on a disk worker; cc is NULL once its client (or the server) is gone. */
+/* A listing made on a disk worker in chunks; cc is NULL once its client (or the server)
+ * is gone. */
 struct control_listing {
     struct diskq_job job;
     struct control_conn *cc;
     char data_dir[PATH_MAX];
     int json;
     int summary;                /* SUMMARY: the qshape-like table instead */
-    int err;                    /* errno of a failed listing, else 0 */
-    struct buf out;
+    int opened;                 /* the stream below is open */
+    int running;                /* a step is on a disk worker */
+    int started;                /* "OK" was sent: an error now can only cut the answer */
+    int more;                   /* the listing is not complete */
+    int err;                    /* errno of a failed step, else 0 */
+    struct queue_list_stream list;
+    struct queue_summary_stream table;
+    struct buf out;             /* the chunk made by the last step */
 };
 
 static void control_close_when_flushed(struct bufferevent *bev, void *arg)
@@ -195,51 +205,107 @@ static void control_request(struct control_conn *cc, const char *line)
     control_reply(cc, "ERR unknown request");
 }
 
-/* write stage (a disk worker): the listing, from the files, as `queue list` makes it. */
+static void control_on_event(struct bufferevent *bev, short what, void *arg);
+
+/* write stage (a disk worker): the next chunk of the listing, as `queue list` makes it. */
 static void control_listing_run(struct diskq_job *j)
 {
     struct control_listing *lj = j->ctx;
-    int r = lj->summary ? queue_summary_text(lj->data_dir, dur_now_ms(), lj->json, &lj->out)
-                        : queue_list_format(lj->data_dir, lj->json, &lj->out, NULL);
-    if (r < 0)
-        lj->err = errno;
+    int r = 0;
+    if (!lj->opened) {
+        r = lj->summary ? queue_summary_open(&lj->table, lj->data_dir, dur_now_ms(), lj->json)
+                        : queue_list_open(&lj->list, lj->data_dir, lj->json);
+        lj->opened = r == 0;
+    }
+    if (r == 0)
+        r = lj->summary ? queue_summary_next(&lj->table, &lj->out)
+                        : queue_list_next(&lj->list, &lj->out, CONTROL_SHOWQ_CHUNK);
+    lj->err = r < 0 ? errno : 0;
+    lj->more = r > 0;
 }
 
 static void control_listing_free(struct control_listing *lj)
 {
+    if (lj->opened && lj->summary)
+        queue_summary_close(&lj->table);
+    else if (lj->opened)
+        queue_list_close(&lj->list);
     diskq_job_release(&lj->job);
     buf_free(&lj->out);
     free(lj);
 }
 
-/* Takes cc out of the table of connections waiting for a listing. */
+/* Takes cc out of the table of connections waiting for a listing; the listing goes
+ * with it unless a step is running (its done() frees it). */
 static void control_listing_detach(struct control_conn *cc)
 {
+    struct control_listing *lj = cc->job;
     for (size_t i = 0; i < CONTROL_SHOWQ_JOBS; i++)
         if (cc->ctl->listing[i] == cc)
             cc->ctl->listing[i] = NULL;
-    cc->job->cc = NULL;
+    lj->cc = NULL;
     cc->job = NULL;
+    if (!lj->running)
+        control_listing_free(lj);
 }
 
-/* done (the loop thread): sends the listing to its client if it still waits. */
+static void control_listing_submit(struct control_listing *lj)
+{
+    buf_reset(&lj->out);
+    lj->running = 1;
+    diskq_submit(lj->cc->ctl->dq, &lj->job, DISKQ_NORMAL);
+}
+
+/* The client has taken everything sent so far: the next chunk may be made. */
+static void control_listing_drained(struct bufferevent *bev, void *arg)
+{
+    struct control_conn *cc = arg;
+    (void)bev;
+    if (cc->job && !cc->job->running)
+        control_listing_submit(cc->job);
+}
+
+/* A step failed: "ERR ..." if nothing was sent yet, else the answer ends there. */
+static void control_listing_failed(struct control_conn *cc, struct control_listing *lj, int err)
+{
+    char text[160];
+    log_err("showq: cannot list the queue: %s", strerror(err));
+    str_fmt(text, sizeof text, "ERR cannot list the queue: %s\n", strerror(err));
+    int started = lj->started;
+    control_listing_detach(cc);
+    control_answer(cc, started ? "" : text, NULL);
+}
+
+/* done (the loop thread): sends the chunk to its client if it still waits; the next
+ * step starts once the client has read it (control_listing_drained). */
 static void control_listing_done(struct diskq_job *j)
 {
     struct control_listing *lj = j->ctx;
     struct control_conn *cc = lj->cc;
-    char text[160];
-    if (cc) {
-        control_listing_detach(cc);
-        int err = j->failed ? j->err : lj->err;
-        if (err) {
-            log_err("showq: cannot list the queue: %s", strerror(err));
-            str_fmt(text, sizeof text, "ERR cannot list the queue: %s\n", strerror(err));
-            control_answer(cc, text, NULL);
-        } else {
-            control_answer(cc, CONTROL_SHOWQ_OK, &lj->out);
-        }
+    lj->running = 0;
+    if (!cc) {
+        control_listing_free(lj);
+        return;
     }
-    control_listing_free(lj);
+    int err = j->failed ? j->err : lj->err;
+    if (err) {
+        control_listing_failed(cc, lj, err);
+        return;
+    }
+    struct evbuffer *out = bufferevent_get_output(cc->bev);
+    if (!lj->started)
+        evbuffer_add(out, CONTROL_SHOWQ_OK, strlen(CONTROL_SHOWQ_OK));
+    lj->started = 1;
+    evbuffer_add(out, lj->out.data ? lj->out.data : "", lj->out.len);
+    if (!lj->more) {
+        control_listing_detach(cc);
+        control_answer(cc, "", NULL);
+    } else if (evbuffer_get_length(out) == 0) {
+        control_listing_submit(lj); /* nothing to send yet (a summary still counting) */
+    } else {
+        bufferevent_setcb(cc->bev, NULL, control_listing_drained, control_on_event, cc);
+        bufferevent_enable(cc->bev, EV_WRITE);
+    }
 }
 
 /* LIST [--json] on the read-only socket: a listing job, if a slot is free. */
@@ -274,7 +340,7 @@ static void control_showq_request(struct control_conn *cc, const char *line)
     cc->job = lj;
     ctl->listing[slot] = cc;
     bufferevent_disable(cc->bev, EV_READ);
-    diskq_submit(ctl->dq, &lj->job, DISKQ_NORMAL);
+    control_listing_submit(lj);
 }
 
 static void control_on_read(struct bufferevent *bev, void *arg)

@@ -17,6 +17,9 @@
  * until the server closes:
  *   LIST | LIST --json  ->  "OK\n" and the listing (mail/queue_list, formatted
  *                           from the queue files on a disk worker) | ERR <reason>
+ *                           The listing is sent as it is made, a chunk at a time;
+ *                           the server closes at its end (an error after "OK" can
+ *                           only cut it short: it is logged).
  *   SUMMARY | SUMMARY --json  ->  the same with the table by domain and age
  *                           (mail/queue_summary, `queue summary`)
  * Anything else  ->  ERR <reason>. At most CONTROL_SHOWQ_CONNS connections and

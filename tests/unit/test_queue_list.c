@@ -1,5 +1,5 @@
 /* Unit tests for mail/queue_list: the listing of `queue list` and of the read-only socket,
- * golden outputs (human and --json), order by arrival, held marker, empty queue. */
+ * golden outputs (human and --json), directory order, held marker, empty queue, steps. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -133,11 +133,47 @@ static void test_error(void **st)
     buf_free(&out);
 }
 
+/* Taken in the smallest steps, the listing is the same as taken whole; a damaged file
+ * is counted, not listed. */
+static void test_steps(void **st)
+{
+    (void)st;
+    struct buf whole, part, note;
+    char path[256];
+    fill();
+    str_fmt(path, sizeof path, "%s/queue/03/6B0000000000AA03", tmpdir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("not a queue file\n", f);
+    fclose(f);
+    for (int json = 0; json <= 1; json++) {
+        struct queue_list_stream s;
+        int r, steps = 0;
+        buf_init(&whole, BUF_UNLIMITED);
+        buf_init(&part, BUF_UNLIMITED);
+        buf_init(&note, BUF_UNLIMITED);
+        assert_int_equal(queue_list_format(tmpdir, json, &whole, &note), 0);
+        assert_int_equal(queue_list_open(&s, tmpdir, json), 0);
+        while ((r = queue_list_next(&s, &part, 1)) > 0)
+            steps++;
+        assert_int_equal(r, 0);
+        assert_true(steps >= 2);
+        assert_int_equal(s.walk.unreadable, 1);
+        queue_list_close(&s);
+        assert_string_equal(buf_cstr(&part), buf_cstr(&whole));
+        assert_non_null(strstr(buf_cstr(json ? &note : &whole), "1 unreadable queue file in"));
+        buf_free(&whole);
+        buf_free(&part);
+        buf_free(&note);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_human, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_steps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_and_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error, setup, teardown),
     };

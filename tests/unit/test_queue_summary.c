@@ -13,6 +13,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "mail/queue_summary.h"
+#include <stdio.h>
 
 #define MIN (60 * 1000LL)
 #define NOW (1800000000000LL)
@@ -117,6 +118,39 @@ static void test_empty(void **state)
     buf_free(&b);
 }
 
+/* Many domains (the hash index grows and rehashes): every one counted once, in order. */
+static void test_many_domains(void **state)
+{
+    (void)state;
+    struct queue_summary s;
+    struct envelope e;
+    char addr[64];
+    queue_summary_init(&s);
+    for (int d = 0; d < 3000; d++) {
+        envelope_init(&e);
+        e.arrival = NOW - 7 * MIN;
+        for (int k = 0; k <= d % 3; k++) {
+            snprintf(addr, sizeof addr, "u%d@D%04d.example", k, d);
+            envelope_add_rcpt(&e, addr, 0, NULL, -1, RCPT_DEFERRED);
+        }
+        queue_summary_add(&s, &e, NOW);
+        envelope_free(&e);
+    }
+    envelope_init(&e);
+    envelope_add_rcpt(&e, "x@total", 0, NULL, -1, RCPT_PENDING); /* a domain named like the row */
+    queue_summary_add(&s, &e, NOW);
+    envelope_free(&e);
+    queue_summary_finish(&s);
+    assert_int_equal(s.n, 1 + 3000 + 1);
+    assert_int_equal(s.rows[0].total, 1000 * (1 + 2 + 3) + 1);
+    assert_int_equal(s.rows[0].buckets[1], 6000);
+    assert_string_equal(s.rows[1].domain, "d0002.example"); /* 3 each, by name */
+    assert_int_equal(s.rows[1].total, 3);
+    assert_string_equal(s.rows[s.n - 1].domain, "total");
+    assert_int_equal(s.rows[s.n - 1].total, 1);
+    queue_summary_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -124,6 +158,7 @@ int main(void)
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_many_domains),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
