@@ -26,7 +26,7 @@ struct destconc_params destconc_params_default(void)
 {
     struct destconc_params p = {
         .initial = 2,
-        .max = 20,
+        .max = 10,
         .dead_threshold = 5,
         .dead_ms = 5 * 60 * 1000LL,
         .dead_max_ms = 60 * 60 * 1000LL,

@@ -24,7 +24,8 @@ enum destconc_state {
 
 struct destconc_params {
     unsigned initial;        /* the limit of a new or revived destination (2) */
-    unsigned max;            /* the limit never grows beyond this (20) */
+    unsigned max;            /* the limit never grows beyond this (10: over loopback, more
+                              * connections to one host cost more than they bring) */
     unsigned dead_threshold; /* failed connection attempts in a row that make it dead (5) */
     int64_t dead_ms;         /* the first dead time (5 min) */
     int64_t dead_max_ms;     /* dead time doubles after each failed probe, up to this (1 h) */

@@ -49,8 +49,8 @@ static void test_start_and_growth(void **state)
     assert_int_equal(allowed(&d, 3), 4);
     for (int i = 0; i < 1000; i++)
         succeed(&d, 4);
-    assert_int_equal(allowed(&d, 4), 20);
-    assert_int_equal(destconc_limit(&d), 20);
+    assert_int_equal(allowed(&d, 4), 10);
+    assert_int_equal(destconc_limit(&d), 10);
     assert_int_equal(destconc_dead_until(&d), 0);
 }
 
