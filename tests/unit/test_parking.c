@@ -54,11 +54,18 @@ static void env_with(struct envelope *e, const char *const *rcpts, size_t n)
         envelope_add_rcpt(e, rcpts[i], 0, NULL, -1, RCPT_PENDING);
 }
 
+/* The parking of e at time 10 under a config with extra lines. */
+static void parked(const char *extra, const struct envelope *e, struct parking *p)
+{
+    struct conf c;
+    load_conf(&c, extra);
+    parking_of(&c, e, 10, p);
+    conf_free(&c);
+}
+
 static void test_one_hop(void **st)
 {
     (void)st;
-    struct conf c;
-    load_conf(&c, "");
     struct envelope e;
     const char *r[] = {"a@remote.test", "b@remote.test", "c@remote.test"};
     env_with(&e, r, 3);
@@ -68,7 +75,7 @@ static void test_one_hop(void **st)
     e.rcpts[1].next_attempt = 1 * H;
     e.rcpts[2].status = RCPT_RELAYED; /* done: does not count */
     struct parking p;
-    parking_of(&c, &e, 10, &p);
+    parked("", &e, &p);
     assert_int_equal(p.due, 1 * H);
     assert_false(p.notice);
     assert_false(p.hold);
@@ -76,99 +83,82 @@ static void test_one_hop(void **st)
     assert_int_equal(p.n_deferred, 2);
     assert_non_null(strstr(p.dest, "remote.test"));
     envelope_free(&e);
-    conf_free(&c);
 }
 
 static void test_mixed_hops(void **st)
 {
     (void)st;
-    struct conf c;
-    load_conf(&c, "");
     struct envelope e;
     const char *r[] = {"a@one.test", "b@two.test"};
     env_with(&e, r, 2);
     e.rcpts[0].next_attempt = e.rcpts[1].next_attempt = 3 * H;
     struct parking p;
-    parking_of(&c, &e, 10, &p);
+    parked("", &e, &p);
     assert_string_equal(p.dest, ""); /* two MX lookups: two next hops */
     assert_int_equal(p.n_pending, 2);
-    envelope_free(&e);
-    conf_free(&c);
-    load_conf(&c, "relayhost [127.0.0.9]:2525\n"); /* both through one relayhost */
-    env_with(&e, r, 2);
-    parking_of(&c, &e, 10, &p);
+    parked("relayhost [127.0.0.9]:2525\n", &e, &p); /* both through one relayhost */
     assert_non_null(strstr(p.dest, "127.0.0.9"));
     envelope_free(&e);
-    conf_free(&c);
 }
 
 static void test_local_has_no_hop(void **st)
 {
     (void)st;
-    struct conf c;
-    load_conf(&c, "");
     struct envelope e;
     const char *r[] = {"x@remote.test", "bob@example.test"};
     env_with(&e, r, 2);
     struct parking p;
-    parking_of(&c, &e, 10, &p);
+    parked("", &e, &p);
     assert_string_equal(p.dest, "");
     assert_int_equal(p.due, 0); /* pending: due at once */
     envelope_free(&e);
-    conf_free(&c);
 }
 
 static void test_delay_notice(void **st)
 {
     (void)st;
-    struct conf c;
-    load_conf(&c, "");
     struct envelope e;
     const char *r[] = {"x@remote.test"};
     env_with(&e, r, 1);
     e.rcpts[0].status = RCPT_DEFERRED;
     e.rcpts[0].next_attempt = 5 * H;
     struct parking p;
-    parking_of(&c, &e, 10, &p);
+    parked("", &e, &p);
     assert_int_equal(p.due, 4 * H); /* delay_warning after arrival */
     assert_true(p.notice);
     e.rcpts[0].dsn_sent |= NOTIFY_DELAY; /* sent already */
-    parking_of(&c, &e, 10, &p);
+    parked("", &e, &p);
     assert_int_equal(p.due, 5 * H);
     assert_false(p.notice);
     e.rcpts[0].dsn_sent = 0;
     e.rcpts[0].notify = NOTIFY_NEVER;
-    parking_of(&c, &e, 10, &p);
+    parked("", &e, &p);
     assert_int_equal(p.due, 5 * H);
     free(e.sender); /* the null sender is never told */
     e.sender = strdup("");
     e.rcpts[0].notify = 0;
-    parking_of(&c, &e, 10, &p);
+    parked("", &e, &p);
     assert_int_equal(p.due, 5 * H);
     envelope_free(&e);
-    conf_free(&c);
 }
 
 static void test_hold_and_done(void **st)
 {
     (void)st;
-    struct conf c;
-    load_conf(&c, "");
     struct envelope e;
     const char *r[] = {"x@remote.test"};
     env_with(&e, r, 1);
     e.hold = 1;
     struct parking p;
-    parking_of(&c, &e, 10, &p);
+    parked("", &e, &p);
     assert_true(p.hold);
     e.hold = 0;
     e.rcpts[0].status = RCPT_FAILED; /* nothing waits: due now, to be retired */
     e.rcpts[0].dsn_sent = NOTIFY_FAILURE;
-    parking_of(&c, &e, 77, &p);
-    assert_int_equal(p.due, 77);
+    parked("", &e, &p);
+    assert_int_equal(p.due, 10);
     assert_int_equal(p.n_pending + p.n_deferred, 0);
     envelope_free(&e);
-    conf_free(&c);
 }
 
 int main(void)
