@@ -33,6 +33,15 @@ static void succeed(struct destconc *d, int64_t now)
     destconc_on_success(d, now, destconc_limit(d));
 }
 
+/* A destination grown past four by twenty full-use successes at time 0. */
+static void grown(struct destconc *d)
+{
+    destconc_init(d, NULL);
+    for (int i = 0; i < 20; i++)
+        succeed(d, 0);
+    assert_true(destconc_limit(d) >= 4);
+}
+
 static void test_start_and_growth(void **state)
 {
     (void)state;
@@ -105,10 +114,7 @@ static void test_too_many_caps(void **state)
 {
     (void)state;
     struct destconc d;
-    destconc_init(&d, NULL);
-    for (int i = 0; i < 20; i++)
-        succeed(&d, 0);
-    assert_true(destconc_limit(&d) >= 4);
+    grown(&d);
     /* three open, the third answered 421 4.7.0 too many connections */
     destconc_on_too_many(&d, 10, 3);
     assert_int_equal(destconc_state(&d), DESTCONC_THROTTLED);
@@ -142,10 +148,7 @@ static void test_too_many_ceiling_sticks_an_hour(void **state)
 {
     (void)state;
     struct destconc d;
-    destconc_init(&d, NULL);
-    for (int i = 0; i < 20; i++)
-        succeed(&d, 0);
-    assert_true(destconc_limit(&d) >= 4);
+    grown(&d);
     int64_t t = 1000;
     destconc_on_too_many(&d, t, 4);
     assert_int_equal(allowed(&d, t), 3);
