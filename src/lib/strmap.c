@@ -3,6 +3,7 @@
  * over the key's bytes; a bucket array that doubles at load factor one.
  */
 #include "lib/strmap.h"
+#include "lib/slotmap.h"
 #include "lib/alloc.h"
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,11 +13,7 @@
 
 static size_t strmap_hash(const char *key)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
-        h ^= *p;
-        h *= 1099511628211ULL;
-    }
+    uint64_t h = slotmap_hash_str(key); /* one string hash for both tables */
     return (size_t)(h ^ (h >> 32));
 }
 

@@ -12,6 +12,7 @@
 #include "mail/maildir.h"
 #include "smtpc/smtp_client.h"
 #include "lib/slotmap.h"
+#include "lib/strmap.h"
 #include "mail/parking.h"
 #include "mail/timerq.h"
 
@@ -98,7 +99,7 @@ struct sched {
     uint32_t n_dests, cap_dests;
     uint32_t *free_dests;
     uint32_t n_free_dests;
-    struct slotmap dest_index;
+    struct strmap dest_map;     /* key -> its number plus one */
     /* the start-up scan */
     int scan_dir;               /* the next subdirectory to read */
     int scan_done;              /* subdirectories read, QUEUE_SUBDIRS when the scan is over */

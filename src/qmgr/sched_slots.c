@@ -38,22 +38,10 @@ static int sched_slot_eq(const void *ctx, uint32_t slot, const void *key)
     return strcmp(sched_slot(ctx, slot)->id, key) == 0;
 }
 
-static uint64_t sched_dest_hash(const void *ctx, uint32_t d)
-{
-    const struct sched *s = ctx;
-    return slotmap_hash_str(s->dests[d].key);
-}
-
-static int sched_dest_eq(const void *ctx, uint32_t d, const void *key)
-{
-    const struct sched *s = ctx;
-    return strcmp(s->dests[d].key, key) == 0;
-}
-
 void sched_slots_init(struct sched *s)
 {
     slotmap_init(&s->index, sched_slot_hash, sched_slot_eq, s);
-    slotmap_init(&s->dest_index, sched_dest_hash, sched_dest_eq, s);
+    strmap_init(&s->dest_map);
     timerq_init(&s->tq);
     s->wake_at = INT64_MAX;
 }
@@ -70,7 +58,7 @@ void sched_slots_free(struct sched *s)
     free(s->dests);
     free(s->free_dests);
     slotmap_free(&s->index);
-    slotmap_free(&s->dest_index);
+    strmap_free(&s->dest_map);
     timerq_free(&s->tq);
 }
 
@@ -108,9 +96,9 @@ uint32_t sched_slot_find(const struct sched *s, const char *id)
 /* The number of next hop key, interned (a reference taken). */
 static uint32_t sched_dest_ref(struct sched *s, const char *key)
 {
-    uint64_t h = slotmap_hash_str(key);
-    uint32_t d = slotmap_find(&s->dest_index, h, key);
-    if (d == SLOTMAP_NONE) {
+    uintptr_t found = (uintptr_t)strmap_get(&s->dest_map, key); /* the number plus one */
+    uint32_t d = (uint32_t)(found - 1);
+    if (!found) {
         if (s->n_free_dests) {
             d = s->free_dests[--s->n_free_dests];
         } else {
@@ -121,7 +109,7 @@ static uint32_t sched_dest_ref(struct sched *s, const char *key)
             d = s->n_dests++;
         }
         s->dests[d] = (struct sched_dest){.key = xstrdup(key)};
-        slotmap_insert(&s->dest_index, h, d);
+        strmap_put(&s->dest_map, s->dests[d].key, (void *)((uintptr_t)d + 1));
     }
     s->dests[d].refs++;
     return d;
@@ -131,7 +119,7 @@ static void sched_dest_unref(struct sched *s, uint32_t d)
 {
     if (d == SCHED_DEST_NONE || --s->dests[d].refs > 0)
         return;
-    slotmap_remove(&s->dest_index, slotmap_hash_str(s->dests[d].key), d);
+    strmap_remove(&s->dest_map, s->dests[d].key);
     free(s->dests[d].key);
     s->dests[d].key = NULL;
     if (s->n_free_dests % 64 == 0)
