@@ -396,6 +396,8 @@ void sched_free(struct sched *s)
     diskq_free(s->loader); /* loads in flight end (their envelopes become hot) */
     if (s->wake)
         event_free(s->wake);
+    if (s->scan_retry)
+        event_free(s->scan_retry);
     for (uint32_t i = 0; i < s->n_slots; i++) {
         struct qslot *q = sched_slot(s, i);
         if (q->hot) {

@@ -104,6 +104,8 @@ struct sched {
     int scan_dir;               /* the next subdirectory to read */
     int scan_done;              /* subdirectories read, QUEUE_SUBDIRS when the scan is over */
     int64_t scan_started, scan_clean_before;
+    struct event *scan_retry;   /* reads failed subdirectories again */
+    uint8_t scan_retry_dirs[QUEUE_SUBDIRS / 8];
     size_t scan_loaded;
 };
 

@@ -22,6 +22,7 @@
 #define SCHED_LOAD_BATCH 64      /* envelopes per load job */
 #define SCHED_LOADS_MAX 4        /* load jobs in flight */
 #define SCHED_LOAD_RETRY_MS 60000
+#define SCHED_SCAN_RETRY_MS 5000
 
 struct sched_load_item {
     uint32_t slot;
@@ -247,14 +248,41 @@ static void sched_scan_apply(struct sched *s, struct sched_scan_job *sj)
         if (queue_path(s->queue, sj->damaged[i], path, sizeof path) == 0)
             sched_quarantine(s, path, sj->damaged[i]);
     if (sj->err)
-        log_err("queue: cannot scan subdirectory %02X: %s", sj->dir, strerror(sj->err));
+        log_err("queue: cannot scan subdirectory %02X: %s (again in %d s)", sj->dir,
+                strerror(sj->err), SCHED_SCAN_RETRY_MS / 1000);
+}
+
+static void sched_scan_submit_dir(struct sched *s, int dir);
+
+/* Subdirectories whose scan failed (out of descriptors, say) are read again later:
+ * none of their messages may be left unscheduled until the next start. */
+static void sched_scan_on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    struct sched *s = arg;
+    (void)fd;
+    (void)what;
+    for (int dir = 0; dir < QUEUE_SUBDIRS && !s->stopping; dir++)
+        if (s->scan_retry_dirs[dir / 8] & (1u << (dir % 8))) {
+            s->scan_retry_dirs[dir / 8] &= (uint8_t)~(1u << (dir % 8));
+            sched_scan_submit_dir(s, dir);
+        }
+}
+
+static void sched_scan_retry(struct sched *s, int dir)
+{
+    if (!s->scan_retry)
+        s->scan_retry = evtimer_new(s->base, sched_scan_on_retry, s);
+    s->scan_retry_dirs[dir / 8] |= (uint8_t)(1u << (dir % 8));
+    struct timeval tv = {SCHED_SCAN_RETRY_MS / 1000, 0};
+    if (!evtimer_pending(s->scan_retry, NULL))
+        evtimer_add(s->scan_retry, &tv);
 }
 
 static void sched_scan_done(struct diskq_job *j)
 {
     struct sched_scan_job *sj = j->ctx;
     struct sched *s = sj->s;
-    int failed = j->failed;
+    int failed = j->failed, dir = sj->dir, err = sj->err;
     if (!failed)
         sched_scan_apply(s, sj);
     conf_release(sj->conf);
@@ -264,7 +292,10 @@ static void sched_scan_done(struct diskq_job *j)
     free(sj);
     if (failed || s->stopping)
         return;
-    s->scan_done++;
+    if (err)
+        sched_scan_retry(s, dir); /* counted as done when a later read succeeds */
+    else
+        s->scan_done++;
     if (s->scan_dir < QUEUE_SUBDIRS) {
         sched_scan_submit(s);
         return;
@@ -278,10 +309,15 @@ static void sched_scan_done(struct diskq_job *j)
 
 static void sched_scan_submit(struct sched *s)
 {
+    sched_scan_submit_dir(s, s->scan_dir++);
+}
+
+static void sched_scan_submit_dir(struct sched *s, int dir)
+{
     struct sched_scan_job *sj = xcalloc(1, sizeof *sj);
     sj->s = s;
     sj->conf = conf_hold(s->conf);
-    sj->dir = s->scan_dir++;
+    sj->dir = dir;
     sj->now = sched_now();
     sj->job.ctx = sj;
     sj->job.write = sched_scan_read;

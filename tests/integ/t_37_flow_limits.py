@@ -244,6 +244,9 @@ class Descriptors(lib.IntegTestCase):
     def test_out_of_descriptors_pauses_accepting(self):
         srv = self.server(max_connections="50")
         pid = srv.proc.pid
+        # the queue is read in the background: once that is over, accepting is all that
+        # needs descriptors (a scan cut short by the limit is read again later)
+        lib.wait_for(lambda: "message(s) loaded" in srv.log(), what="the queue loaded")
         soft, hard = nofile_limit(pid)
         used = len(os.listdir("/proc/%d/fd" % pid))
         nofile_limit(pid, (used + 2, hard))
